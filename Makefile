@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over CMake. `make check` is what CI runs.
+BUILD       ?= build
+CHECK_BUILD ?= build-check
+FUZZ_BUILD  ?= build-fuzz
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build check test fuzz bench demo clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_TESTS=OFF >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Everything, warnings as errors, under ASan + UBSan.
+check: deps
+	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DROOST_SANITIZE=ON -DROOST_WERROR=ON
+	cmake --build $(CHECK_BUILD) -j$(JOBS)
+	cd $(CHECK_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+test: check
+
+# libFuzzer targets (clang). FUZZ_SECONDS per target; new inputs go to fuzz/corpus-new.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DROOST_FUZZ=ON \
+	  -DROOST_SANITIZE=ON -DROOST_TESTS=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	$(BUILD)/bin/bench_cron
+
+clean:
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
+
+# Until the server and agent exist the demo shows the cron preview.
+demo: build
+	@echo "== roost cron next '0 9 * * MON-FRI' --count 5"
+	@$(BUILD)/bin/roost cron next '0 9 * * MON-FRI' --count 5
+	@echo "== roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3  (02:30 on 03-08 does not exist)"
+	@$(BUILD)/bin/roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3
+	@echo "== roost cron next '0 0 * * 8'  (invalid: exit 2)"
+	@$(BUILD)/bin/roost cron next '0 0 * * 8' || true

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `roost` command line: one file per command group. Each entry point
+ * takes the arguments after its group name (argv[0] is the verb) and returns
+ * the process exit code: 0 success, 1 failure, 2 bad usage, 3 integrity.
+ */
+#ifndef ROOST_CLI_H
+#define ROOST_CLI_H
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_INTEGRITY = 3,
+};
+
+/* cmd_cron.c */
+int cmd_cron(int argc, char **argv);
+
+/* util.c */
+/* Prints "roost: <message>\n" to stderr and returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a decimal integer in [lo, hi]; 0 on success. */
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+
+#endif

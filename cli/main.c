@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roost: the command line. Dispatches on the first word to the command
+ * groups (repo, cron, and the fleet admin commands).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: roost <command> [arguments]\n"
+	"\n"
+	"Utilities:\n"
+	"  cron next EXPR [--from RFC3339] [--count N] [--tz ZONE]\n"
+	"                 print the next fire times of a cron expression\n"
+	"\n"
+	"Run 'roost <command> --help' for the options of a command.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("roost %s\n", ROOST_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "cron") == 0)
+		return cmd_cron(argc - 1, argv + 1);
+	fprintf(stderr, "roost: unknown command \"%s\"\n\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages roost needs to build and test, asking apt only
+# for what is missing. Idempotent: a second run does nothing and prints nothing
+# but a one-line summary. Usage: scripts/deps.sh [--bench]
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config clang
+      libwebsockets-dev libssl-dev libjansson-dev libsqlite3-dev
+      libzstd-dev libsodium-dev libcmocka-dev tzdata python3-croniter)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(restic borgbackup)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "deps: missing packages and not root (no sudo): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+# Helpers for integration tests: sourced, not run. ROOST_BIN points at the
+# built binaries, ROOST_SRC at the source tree (set by ctest).
+set -euo pipefail
+: "${ROOST_BIN:?ROOST_BIN must point at the bin directory of a build}"
+: "${ROOST_SRC:?ROOST_SRC must point at the source tree}"
+ROOST="$ROOST_BIN/roost"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/roost-test.XXXXXX")
+PASS=0
+FAIL=0
+cleanup_hooks=()
+cleanup() {
+  for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok()   { PASS=$((PASS + 1)); echo "ok - $*"; }
+bad()  { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+# expect_rc WANT CMD... : runs CMD, checks its exit code, keeps stdout/stderr in $OUT/$ERR
+expect_rc() {
+  local want=$1; shift
+  set +e
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  set -e
+  OUT=$(cat "$TMP/out"); ERR=$(cat "$TMP/err")
+  if [[ $rc -eq $want ]]; then ok "exit $want: $*"; else bad "exit $rc (want $want): $* :: $ERR"; fi
+}
+expect_contains() { # HAYSTACK NEEDLE WHAT
+  if [[ "$1" == *"$2"* ]]; then ok "$3"; else bad "$3: \"$2\" not in: $1"; fi
+}
+expect_eq() { # GOT WANT WHAT
+  if [[ "$1" == "$2" ]]; then ok "$3"; else bad "$3: got \"$1\" want \"$2\""; fi
+}
+finish() {
+  echo "$PASS passed, $FAIL failed"
+  [[ $FAIL -eq 0 ]]
+}
