@@ -14,6 +14,9 @@ enum cli_exit {
 	EXIT_INTEGRITY = 3,
 };
 
+/* cmd_repo.c */
+int cmd_repo(int argc, char **argv);
+
 /* cmd_cron.c */
 int cmd_cron(int argc, char **argv);
 

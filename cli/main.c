@@ -11,6 +11,9 @@
 static const char usage[] =
 	"usage: roost <command> [arguments]\n"
 	"\n"
+	"Repository (local, restic-like):\n"
+	"  repo init|backup|snapshots|ls|restore|check|forget|prune|diff|stats -r DIR ...\n"
+	"\n"
 	"Utilities:\n"
 	"  cron next EXPR [--from RFC3339] [--count N] [--tz ZONE]\n"
 	"                 print the next fire times of a cron expression\n"
@@ -32,6 +35,8 @@ int main(int argc, char **argv)
 		printf("roost %s\n", ROOST_VERSION);
 		return EXIT_OK;
 	}
+	if (strcmp(cmd, "repo") == 0)
+		return cmd_repo(argc - 1, argv + 1);
 	if (strcmp(cmd, "cron") == 0)
 		return cmd_cron(argc - 1, argv + 1);
 	fprintf(stderr, "roost: unknown command \"%s\"\n\n%s", cmd, usage);

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The object store under a repository: a set of immutable, named objects.
+ * Names are "config", "keys/<hex>", "packs/<hex>", "index/<hex>",
+ * "snapshots/<hex>", "marks/<hex>". The engine never assumes a local path:
+ * the local directory backend, the server's object API (for agents) and
+ * later S3 all implement these operations.
+ *
+ * Every operation is thread-safe. put() never overwrites: it returns
+ * ROOST_EEXIST if the name exists. Objects are written atomically: a reader
+ * sees all of an object or none of it.
+ */
+#ifndef ROOST_BACKEND_H
+#define ROOST_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roost/error.h"
+
+struct roost_backend;
+struct roost_bwriter; /* an object being written */
+
+/* Called by list() for each object of a type; return non-zero to stop. */
+typedef int (*roost_list_cb)(void *ctx, const char *name, uint64_t size);
+
+struct roost_backend_ops {
+	/* Whole object into a new malloc'd buffer (*buf, freed by caller). */
+	enum roost_err (*get)(struct roost_backend *b, const char *name, uint8_t **buf,
+	                      size_t *len, struct roost_errbuf *eb);
+	/* len bytes at off into buf; short objects are ROOST_ECORRUPT. */
+	enum roost_err (*get_range)(struct roost_backend *b, const char *name, uint64_t off,
+	                            size_t len, uint8_t *buf, struct roost_errbuf *eb);
+	enum roost_err (*put)(struct roost_backend *b, const char *name, const uint8_t *buf,
+	                      size_t len, struct roost_errbuf *eb);
+	/* A streaming writer for large objects whose name is known at the end. */
+	enum roost_err (*writer_open)(struct roost_backend *b, struct roost_bwriter **w,
+	                              struct roost_errbuf *eb);
+	enum roost_err (*writer_write)(struct roost_bwriter *w, const uint8_t *buf, size_t len,
+	                               struct roost_errbuf *eb);
+	/* Makes the object visible under name; frees w whatever the outcome. */
+	enum roost_err (*writer_commit)(struct roost_bwriter *w, const char *name,
+	                                struct roost_errbuf *eb);
+	/* Discards; frees w. NULL is a no-op. */
+	void (*writer_abort)(struct roost_bwriter *w);
+	/* type: "keys", "packs", "index", "snapshots", "marks". */
+	enum roost_err (*list)(struct roost_backend *b, const char *type, roost_list_cb cb,
+	                       void *ctx, struct roost_errbuf *eb);
+	/* ROOST_ENOENT if absent. */
+	enum roost_err (*stat)(struct roost_backend *b, const char *name, uint64_t *size,
+	                       struct roost_errbuf *eb);
+	enum roost_err (*remove)(struct roost_backend *b, const char *name,
+	                         struct roost_errbuf *eb);
+	void (*close)(struct roost_backend *b);
+};
+
+struct roost_backend {
+	const struct roost_backend_ops *ops;
+	char *location; /* for messages */
+};
+
+/* Opens (create != 0: creates) a repository directory. Free with roost_backend_close. */
+enum roost_err roost_backend_local_open(const char *dir, int create,
+                                        struct roost_backend **out, struct roost_errbuf *eb);
+
+void roost_backend_close(struct roost_backend *b);
+
+/* Checks that name is one of the forms above with a valid hex id. */
+int roost_backend_name_valid(const char *name);
+
+#endif

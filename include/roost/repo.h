@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The repository engine: deduplicating, compressed, encrypted backups into
+ * any roost_backend. Format: docs/repository-format.md.
+ *
+ * A struct roost_repo is opened with a password and is used by one thread
+ * at a time; the operations themselves use worker threads internally. Many
+ * processes (hosts) may back up into one repository at once.
+ */
+#ifndef ROOST_REPO_H
+#define ROOST_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roost/backend.h"
+#include "roost/error.h"
+
+struct roost_repo;
+
+struct roost_repo_params {
+	int zstd_level;     /* 0: default */
+	uint32_t chunk_min, chunk_avg, chunk_max; /* 0: defaults 256K/1M/4M */
+	uint32_t pack_size; /* 0: default 16 MiB */
+	uint64_t kdf_ops, kdf_mem; /* 0: defaults (3, 32 MiB) */
+};
+
+/* Creates a repository in an empty backend. params may be NULL. */
+enum roost_err roost_repo_init(struct roost_backend *be, const char *password,
+                               const struct roost_repo_params *params,
+                               struct roost_errbuf *eb);
+
+/* Opens with a password; ROOST_EAUTH if no key accepts it. The repo does not
+ * own the backend. Free with roost_repo_close. */
+enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
+                               struct roost_repo **out, struct roost_errbuf *eb);
+void roost_repo_close(struct roost_repo *r);
+const char *roost_repo_id(const struct roost_repo *r);
+
+/* ---- snapshots ---- */
+struct roost_snapshot_summary {
+	uint64_t files, dirs, bytes, bytes_new, blobs_new, duration_ms;
+};
+struct roost_snapshot {
+	char id[65];
+	int64_t time_s;
+	uint32_t time_ns;
+	char *hostname, *username, *program;
+	char **paths;
+	size_t npaths;
+	char **tags;
+	size_t ntags;
+	char **excludes;
+	size_t nexcludes;
+	uint8_t tree[32];
+	struct roost_snapshot_summary summary;
+};
+void roost_snapshot_release(struct roost_snapshot *s);
+
+/* All readable snapshots, oldest first (*out freed with roost_snapshots_free).
+ * Unreadable ones are reported through warn (may be NULL). */
+enum roost_err roost_repo_snapshots(struct roost_repo *r, struct roost_snapshot **out,
+                                    size_t *n, void (*warn)(void *, const char *), void *ctx,
+                                    struct roost_errbuf *eb);
+void roost_snapshots_free(struct roost_snapshot *s, size_t n);
+/* Resolves "latest", a full id or a unique prefix; fills *out. */
+enum roost_err roost_repo_find_snapshot(struct roost_repo *r, const char *ref,
+                                        struct roost_snapshot *out, struct roost_errbuf *eb);
+
+/* ---- backup ---- */
+struct roost_progress {
+	uint64_t files_done, files_total_seen, bytes_done, bytes_new;
+	const char *current; /* may be NULL */
+};
+struct roost_backup_opts {
+	const char *const *paths;
+	size_t npaths;
+	const char *const *excludes; /* globs; see docs */
+	size_t nexcludes;
+	const char *const *tags;
+	size_t ntags;
+	const char *hostname;  /* NULL: this host's name */
+	const char *cache_dir; /* files cache; NULL: $ROOST_CACHE_DIR or ~/.cache/roost */
+	int threads;           /* 0: number of CPUs */
+	/* Called about 4 times a second from a progress thread (may be NULL). */
+	void (*progress)(void *ctx, const struct roost_progress *p);
+	void *progress_ctx;
+	/* Non-fatal problems (unreadable file...) (may be NULL). */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
+	/* Set to non-zero from another thread to cancel. */
+	volatile int *cancel;
+};
+struct roost_backup_result {
+	char snapshot_id[65];
+	struct roost_snapshot_summary summary;
+	uint64_t errors; /* files that could not be read */
+};
+enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup_opts *o,
+                                 struct roost_backup_result *res, struct roost_errbuf *eb);
+
+/* ---- restore ---- */
+struct roost_restore_opts {
+	const char *target;
+	const char *const *includes; /* absolute snapshot paths; none = everything */
+	size_t nincludes;
+	int threads;
+	void (*progress)(void *ctx, const struct roost_progress *p);
+	void *progress_ctx;
+	void (*warn)(void *ctx, const char *msg); /* per-file errors */
+	void *warn_ctx;
+	volatile int *cancel;
+};
+struct roost_restore_result {
+	uint64_t files, dirs, bytes, errors;
+};
+enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snapshot *s,
+                                  const struct roost_restore_opts *o,
+                                  struct roost_restore_result *res, struct roost_errbuf *eb);
+
+/* ---- ls / diff ---- */
+struct roost_lsent {
+	const char *path; /* absolute, inside the snapshot */
+	size_t path_len;
+	int type;         /* 1 file 2 dir 3 symlink 4 fifo 5 chr 6 blk */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	int64_t mtime_s;
+	uint32_t mtime_ns;
+	const char *target; /* symlink target or NULL */
+};
+/* Calls cb for every node under prefix (NULL: all), depth-first in name order. */
+enum roost_err roost_repo_ls(struct roost_repo *r, const struct roost_snapshot *s,
+                             const char *prefix,
+                             void (*cb)(void *, const struct roost_lsent *), void *ctx,
+                             struct roost_errbuf *eb);
+/* change: '+' added, '-' removed, 'M' content or metadata changed, 'T' type changed. */
+enum roost_err roost_repo_diff(struct roost_repo *r, const struct roost_snapshot *a,
+                               const struct roost_snapshot *b,
+                               void (*cb)(void *, char change, const char *path), void *ctx,
+                               struct roost_errbuf *eb);
+
+/* ---- check ---- */
+struct roost_check_opts {
+	int read_data;
+	void (*report)(void *ctx, int is_error, const char *msg);
+	void *ctx;
+};
+struct roost_check_result {
+	uint64_t errors, warnings, packs, blobs, snapshots;
+};
+enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_opts *o,
+                                struct roost_check_result *res, struct roost_errbuf *eb);
+
+/* ---- forget / prune ---- */
+struct roost_keep_policy {
+	int last, hourly, daily, weekly, monthly, yearly; /* 0: unused */
+};
+/* Groups snapshots by (hostname, paths) and removes those the policy does not
+ * keep. remove_cb (may be NULL) is told each decision. */
+enum roost_err roost_repo_forget(struct roost_repo *r, const struct roost_keep_policy *p,
+                                 int dry_run,
+                                 void (*cb)(void *, const struct roost_snapshot *, int keep),
+                                 void *ctx, struct roost_errbuf *eb);
+enum roost_err roost_repo_forget_ids(struct roost_repo *r, const char *const *refs, size_t n,
+                                     struct roost_errbuf *eb);
+struct roost_prune_opts {
+	int64_t grace_s; /* marks younger than this are not acted on */
+	int64_t now;     /* wall time (seconds), injected for tests */
+	void (*report)(void *ctx, const char *msg);
+	void *ctx;
+};
+struct roost_prune_result {
+	uint64_t packs_deleted, bytes_deleted, packs_marked, packs_repacked, blobs_repacked;
+	uint64_t packs_kept_marked;
+};
+enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,
+                                struct roost_prune_result *res, struct roost_errbuf *eb);
+
+/* ---- stats ---- */
+struct roost_repo_stats {
+	uint64_t snapshots, packs, pack_bytes, blobs, data_blobs, tree_blobs;
+	uint64_t raw_bytes;    /* uncompressed size of all stored blobs */
+	uint64_t stored_bytes; /* their size as stored */
+};
+enum roost_err roost_repo_stats(struct roost_repo *r, struct roost_repo_stats *st,
+                                struct roost_errbuf *eb);
+
+#endif

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pack files: sealed blobs back to back, then a sealed trailer listing them
+ * and the trailer's length. The pack is streamed to the backend as it
+ * grows (bounded memory) and named by the hash of its bytes at the end.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo_int.h"
+
+#define ENTRY_LEN (1 + ID_LEN + 12)
+size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
+enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
+                                   struct blob_loc *out, struct roost_errbuf *eb);
+
+struct pack_writer {
+	struct roost_backend *be;
+	struct roost_bwriter *w;
+	crypto_generichash_state hs;
+	uint64_t size;
+	struct blob_loc *blobs;
+	uint32_t n, cap;
+	uint8_t *buf; /* write buffer: many small blobs, few syscalls */
+	size_t buffered;
+};
+
+#define PW_BUF (1u << 20)
+
+enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
+                               struct roost_errbuf *eb)
+{
+	*out = NULL;
+	struct pack_writer *pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return ROOST_ENOMEM;
+	enum roost_err err = b->ops->writer_open(b, &pw->w, eb);
+	if (err) {
+		free(pw);
+		return err;
+	}
+	pw->be = b;
+	pw->buf = malloc(PW_BUF);
+	if (!pw->buf) {
+		b->ops->writer_abort(pw->w);
+		free(pw);
+		return ROOST_ENOMEM;
+	}
+	crypto_generichash_init(&pw->hs, NULL, 0, ID_LEN);
+	*out = pw;
+	return ROOST_OK;
+}
+
+static enum roost_err pw_flush(struct pack_writer *pw, struct roost_errbuf *eb)
+{
+	enum roost_err err = ROOST_OK;
+	if (pw->buffered)
+		err = pw->be->ops->writer_write(pw->w, pw->buf, pw->buffered, eb);
+	pw->buffered = 0;
+	return err;
+}
+
+static enum roost_err pw_write(struct pack_writer *pw, const uint8_t *p, size_t n,
+                               struct roost_errbuf *eb)
+{
+	crypto_generichash_update(&pw->hs, p, n);
+	pw->size += n;
+	if (pw->buffered + n > PW_BUF) {
+		enum roost_err err = pw_flush(pw, eb);
+		if (err)
+			return err;
+	}
+	if (n >= PW_BUF)
+		return pw->be->ops->writer_write(pw->w, p, n, eb);
+	memcpy(pw->buf + pw->buffered, p, n);
+	pw->buffered += n;
+	return ROOST_OK;
+}
+
+enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
+                               const uint8_t *stored, size_t n, uint32_t raw_len,
+                               struct roost_errbuf *eb)
+{
+	if (pw->n == pw->cap) {
+		uint32_t nc = pw->cap ? pw->cap * 2 : 64;
+		struct blob_loc *nb = realloc(pw->blobs, nc * sizeof(*nb));
+		if (!nb)
+			return ROOST_ENOMEM;
+		pw->blobs = nb;
+		pw->cap = nc;
+	}
+	struct blob_loc *b = &pw->blobs[pw->n];
+	memset(b, 0, sizeof(*b));
+	b->type = type;
+	memcpy(b->id, id, ID_LEN);
+	b->offset = (uint32_t)pw->size;
+	b->length = (uint32_t)n;
+	b->raw_len = raw_len;
+	enum roost_err err = pw_write(pw, stored, n, eb);
+	if (!err)
+		pw->n++;
+	return err;
+}
+
+uint64_t pack_writer_size(const struct pack_writer *pw)
+{
+	return pw->size;
+}
+
+uint32_t pack_writer_count(const struct pack_writer *pw)
+{
+	return pw->n;
+}
+
+void pack_writer_abort(struct pack_writer *pw)
+{
+	if (!pw)
+		return;
+	pw->be->ops->writer_abort(pw->w);
+	free(pw->blobs);
+	free(pw->buf);
+	free(pw);
+}
+
+enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys *k,
+                                  uint8_t pack_id[ID_LEN], uint64_t *size,
+                                  struct blob_loc **blobs, uint32_t *n, struct roost_errbuf *eb)
+{
+	*blobs = NULL;
+	*n = 0;
+	size_t tlen = 8 + (size_t)pw->n * ENTRY_LEN;
+	uint8_t *t = malloc(tlen + SEAL_OVERHEAD + 4);
+	uint8_t *sealed = t ? malloc(tlen + SEAL_OVERHEAD + 4) : NULL;
+	if (!t || !sealed) {
+		free(t);
+		pack_writer_abort(pw);
+		return ROOST_ENOMEM;
+	}
+	memcpy(t, "RPK1", 4);
+	uint32_t cnt = pw->n;
+	for (int i = 0; i < 4; i++)
+		t[4 + i] = (uint8_t)(cnt >> (8 * i));
+	blob_entries_encode(pw->blobs, pw->n, t + 8);
+	seal(k->enc, t, tlen, sealed);
+	uint32_t sl = (uint32_t)(tlen + SEAL_OVERHEAD);
+	for (int i = 0; i < 4; i++)
+		sealed[sl + i] = (uint8_t)(sl >> (8 * i));
+	enum roost_err err = pw_write(pw, sealed, sl + 4, eb);
+	if (!err)
+		err = pw_flush(pw, eb);
+	free(t);
+	free(sealed);
+	if (err) {
+		pack_writer_abort(pw);
+		return err;
+	}
+	crypto_generichash_final(&pw->hs, pack_id, ID_LEN);
+	char name[6 + HEX_LEN + 1];
+	memcpy(name, "packs/", 6);
+	hex_encode(pack_id, ID_LEN, name + 6);
+	err = pw->be->ops->writer_commit(pw->w, name, eb);
+	if (err == ROOST_EEXIST) /* the same bytes are already there */
+		err = ROOST_OK;
+	*size = pw->size;
+	if (!err) {
+		*blobs = pw->blobs;
+		*n = pw->n;
+	} else {
+		free(pw->blobs);
+	}
+	free(pw->buf);
+	free(pw);
+	return err;
+}
+
+enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit,
+                                   struct blob_loc **blobs, uint32_t *nb,
+                                   struct roost_errbuf *eb)
+{
+	*blobs = NULL;
+	*nb = 0;
+	if (n < 8 || memcmp(p, "RPK1", 4) != 0)
+		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer has an unknown format");
+	uint32_t cnt = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+	               (uint32_t)p[7] << 24;
+	if ((n - 8) / ENTRY_LEN != cnt || (n - 8) % ENTRY_LEN)
+		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer length does not match its count");
+	struct blob_loc *b = malloc((cnt ? cnt : 1) * sizeof(*b));
+	if (!b)
+		return ROOST_ENOMEM;
+	enum roost_err err = blob_entries_decode(p + 8, cnt, limit, b, eb);
+	if (err) {
+		free(b);
+		return err;
+	}
+	*blobs = b;
+	*nb = cnt;
+	return ROOST_OK;
+}
+
+enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys *k,
+                                 const char *name, uint64_t size, struct blob_loc **blobs,
+                                 uint32_t *nb, struct roost_errbuf *eb)
+{
+	*blobs = NULL;
+	*nb = 0;
+	uint8_t lb[4];
+	if (size < 4 + SEAL_OVERHEAD + 8)
+		return roost_errf(eb, ROOST_ECORRUPT, "%s: too short to be a pack", name);
+	enum roost_err err = b->ops->get_range(b, name, size - 4, 4, lb, eb);
+	if (err)
+		return err;
+	uint32_t tl = (uint32_t)lb[0] | (uint32_t)lb[1] << 8 | (uint32_t)lb[2] << 16 |
+	              (uint32_t)lb[3] << 24;
+	if (tl < SEAL_OVERHEAD + 8 || tl > size - 4 || tl > (64u << 20))
+		return roost_errf(eb, ROOST_ECORRUPT, "%s: trailer length %u is invalid", name, tl);
+	uint8_t *sealed = malloc(tl), *plain = malloc(tl);
+	if (!sealed || !plain) {
+		free(sealed);
+		free(plain);
+		return ROOST_ENOMEM;
+	}
+	err = b->ops->get_range(b, name, size - 4 - tl, tl, sealed, eb);
+	if (!err && unseal(k->enc, sealed, tl, plain))
+		err = roost_errf(eb, ROOST_ECORRUPT, "%s: trailer fails authentication (damaged)",
+		                 name);
+	if (!err) {
+		err = pack_trailer_decode(plain, tl - SEAL_OVERHEAD, size - 4 - tl, blobs, nb, eb);
+		if (err == ROOST_ECORRUPT) {
+			char msg[sizeof(eb->msg)];
+			snprintf(msg, sizeof(msg), "%s", eb ? eb->msg : "");
+			roost_errf(eb, ROOST_ECORRUPT, "%s: %s", name, msg);
+		}
+	}
+	free(sealed);
+	free(plain);
+	return err;
+}

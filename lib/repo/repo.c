@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Repository life cycle: init (keys, config), open (password -> master
+ * secret), sealed objects, the index (all index objects plus the trailers
+ * of packs no index names), and reading blobs and trees.
+ */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repo_int.h"
+#include "roost/jsonutil.h"
+#include "roost/timeutil.h"
+
+#define DEF_LEVEL 3
+#define DEF_MIN (256u << 10)
+#define DEF_AVG (1u << 20)
+#define DEF_MAX (4u << 20)
+#define DEF_PACK (16u << 20)
+#define DEF_OPS 3
+#define DEF_MEM (32u << 20)
+
+static enum roost_err wrap_key(const char *password, const uint8_t master[32], uint64_t ops,
+                               uint64_t mem, char **json_out, struct roost_errbuf *eb)
+{
+	*json_out = NULL;
+	uint8_t salt[crypto_pwhash_SALTBYTES], kek[32], sealed[32 + SEAL_OVERHEAD];
+	randombytes_buf(salt, sizeof(salt));
+	if (crypto_pwhash(kek, 32, password, strlen(password), salt, ops, (size_t)mem,
+	                  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return roost_errf(eb, ROOST_ENOMEM, "argon2id: out of memory");
+	seal(kek, master, 32, sealed);
+	sodium_memzero(kek, sizeof(kek));
+	char b64salt[64], b64data[128], host[256] = "", ts[40];
+	sodium_bin2base64(b64salt, sizeof(b64salt), salt, sizeof(salt),
+	                  sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(b64data, sizeof(b64data), sealed, sizeof(sealed),
+	                  sodium_base64_VARIANT_ORIGINAL);
+	gethostname(host, sizeof(host) - 1);
+	roost_time_format(time(NULL), ts, sizeof(ts));
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:s, s:o}", "version", 1, "kdf",
+	                      "argon2id13", "ops", (json_int_t)ops, "mem", (json_int_t)mem, "salt",
+	                      b64salt, "data", b64data, "created", ts, "hostname",
+	                      json_bytes_lossy(host, strlen(host)));
+	*json_out = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	json_decref(j);
+	return *json_out ? ROOST_OK : ROOST_ENOMEM;
+}
+
+/* 0 and the master secret if password opens this key file. */
+static int unwrap_key(const char *password, const uint8_t *buf, size_t len, uint8_t master[32])
+{
+	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
+	if (!j)
+		return -1;
+	int rc = -1;
+	json_t *ops = json_object_get(j, "ops"), *mem = json_object_get(j, "mem");
+	const char *salt64 = json_get_str(j, "salt"), *data64 = json_get_str(j, "data");
+	uint8_t salt[crypto_pwhash_SALTBYTES], sealed[32 + SEAL_OVERHEAD], kek[32];
+	size_t sl, dl;
+	if (!json_is_integer(ops) || !json_is_integer(mem) || !salt64 || !data64 ||
+	    json_integer_value(ops) < 1 || json_integer_value(ops) > 64 ||
+	    json_integer_value(mem) < 8192 || json_integer_value(mem) > (4LL << 30) ||
+	    sodium_base642bin(salt, sizeof(salt), salt64, strlen(salt64), NULL, &sl, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) ||
+	    sl != sizeof(salt) ||
+	    sodium_base642bin(sealed, sizeof(sealed), data64, strlen(data64), NULL, &dl, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) ||
+	    dl != sizeof(sealed))
+		goto done;
+	if (crypto_pwhash(kek, 32, password, strlen(password), salt,
+	                  (unsigned long long)json_integer_value(ops),
+	                  (size_t)json_integer_value(mem), crypto_pwhash_ALG_ARGON2ID13) != 0)
+		goto done;
+	rc = unseal(kek, sealed, sizeof(sealed), master) ? -1 : 0;
+	sodium_memzero(kek, sizeof(kek));
+done:
+	json_decref(j);
+	return rc;
+}
+
+enum roost_err repo_put_sealed(struct roost_repo *r, const char *type, const uint8_t *pt,
+                               size_t n, char id_hex[HEX_LEN + 1], struct roost_errbuf *eb)
+{
+	uint8_t *ct;
+	size_t cn;
+	enum roost_err err = seal_alloc(r->keys.enc, pt, n, &ct, &cn);
+	if (err)
+		return err;
+	uint8_t h[ID_LEN];
+	hash_plain(ct, cn, h);
+	char name[32 + HEX_LEN];
+	int k = snprintf(name, sizeof(name), "%s/", type);
+	hex_encode(h, ID_LEN, name + k);
+	if (id_hex)
+		memcpy(id_hex, name + k, HEX_LEN + 1);
+	err = r->be->ops->put(r->be, name, ct, cn, eb);
+	free(ct);
+	return err;
+}
+
+enum roost_err repo_get_sealed(struct roost_repo *r, const char *name, uint8_t **out,
+                               size_t *n, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	uint8_t *buf;
+	size_t len;
+	enum roost_err err = r->be->ops->get(r->be, name, &buf, &len, eb);
+	if (err)
+		return err;
+	/* content-named objects: the name is the hash of the bytes */
+	const char *slash = strchr(name, '/');
+	if (slash && strncmp(name, "keys/", 5) != 0) {
+		uint8_t h[ID_LEN], want[ID_LEN];
+		hash_plain(buf, len, h);
+		if (hex_decode(slash + 1, want, ID_LEN) || sodium_memcmp(h, want, ID_LEN) != 0) {
+			free(buf);
+			return roost_errf(eb, ROOST_ECORRUPT,
+			                  "%s: content does not match its name (damaged)", name);
+		}
+	}
+	err = unseal_alloc(r->keys.enc, buf, len, out, n);
+	free(buf);
+	if (err == ROOST_ECRYPTO)
+		return roost_errf(eb, ROOST_ECORRUPT, "%s: fails authentication (damaged)", name);
+	return err;
+}
+
+enum roost_err roost_repo_init(struct roost_backend *be, const char *password,
+                               const struct roost_repo_params *pp, struct roost_errbuf *eb)
+{
+	if (!password || !*password)
+		return roost_errf(eb, ROOST_EINVAL, "an empty password is not allowed");
+	uint64_t sz;
+	if (be->ops->stat(be, "config", &sz, NULL) == ROOST_OK)
+		return roost_errf(eb, ROOST_EEXIST, "%s is already a roost repository",
+		                  be->location);
+	struct roost_repo_params p = pp ? *pp : (struct roost_repo_params){0};
+	if (!p.zstd_level)
+		p.zstd_level = DEF_LEVEL;
+	if (!p.chunk_min)
+		p.chunk_min = DEF_MIN;
+	if (!p.chunk_avg)
+		p.chunk_avg = DEF_AVG;
+	if (!p.chunk_max)
+		p.chunk_max = DEF_MAX;
+	if (!p.pack_size)
+		p.pack_size = DEF_PACK;
+	if (!p.kdf_ops)
+		p.kdf_ops = DEF_OPS;
+	if (!p.kdf_mem)
+		p.kdf_mem = DEF_MEM;
+	if (p.chunk_min < 64 || p.chunk_min >= p.chunk_avg || p.chunk_avg >= p.chunk_max ||
+	    p.chunk_max > (16u << 20) || p.zstd_level < -7 || p.zstd_level > 19)
+		return roost_errf(eb, ROOST_EINVAL, "invalid repository parameters");
+
+	struct roost_repo r = {.be = be};
+	uint8_t master[32];
+	randombytes_buf(master, sizeof(master));
+	keys_derive(master, &r.keys);
+	char *kj = NULL;
+	enum roost_err err = wrap_key(password, master, p.kdf_ops, p.kdf_mem, &kj, eb);
+	sodium_memzero(master, sizeof(master));
+	if (err)
+		return err;
+	uint8_t kid[32];
+	randombytes_buf(kid, sizeof(kid));
+	char kname[8 + HEX_LEN] = "keys/";
+	hex_encode(kid, 32, kname + 5);
+	err = be->ops->put(be, kname, (const uint8_t *)kj, strlen(kj), eb);
+	free(kj);
+	if (err)
+		return err;
+
+	uint8_t rid[32];
+	randombytes_buf(rid, sizeof(rid));
+	char rid_hex[HEX_LEN + 1];
+	hex_encode(rid, 32, rid_hex);
+	json_t *cfg = json_pack("{s:i, s:s, s:{s:I, s:I, s:I}, s:{s:s, s:i}, s:I}", "version", 1,
+	                        "id", rid_hex, "chunker", "min", (json_int_t)p.chunk_min, "avg",
+	                        (json_int_t)p.chunk_avg, "max", (json_int_t)p.chunk_max,
+	                        "compression", "algo", "zstd", "level", p.zstd_level, "pack_size",
+	                        (json_int_t)p.pack_size);
+	char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+	json_decref(cfg);
+	if (!cj)
+		return ROOST_ENOMEM;
+	uint8_t *ct;
+	size_t cn;
+	err = seal_alloc(r.keys.enc, (const uint8_t *)cj, strlen(cj), &ct, &cn);
+	free(cj);
+	if (err)
+		return err;
+	err = be->ops->put(be, "config", ct, cn, eb);
+	free(ct);
+	sodium_memzero(&r.keys, sizeof(r.keys));
+	return err;
+}
+
+static enum roost_err parse_config(struct roost_repo *r, const char *js, size_t n,
+                                   struct roost_errbuf *eb)
+{
+	json_t *j = json_loadb(js, n, 0, NULL);
+	enum roost_err err = ROOST_OK;
+	json_t *ver = json_object_get(j, "version");
+	json_t *ch = json_object_get(j, "chunker"), *co = json_object_get(j, "compression");
+	const char *id = json_get_str(j, "id");
+	if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
+		err = roost_errf(eb, ROOST_ENOTSUP,
+		                 "repository format version is not supported by this roost");
+		goto done;
+	}
+	json_int_t mn = json_integer_value(json_object_get(ch, "min"));
+	json_int_t av = json_integer_value(json_object_get(ch, "avg"));
+	json_int_t mx = json_integer_value(json_object_get(ch, "max"));
+	json_int_t lv = json_integer_value(json_object_get(co, "level"));
+	json_int_t ps = json_integer_value(json_object_get(j, "pack_size"));
+	if (!id || strlen(id) != HEX_LEN || mn < 64 || mn >= av || av >= mx || mx > (16 << 20) ||
+	    lv < -7 || lv > 19 || ps < 4096 || ps > (256 << 20)) {
+		err = roost_errf(eb, ROOST_ECORRUPT, "config has invalid parameters");
+		goto done;
+	}
+	memcpy(r->id_hex, id, HEX_LEN + 1);
+	r->chunk_min = (uint32_t)mn;
+	r->chunk_avg = (uint32_t)av;
+	r->chunk_max = (uint32_t)mx;
+	r->zstd_level = (int)lv;
+	r->pack_size = (uint32_t)ps;
+	chunker_init(&r->chunker, r->keys.chunk, r->chunk_min, r->chunk_avg, r->chunk_max);
+done:
+	json_decref(j);
+	return err;
+}
+
+struct key_list {
+	char **names;
+	size_t n;
+};
+
+static int collect_name(void *ctx, const char *name, uint64_t size)
+{
+	(void)size;
+	struct key_list *kl = ctx;
+	char **nn = realloc(kl->names, (kl->n + 1) * sizeof(*nn));
+	if (!nn)
+		return 1;
+	kl->names = nn;
+	if ((kl->names[kl->n] = strdup(name)))
+		kl->n++;
+	return 0;
+}
+
+enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
+                               struct roost_repo **out, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	if (sodium_init() < 0)
+		return roost_errf(eb, ROOST_EIO, "libsodium failed to initialize");
+	struct key_list kl = {0};
+	enum roost_err err = be->ops->list(be, "keys", collect_name, &kl, eb);
+	struct roost_repo *r = NULL;
+	uint8_t master[32];
+	int opened = 0;
+	for (size_t i = 0; !err && i < kl.n && !opened; i++) {
+		uint8_t *buf;
+		size_t len;
+		if (be->ops->get(be, kl.names[i], &buf, &len, NULL))
+			continue;
+		opened = len < 65536 && unwrap_key(password, buf, len, master) == 0;
+		free(buf);
+	}
+	for (size_t i = 0; i < kl.n; i++)
+		free(kl.names[i]);
+	free(kl.names);
+	if (err)
+		return err;
+	if (!opened)
+		return roost_errf(eb, ROOST_EAUTH,
+		                  "wrong password, or no key of the repository at %s accepts it",
+		                  be->location);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return ROOST_ENOMEM;
+	r->be = be;
+	keys_derive(master, &r->keys);
+	sodium_memzero(master, sizeof(master));
+	uint8_t *ct, *pt;
+	size_t cn, pn;
+	err = be->ops->get(be, "config", &ct, &cn, eb);
+	if (!err) {
+		err = unseal_alloc(r->keys.enc, ct, cn, &pt, &pn);
+		free(ct);
+		if (err == ROOST_ECRYPTO)
+			err = roost_errf(eb, ROOST_ECORRUPT, "config fails authentication (damaged)");
+		if (!err) {
+			err = parse_config(r, (const char *)pt, pn, eb);
+			free(pt);
+		}
+	}
+	if (!err && !(r->index = index_new()))
+		err = ROOST_ENOMEM;
+	if (err) {
+		roost_repo_close(r);
+		return err;
+	}
+	*out = r;
+	return ROOST_OK;
+}
+
+void roost_repo_close(struct roost_repo *r)
+{
+	if (!r)
+		return;
+	index_free(r->index);
+	sodium_memzero(&r->keys, sizeof(r->keys));
+	free(r);
+}
+
+const char *roost_repo_id(const struct roost_repo *r)
+{
+	return r->id_hex;
+}
+
+/* ---- index loading ---- */
+
+struct load_ctx {
+	struct roost_repo *r;
+	char **names;
+	uint64_t *sizes;
+	size_t n, cap;
+};
+
+static int collect_sized(void *ctx, const char *name, uint64_t size)
+{
+	struct load_ctx *lc = ctx;
+	if (lc->n == lc->cap) {
+		size_t nc = lc->cap ? lc->cap * 2 : 64;
+		char **nn = realloc(lc->names, nc * sizeof(*nn));
+		if (!nn)
+			return 1;
+		lc->names = nn;
+		uint64_t *ns = realloc(lc->sizes, nc * sizeof(*ns));
+		if (!ns)
+			return 1;
+		lc->sizes = ns;
+		lc->cap = nc;
+	}
+	if (!(lc->names[lc->n] = strdup(name)))
+		return 1;
+	lc->sizes[lc->n++] = size;
+	return 0;
+}
+
+static void free_sized(struct load_ctx *lc)
+{
+	for (size_t i = 0; i < lc->n; i++)
+		free(lc->names[i]);
+	free(lc->names);
+	free(lc->sizes);
+	lc->names = NULL;
+	lc->sizes = NULL;
+	lc->n = lc->cap = 0;
+}
+
+static enum roost_err add_indexed(void *ctx, const struct pack_blobs *pb)
+{
+	struct roost_repo *r = ctx;
+	return index_add_pack(r->index, pb->id, 0, pb->blobs, pb->n, 1);
+}
+
+enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
+                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
+enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
+                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb)
+{
+	struct load_ctx lc = {.r = r};
+	enum roost_err err = r->be->ops->list(r->be, type, collect_sized, &lc, eb);
+	if (err) {
+		free_sized(&lc);
+		return err;
+	}
+	*names = lc.names;
+	*n = lc.n;
+	if (sizes)
+		*sizes = lc.sizes;
+	else
+		free(lc.sizes);
+	return ROOST_OK;
+}
+
+enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb)
+{
+	if (r->index_loaded)
+		return ROOST_OK;
+	struct load_ctx lc = {.r = r};
+	enum roost_err err = r->be->ops->list(r->be, "index", collect_sized, &lc, eb);
+	for (size_t i = 0; !err && i < lc.n; i++) {
+		uint8_t *pt;
+		size_t pn;
+		struct roost_errbuf e2;
+		enum roost_err e = repo_get_sealed(r, lc.names[i], &pt, &pn, &e2);
+		if (e == ROOST_ENOMEM)
+			err = e;
+		if (e) /* damaged index: its packs are recovered from their trailers below */
+			continue;
+		e = index_decode(pt, pn, add_indexed, r, &e2);
+		free(pt);
+		if (e == ROOST_ENOMEM)
+			err = e;
+	}
+	free_sized(&lc);
+	if (err)
+		return err;
+	/* Packs no readable index names: committed by a backup that died before
+	 * writing its index. Their trailers say what they hold. */
+	err = r->be->ops->list(r->be, "packs", collect_sized, &lc, eb);
+	for (size_t i = 0; !err && i < lc.n; i++) {
+		uint8_t pid[ID_LEN];
+		if (hex_decode(lc.names[i] + 6, pid, ID_LEN))
+			continue;
+		if (index_has_pack(r->index, pid))
+			continue;
+		struct blob_loc *bl;
+		uint32_t nb;
+		if (pack_read_trailer(r->be, &r->keys, lc.names[i], lc.sizes[i], &bl, &nb, NULL))
+			continue; /* damaged: check reports it */
+		err = index_add_pack(r->index, pid, lc.sizes[i], bl, nb, 0);
+		free(bl);
+	}
+	free_sized(&lc);
+	if (!err)
+		r->index_loaded = 1;
+	return err;
+}
+
+enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p, size_t n,
+                                char *name_hex, struct roost_errbuf *eb)
+{
+	uint8_t *buf;
+	size_t len;
+	enum roost_err err = index_encode(p, n, &buf, &len);
+	if (err)
+		return err;
+	char id[HEX_LEN + 1];
+	err = repo_put_sealed(r, "index", buf, len, id, eb);
+	free(buf);
+	if (err == ROOST_EEXIST)
+		err = ROOST_OK;
+	if (name_hex)
+		memcpy(name_hex, id, HEX_LEN + 1);
+	return err;
+}
+
+enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
+                              const uint8_t id[ID_LEN], uint8_t **out, size_t *n,
+                              struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	struct blob_loc loc;
+	char idh[HEX_LEN + 1];
+	if (!index_lookup(r->index, id, &loc)) {
+		hex_encode(id, ID_LEN, idh);
+		return roost_errf(eb, ROOST_ENOENT, "blob %.16s is not in the index (missing)", idh);
+	}
+	struct pack_info pi = index_pack(r->index, loc.pack);
+	char pname[8 + HEX_LEN] = "packs/";
+	hex_encode(pi.id, ID_LEN, pname + 6);
+	uint8_t *st = malloc(loc.length), *raw = malloc(loc.raw_len ? loc.raw_len : 1);
+	if (!st || !raw) {
+		free(st);
+		free(raw);
+		return ROOST_ENOMEM;
+	}
+	enum roost_err err = r->be->ops->get_range(r->be, pname, loc.offset, loc.length, st, eb);
+	if (!err) {
+		err = blob_decode(bc, &r->keys, st, loc.length, raw, loc.raw_len, id);
+		if (err == ROOST_ECRYPTO || err == ROOST_ECORRUPT) {
+			hex_encode(id, ID_LEN, idh);
+			err = roost_errf(eb, ROOST_ECORRUPT, "blob %.16s in %s is damaged", idh, pname);
+		}
+	}
+	free(st);
+	if (err) {
+		free(raw);
+		return err;
+	}
+	*out = raw;
+	*n = loc.raw_len;
+	return ROOST_OK;
+}
+
+enum roost_err repo_load_tree(struct roost_repo *r, struct blob_ctx *bc,
+                              const uint8_t id[ID_LEN], struct tree *t,
+                              struct roost_errbuf *eb)
+{
+	uint8_t *p;
+	size_t n;
+	memset(t, 0, sizeof(*t));
+	enum roost_err err = repo_read_blob(r, bc, id, &p, &n, eb);
+	if (err)
+		return err;
+	err = tree_decode(p, n, t, eb);
+	free(p);
+	return err;
+}
+
+/* ---- snapshots ---- */
+
+static int snap_cmp(const void *a, const void *b)
+{
+	const struct roost_snapshot *x = a, *y = b;
+	if (x->time_s != y->time_s)
+		return x->time_s < y->time_s ? -1 : 1;
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+enum roost_err roost_repo_snapshots(struct roost_repo *r, struct roost_snapshot **out,
+                                    size_t *n, void (*warn)(void *, const char *), void *ctx,
+                                    struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	struct load_ctx lc = {.r = r};
+	enum roost_err err = r->be->ops->list(r->be, "snapshots", collect_sized, &lc, eb);
+	if (err) {
+		free_sized(&lc);
+		return err;
+	}
+	struct roost_snapshot *v = calloc(lc.n ? lc.n : 1, sizeof(*v));
+	if (!v) {
+		free_sized(&lc);
+		return ROOST_ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < lc.n; i++) {
+		uint8_t *pt;
+		size_t pn;
+		struct roost_errbuf e2;
+		enum roost_err e = repo_get_sealed(r, lc.names[i], &pt, &pn, &e2);
+		if (!e) {
+			e = snapshot_decode((const char *)pt, pn, &v[k], &e2);
+			free(pt);
+		}
+		if (e == ROOST_ENOMEM) {
+			err = e;
+			break;
+		}
+		if (e) {
+			if (warn) {
+				char msg[700];
+				snprintf(msg, sizeof(msg), "%s", e2.msg);
+				warn(ctx, msg);
+			}
+			continue;
+		}
+		snprintf(v[k].id, sizeof(v[k].id), "%s", lc.names[i] + 10);
+		k++;
+	}
+	free_sized(&lc);
+	if (err) {
+		roost_snapshots_free(v, k);
+		return err;
+	}
+	qsort(v, k, sizeof(*v), snap_cmp);
+	*out = v;
+	*n = k;
+	return ROOST_OK;
+}
+
+enum roost_err roost_repo_find_snapshot(struct roost_repo *r, const char *ref,
+                                        struct roost_snapshot *out, struct roost_errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct roost_snapshot *v;
+	size_t n;
+	enum roost_err err = roost_repo_snapshots(r, &v, &n, NULL, NULL, eb);
+	if (err)
+		return err;
+	ssize_t found = -1;
+	int many = 0;
+	if (strcmp(ref, "latest") == 0) {
+		found = n ? (ssize_t)n - 1 : -1;
+	} else if (*ref && strlen(ref) <= HEX_LEN && strspn(ref, "0123456789abcdef") == strlen(ref)) {
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(v[i].id, ref, strlen(ref)) == 0) {
+				if (found >= 0)
+					many = 1;
+				found = (ssize_t)i;
+			}
+	} else {
+		roost_snapshots_free(v, n);
+		return roost_errf(eb, ROOST_EINVAL,
+		                  "\"%.80s\" is not a snapshot id, id prefix or \"latest\"", ref);
+	}
+	if (many)
+		err = roost_errf(eb, ROOST_EINVAL, "snapshot prefix \"%s\" is ambiguous", ref);
+	else if (found < 0)
+		err = roost_errf(eb, ROOST_ENOENT, "no snapshot %s", ref);
+	else {
+		*out = v[found];
+		memset(&v[found], 0, sizeof(v[found]));
+	}
+	roost_snapshots_free(v, n);
+	return err;
+}

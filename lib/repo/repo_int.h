@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of the repository engine (lib/repo). One section per
+ * file. The format these implement is docs/repository-format.md.
+ */
+#ifndef ROOST_REPO_INT_H
+#define ROOST_REPO_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roost/backend.h"
+#include "roost/error.h"
+#include "roost/repo.h"
+
+#define ID_LEN 32
+#define HEX_LEN 64
+#define SEAL_OVERHEAD 40 /* 24-byte nonce + 16-byte tag */
+#define BLOB_DATA 0
+#define BLOB_TREE 1
+#define MAX_TREE_BLOB (256u << 20)
+#define MAX_OBJECT (1024u << 20)
+
+/* ---- crypto.c --------------------------------------------------------- */
+struct repo_keys {
+	uint8_t enc[32];   /* sealing */
+	uint8_t id[32];    /* keyed BLAKE2b blob ids */
+	uint8_t chunk[32]; /* chunker gear seed */
+};
+void keys_derive(const uint8_t master[32], struct repo_keys *k);
+/* out must hold n + SEAL_OVERHEAD bytes. Thread-safe. */
+void seal(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out);
+/* out must hold n - SEAL_OVERHEAD bytes; ROOST_ECRYPTO if not authentic. */
+enum roost_err unseal(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t *out);
+void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN]);
+void hash_plain(const uint8_t *p, size_t n, uint8_t out[ID_LEN]);
+void hex_encode(const uint8_t *p, size_t n, char *out); /* out: 2n+1 */
+int hex_decode(const char *s, uint8_t *out, size_t n);  /* exactly 2n hex chars */
+/* Seals a whole object (config, index, snapshot, marks) into a new buffer. */
+enum roost_err seal_alloc(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t **out,
+                          size_t *outn);
+/* Opens a sealed object into a new buffer (NUL-terminated for JSON use). */
+enum roost_err unseal_alloc(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t **out,
+                            size_t *outn);
+
+/* ---- blob.c: compression + sealing of one blob ------------------------ */
+struct blob_ctx; /* per-thread zstd contexts and scratch buffers */
+struct blob_ctx *blob_ctx_new(int level);
+void blob_ctx_free(struct blob_ctx *c);
+/* Encodes plaintext into c's scratch: *out valid until the next call. */
+enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *p,
+                           size_t n, const uint8_t **out, size_t *outn);
+/*
+ * Decodes a stored blob: unseal, decompress into out (raw_len bytes), then
+ * check that the keyed hash equals id. ROOST_ECORRUPT/ECRYPTO on damage.
+ */
+enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *st,
+                           size_t stn, uint8_t *out, size_t raw_len, const uint8_t id[ID_LEN]);
+
+/* ---- chunker.c: FastCDC ------------------------------------------------ */
+struct chunker {
+	uint64_t gear[256];
+	uint64_t mask_s, mask_l;
+	uint32_t min, avg, max;
+};
+void chunker_init(struct chunker *ch, const uint8_t seed[32], uint32_t min, uint32_t avg,
+                  uint32_t max);
+/* Length of the next chunk at the start of p[0..n): if !eof and n < max the
+ * caller must supply more data first. */
+size_t chunker_cut(const struct chunker *ch, const uint8_t *p, size_t n);
+
+/* ---- index.c: blob id -> location, shared by all threads --------------- */
+struct blob_loc {
+	uint8_t id[ID_LEN];
+	uint32_t pack;   /* index into repo_index.packs */
+	uint32_t offset; /* in the pack */
+	uint32_t length; /* stored length */
+	uint32_t raw_len;
+	uint8_t type;
+};
+struct pack_info {
+	uint8_t id[ID_LEN];
+	uint64_t size;     /* bytes, 0 if unknown */
+	uint32_t nblobs;
+	uint8_t indexed;   /* named by an index object */
+};
+struct repo_index;
+struct repo_index *index_new(void);
+void index_free(struct repo_index *ix);
+/* Adds a pack and its blobs (ids of packs already known are ignored). */
+enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN],
+                              uint64_t size, const struct blob_loc *blobs, uint32_t n,
+                              int indexed);
+/* Copies the location of id into *loc (if non-NULL); 0 if found. */
+int index_lookup(struct repo_index *ix, const uint8_t id[ID_LEN], struct blob_loc *loc);
+/*
+ * Claims id for storing: returns 1 if the caller must store it (unknown and
+ * not claimed), 0 if it is stored or being stored by another thread.
+ */
+int index_claim(struct repo_index *ix, const uint8_t id[ID_LEN]);
+/* Drops a claim that was not stored (error path). */
+void index_unclaim(struct repo_index *ix, const uint8_t id[ID_LEN]);
+int index_has_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
+size_t index_npacks(struct repo_index *ix);
+struct pack_info index_pack(struct repo_index *ix, size_t i);
+/* Calls cb for every blob (not thread-safe against writers). */
+void index_each_blob(struct repo_index *ix, void (*cb)(void *, const struct blob_loc *),
+                     void *ctx);
+size_t index_nblobs(struct repo_index *ix);
+/* A pack and its blobs, as in a trailer or an index object. */
+struct pack_blobs {
+	uint8_t id[ID_LEN];
+	uint64_t size;
+	struct blob_loc *blobs;
+	uint32_t n;
+};
+/* Binary index object plaintext for packs p[0..n). */
+enum roost_err index_encode(const struct pack_blobs *p, size_t n, uint8_t **out, size_t *outn);
+/* Parses an index plaintext, calling add for each pack (blobs valid during the call). */
+enum roost_err index_decode(const uint8_t *p, size_t n,
+                            enum roost_err (*add)(void *, const struct pack_blobs *),
+                            void *ctx, struct roost_errbuf *eb);
+
+/* ---- pack.c ------------------------------------------------------------ */
+struct pack_writer;
+enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
+                               struct roost_errbuf *eb);
+/* Appends a stored blob; returns ROOST_OK. */
+enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
+                               const uint8_t *stored, size_t n, uint32_t raw_len,
+                               struct roost_errbuf *eb);
+uint64_t pack_writer_size(const struct pack_writer *pw);
+uint32_t pack_writer_count(const struct pack_writer *pw);
+/*
+ * Seals the trailer, commits the pack under the hash of its bytes, and hands
+ * out its id and blob list (*blobs malloc'd, caller frees; .pack unset).
+ * Frees pw whatever the outcome.
+ */
+enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys *k,
+                                  uint8_t pack_id[ID_LEN], uint64_t *size,
+                                  struct blob_loc **blobs, uint32_t *n, struct roost_errbuf *eb);
+void pack_writer_abort(struct pack_writer *pw);
+/* Parses a trailer plaintext (after unseal); *blobs malloc'd. */
+enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t pack_size,
+                                   struct blob_loc **blobs, uint32_t *nb,
+                                   struct roost_errbuf *eb);
+/* Reads and verifies the trailer of a stored pack. */
+enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys *k,
+                                 const char *name, uint64_t size, struct blob_loc **blobs,
+                                 uint32_t *nb, struct roost_errbuf *eb);
+
+/* ---- tree.c ------------------------------------------------------------ */
+enum node_type {
+	NODE_FILE = 1,
+	NODE_DIR = 2,
+	NODE_SYMLINK = 3,
+	NODE_FIFO = 4,
+	NODE_CHR = 5,
+	NODE_BLK = 6,
+};
+struct extent {
+	uint8_t kind; /* 0 blob, 1 hole */
+	uint8_t id[ID_LEN];
+	uint64_t len; /* hole length; for blobs the raw length (from index) */
+};
+struct xattr {
+	char *name;
+	uint8_t *value;
+	uint32_t len;
+};
+struct node {
+	char *name; /* any bytes but '/' and NUL */
+	uint16_t name_len;
+	uint8_t type;
+	uint8_t flags; /* 1 link info, 2 xattrs */
+	uint32_t mode, uid, gid;
+	int64_t mtime_s;
+	uint32_t mtime_ns;
+	uint64_t size;
+	uint64_t dev, ino; /* hard link identity, when flags & 1 */
+	uint64_t rdev;
+	char *target; /* symlink */
+	uint32_t target_len;
+	struct xattr *xattrs;
+	uint16_t nxattrs;
+	struct extent *extents; /* file content */
+	uint32_t nextents;
+	uint8_t subtree[ID_LEN]; /* dir */
+};
+struct tree {
+	struct node *nodes;
+	size_t n, cap;
+};
+void node_release(struct node *n);
+void tree_release(struct tree *t);
+/* Sorts nodes by name; then encodes. */
+enum roost_err tree_encode(struct tree *t, uint8_t **out, size_t *outn);
+enum roost_err tree_decode(const uint8_t *p, size_t n, struct tree *t, struct roost_errbuf *eb);
+int name_valid(const char *name, size_t len);
+
+/* ---- repo.c ------------------------------------------------------------ */
+struct roost_repo {
+	struct roost_backend *be;
+	struct repo_keys keys;
+	struct chunker chunker;
+	char id_hex[HEX_LEN + 1];
+	int zstd_level;
+	uint32_t pack_size;
+	struct repo_index *index;
+	int index_loaded;
+	uint32_t chunk_min, chunk_avg, chunk_max;
+};
+/* Reads, unseals and verifies a whole object into *out (caller frees). */
+enum roost_err repo_get_sealed(struct roost_repo *r, const char *name, uint8_t **out,
+                               size_t *n, struct roost_errbuf *eb);
+/* Seals and stores pt under type/<hash of sealed bytes>; id_hex gets the name. */
+enum roost_err repo_put_sealed(struct roost_repo *r, const char *type, const uint8_t *pt,
+                               size_t n, char id_hex[HEX_LEN + 1], struct roost_errbuf *eb);
+/* Loads every index object and the trailers of unindexed packs. */
+enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb);
+/* Reads one blob (located via the index) into a new buffer of raw_len bytes. */
+enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
+                              const uint8_t id[ID_LEN], uint8_t **out, size_t *n,
+                              struct roost_errbuf *eb);
+enum roost_err repo_load_tree(struct roost_repo *r, struct blob_ctx *bc,
+                              const uint8_t id[ID_LEN], struct tree *t,
+                              struct roost_errbuf *eb);
+/* Writes one index object for packs p[0..n); *name_hex (may be NULL) gets its name. */
+enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p, size_t n,
+                                char *name_hex, struct roost_errbuf *eb);
+
+/* ---- snapshot.c -------------------------------------------------------- */
+enum roost_err snapshot_encode(const struct roost_snapshot *s, char **json);
+enum roost_err snapshot_decode(const char *json, size_t n, struct roost_snapshot *s,
+                               struct roost_errbuf *eb);
+
+#endif
+
+/* ---- filescache.c ------------------------------------------------------- */
+struct fc_entry {
+	uint64_t ino, size;
+	int64_t mtime_s, ctime_s;
+	uint32_t mtime_ns, ctime_ns;
+	uint32_t nextents;
+	const uint8_t *extents; /* encoded: kind(1) + id(32) | len(8), per extent */
+};
+struct filescache;
+/* Loads the cache file at path (missing or malformed: empty cache). */
+struct filescache *fcache_load(const char *path);
+void fcache_free(struct filescache *fc);
+/* Finds path; the entry points into fc's memory. 0 if found. */
+int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_entry *out);
+/* Decodes an entry's extents into a new array (caller frees). */
+struct extent *fcache_extents(const struct fc_entry *e);
+
+/* The cache being written by a backup: thread-safe appends. */
+struct fcache_out;
+struct fcache_out *fcache_out_new(void);
+void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
+                    const struct fc_entry *e, const struct extent *ext);
+/* Atomically replaces the file at path; frees o. */
+enum roost_err fcache_out_commit(struct fcache_out *o, const char *path, struct roost_errbuf *eb);
+void fcache_out_free(struct fcache_out *o);
+
+/* ---- repo.c (listing) --------------------------------------------------- */
+/* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
+enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
+                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
+void free_names(char **names, size_t n);
+
+/* ---- idset.c: a set of blob ids ------------------------------------------ */
+struct idset;
+struct idset *idset_new(void);
+void idset_free(struct idset *s);
+/* 1 if added, 0 if present, -1 out of memory. */
+int idset_add(struct idset *s, const uint8_t id[ID_LEN]);
+int idset_has(const struct idset *s, const uint8_t id[ID_LEN]);
+size_t idset_size(const struct idset *s);
+
+/* Visits every tree reachable from root once (per `seen`), calling cb with each
+ * tree and its path. Errors in loading a tree go to err_cb and the walk goes on. */
+typedef void (*tree_visit_cb)(void *ctx, const char *path, const struct tree *t);
+typedef void (*tree_err_cb)(void *ctx, const char *path, const char *msg);
+enum roost_err walk_trees(struct roost_repo *r, struct blob_ctx *bc, const uint8_t root[ID_LEN],
+                          struct idset *seen, tree_visit_cb cb, tree_err_cb ecb, void *ctx);
+
+/* ---- maintenance.c ------------------------------------------------------- */
+/* Packs prune has marked for deletion, with the time of their mark. */
+struct mark {
+	uint8_t id[ID_LEN];
+	int64_t at;
+};
+enum roost_err marks_load(struct roost_repo *r, struct mark **out, size_t *n, char ***names,
+                          size_t *nnames, struct roost_errbuf *eb);
+/* index.c: blobs of a pack are no longer offered for deduplication. */
+void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restore: the walker recreates the snapshot's directories under the target
+ * through directory file descriptors it opened itself (O_NOFOLLOW), creates
+ * every file (O_EXCL) before a worker fills it, so hard links can be made at
+ * once and no name in a snapshot, however hostile, leads outside the target.
+ * Directory metadata is applied last, deepest first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repo_int.h"
+
+#define RQ_CAP 128
+
+struct rjob {
+	int dirfd;  /* owned */
+	int fd;     /* the created file, owned */
+	char *name; /* in dirfd */
+	char *path; /* for messages */
+	struct node node;
+};
+
+struct dirmeta {
+	char *rel; /* relative to target */
+	struct node node;
+};
+
+struct link_ent {
+	uint64_t dev, ino;
+	char *rel;
+};
+
+struct rs {
+	struct roost_repo *r;
+	const struct roost_restore_opts *o;
+	int rootfd;
+	int is_root;
+	pthread_mutex_t qlock;
+	pthread_cond_t q_nonempty, q_nonfull;
+	struct rjob *q[RQ_CAP];
+	size_t qhead, qlen;
+	int closing;
+	enum roost_err fatal;
+	struct roost_errbuf feb;
+	struct dirmeta *dirs;
+	size_t ndirs, capdirs;
+	struct link_ent *links;
+	size_t nlinks, caplinks;
+	atomic_uint_fast64_t files, ndirs_done, bytes, errors;
+	char current[512];
+};
+
+static void rwarn(struct rs *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rwarn(struct rs *s, const char *fmt, ...)
+{
+	atomic_fetch_add(&s->errors, 1);
+	if (!s->o->warn)
+		return;
+	char msg[4400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->o->warn(s->o->warn_ctx, msg);
+}
+
+static int canceled(struct rs *s)
+{
+	return s->fatal || (s->o->cancel && *s->o->cancel);
+}
+
+/* Display form of a snapshot path: bytes that are not printable become '?'. */
+static void show(char *dst, size_t cap, const char *p)
+{
+	size_t i = 0;
+	for (; p[i] && i + 1 < cap; i++)
+		dst[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
+	dst[i] = 0;
+}
+
+/* Ownership, permissions, xattrs, times: on an fd, or by name for symlinks. */
+static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char *path)
+{
+	if (s->is_root && fchown(fd, n->uid, n->gid) != 0)
+		rwarn(s, "%s: chown: %s", path, strerror(errno));
+	for (uint16_t i = 0; i < n->nxattrs; i++)
+		if (fsetxattr(fd, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) != 0 &&
+		    errno != ENOTSUP && errno != EPERM)
+			rwarn(s, "%s: xattr %s: %s", path, n->xattrs[i].name, strerror(errno));
+	if (fchmod(fd, n->mode) != 0)
+		rwarn(s, "%s: chmod: %s", path, strerror(errno));
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {n->mtime_s, n->mtime_ns}};
+	if (futimens(fd, ts) != 0)
+		rwarn(s, "%s: set times: %s", path, strerror(errno));
+}
+
+static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
+{
+	const struct node *n = &j->node;
+	uint64_t off = 0;
+	struct roost_errbuf eb;
+	int bad = 0;
+	for (uint32_t i = 0; i < n->nextents && !canceled(s); i++) {
+		const struct extent *e = &n->extents[i];
+		if (e->kind == 1) {
+			off += e->len;
+			continue;
+		}
+		uint8_t *p;
+		size_t len;
+		enum roost_err err = repo_read_blob(s->r, bc, e->id, &p, &len, &eb);
+		if (err) {
+			rwarn(s, "%s: %s", j->path, eb.msg);
+			bad = 1;
+			break;
+		}
+		size_t w = 0;
+		while (w < len) {
+			ssize_t k = pwrite(j->fd, p + w, len - w, (off_t)(off + w));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				rwarn(s, "%s: write: %s", j->path, strerror(errno));
+				bad = 1;
+				break;
+			}
+			w += (size_t)k;
+		}
+		free(p);
+		if (bad)
+			break;
+		off += len;
+		atomic_fetch_add(&s->bytes, len);
+	}
+	if (!bad && ftruncate(j->fd, (off_t)n->size) != 0) {
+		rwarn(s, "%s: truncate: %s", j->path, strerror(errno));
+		bad = 1;
+	}
+	if (bad) {
+		/* no half-restored file masquerades as the real one */
+		unlinkat(j->dirfd, j->name, 0);
+		return;
+	}
+	apply_meta_fd(s, j->fd, n, j->path);
+	atomic_fetch_add(&s->files, 1);
+}
+
+static void *rworker(void *arg)
+{
+	struct rs *s = arg;
+	struct blob_ctx *bc = blob_ctx_new(s->r->zstd_level);
+	for (;;) {
+		pthread_mutex_lock(&s->qlock);
+		while (!s->qlen && !s->closing)
+			pthread_cond_wait(&s->q_nonempty, &s->qlock);
+		struct rjob *j = NULL;
+		if (s->qlen) {
+			j = s->q[s->qhead];
+			s->qhead = (s->qhead + 1) % RQ_CAP;
+			s->qlen--;
+			snprintf(s->current, sizeof(s->current), "%s", j->path);
+			pthread_cond_signal(&s->q_nonfull);
+		}
+		pthread_mutex_unlock(&s->qlock);
+		if (!j)
+			break;
+		if (!bc) {
+			rwarn(s, "%s: out of memory", j->path);
+		} else if (!canceled(s)) {
+			restore_file(s, bc, j);
+		}
+		close(j->fd);
+		close(j->dirfd);
+		free(j->name);
+		free(j->path);
+		node_release(&j->node);
+		free(j);
+	}
+	blob_ctx_free(bc);
+	return NULL;
+}
+
+static void renqueue(struct rs *s, struct rjob *j)
+{
+	pthread_mutex_lock(&s->qlock);
+	while (s->qlen == RQ_CAP)
+		pthread_cond_wait(&s->q_nonfull, &s->qlock);
+	s->q[(s->qhead + s->qlen) % RQ_CAP] = j;
+	s->qlen++;
+	pthread_cond_signal(&s->q_nonempty);
+	pthread_mutex_unlock(&s->qlock);
+}
+
+/* Is path (with len) to be restored: 2 whole, 1 only as a way to an include, 0 no. */
+static int included(const struct roost_restore_opts *o, const char *path, size_t len)
+{
+	if (!o->nincludes)
+		return 2;
+	int way = 0;
+	for (size_t i = 0; i < o->nincludes; i++) {
+		const char *inc = o->includes[i];
+		size_t il = strlen(inc);
+		while (il > 1 && inc[il - 1] == '/')
+			il--;
+		if (len >= il && memcmp(path, inc, il) == 0 && (len == il || path[il] == '/' || il == 1))
+			return 2;
+		if (il > len && memcmp(inc, path, len) == 0 && (inc[len] == '/' || len == 1))
+			way = 1;
+	}
+	return way;
+}
+
+static int link_find(struct rs *s, const struct node *n)
+{
+	for (size_t i = 0; i < s->nlinks; i++)
+		if (s->links[i].dev == n->dev && s->links[i].ino == n->ino)
+			return (int)i;
+	return -1;
+}
+
+static void link_add(struct rs *s, const struct node *n, const char *rel)
+{
+	if (s->nlinks == s->caplinks) {
+		size_t nc = s->caplinks ? s->caplinks * 2 : 64;
+		struct link_ent *nl = realloc(s->links, nc * sizeof(*nl));
+		if (!nl)
+			return;
+		s->links = nl;
+		s->caplinks = nc;
+	}
+	char *c = strdup(rel);
+	if (!c)
+		return;
+	s->links[s->nlinks++] = (struct link_ent){n->dev, n->ino, c};
+}
+
+/* Takes ownership of *n's contents into a copy. */
+static void node_move(struct node *dst, struct node *src)
+{
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
+}
+
+/* Creates a fresh entry: if something is in the way (not a directory), it goes. */
+static int make_room(int dirfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	return unlinkat(dirfd, name, 0);
+}
+
+static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
+                         int dirfd, const char *path, const char *rel);
+
+static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int dirfd,
+                         const char *path, const char *rel)
+{
+	char shown[1024];
+	show(shown, sizeof(shown), path);
+	const char *name = n->name;
+	if (n->flags & 1 && n->type != NODE_DIR) {
+		int li = link_find(s, n);
+		if (li >= 0) {
+			make_room(dirfd, name);
+			if (linkat(s->rootfd, s->links[li].rel, dirfd, name, 0) != 0)
+				rwarn(s, "%s: hard link: %s", shown, strerror(errno));
+			else
+				atomic_fetch_add(&s->files, n->type == NODE_FILE);
+			return;
+		}
+		link_add(s, n, rel);
+	}
+	switch (n->type) {
+	case NODE_DIR: {
+		if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST) {
+			rwarn(s, "%s: mkdir: %s", shown, strerror(errno));
+			return;
+		}
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			rwarn(s, "%s: %s", shown,
+			      errno == ELOOP || errno == ENOTDIR ? "exists and is not a directory"
+			                                         : strerror(errno));
+			return;
+		}
+		if (s->ndirs == s->capdirs) {
+			size_t nc = s->capdirs ? s->capdirs * 2 : 64;
+			struct dirmeta *nd = realloc(s->dirs, nc * sizeof(*nd));
+			if (nd) {
+				s->dirs = nd;
+				s->capdirs = nc;
+			}
+		}
+		uint8_t sub[ID_LEN];
+		memcpy(sub, n->subtree, ID_LEN);
+		if (s->ndirs < s->capdirs) {
+			struct dirmeta *dm = &s->dirs[s->ndirs];
+			dm->rel = strdup(rel);
+			if (dm->rel) {
+				node_move(&dm->node, n);
+				s->ndirs++;
+			}
+		}
+		restore_tree(s, bc, sub, fd, path, rel);
+		close(fd);
+		atomic_fetch_add(&s->ndirs_done, 1);
+		return;
+	}
+	case NODE_FILE: {
+		if (make_room(dirfd, name) != 0) {
+			rwarn(s, "%s: %s", shown, strerror(errno));
+			return;
+		}
+		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rwarn(s, "%s: create: %s", shown, strerror(errno));
+			return;
+		}
+		struct rjob *j = calloc(1, sizeof(*j));
+		int dfd = dup(dirfd);
+		if (!j || dfd < 0 || !(j->name = strdup(name)) || !(j->path = strdup(shown))) {
+			if (j) {
+				free(j->name);
+				free(j);
+			}
+			if (dfd >= 0)
+				close(dfd);
+			close(fd);
+			rwarn(s, "%s: out of resources", shown);
+			return;
+		}
+		j->fd = fd;
+		j->dirfd = dfd;
+		node_move(&j->node, n);
+		renqueue(s, j);
+		return;
+	}
+	case NODE_SYMLINK:
+		if (make_room(dirfd, name) != 0 || symlinkat(n->target, dirfd, name) != 0) {
+			rwarn(s, "%s: symlink: %s", shown, strerror(errno));
+			return;
+		}
+		break;
+	case NODE_FIFO:
+		if (make_room(dirfd, name) != 0 || mkfifoat(dirfd, name, n->mode & 0777) != 0) {
+			rwarn(s, "%s: mkfifo: %s", shown, strerror(errno));
+			return;
+		}
+		break;
+	case NODE_CHR:
+	case NODE_BLK:
+		if (!s->is_root)
+			return; /* only root can make devices; not an error */
+		if (make_room(dirfd, name) != 0 ||
+		    mknodat(dirfd, name, (n->type == NODE_CHR ? S_IFCHR : S_IFBLK) | (n->mode & 0777),
+		            (dev_t)n->rdev) != 0) {
+			rwarn(s, "%s: mknod: %s", shown, strerror(errno));
+			return;
+		}
+		break;
+	}
+	/* symlinks, fifos, devices: metadata by name, never following links */
+	if (s->is_root && fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) != 0)
+		rwarn(s, "%s: chown: %s", shown, strerror(errno));
+	if (n->type != NODE_SYMLINK && fchmodat(dirfd, name, n->mode, 0) != 0)
+		rwarn(s, "%s: chmod: %s", shown, strerror(errno));
+	if (n->type != NODE_SYMLINK && n->nxattrs) {
+		/* no fsetxattr on a fifo without opening it: go through the dir fd */
+		char *proc = malloc(strlen(name) + 40);
+		if (proc) {
+			sprintf(proc, "/proc/self/fd/%d/%s", dirfd, name);
+			for (uint16_t i = 0; i < n->nxattrs; i++)
+				if (lsetxattr(proc, n->xattrs[i].name, n->xattrs[i].value,
+				              n->xattrs[i].len, 0) != 0 &&
+				    errno != ENOTSUP && errno != EPERM)
+					rwarn(s, "%s: xattr %s: %s", shown, n->xattrs[i].name,
+					      strerror(errno));
+			free(proc);
+		}
+	}
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {n->mtime_s, n->mtime_ns}};
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) != 0)
+		rwarn(s, "%s: set times: %s", shown, strerror(errno));
+}
+
+static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
+                         int dirfd, const char *path, const char *rel)
+{
+	struct tree t;
+	struct roost_errbuf eb;
+	char shown[1024];
+	if (repo_load_tree(s->r, bc, id, &t, &eb)) {
+		show(shown, sizeof(shown), path[0] ? path : "/");
+		rwarn(s, "%s: %s", shown, eb.msg);
+		return;
+	}
+	size_t pl = strlen(path), rl = strlen(rel);
+	for (size_t i = 0; i < t.n && !canceled(s); i++) {
+		struct node *n = &t.nodes[i];
+		char *cp = malloc(pl + n->name_len + 2), *cr = malloc(rl + n->name_len + 2);
+		if (!cp || !cr) {
+			free(cp);
+			free(cr);
+			rwarn(s, "out of memory");
+			break;
+		}
+		sprintf(cp, "%s/%s", path, n->name);
+		if (rl)
+			sprintf(cr, "%s/%s", rel, n->name);
+		else
+			strcpy(cr, n->name);
+		int inc = included(s->o, cp, strlen(cp));
+		/* inc == 1: a directory on the way down to an include */
+		if (inc == 2 || (inc == 1 && n->type == NODE_DIR))
+			restore_node(s, bc, n, dirfd, cp, cr);
+		free(cp);
+		free(cr);
+	}
+	tree_release(&t);
+}
+
+static void *rprogress(void *arg)
+{
+	struct rs *s = arg;
+	while (!s->closing) {
+		struct timespec ts = {0, 250000000};
+		nanosleep(&ts, NULL);
+		if (s->closing)
+			break;
+		char cur[512];
+		pthread_mutex_lock(&s->qlock);
+		memcpy(cur, s->current, sizeof(cur));
+		pthread_mutex_unlock(&s->qlock);
+		struct roost_progress p = {.files_done = atomic_load(&s->files),
+		                           .bytes_done = atomic_load(&s->bytes),
+		                           .current = cur[0] ? cur : NULL};
+		s->o->progress(s->o->progress_ctx, &p);
+	}
+	return NULL;
+}
+
+enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snapshot *snap,
+                                  const struct roost_restore_opts *o,
+                                  struct roost_restore_result *res, struct roost_errbuf *eb)
+{
+	memset(res, 0, sizeof(*res));
+	if (!o->target || !*o->target)
+		return roost_errf(eb, ROOST_EINVAL, "no target directory given");
+	enum roost_err err = repo_load_index(r, eb);
+	if (err)
+		return err;
+	if (mkdir(o->target, 0700) != 0 && errno != EEXIST)
+		return roost_errno(eb, "create target %s", o->target);
+	int rootfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return roost_errno(eb, "open target %s", o->target);
+	struct rs *s = calloc(1, sizeof(*s));
+	struct blob_ctx *bc = blob_ctx_new(r->zstd_level);
+	if (!s || !bc) {
+		free(s);
+		blob_ctx_free(bc);
+		close(rootfd);
+		return ROOST_ENOMEM;
+	}
+	s->r = r;
+	s->o = o;
+	s->rootfd = rootfd;
+	s->is_root = geteuid() == 0;
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->q_nonempty, NULL);
+	pthread_cond_init(&s->q_nonfull, NULL);
+	int nth = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nth < 1)
+		nth = 1;
+	if (nth > 64)
+		nth = 64;
+	pthread_t th[64], pth;
+	int started = 0, pstarted = 0;
+	for (; started < nth; started++)
+		if (pthread_create(&th[started], NULL, rworker, s) != 0)
+			break;
+	if (o->progress)
+		pstarted = pthread_create(&pth, NULL, rprogress, s) == 0;
+	if (!started) {
+		err = roost_errf(eb, ROOST_EIO, "cannot start worker threads");
+	} else {
+		restore_tree(s, bc, snap->tree, rootfd, "", "");
+	}
+	pthread_mutex_lock(&s->qlock);
+	s->closing = 1;
+	pthread_cond_broadcast(&s->q_nonempty);
+	pthread_mutex_unlock(&s->qlock);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (pstarted)
+		pthread_join(pth, NULL);
+	/* directory metadata, deepest first, so writing children doesn't undo it */
+	for (size_t i = s->ndirs; i-- > 0;) {
+		struct dirmeta *dm = &s->dirs[i];
+		int fd = openat(rootfd, dm->rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			char shown[1024];
+			show(shown, sizeof(shown), dm->rel);
+			apply_meta_fd(s, fd, &dm->node, shown);
+			close(fd);
+		}
+		free(dm->rel);
+		node_release(&dm->node);
+	}
+	free(s->dirs);
+	for (size_t i = 0; i < s->nlinks; i++)
+		free(s->links[i].rel);
+	free(s->links);
+	if (!err && o->cancel && *o->cancel)
+		err = roost_errf(eb, ROOST_ECANCELED, "restore canceled");
+	res->files = atomic_load(&s->files);
+	res->dirs = atomic_load(&s->ndirs_done);
+	res->bytes = atomic_load(&s->bytes);
+	res->errors = atomic_load(&s->errors);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->q_nonempty);
+	pthread_cond_destroy(&s->q_nonfull);
+	blob_ctx_free(bc);
+	free(s);
+	close(rootfd);
+	return err;
+}
