@@ -22,7 +22,8 @@
 static const char repo_usage[] =
 	"usage: roost repo <command> -r DIR [options]\n"
 	"\n"
-	"  init      -r DIR                         create a repository\n"
+	"  init      -r DIR [--compression-level N] [--pack-size BYTES]\n"
+	"                   [--chunk-sizes MIN,AVG,MAX]  create a repository\n"
 	"  backup    -r DIR [--exclude GLOB]... [--tag T]... [--host NAME] [--json] PATH...\n"
 	"  snapshots -r DIR [--json]\n"
 	"  ls        -r DIR SNAPSHOT [PATH] [--json]\n"
@@ -45,6 +46,7 @@ struct ropts {
 	int json, read_data, prune, dry_run;
 	long long grace;
 	int has_grace;
+	struct roost_repo_params params;
 	struct roost_keep_policy keep;
 	int keep_set;
 	const char **excludes, **tags, **includes;
@@ -56,7 +58,7 @@ struct ropts {
 enum {
 	O_PASSFILE = 1000, O_EXCLUDE, O_TAG, O_JSON, O_TARGET, O_INCLUDE, O_READ_DATA,
 	O_KEEP_LAST, O_KEEP_HOURLY, O_KEEP_DAILY, O_KEEP_WEEKLY, O_KEEP_MONTHLY, O_KEEP_YEARLY,
-	O_PRUNE, O_DRY_RUN, O_GRACE, O_HOST,
+	O_PRUNE, O_DRY_RUN, O_GRACE, O_HOST, O_PACK_SIZE, O_LEVEL, O_CHUNK,
 };
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -90,6 +92,9 @@ static int parse_opts(int argc, char **argv, struct ropts *o)
 		{"prune", no_argument, NULL, O_PRUNE},
 		{"dry-run", no_argument, NULL, O_DRY_RUN},
 		{"grace", required_argument, NULL, O_GRACE},
+		{"pack-size", required_argument, NULL, O_PACK_SIZE},
+		{"compression-level", required_argument, NULL, O_LEVEL},
+		{"chunk-sizes", required_argument, NULL, O_CHUNK},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -117,6 +122,28 @@ static int parse_opts(int argc, char **argv, struct ropts *o)
 				                optarg), -2;
 			o->has_grace = 1;
 			break;
+		case O_PACK_SIZE:
+			if (cli_parse_int(optarg, 4096, 256LL << 20, &v))
+				return cli_fail(EXIT_USAGE, "--pack-size: 4096 to 268435456 bytes"), -2;
+			o->params.pack_size = (uint32_t)v;
+			break;
+		case O_LEVEL:
+			if (cli_parse_int(optarg, -7, 19, &v))
+				return cli_fail(EXIT_USAGE, "--compression-level: -7 to 19"), -2;
+			o->params.zstd_level = (int)v ? (int)v : 1;
+			break;
+		case O_CHUNK: {
+			unsigned long long a, b, c;
+			char extra;
+			if (sscanf(optarg, "%llu,%llu,%llu%c", &a, &b, &c, &extra) != 3 || a < 64 ||
+			    a >= b || b >= c || c > (16u << 20))
+				return cli_fail(EXIT_USAGE, "--chunk-sizes: MIN,AVG,MAX in bytes, "
+				                            "64 <= MIN < AVG < MAX <= 16 MiB"), -2;
+			o->params.chunk_min = (uint32_t)a;
+			o->params.chunk_avg = (uint32_t)b;
+			o->params.chunk_max = (uint32_t)c;
+			break;
+		}
 		case O_KEEP_LAST: keep = &o->keep.last; break;
 		case O_KEEP_HOURLY: keep = &o->keep.hourly; break;
 		case O_KEEP_DAILY: keep = &o->keep.daily; break;
@@ -311,7 +338,7 @@ static int do_init(struct ropts *o)
 	struct roost_errbuf eb;
 	enum roost_err err = roost_backend_local_open(o->repo, 1, &be, &eb);
 	if (!err) {
-		err = roost_repo_init(be, pw, NULL, &eb);
+		err = roost_repo_init(be, pw, &o->params, &eb);
 		roost_backend_close(be);
 	}
 	free(pw);

@@ -7,9 +7,10 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang
       libwebsockets-dev libssl-dev libjansson-dev libsqlite3-dev
-      libzstd-dev libsodium-dev libcmocka-dev tzdata python3-croniter)
+      libzstd-dev libsodium-dev libcmocka-dev tzdata python3 python3-croniter
+      attr psmisc procps)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(restic borgbackup)
+  pkgs+=(restic borgbackup time)
 fi
 
 missing=()

@@ -76,6 +76,14 @@ struct bk {
 	atomic_uint_fast64_t files, dirs, bytes, bytes_new, blobs_new, errors, files_done,
 		bytes_done;
 
+	/* packs being committed (fsync + link) off the workers' path */
+	pthread_mutex_t clock_;
+	pthread_cond_t c_nonempty, c_nonfull;
+	struct pack_writer *cq[4];
+	size_t cqlen;
+	int cclosing;
+	pthread_t committer;
+
 	struct filescache *fc;
 	struct fcache_out *fco;
 	uint8_t root_id[ID_LEN];
@@ -100,6 +108,9 @@ static void set_fatal(struct bk *b, enum roost_err err, const struct roost_errbu
 	pthread_cond_broadcast(&b->q_nonempty);
 	pthread_cond_broadcast(&b->q_nonfull);
 	pthread_mutex_unlock(&b->qlock);
+	pthread_mutex_lock(&b->clock_);
+	pthread_cond_broadcast(&b->c_nonfull);
+	pthread_mutex_unlock(&b->clock_);
 }
 
 static void warnf(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -130,15 +141,13 @@ static enum roost_err flush_index_locked(struct bk *b, struct roost_errbuf *eb)
 	return err;
 }
 
-static enum roost_err finish_pack(struct bk *b, struct wctx *w, struct roost_errbuf *eb)
+/* Seals, fsyncs and links one pack, then indexes it (committer thread). */
+static enum roost_err commit_pack(struct bk *b, struct pack_writer *pw, struct roost_errbuf *eb)
 {
-	if (!w->pw)
-		return ROOST_OK;
 	struct pack_blobs pb;
 	memset(&pb, 0, sizeof(pb));
-	enum roost_err err = pack_writer_finish(w->pw, &b->r->keys, pb.id, &pb.size, &pb.blobs,
+	enum roost_err err = pack_writer_finish(pw, &b->r->keys, pb.id, &pb.size, &pb.blobs,
 	                                        &pb.n, eb);
-	w->pw = NULL;
 	if (err)
 		return err;
 	err = index_add_pack(b->r->index, pb.id, pb.size, pb.blobs, pb.n, 1);
@@ -162,6 +171,61 @@ static enum roost_err finish_pack(struct bk *b, struct wctx *w, struct roost_err
 	}
 	pthread_mutex_unlock(&b->plock);
 	return err;
+}
+
+static void *committer(void *arg)
+{
+	struct bk *b = arg;
+	for (;;) {
+		pthread_mutex_lock(&b->clock_);
+		while (!b->cqlen && !b->cclosing)
+			pthread_cond_wait(&b->c_nonempty, &b->clock_);
+		struct pack_writer *pw = NULL;
+		if (b->cqlen) {
+			pw = b->cq[0];
+			memmove(b->cq, b->cq + 1, --b->cqlen * sizeof(*b->cq));
+			pthread_cond_broadcast(&b->c_nonfull);
+		}
+		pthread_mutex_unlock(&b->clock_);
+		if (!pw)
+			return NULL;
+		struct roost_errbuf eb;
+		enum roost_err err = b->fatal ? ROOST_ECANCELED : commit_pack(b, pw, &eb);
+		if (err == ROOST_ECANCELED)
+			pack_writer_abort(pw);
+		else if (err)
+			set_fatal(b, err, &eb);
+	}
+}
+
+/* Hands w's pack to the committer; the worker goes on with a new pack. */
+static enum roost_err finish_pack(struct bk *b, struct wctx *w, struct roost_errbuf *eb)
+{
+	(void)eb;
+	if (!w->pw)
+		return ROOST_OK;
+	pthread_mutex_lock(&b->clock_);
+	while (b->cqlen == sizeof(b->cq) / sizeof(b->cq[0]) && !b->fatal)
+		pthread_cond_wait(&b->c_nonfull, &b->clock_);
+	if (b->fatal) {
+		pthread_mutex_unlock(&b->clock_);
+		return b->fatal;
+	}
+	b->cq[b->cqlen++] = w->pw;
+	w->pw = NULL;
+	pthread_cond_signal(&b->c_nonempty);
+	pthread_mutex_unlock(&b->clock_);
+	return ROOST_OK;
+}
+
+/* Waits until every handed-over pack is committed and stops the committer. */
+static void stop_committer(struct bk *b)
+{
+	pthread_mutex_lock(&b->clock_);
+	b->cclosing = 1;
+	pthread_cond_broadcast(&b->c_nonempty);
+	pthread_mutex_unlock(&b->clock_);
+	pthread_join(b->committer, NULL);
 }
 
 /* Stores one blob unless the repository has (or is getting) it. */
@@ -1040,7 +1104,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		nth = 1;
 	if (nth > 64)
 		nth = 64;
-	int started = 0;
+	int started = 0, committer_started = 0;
 	char *cpath = NULL;
 	struct prog prog = {0};
 	int prog_started = 0;
@@ -1057,6 +1121,14 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	pthread_cond_init(&b->q_nonfull, NULL);
 	pthread_mutex_init(&b->dlock, NULL);
 	pthread_mutex_init(&b->plock, NULL);
+	pthread_mutex_init(&b->clock_, NULL);
+	pthread_cond_init(&b->c_nonempty, NULL);
+	pthread_cond_init(&b->c_nonfull, NULL);
+	committer_started = pthread_create(&b->committer, NULL, committer, b) == 0;
+	if (!committer_started) {
+		err = roost_errf(eb, ROOST_EIO, "cannot start a thread");
+		goto done;
+	}
 
 	if ((err = repo_load_index(r, eb)))
 		goto done;
@@ -1091,7 +1163,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	}
 	cpath = cache_file(r, o, host, paths, o->npaths);
 	b->fc = fcache_load(cpath);
-	b->fco = cpath ? fcache_out_new() : NULL;
+	b->fco = cpath ? fcache_out_new(cpath) : NULL;
 
 	wa = calloc((size_t)nth, sizeof(*wa));
 	th = calloc((size_t)nth, sizeof(*th));
@@ -1154,6 +1226,10 @@ join:
 		err = finish_pack(b, &wa[i].w, eb);
 	if (!err)
 		err = finish_pack(b, &ww, eb);
+	stop_committer(b);
+	committer_started = 0;
+	if (!err && b->fatal)
+		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
 	if (!err) {
 		pthread_mutex_lock(&b->plock);
 		err = flush_index_locked(b, eb);
@@ -1199,6 +1275,8 @@ join:
 		b->fco = NULL;
 	}
 done:
+	if (b && committer_started)
+		stop_committer(b);
 	if (b) {
 		/* on failure, abort open packs: what was committed stays usable */
 		for (int i = 0; wa && i < started; i++) {
@@ -1225,6 +1303,9 @@ done:
 		pthread_cond_destroy(&b->q_nonfull);
 		pthread_mutex_destroy(&b->dlock);
 		pthread_mutex_destroy(&b->plock);
+		pthread_mutex_destroy(&b->clock_);
+		pthread_cond_destroy(&b->c_nonempty);
+		pthread_cond_destroy(&b->c_nonfull);
 	}
 	free(b);
 	free(wa);

@@ -15,7 +15,7 @@
 #include "roost/jsonutil.h"
 #include "roost/timeutil.h"
 
-#define DEF_LEVEL 3
+#define DEF_LEVEL 2
 #define DEF_MIN (256u << 10)
 #define DEF_AVG (1u << 20)
 #define DEF_MAX (4u << 20)

@@ -256,7 +256,8 @@ struct extent *fcache_extents(const struct fc_entry *e);
 
 /* The cache being written by a backup: thread-safe appends. */
 struct fcache_out;
-struct fcache_out *fcache_out_new(void);
+/* Streams entries to a temporary file next to path. NULL on failure. */
+struct fcache_out *fcache_out_new(const char *path);
 void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
                     const struct fc_entry *e, const struct extent *ext);
 /* Atomically replaces the file at path; frees o. */

@@ -21,10 +21,10 @@ bad()  { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 expect_rc() {
   local want=$1; shift
   set +e
-  "$@" >"$TMP/out" 2>"$TMP/err"
+  "$@" >"$TMP/.stdout" 2>"$TMP/.stderr"
   local rc=$?
   set -e
-  OUT=$(cat "$TMP/out"); ERR=$(cat "$TMP/err")
+  OUT=$(cat "$TMP/.stdout"); ERR=$(cat "$TMP/.stderr")
   if [[ $rc -eq $want ]]; then ok "exit $want: $*"; else bad "exit $rc (want $want): $* :: $ERR"; fi
 }
 expect_contains() { # HAYSTACK NEEDLE WHAT

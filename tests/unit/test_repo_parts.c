@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the engine's parts: chunker, blob sealing, index, trees,
+ * pack writer/trailer, local backend.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "repo/repo_int.h"
+
+static uint8_t *random_bytes(size_t n, uint32_t seed)
+{
+	uint8_t *p = malloc(n);
+	uint8_t key[32] = {0};
+	memcpy(key, &seed, sizeof(seed));
+	static const uint8_t nonce[8] = {0};
+	crypto_stream_chacha20(p, n, nonce, key);
+	return p;
+}
+
+static void test_chunker_bounds_and_shift(void **st)
+{
+	(void)st;
+	struct chunker ch;
+	uint8_t seed[32] = {1};
+	chunker_init(&ch, seed, 4096, 16384, 65536);
+	size_t n = 4 << 20;
+	uint8_t *p = random_bytes(n, 7);
+	/* cut points of the data, and of the data with 100 bytes inserted at 1 MiB */
+	size_t cuts1[2048], n1 = 0, off = 0;
+	while (off < n) {
+		size_t c = chunker_cut(&ch, p + off, n - off);
+		assert_true(c >= (n - off < 4096 ? n - off : 4096));
+		assert_true(c <= 65536);
+		off += c;
+		cuts1[n1++] = off;
+	}
+	double avg = (double)n / (double)n1;
+	assert_true(avg > 8000 && avg < 40000);
+	uint8_t *q = malloc(n + 100);
+	memcpy(q, p, 1 << 20);
+	memset(q + (1 << 20), 'x', 100);
+	memcpy(q + (1 << 20) + 100, p + (1 << 20), n - (1 << 20));
+	size_t same = 0;
+	off = 0;
+	while (off < n + 100) {
+		off += chunker_cut(&ch, q + off, n + 100 - off);
+		for (size_t i = 0; i < n1; i++)
+			if (off >= (1 << 20) + 100 && cuts1[i] + 100 == off)
+				same++;
+	}
+	/* after the insertion the cut points resynchronise: most stay the same */
+	assert_true(same > n1 / 2);
+	/* a different key gives different cut points */
+	struct chunker ch2;
+	uint8_t seed2[32] = {2};
+	chunker_init(&ch2, seed2, 4096, 16384, 65536);
+	assert_true(chunker_cut(&ch2, p, n) != cuts1[0] || chunker_cut(&ch2, p + cuts1[0], n) != cuts1[1] - cuts1[0]);
+	free(p);
+	free(q);
+}
+
+static void test_blob_roundtrip_and_tamper(void **st)
+{
+	(void)st;
+	struct repo_keys k;
+	uint8_t master[32] = {9};
+	keys_derive(master, &k);
+	struct blob_ctx *bc = blob_ctx_new(3);
+	/* compressible: stored much smaller */
+	size_t n = 100000;
+	uint8_t *text = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		text[i] = (uint8_t)("hello roost "[i % 12]);
+	uint8_t id[32];
+	blob_id(&k, text, n, id);
+	const uint8_t *enc;
+	size_t encn;
+	assert_int_equal(blob_encode(bc, &k, text, n, &enc, &encn), ROOST_OK);
+	assert_true(encn < n / 10);
+	uint8_t *copy = malloc(encn);
+	memcpy(copy, enc, encn);
+	uint8_t *out = malloc(n);
+	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+	assert_memory_equal(out, text, n);
+	/* every single flipped byte is detected */
+	for (size_t i = 0; i < encn; i += 7) {
+		copy[i] ^= 0x20;
+		assert_int_not_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+		copy[i] ^= 0x20;
+	}
+	/* wrong id or wrong length: corrupt */
+	uint8_t bad[32];
+	memcpy(bad, id, 32);
+	bad[0] ^= 1;
+	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, bad), ROOST_ECORRUPT);
+	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n - 1, id), ROOST_ECORRUPT);
+	/* incompressible: stored raw (1 flag byte + seal) */
+	uint8_t *rnd = random_bytes(n, 3);
+	assert_int_equal(blob_encode(bc, &k, rnd, n, &enc, &encn), ROOST_OK);
+	assert_int_equal(encn, n + 1 + SEAL_OVERHEAD);
+	blob_id(&k, rnd, n, id);
+	memcpy(copy = realloc(copy, encn), enc, encn);
+	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+	assert_memory_equal(out, rnd, n);
+	/* another key can not open it */
+	struct repo_keys k2;
+	uint8_t m2[32] = {10};
+	keys_derive(m2, &k2);
+	assert_int_equal(blob_decode(bc, &k2, copy, encn, out, n, id), ROOST_ECRYPTO);
+	free(rnd);
+	free(copy);
+	free(out);
+	free(text);
+	blob_ctx_free(bc);
+}
+
+static void test_index_and_encoding(void **st)
+{
+	(void)st;
+	struct repo_index *ix = index_new();
+	struct blob_loc b[3000];
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 3000; i++) {
+		randombytes_buf(b[i].id, 32);
+		b[i].offset = (uint32_t)i * 100;
+		b[i].length = 100;
+		b[i].raw_len = 200;
+		b[i].type = i % 2;
+	}
+	uint8_t p1[32] = {1}, p2[32] = {2};
+	assert_int_equal(index_add_pack(ix, p1, 0, b, 2000, 1), ROOST_OK);
+	assert_int_equal(index_add_pack(ix, p2, 0, b + 2000, 1000, 1), ROOST_OK);
+	assert_int_equal(index_nblobs(ix), 3000);
+	assert_int_equal(index_npacks(ix), 2);
+	struct blob_loc loc;
+	assert_int_equal(index_lookup(ix, b[2500].id, &loc), 1);
+	assert_int_equal(loc.pack, 1);
+	assert_int_equal(loc.offset, 250000);
+	uint8_t unknown[32] = {0xee};
+	assert_int_equal(index_lookup(ix, unknown, NULL), 0);
+	/* claims: first caller stores, others dedupe; unclaim releases */
+	assert_int_equal(index_claim(ix, unknown), 1);
+	assert_int_equal(index_claim(ix, unknown), 0);
+	assert_int_equal(index_lookup(ix, unknown, NULL), 0);
+	index_unclaim(ix, unknown);
+	assert_int_equal(index_claim(ix, unknown), 1);
+	assert_int_equal(index_claim(ix, b[5].id), 0);
+	/* dropping a pack's blobs from dedup */
+	index_drop_pack(ix, p2);
+	assert_int_equal(index_lookup(ix, b[2500].id, NULL), 0);
+	assert_int_equal(index_lookup(ix, b[1500].id, NULL), 1);
+	index_free(ix);
+
+}
+
+static enum roost_err count_packs(void *ctx, const struct pack_blobs *pb)
+{
+	*(size_t *)ctx += pb->n;
+	return ROOST_OK;
+}
+
+static void test_index_decode_hostile(void **st)
+{
+	(void)st;
+	struct blob_loc b[10];
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 10; i++) {
+		b[i].id[0] = (uint8_t)i;
+		b[i].offset = (uint32_t)i * 64;
+		b[i].length = 64;
+		b[i].raw_len = 10;
+	}
+	struct pack_blobs pb = {{7}, 0, b, 10};
+	uint8_t *enc;
+	size_t encn;
+	assert_int_equal(index_encode(&pb, 1, &enc, &encn), ROOST_OK);
+	size_t total = 0;
+	struct roost_errbuf eb;
+	assert_int_equal(index_decode(enc, encn, count_packs, &total, &eb), ROOST_OK);
+	assert_int_equal(total, 10);
+	for (size_t cut = 0; cut < encn; cut++) {
+		total = 0;
+		assert_int_equal(index_decode(enc, cut, count_packs, &total, &eb), ROOST_ECORRUPT);
+	}
+	uint8_t *longer = malloc(encn + 1);
+	memcpy(longer, enc, encn);
+	longer[encn] = 0;
+	assert_int_equal(index_decode(longer, encn + 1, count_packs, &total, &eb), ROOST_ECORRUPT);
+	/* a blob type out of range */
+	enc[8 + 32 + 4] = 7;
+	assert_int_equal(index_decode(enc, encn, count_packs, &total, &eb), ROOST_ECORRUPT);
+	free(longer);
+	free(enc);
+}
+
+static void test_tree_roundtrip_and_hostile(void **st)
+{
+	(void)st;
+	struct tree t = {0};
+	t.n = t.cap = 4;
+	t.nodes = calloc(4, sizeof(*t.nodes));
+	const char *names[4] = {"zeta", "a\nb", "\xff\xfe invalid utf8", "dir"};
+	for (int i = 0; i < 4; i++) {
+		t.nodes[i].name = strdup(names[i]);
+		t.nodes[i].name_len = (uint16_t)strlen(names[i]);
+		t.nodes[i].type = NODE_FILE;
+		t.nodes[i].mode = 0644;
+		t.nodes[i].mtime_s = 1700000000 + i;
+		t.nodes[i].mtime_ns = 123456789;
+	}
+	t.nodes[3].type = NODE_DIR;
+	t.nodes[3].subtree[0] = 0xab;
+	t.nodes[0].nextents = 2;
+	t.nodes[0].extents = calloc(2, sizeof(struct extent));
+	t.nodes[0].extents[0].id[5] = 5;
+	t.nodes[0].extents[1].kind = 1;
+	t.nodes[0].extents[1].len = 8ULL << 30;
+	t.nodes[0].size = (8ULL << 30) + 10;
+	t.nodes[1].nxattrs = 1;
+	t.nodes[1].xattrs = calloc(1, sizeof(struct xattr));
+	t.nodes[1].xattrs[0].name = strdup("user.k");
+	t.nodes[1].xattrs[0].value = malloc(3);
+	memcpy(t.nodes[1].xattrs[0].value, "v\0x", 3);
+	t.nodes[1].xattrs[0].len = 3;
+	uint8_t *enc;
+	size_t n;
+	assert_int_equal(tree_encode(&t, &enc, &n), ROOST_OK);
+	struct tree d;
+	struct roost_errbuf eb;
+	assert_int_equal(tree_decode(enc, n, &d, &eb), ROOST_OK);
+	assert_int_equal(d.n, 4);
+	/* sorted bytewise */
+	assert_string_equal(d.nodes[0].name, "a\nb");
+	assert_string_equal(d.nodes[1].name, "dir");
+	assert_string_equal(d.nodes[3].name, "\xff\xfe invalid utf8");
+	assert_int_equal(d.nodes[2].extents[1].len, 8ULL << 30);
+	assert_int_equal(d.nodes[2].mtime_ns, 123456789);
+	assert_int_equal(d.nodes[0].xattrs[0].len, 3);
+	assert_memory_equal(d.nodes[0].xattrs[0].value, "v\0x", 3);
+	assert_int_equal(d.nodes[1].subtree[0], 0xab);
+	tree_release(&d);
+	/* every truncation fails cleanly */
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_equal(tree_decode(enc, cut, &d, &eb), ROOST_ECORRUPT);
+	free(enc);
+	/* hostile names are refused */
+	const char *bad[] = {"..", ".", "a/b", ""};
+	for (int i = 0; i < 4; i++) {
+		free(t.nodes[3].name);
+		t.nodes[3].name = strdup(bad[i]);
+		t.nodes[3].name_len = (uint16_t)strlen(bad[i]);
+		assert_int_equal(tree_encode(&t, &enc, &n), ROOST_OK);
+		assert_int_equal(tree_decode(enc, n, &d, &eb), ROOST_ECORRUPT);
+		assert_non_null(strstr(eb.msg, "invalid name"));
+		free(enc);
+	}
+	/* duplicate names are refused */
+	free(t.nodes[3].name);
+	t.nodes[3].name = strdup("zeta");
+	t.nodes[3].name_len = 4;
+	assert_int_equal(tree_encode(&t, &enc, &n), ROOST_OK);
+	assert_int_equal(tree_decode(enc, n, &d, &eb), ROOST_ECORRUPT);
+	free(enc);
+	tree_release(&t);
+}
+
+static void test_pack_and_backend(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/roost-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct roost_backend *be;
+	struct roost_errbuf eb;
+	assert_int_equal(roost_backend_local_open(dir, 1, &be, &eb), ROOST_OK);
+	struct repo_keys k;
+	uint8_t master[32] = {4};
+	keys_derive(master, &k);
+	struct pack_writer *pw;
+	assert_int_equal(pack_writer_new(be, &pw, &eb), ROOST_OK);
+	struct blob_ctx *bc = blob_ctx_new(1);
+	uint8_t ids[50][32];
+	for (int i = 0; i < 50; i++) {
+		uint8_t *p = random_bytes(1000 + (size_t)i * 37, (uint32_t)i);
+		blob_id(&k, p, 1000 + (size_t)i * 37, ids[i]);
+		const uint8_t *enc;
+		size_t encn;
+		assert_int_equal(blob_encode(bc, &k, p, 1000 + (size_t)i * 37, &enc, &encn), ROOST_OK);
+		assert_int_equal(pack_writer_add(pw, BLOB_DATA, ids[i], enc, encn,
+		                                 (uint32_t)(1000 + i * 37), &eb), ROOST_OK);
+		free(p);
+	}
+	uint8_t pid[32];
+	uint64_t size;
+	struct blob_loc *bl;
+	uint32_t nb;
+	assert_int_equal(pack_writer_finish(pw, &k, pid, &size, &bl, &nb, &eb), ROOST_OK);
+	assert_int_equal(nb, 50);
+	char name[80] = "packs/";
+	hex_encode(pid, 32, name + 6);
+	uint64_t sz;
+	assert_int_equal(be->ops->stat(be, name, &sz, &eb), ROOST_OK);
+	assert_int_equal(sz, size);
+	struct blob_loc *tb;
+	uint32_t tn;
+	assert_int_equal(pack_read_trailer(be, &k, name, size, &tb, &tn, &eb), ROOST_OK);
+	assert_int_equal(tn, 50);
+	assert_memory_equal(tb, bl, sizeof(*bl) * 50);
+	/* the pack is named by its hash */
+	uint8_t *all;
+	size_t alln;
+	assert_int_equal(be->ops->get(be, name, &all, &alln, &eb), ROOST_OK);
+	uint8_t h[32];
+	hash_plain(all, alln, h);
+	assert_memory_equal(h, pid, 32);
+	/* put never overwrites */
+	assert_int_equal(be->ops->put(be, name, all, 10, &eb), ROOST_EEXIST);
+	/* names are checked before they reach the file system */
+	assert_int_equal(be->ops->put(be, "../escape", all, 10, &eb), ROOST_EINVAL);
+	assert_int_equal(be->ops->put(be, "packs/../../x", all, 10, &eb), ROOST_EINVAL);
+	assert_int_equal(be->ops->stat(be, "snapshots/zz", &sz, &eb), ROOST_EINVAL);
+	free(all);
+	/* a wrong key can not read the trailer */
+	struct repo_keys k2;
+	uint8_t m2[32] = {5};
+	keys_derive(m2, &k2);
+	free(tb);
+	free(bl);
+	struct blob_loc *none;
+	uint32_t nn;
+	assert_int_equal(pack_read_trailer(be, &k2, name, size, &none, &nn, &eb), ROOST_ECORRUPT);
+	assert_null(none);
+	assert_non_null(strstr(eb.msg, "fails authentication"));
+	blob_ctx_free(bc);
+	roost_backend_close(be);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+
+static void test_files_cache(void **st)
+{
+	(void)st;
+	char path[] = "/tmp/roost-fc-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct fcache_out *o = fcache_out_new(path);
+	struct extent ex[3] = {{.kind = 0, .id = {1, 2, 3}}, {.kind = 1, .len = 4096},
+	                       {.kind = 0, .id = {9}}};
+	for (int i = 0; i < 1000; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/data/dir%d/file\n%d", i % 7, i);
+		struct fc_entry e = {.ino = (uint64_t)i, .size = (uint64_t)i * 10, .mtime_s = 1700000000,
+		                     .mtime_ns = (uint32_t)i, .ctime_s = 1700000001, .ctime_ns = 5,
+		                     .nextents = (uint32_t)(i % 4)};
+		fcache_out_add(o, p, strlen(p), &e, ex);
+	}
+	struct roost_errbuf eb;
+	assert_int_equal(fcache_out_commit(o, path, &eb), ROOST_OK);
+	struct filescache *fc = fcache_load(path);
+	struct fc_entry e;
+	const char *k = "/data/dir3/file\n997";
+	assert_int_equal(fcache_get(fc, k, strlen(k), &e), 0);
+	assert_int_equal(e.ino, 997);
+	assert_int_equal(e.size, 9970);
+	assert_int_equal(e.mtime_ns, 997);
+	assert_int_equal(e.nextents, 1);
+	k = "/data/dir3/file\n3";
+	assert_int_equal(fcache_get(fc, k, strlen(k), &e), 0);
+	assert_int_equal(e.nextents, 3);
+	struct extent *x = fcache_extents(&e);
+	assert_int_equal(x[1].kind, 1);
+	assert_int_equal(x[1].len, 4096);
+	assert_int_equal(x[2].id[0], 9);
+	free(x);
+	assert_int_equal(fcache_get(fc, "/nope", 5, &e), -1);
+	fcache_free(fc);
+	/* a damaged cache is an empty cache, never a crash */
+	FILE *f = fopen(path, "r+");
+	fseek(f, 50, SEEK_SET);
+	fputc(0xff, f);
+	fputc(0xff, f);
+	fclose(f);
+	fc = fcache_load(path);
+	assert_non_null(fc);
+	fcache_free(fc);
+	assert_int_equal(truncate(path, 100), 0);
+	fc = fcache_load(path);
+	k = "/data/dir3/file\n997";
+	assert_int_equal(fcache_get(fc, k, strlen(k), &e), -1);
+	fcache_free(fc);
+	unlink(path);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chunker_bounds_and_shift),
+		cmocka_unit_test(test_blob_roundtrip_and_tamper),
+		cmocka_unit_test(test_index_and_encoding),
+		cmocka_unit_test(test_index_decode_hostile),
+		cmocka_unit_test(test_tree_roundtrip_and_hostile),
+		cmocka_unit_test(test_pack_and_backend),
+		cmocka_unit_test(test_files_cache),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
