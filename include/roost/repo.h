@@ -148,6 +148,7 @@ struct roost_check_opts {
 };
 struct roost_check_result {
 	uint64_t errors, warnings, packs, blobs, snapshots;
+	uint64_t duplicates; /* blobs stored in more than one pack */
 };
 enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_opts *o,
                                 struct roost_check_result *res, struct roost_errbuf *eb);

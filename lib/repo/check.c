@@ -187,6 +187,10 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
 	}
 	idset_free(present);
 	r->index_loaded = 1;
+	res->duplicates = index_duplicates(r->index);
+	if (res->duplicates)
+		report(&c, 0, "%llu blobs are stored in more than one pack (prune reclaims the space)",
+		       (unsigned long long)res->duplicates);
 
 	if ((err = repo_list_objects(r, "snapshots", &names, NULL, &n, eb)))
 		goto done;

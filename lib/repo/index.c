@@ -27,6 +27,7 @@ struct repo_index {
 	size_t npacks, pcap;
 	uint32_t *ptable; /* pack id hash -> 1 + index into packs */
 	size_t pcapt;
+	uint64_t duplicates; /* blobs met again in another pack */
 };
 
 static uint64_t h64(const uint8_t *id)
@@ -174,8 +175,10 @@ enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LE
 			err = ROOST_ENOMEM;
 			goto done;
 		}
-		if (e->state == ST_STORED)
-			continue; /* a duplicate copy elsewhere: keep the first */
+		if (e->state == ST_STORED) {
+			ix->duplicates++; /* a copy in another pack: keep the first */
+			continue;
+		}
 		e->loc = blobs[b];
 		e->loc.pack = pno;
 		e->state = ST_STORED;
@@ -391,4 +394,12 @@ void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN])
 					ix->entries[i].state = ST_DEAD;
 	}
 	pthread_mutex_unlock(&ix->lock);
+}
+
+uint64_t index_duplicates(struct repo_index *ix)
+{
+	pthread_mutex_lock(&ix->lock);
+	uint64_t d = ix->duplicates;
+	pthread_mutex_unlock(&ix->lock);
+	return d;
 }

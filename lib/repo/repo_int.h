@@ -108,6 +108,8 @@ struct pack_info index_pack(struct repo_index *ix, size_t i);
 void index_each_blob(struct repo_index *ix, void (*cb)(void *, const struct blob_loc *),
                      void *ctx);
 size_t index_nblobs(struct repo_index *ix);
+/* How many blobs were added again from a second pack. */
+uint64_t index_duplicates(struct repo_index *ix);
 /* A pack and its blobs, as in a trailer or an index object. */
 struct pack_blobs {
 	uint8_t id[ID_LEN];
