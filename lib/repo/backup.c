@@ -314,6 +314,8 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 
 /* ---- reading files (workers) ---- */
 
+static void read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
+
 static int ensure_buf(struct wctx *w, size_t need)
 {
 	if (w->bufcap >= need)
@@ -420,6 +422,7 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 		warnf(b, "%s: %s", j->path, fd < 0 ? strerror(errno) : "changed type during backup");
 		goto skip;
 	}
+	read_xattrs(b, fd, j->path, nd); /* through the fd: no second path walk */
 	uint64_t covered = 0;
 	int sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 	if (sparse) {
@@ -562,10 +565,13 @@ static int excluded(const struct roost_backup_opts *o, const char *path, const c
 	return 0;
 }
 
-static void read_xattrs(struct bk *b, const char *path, struct node *n)
+/* Reads n's extended attributes through fd (>= 0) or, for fd < 0, by path
+ * without following a symlink. */
+static void read_xattrs(struct bk *b, int fd, const char *path, struct node *n)
 {
 	char names[65536];
-	ssize_t len = llistxattr(path, names, sizeof(names));
+	ssize_t len = fd >= 0 ? flistxattr(fd, names, sizeof(names))
+	                      : llistxattr(path, names, sizeof(names));
 	if (len <= 0)
 		return;
 	size_t count = 0;
@@ -575,20 +581,21 @@ static void read_xattrs(struct bk *b, const char *path, struct node *n)
 	if (!n->xattrs)
 		return;
 	for (ssize_t i = 0; i < len && n->nxattrs < 65535; i += (ssize_t)strlen(names + i) + 1) {
-		ssize_t vl = lgetxattr(path, names + i, NULL, 0);
+		const char *xn = names + i;
+		ssize_t vl = fd >= 0 ? fgetxattr(fd, xn, NULL, 0) : lgetxattr(path, xn, NULL, 0);
 		if (vl < 0)
 			continue;
 		uint8_t *v = malloc((size_t)vl + 1);
 		if (!v)
 			break;
-		vl = lgetxattr(path, names + i, v, (size_t)vl);
+		vl = fd >= 0 ? fgetxattr(fd, xn, v, (size_t)vl) : lgetxattr(path, xn, v, (size_t)vl);
 		if (vl < 0) {
 			free(v);
-			warnf(b, "%s: xattr %s: %s", path, names + i, strerror(errno));
+			warnf(b, "%s: xattr %s: %s", path, xn, strerror(errno));
 			continue;
 		}
 		struct xattr *x = &n->xattrs[n->nxattrs];
-		x->name = strdup(names + i);
+		x->name = strdup(xn);
 		x->value = v;
 		x->len = (uint32_t)vl;
 		if (!x->name) {
@@ -663,7 +670,8 @@ static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i
 		return;
 	}
 	fill_meta(n, st);
-	read_xattrs(b, path, n);
+	if (!S_ISREG(st->st_mode))
+		read_xattrs(b, -1, path, n);
 	if (S_ISREG(st->st_mode)) {
 		n->type = NODE_FILE;
 		n->size = (uint64_t)st->st_size;
@@ -680,6 +688,7 @@ static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i
 				if (x[k].kind == 0 && !index_lookup(b->r->index, x[k].id, NULL))
 					all = 0;
 			if (all) {
+				read_xattrs(b, -1, path, n);
 				n->extents = x;
 				n->nextents = fe.nextents;
 				atomic_fetch_add(&b->bytes, fe.size);

@@ -19,7 +19,6 @@ enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
 struct pack_writer {
 	struct roost_backend *be;
 	struct roost_bwriter *w;
-	crypto_generichash_state hs;
 	uint64_t size;
 	struct blob_loc *blobs;
 	uint32_t n, cap;
@@ -48,7 +47,6 @@ enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out
 		free(pw);
 		return ROOST_ENOMEM;
 	}
-	crypto_generichash_init(&pw->hs, NULL, 0, ID_LEN);
 	*out = pw;
 	return ROOST_OK;
 }
@@ -65,7 +63,6 @@ static enum roost_err pw_flush(struct pack_writer *pw, struct roost_errbuf *eb)
 static enum roost_err pw_write(struct pack_writer *pw, const uint8_t *p, size_t n,
                                struct roost_errbuf *eb)
 {
-	crypto_generichash_update(&pw->hs, p, n);
 	pw->size += n;
 	if (pw->buffered + n > PW_BUF) {
 		enum roost_err err = pw_flush(pw, eb);
@@ -150,13 +147,18 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys
 	enum roost_err err = pw_write(pw, sealed, sl + 4, eb);
 	if (!err)
 		err = pw_flush(pw, eb);
+	uint8_t name_hash[ID_LEN];
+	hash_plain(sealed, sl, name_hash);
 	free(t);
 	free(sealed);
 	if (err) {
 		pack_writer_abort(pw);
 		return err;
 	}
-	crypto_generichash_final(&pw->hs, pack_id, ID_LEN);
+	/* named by the hash of its sealed trailer: it lists every blob's id,
+	 * offset and length under a fresh nonce, so names are unique and a
+	 * pack's name vouches for its table of contents */
+	memcpy(pack_id, name_hash, ID_LEN);
 	char name[6 + HEX_LEN + 1];
 	memcpy(name, "packs/", 6);
 	hex_encode(pack_id, ID_LEN, name + 6);
@@ -223,6 +225,13 @@ enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys
 		return ROOST_ENOMEM;
 	}
 	err = b->ops->get_range(b, name, size - 4 - tl, tl, sealed, eb);
+	uint8_t h[ID_LEN], want[ID_LEN];
+	if (!err) {
+		hash_plain(sealed, tl, h);
+		if (hex_decode(name + 6, want, ID_LEN) || sodium_memcmp(h, want, ID_LEN) != 0)
+			err = roost_errf(eb, ROOST_ECORRUPT,
+			                 "%s: trailer does not match the pack's name (damaged)", name);
+	}
 	if (!err && unseal(k->enc, sealed, tl, plain))
 		err = roost_errf(eb, ROOST_ECORRUPT, "%s: trailer fails authentication (damaged)",
 		                 name);

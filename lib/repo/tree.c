@@ -241,7 +241,11 @@ enum roost_err tree_decode(const uint8_t *p, size_t len, struct tree *t, struct 
 			why = "unknown entry type";
 			break;
 		}
-		n->mode = (uint32_t)rb_int(&r, 4) & 07777;
+		n->mode = (uint32_t)rb_int(&r, 4);
+		if (n->mode & ~07777u) {
+			why = "invalid mode";
+			break;
+		}
 		n->uid = (uint32_t)rb_int(&r, 4);
 		n->gid = (uint32_t)rb_int(&r, 4);
 		n->mtime_s = (int64_t)rb_int(&r, 8);
@@ -272,7 +276,7 @@ enum roost_err tree_decode(const uint8_t *p, size_t len, struct tree *t, struct 
 		}
 		if (n->flags & 2) {
 			uint64_t nx = rb_int(&r, 2);
-			if (nx > (r.n - r.off) / 6) {
+			if (nx == 0 || nx > (r.n - r.off) / 6) {
 				why = "xattr count too large";
 				break;
 			}
