@@ -29,6 +29,7 @@
 
 #define QUEUE_CAP 256
 #define INDEX_EVERY 64
+#define BATCH 32
 
 struct dnode {
 	struct dnode *parent;
@@ -64,6 +65,8 @@ struct bk {
 	size_t qhead, qlen;
 	int closing;
 	char current[512];
+	struct fjob *batch[BATCH]; /* the walker's jobs not yet queued */
+	size_t nbatch;
 
 	pthread_mutex_t dlock; /* dnode pending counts and parent slots */
 
@@ -287,7 +290,7 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 	enum roost_err err = tree_encode(&d->t, &enc, &encn);
 	if (!err && encn > MAX_TREE_BLOB)
 		err = roost_errf(&eb, ROOST_ERANGE, "a directory has too many entries");
-	if (!err && !failed(b))
+	if (!err && !failed(b) && w) /* w is NULL only on the failure path */
 		err = store_blob(b, w, BLOB_TREE, enc, encn, id, &eb);
 	if (!err)
 		free(enc);
@@ -499,21 +502,24 @@ out:
 	atomic_fetch_add(&b->files_done, 1);
 }
 
-static struct fjob *dequeue(struct bk *b)
+/* Takes up to max jobs (fewer wake-ups and lock round trips); 0 when done. */
+static size_t dequeue(struct bk *b, struct fjob **out, size_t max)
 {
 	pthread_mutex_lock(&b->qlock);
 	while (!b->qlen && !b->closing && !b->fatal)
 		pthread_cond_wait(&b->q_nonempty, &b->qlock);
-	struct fjob *j = NULL;
-	if (b->qlen) {
-		j = b->q[b->qhead];
+	size_t k = 0;
+	while (b->qlen && k < max) {
+		out[k++] = b->q[b->qhead];
 		b->qhead = (b->qhead + 1) % QUEUE_CAP;
 		b->qlen--;
-		snprintf(b->current, sizeof(b->current), "%s", j->path);
+	}
+	if (k) {
+		snprintf(b->current, sizeof(b->current), "%s", out[0]->path);
 		pthread_cond_signal(&b->q_nonfull);
 	}
 	pthread_mutex_unlock(&b->qlock);
-	return j;
+	return k;
 }
 
 struct worker_arg {
@@ -525,32 +531,76 @@ static void *worker(void *arg)
 {
 	struct worker_arg *wa = arg;
 	struct bk *b = wa->b;
-	struct fjob *j;
-	while ((j = dequeue(b))) {
-		if (!failed(b))
-			process_file(b, &wa->w, j);
-		else {
-			pthread_mutex_lock(&b->dlock);
-			j->dir->skip[j->slot] = 1;
-			pthread_mutex_unlock(&b->dlock);
+	struct fjob *jobs[4];
+	size_t k;
+	while ((k = dequeue(b, jobs, 4))) {
+		for (size_t i = 0; i < k; i++) {
+			struct fjob *j = jobs[i];
+			if (!failed(b))
+				process_file(b, &wa->w, j);
+			else {
+				pthread_mutex_lock(&b->dlock);
+				j->dir->skip[j->slot] = 1;
+				pthread_mutex_unlock(&b->dlock);
+			}
+			struct dnode *d = j->dir;
+			free(j->path);
+			free(j);
+			child_done(b, &wa->w, d);
 		}
-		struct dnode *d = j->dir;
-		free(j->path);
-		free(j);
-		child_done(b, &wa->w, d);
 	}
 	return NULL;
 }
 
+/* Moves the walker's batch of jobs into the queue (one lock, one wake-up). */
+static void flush_batch(struct bk *b)
+{
+	size_t i = 0;
+	pthread_mutex_lock(&b->qlock);
+	while (i < b->nbatch) {
+		while (b->qlen == QUEUE_CAP && !b->fatal)
+			pthread_cond_wait(&b->q_nonfull, &b->qlock);
+		if (b->fatal && b->qlen == QUEUE_CAP)
+			break; /* workers are draining: they skip what remains */
+		while (i < b->nbatch && b->qlen < QUEUE_CAP) {
+			b->q[(b->qhead + b->qlen) % QUEUE_CAP] = b->batch[i++];
+			b->qlen++;
+		}
+		pthread_cond_broadcast(&b->q_nonempty);
+	}
+	pthread_mutex_unlock(&b->qlock);
+	/* jobs that could not be queued after a failure: complete them here */
+	for (; i < b->nbatch; i++) {
+		struct fjob *j = b->batch[i];
+		pthread_mutex_lock(&b->dlock);
+		j->dir->skip[j->slot] = 1;
+		pthread_mutex_unlock(&b->dlock);
+		struct dnode *d = j->dir;
+		free(j->path);
+		free(j);
+		child_done(b, NULL, d);
+	}
+	b->nbatch = 0;
+}
+
 static void enqueue(struct bk *b, struct fjob *j)
 {
+	b->batch[b->nbatch++] = j;
+	/* a big file is work for a core right now; small ones travel in batches */
+	if (b->nbatch == BATCH || j->st.st_size >= (1 << 20))
+		flush_batch(b);
+}
+
+/* At a directory's end: if the workers have run dry, don't make them wait. */
+static void maybe_flush(struct bk *b)
+{
+	if (!b->nbatch)
+		return;
 	pthread_mutex_lock(&b->qlock);
-	while (b->qlen == QUEUE_CAP && !b->fatal)
-		pthread_cond_wait(&b->q_nonfull, &b->qlock);
-	b->q[(b->qhead + b->qlen) % QUEUE_CAP] = j;
-	b->qlen++;
-	pthread_cond_signal(&b->q_nonempty);
+	int dry = b->qlen == 0;
 	pthread_mutex_unlock(&b->qlock);
+	if (dry)
+		flush_batch(b);
 }
 
 /* ---- walking ---- */
@@ -840,6 +890,7 @@ static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnod
 	if (dir)
 		closedir(dir);
 	names_free(&nm);
+	maybe_flush(b);
 	child_done(b, w, d);
 }
 
@@ -1203,6 +1254,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		walk_virtual(b, &ww, root, "/", NULL, 0);
 
 join:
+	flush_batch(b);
 	pthread_mutex_lock(&b->qlock);
 	b->closing = 1;
 	pthread_cond_broadcast(&b->q_nonempty);
