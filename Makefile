@@ -40,11 +40,26 @@ bench: build
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
 
-# Until the server and agent exist the demo shows the cron preview.
+# Until the server and agent exist the demo runs the engine and the cron preview.
+DEMO ?= demo-data
 demo: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== roost repo init -r $(DEMO)/repo"
+	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo init -r $(DEMO)/repo
+	@echo "== roost repo backup -r $(DEMO)/repo docs include"
+	@ROOST_PASSWORD=demo ROOST_CACHE_DIR=$(DEMO)/cache $(BUILD)/bin/roost repo backup -r $(DEMO)/repo docs include
+	@echo "== roost repo snapshots -r $(DEMO)/repo"
+	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo snapshots -r $(DEMO)/repo
+	@echo "== roost repo restore -r $(DEMO)/repo latest --target $(DEMO)/restore"
+	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo restore -r $(DEMO)/repo latest --target $(DEMO)/restore
+	@echo "== roost repo check -r $(DEMO)/repo --read-data"
+	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo check -r $(DEMO)/repo --read-data
 	@echo "== roost cron next '0 9 * * MON-FRI' --count 5"
 	@$(BUILD)/bin/roost cron next '0 9 * * MON-FRI' --count 5
 	@echo "== roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3  (02:30 on 03-08 does not exist)"
 	@$(BUILD)/bin/roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3
 	@echo "== roost cron next '0 0 * * 8'  (invalid: exit 2)"
 	@$(BUILD)/bin/roost cron next '0 0 * * 8' || true
+	@echo "The repository is in $(DEMO)/repo (password: demo). Try:"
+	@echo "  ROOST_PASSWORD=demo $(BUILD)/bin/roost repo ls -r $(DEMO)/repo latest"
+	@echo "  ROOST_PASSWORD=demo $(BUILD)/bin/roost repo stats -r $(DEMO)/repo" 
