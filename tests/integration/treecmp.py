@@ -20,14 +20,36 @@ def walk(root):
             out[os.path.relpath(p, root.encode())] = os.lstat(p)
     return out
 
+ZERO = bytes(1 << 20)
+
 def digest(path):
+    """Content hash that skips holes and all-zero blocks (hashing their
+    offsets with the rest), so an 8 GiB sparse file costs its data only.
+    Equal contents give equal digests whether or not zeros are holes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        pos = 0
+        while pos < size:
+            try:
+                data = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break  # only a hole remains
+            try:
+                hole = os.lseek(fd, data, os.SEEK_HOLE)
+            except OSError:
+                hole = size
+            off = data - data % (1 << 20)
+            while off < hole:
+                b = os.pread(fd, 1 << 20, off)
+                if not b:
+                    break
+                if b != ZERO[:len(b)]:
+                    h.update(off.to_bytes(8, "little") + b)
+                off += len(b)
+            pos = max(hole, off)
+        h.update(size.to_bytes(8, "little"))
     return h.hexdigest()
 
 def xattrs(path):
