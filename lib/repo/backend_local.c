@@ -6,6 +6,7 @@
  * never seen half-written.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,9 +19,22 @@
 #include "roost/backend.h"
 #include <sodium.h>
 
+/* Open pack files, reused across reads: restore and check read many blobs
+ * from each pack. Entries in use (refs > 0) are never closed. */
+#define FD_CACHE 32
+struct fd_slot {
+	char name[8 + 64];
+	int fd;
+	int refs;
+	uint64_t used; /* LRU clock */
+};
+
 struct local {
 	struct roost_backend base;
 	char *dir;
+	pthread_mutex_t fdlock;
+	struct fd_slot fds[FD_CACHE];
+	uint64_t clock;
 };
 
 struct roost_bwriter {
@@ -125,6 +139,66 @@ static enum roost_err local_get(struct roost_backend *b, const char *name, uint8
 	return ROOST_OK;
 }
 
+/* An fd for name from the cache (opening it if needed); -1 with errno set. */
+static int fd_acquire(struct local *lb, const char *name, const char *path, struct fd_slot **slot)
+{
+	*slot = NULL;
+	pthread_mutex_lock(&lb->fdlock);
+	struct fd_slot *victim = NULL;
+	for (int i = 0; i < FD_CACHE; i++) {
+		struct fd_slot *f = &lb->fds[i];
+		if (f->fd >= 0 && strcmp(f->name, name) == 0) {
+			f->refs++;
+			f->used = ++lb->clock;
+			*slot = f;
+			pthread_mutex_unlock(&lb->fdlock);
+			return f->fd;
+		}
+		if (f->refs == 0 && (!victim || f->used < victim->used))
+			victim = f;
+	}
+	pthread_mutex_unlock(&lb->fdlock);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !victim || strlen(name) >= sizeof(victim->name))
+		return fd; /* uncached: the caller closes it */
+	pthread_mutex_lock(&lb->fdlock);
+	if (victim->refs == 0) {
+		if (victim->fd >= 0)
+			close(victim->fd);
+		snprintf(victim->name, sizeof(victim->name), "%s", name);
+		victim->fd = fd;
+		victim->refs = 1;
+		victim->used = ++lb->clock;
+		*slot = victim;
+	}
+	pthread_mutex_unlock(&lb->fdlock);
+	return fd;
+}
+
+static void fd_release(struct local *lb, struct fd_slot *slot, int fd)
+{
+	if (!slot) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&lb->fdlock);
+	slot->refs--;
+	pthread_mutex_unlock(&lb->fdlock);
+}
+
+/* Forgets a cached fd (the object is being removed). */
+static void fd_forget(struct local *lb, const char *name)
+{
+	pthread_mutex_lock(&lb->fdlock);
+	for (int i = 0; i < FD_CACHE; i++)
+		if (lb->fds[i].fd >= 0 && lb->fds[i].refs == 0 && strcmp(lb->fds[i].name, name) == 0) {
+			close(lb->fds[i].fd);
+			lb->fds[i].fd = -1;
+			lb->fds[i].name[0] = 0;
+		}
+	pthread_mutex_unlock(&lb->fdlock);
+}
+
 static enum roost_err local_get_range(struct roost_backend *b, const char *name,
                                       uint64_t off, size_t len, uint8_t *buf,
                                       struct roost_errbuf *eb)
@@ -133,14 +207,15 @@ static enum roost_err local_get_range(struct roost_backend *b, const char *name,
 	char path[4096];
 	if (obj_path(lb, name, path, sizeof(path)))
 		return bad_name(eb, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct fd_slot *slot;
+	int fd = fd_acquire(lb, name, path, &slot);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return roost_errf(eb, ROOST_ENOENT, "%s: no such object", name);
 		return roost_errno(eb, "open %s", path);
 	}
 	enum roost_err err = read_full(fd, buf, len, off, name, eb);
-	close(fd);
+	fd_release(lb, slot, fd);
 	return err;
 }
 
@@ -337,6 +412,7 @@ static enum roost_err local_remove(struct roost_backend *b, const char *name,
 	char path[4096];
 	if (obj_path(lb, name, path, sizeof(path)))
 		return bad_name(eb, name);
+	fd_forget(lb, name);
 	if (unlink(path) != 0 && errno != ENOENT)
 		return roost_errno(eb, "remove %s", path);
 	return ROOST_OK;
@@ -345,6 +421,10 @@ static enum roost_err local_remove(struct roost_backend *b, const char *name,
 static void local_close(struct roost_backend *b)
 {
 	struct local *lb = (struct local *)b;
+	for (int i = 0; i < FD_CACHE; i++)
+		if (lb->fds[i].fd >= 0)
+			close(lb->fds[i].fd);
+	pthread_mutex_destroy(&lb->fdlock);
 	free(lb->dir);
 	free(lb);
 }
@@ -420,6 +500,9 @@ enum roost_err roost_backend_local_open(const char *dir, int create,
 		free(lb);
 		return ROOST_ENOMEM;
 	}
+	pthread_mutex_init(&lb->fdlock, NULL);
+	for (int i = 0; i < FD_CACHE; i++)
+		lb->fds[i].fd = -1;
 	lb->base.ops = &local_ops;
 	lb->base.location = lb->dir;
 	*out = &lb->base;

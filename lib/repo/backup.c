@@ -487,7 +487,7 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 		                      .mtime_ns = (uint32_t)st.st_mtim.tv_nsec,
 		                      .ctime_s = st.st_ctim.tv_sec,
 		                      .ctime_ns = (uint32_t)st.st_ctim.tv_nsec, .nextents = nd->nextents};
-		fcache_out_add(b->fco, j->path, j->path_len, &fe, nd->extents);
+		fcache_out_add(b->fco, j->path, j->path_len, &fe, nd->extents, nd);
 	}
 	goto out;
 skip:
@@ -737,18 +737,26 @@ static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i
 			for (uint32_t k = 0; all && k < fe.nextents; k++)
 				if (x[k].kind == 0 && !index_lookup(b->r->index, x[k].id, NULL))
 					all = 0;
-			if (all) {
-				read_xattrs(b, -1, path, n);
+			if (all && fcache_xattrs(&fe, n) == 0) {
 				n->extents = x;
 				n->nextents = fe.nextents;
 				atomic_fetch_add(&b->bytes, fe.size);
 				atomic_fetch_add(&b->bytes_done, fe.size);
 				atomic_fetch_add(&b->files_done, 1);
 				if (b->fco)
-					fcache_out_add(b->fco, path, plen, &fe, x);
+					fcache_out_add(b->fco, path, plen, &fe, x, n);
 				return;
 			}
 			free(x);
+			/* out of memory halfway through the cached xattrs: read them anew */
+			for (uint16_t k = 0; k < n->nxattrs; k++) {
+				free(n->xattrs[k].name);
+				free(n->xattrs[k].value);
+			}
+			free(n->xattrs);
+			n->xattrs = NULL;
+			n->nxattrs = 0;
+			n->flags &= (uint8_t)~2u;
 		}
 		struct fjob *j = calloc(1, sizeof(*j));
 		char *p = strdup(path);

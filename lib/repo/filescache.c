@@ -5,9 +5,12 @@
  * whose stat matches is not read again. It is a cache: a missing or damaged
  * file only makes the next backup read everything.
  *
- * File: "RFC2", then entries: key[16] (BLAKE2b-128 of the path), ino u64,
+ * File: "RFC3", then entries: key[16] (BLAKE2b-128 of the path), ino u64,
  * size u64, mtime_s i64, mtime_ns u32, ctime_s i64, ctime_ns u32,
- * nextents u32, extents (kind u8, then id[32] or len u64). Keys instead of
+ * nextents u32, extents (kind u8, then id[32] or len u64), xattr count u16,
+ * xattrs (u16 name length, name, u32 value length, value). Changing an
+ * xattr changes ctime, so a matching entry's xattrs are current: an
+ * unchanged file costs one stat and no xattr calls. Keys instead of
  * paths keep the cache (and a backup's memory) small; the new cache is
  * streamed to a temporary file while the backup runs.
  */
@@ -76,7 +79,7 @@ struct filescache *fcache_load(const char *path)
 	}
 	close(fd);
 	fd = -1;
-	if (memcmp(fc->data, "RFC2", 4) != 0)
+	if (memcmp(fc->data, "RFC3", 4) != 0)
 		goto empty;
 	/* First pass: validate and count. */
 	size_t count = 0, off = 4;
@@ -92,6 +95,21 @@ struct filescache *fcache_load(const char *path)
 				goto empty;
 			off += el;
 		}
+		if (fc->n - off < 2)
+			goto empty;
+		uint32_t nx = (uint32_t)rd(d + off, 2);
+		off += 2;
+		for (uint32_t x = 0; x < nx; x++) {
+			if (fc->n - off < 2)
+				goto empty;
+			size_t nl = (size_t)rd(d + off, 2);
+			if (nl == 0 || fc->n - off - 2 < nl + 4 || memchr(d + off + 2, 0, nl))
+				goto empty;
+			size_t vl = (size_t)rd(d + off + 2 + nl, 4);
+			if (fc->n - off - 2 - nl - 4 < vl)
+				goto empty;
+			off += 2 + nl + 4 + vl;
+		}
 		count++;
 	}
 	fc->cap = 1;
@@ -106,6 +124,12 @@ struct filescache *fcache_load(const char *path)
 		off += FIXED;
 		for (uint32_t e = 0; e < ne; e++)
 			off += d[off] == 0 ? 33 : 9;
+		uint32_t nx = (uint32_t)rd(d + off, 2);
+		off += 2;
+		for (uint32_t x = 0; x < nx; x++) {
+			size_t nl = (size_t)rd(d + off, 2);
+			off += 2 + nl + 4 + (size_t)rd(d + off + 2 + nl, 4);
+		}
 	}
 	return fc;
 empty:
@@ -144,6 +168,39 @@ int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_en
 	out->ctime_ns = (uint32_t)rd(p + 36, 4);
 	out->nextents = (uint32_t)rd(p + 40, 4);
 	out->extents = p + 44;
+	const uint8_t *x = out->extents;
+	for (uint32_t e = 0; e < out->nextents; e++)
+		x += x[0] == 0 ? 33 : 9;
+	out->nxattrs = (uint16_t)rd(x, 2);
+	out->xattrs = x + 2;
+	return 0;
+}
+
+int fcache_xattrs(const struct fc_entry *e, struct node *n)
+{
+	if (!e->nxattrs)
+		return 0;
+	n->xattrs = calloc(e->nxattrs, sizeof(*n->xattrs));
+	if (!n->xattrs)
+		return -1;
+	const uint8_t *p = e->xattrs;
+	for (uint16_t i = 0; i < e->nxattrs; i++) {
+		size_t nl = (size_t)rd(p, 2);
+		uint32_t vl = (uint32_t)rd(p + 2 + nl, 4);
+		struct xattr *x = &n->xattrs[i];
+		x->name = strndup((const char *)p + 2, nl);
+		x->value = malloc(vl ? vl : 1);
+		if (!x->name || !x->value) {
+			free(x->name);
+			free(x->value);
+			return -1;
+		}
+		memcpy(x->value, p + 2 + nl + 4, vl);
+		x->len = vl;
+		n->nxattrs = (uint16_t)(i + 1);
+		p += 2 + nl + 4 + vl;
+	}
+	n->flags |= 2;
 	return 0;
 }
 
@@ -195,7 +252,7 @@ struct fcache_out *fcache_out_new(const char *path)
 		return NULL;
 	}
 	pthread_mutex_init(&o->lock, NULL);
-	fwrite("RFC2", 1, 4, o->f);
+	fwrite("RFC3", 1, 4, o->f);
 	return o;
 }
 
@@ -206,7 +263,8 @@ static void wr(uint8_t *p, uint64_t v, int k)
 }
 
 void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
-                    const struct fc_entry *e, const struct extent *ext)
+                    const struct fc_entry *e, const struct extent *ext,
+                    const struct node *meta)
 {
 	uint8_t fixed[FIXED];
 	path_key(path, len, fixed);
@@ -233,6 +291,20 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 			xl = 9;
 		}
 		if (fwrite(x, 1, xl, o->f) != xl)
+			o->failed = 1;
+	}
+	uint16_t nx = meta ? meta->nxattrs : 0;
+	uint8_t h[6];
+	wr(h, nx, 2);
+	if (fwrite(h, 1, 2, o->f) != 2)
+		o->failed = 1;
+	for (uint16_t i = 0; i < nx; i++) {
+		const struct xattr *x = &meta->xattrs[i];
+		size_t nl = strlen(x->name);
+		wr(h, nl, 2);
+		wr(h + 2, x->len, 4);
+		if (fwrite(h, 1, 2, o->f) != 2 || fwrite(x->name, 1, nl, o->f) != nl ||
+		    fwrite(h + 2, 1, 4, o->f) != 4 || fwrite(x->value, 1, x->len, o->f) != x->len)
 			o->failed = 1;
 	}
 	pthread_mutex_unlock(&o->lock);

@@ -246,6 +246,8 @@ struct fc_entry {
 	uint32_t mtime_ns, ctime_ns;
 	uint32_t nextents;
 	const uint8_t *extents; /* encoded: kind(1) + id(32) | len(8), per extent */
+	uint16_t nxattrs;
+	const uint8_t *xattrs;  /* encoded: u16 name len, name, u32 value len, value */
 };
 struct filescache;
 /* Loads the cache file at path (missing or malformed: empty cache). */
@@ -255,13 +257,17 @@ void fcache_free(struct filescache *fc);
 int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_entry *out);
 /* Decodes an entry's extents into a new array (caller frees). */
 struct extent *fcache_extents(const struct fc_entry *e);
+/* Copies an entry's xattrs into n (n->xattrs owned by n); -1 out of memory. */
+int fcache_xattrs(const struct fc_entry *e, struct node *n);
 
 /* The cache being written by a backup: thread-safe appends. */
 struct fcache_out;
 /* Streams entries to a temporary file next to path. NULL on failure. */
 struct fcache_out *fcache_out_new(const char *path);
+/* meta (may be NULL) supplies the xattrs to remember. */
 void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
-                    const struct fc_entry *e, const struct extent *ext);
+                    const struct fc_entry *e, const struct extent *ext,
+                    const struct node *meta);
 /* Atomically replaces the file at path; frees o. */
 enum roost_err fcache_out_commit(struct fcache_out *o, const char *path, struct roost_errbuf *eb);
 void fcache_out_free(struct fcache_out *o);

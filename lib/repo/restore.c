@@ -21,13 +21,22 @@
 
 #include "repo_int.h"
 
-#define RQ_CAP 128
+#define RQ_CAP 256
+#define RBATCH 32
+
+/* A directory being restored, shared by the walker and the jobs of its
+ * files; closed when the last of them lets go. */
+struct rdir {
+	int fd;
+	atomic_int refs;
+	int fresh; /* made by this restore: empty, and without setgid */
+};
 
 struct rjob {
-	int dirfd;  /* owned */
-	int fd;     /* the created file, owned */
-	char *name; /* in dirfd */
-	char *path; /* for messages */
+	struct rdir *dir; /* one reference held */
+	int fd;           /* the created file, owned */
+	char *name;       /* in dir */
+	char *path;       /* for messages */
 	struct node node;
 };
 
@@ -59,7 +68,45 @@ struct rs {
 	size_t nlinks, caplinks;
 	atomic_uint_fast64_t files, ndirs_done, bytes, errors;
 	char current[512];
+	uid_t euid;
+	gid_t egid;
+	mode_t umask;
+	struct rjob *batch[RBATCH]; /* the walker's jobs not yet queued */
+	size_t nbatch;
 };
+
+static struct rdir *rdir_new(int fd, int fresh)
+{
+	struct rdir *d = malloc(sizeof(*d));
+	if (!d)
+		return NULL;
+	d->fd = fd;
+	atomic_init(&d->refs, 1);
+	d->fresh = fresh;
+	return d;
+}
+
+static void rdir_put(struct rdir *d)
+{
+	if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+		close(d->fd);
+		free(d);
+	}
+}
+
+/* The process umask, read without changing it (other threads may create files). */
+static mode_t current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned m = 022;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (mode_t)m;
+}
 
 static void rwarn(struct rs *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rwarn(struct rs *s, const char *fmt, ...)
@@ -89,16 +136,23 @@ static void show(char *dst, size_t cap, const char *p)
 	dst[i] = 0;
 }
 
-/* Ownership, permissions, xattrs, times: on an fd, or by name for symlinks. */
-static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char *path)
+/* Ownership, permissions, xattrs, times through an fd. `created` says the
+ * file was just made by this restore in a fresh directory: it then already
+ * has our uid/gid and its mode less the umask, and calls that would change
+ * nothing are skipped. */
+static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char *path,
+                          int created)
 {
-	if (s->is_root && fchown(fd, n->uid, n->gid) != 0)
+	int owned = created && n->uid == s->euid && n->gid == s->egid;
+	if (s->is_root && !owned && fchown(fd, n->uid, n->gid) != 0)
 		rwarn(s, "%s: chown: %s", path, strerror(errno));
 	for (uint16_t i = 0; i < n->nxattrs; i++)
 		if (fsetxattr(fd, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) != 0 &&
 		    errno != ENOTSUP && errno != EPERM)
 			rwarn(s, "%s: xattr %s: %s", path, n->xattrs[i].name, strerror(errno));
-	if (fchmod(fd, n->mode) != 0)
+	/* chown clears setuid/setgid, so those always need the explicit chmod */
+	int mode_ok = created && owned && !(n->mode & 07000) && !(n->mode & s->umask);
+	if (!mode_ok && fchmod(fd, n->mode) != 0)
 		rwarn(s, "%s: chmod: %s", path, strerror(errno));
 	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {n->mtime_s, n->mtime_ns}};
 	if (futimens(fd, ts) != 0)
@@ -143,16 +197,17 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 		off += len;
 		atomic_fetch_add(&s->bytes, len);
 	}
-	if (!bad && ftruncate(j->fd, (off_t)n->size) != 0) {
+	/* extend over a trailing hole (or cut what a shrinking file left) */
+	if (!bad && off != n->size && ftruncate(j->fd, (off_t)n->size) != 0) {
 		rwarn(s, "%s: truncate: %s", j->path, strerror(errno));
 		bad = 1;
 	}
 	if (bad) {
 		/* no half-restored file masquerades as the real one */
-		unlinkat(j->dirfd, j->name, 0);
+		unlinkat(j->dir->fd, j->name, 0);
 		return;
 	}
-	apply_meta_fd(s, j->fd, n, j->path);
+	apply_meta_fd(s, j->fd, n, j->path, j->dir->fresh);
 	atomic_fetch_add(&s->files, 1);
 }
 
@@ -160,46 +215,64 @@ static void *rworker(void *arg)
 {
 	struct rs *s = arg;
 	struct blob_ctx *bc = blob_ctx_new(s->r->zstd_level);
+	struct rjob *jobs[4];
 	for (;;) {
 		pthread_mutex_lock(&s->qlock);
 		while (!s->qlen && !s->closing)
 			pthread_cond_wait(&s->q_nonempty, &s->qlock);
-		struct rjob *j = NULL;
-		if (s->qlen) {
-			j = s->q[s->qhead];
+		size_t k = 0;
+		while (s->qlen && k < 4) {
+			jobs[k++] = s->q[s->qhead];
 			s->qhead = (s->qhead + 1) % RQ_CAP;
 			s->qlen--;
-			snprintf(s->current, sizeof(s->current), "%s", j->path);
+		}
+		if (k) {
+			snprintf(s->current, sizeof(s->current), "%s", jobs[0]->path);
 			pthread_cond_signal(&s->q_nonfull);
 		}
 		pthread_mutex_unlock(&s->qlock);
-		if (!j)
+		if (!k)
 			break;
-		if (!bc) {
-			rwarn(s, "%s: out of memory", j->path);
-		} else if (!canceled(s)) {
-			restore_file(s, bc, j);
+		for (size_t i = 0; i < k; i++) {
+			struct rjob *j = jobs[i];
+			if (!bc)
+				rwarn(s, "%s: out of memory", j->path);
+			else if (!canceled(s))
+				restore_file(s, bc, j);
+			close(j->fd);
+			rdir_put(j->dir);
+			free(j->name);
+			free(j->path);
+			node_release(&j->node);
+			free(j);
 		}
-		close(j->fd);
-		close(j->dirfd);
-		free(j->name);
-		free(j->path);
-		node_release(&j->node);
-		free(j);
 	}
 	blob_ctx_free(bc);
 	return NULL;
 }
 
+static void rflush(struct rs *s)
+{
+	size_t i = 0;
+	pthread_mutex_lock(&s->qlock);
+	while (i < s->nbatch) {
+		while (s->qlen == RQ_CAP)
+			pthread_cond_wait(&s->q_nonfull, &s->qlock);
+		while (i < s->nbatch && s->qlen < RQ_CAP) {
+			s->q[(s->qhead + s->qlen) % RQ_CAP] = s->batch[i++];
+			s->qlen++;
+		}
+		pthread_cond_broadcast(&s->q_nonempty);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	s->nbatch = 0;
+}
+
 static void renqueue(struct rs *s, struct rjob *j)
 {
-	pthread_mutex_lock(&s->qlock);
-	while (s->qlen == RQ_CAP)
-		pthread_cond_wait(&s->q_nonfull, &s->qlock);
-	s->q[(s->qhead + s->qlen) % RQ_CAP] = j;
-	s->qlen++;
-	pthread_cond_signal(&s->q_nonempty);
-	pthread_mutex_unlock(&s->qlock);
+	s->batch[s->nbatch++] = j;
+	if (s->nbatch == RBATCH || j->node.size >= (1 << 20))
+		rflush(s);
 }
 
 /* Is path (with len) to be restored: 2 whole, 1 only as a way to an include, 0 no. */
@@ -266,18 +339,20 @@ static int make_room(int dirfd, const char *name)
 }
 
 static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
-                         int dirfd, const char *path, const char *rel);
+                         struct rdir *dir, const char *path, const char *rel);
 
-static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int dirfd,
+static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, struct rdir *dir,
                          const char *path, const char *rel)
 {
+	int dirfd = dir->fd;
 	char shown[1024];
 	show(shown, sizeof(shown), path);
 	const char *name = n->name;
 	if (n->flags & 1 && n->type != NODE_DIR) {
 		int li = link_find(s, n);
 		if (li >= 0) {
-			make_room(dirfd, name);
+			if (!dir->fresh)
+				make_room(dirfd, name);
 			if (linkat(s->rootfd, s->links[li].rel, dirfd, name, 0) != 0)
 				rwarn(s, "%s: hard link: %s", shown, strerror(errno));
 			else
@@ -288,7 +363,8 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int 
 	}
 	switch (n->type) {
 	case NODE_DIR: {
-		if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST) {
+		int made = mkdirat(dirfd, name, 0700) == 0;
+		if (!made && errno != EEXIST) {
 			rwarn(s, "%s: mkdir: %s", shown, strerror(errno));
 			return;
 		}
@@ -317,48 +393,55 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int 
 				s->ndirs++;
 			}
 		}
-		restore_tree(s, bc, sub, fd, path, rel);
-		close(fd);
+		struct rdir *sd = rdir_new(fd, made);
+		if (!sd) {
+			close(fd);
+			rwarn(s, "%s: out of memory", shown);
+			return;
+		}
+		restore_tree(s, bc, sub, sd, path, rel);
+		rdir_put(sd);
 		atomic_fetch_add(&s->ndirs_done, 1);
 		return;
 	}
 	case NODE_FILE: {
-		if (make_room(dirfd, name) != 0) {
+		if (!dir->fresh && make_room(dirfd, name) != 0) {
 			rwarn(s, "%s: %s", shown, strerror(errno));
 			return;
 		}
-		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		                n->mode & 0777);
 		if (fd < 0) {
 			rwarn(s, "%s: create: %s", shown, strerror(errno));
 			return;
 		}
 		struct rjob *j = calloc(1, sizeof(*j));
-		int dfd = dup(dirfd);
-		if (!j || dfd < 0 || !(j->name = strdup(name)) || !(j->path = strdup(shown))) {
+		if (!j || !(j->name = strdup(name)) || !(j->path = strdup(shown))) {
 			if (j) {
 				free(j->name);
 				free(j);
 			}
-			if (dfd >= 0)
-				close(dfd);
 			close(fd);
-			rwarn(s, "%s: out of resources", shown);
+			rwarn(s, "%s: out of memory", shown);
 			return;
 		}
 		j->fd = fd;
-		j->dirfd = dfd;
+		j->dir = dir;
+		atomic_fetch_add(&dir->refs, 1);
 		node_move(&j->node, n);
 		renqueue(s, j);
 		return;
 	}
 	case NODE_SYMLINK:
-		if (make_room(dirfd, name) != 0 || symlinkat(n->target, dirfd, name) != 0) {
+		if ((!dir->fresh && make_room(dirfd, name) != 0) ||
+		    symlinkat(n->target, dirfd, name) != 0) {
 			rwarn(s, "%s: symlink: %s", shown, strerror(errno));
 			return;
 		}
 		break;
 	case NODE_FIFO:
-		if (make_room(dirfd, name) != 0 || mkfifoat(dirfd, name, n->mode & 0777) != 0) {
+		if ((!dir->fresh && make_room(dirfd, name) != 0) ||
+		    mkfifoat(dirfd, name, n->mode & 0777) != 0) {
 			rwarn(s, "%s: mkfifo: %s", shown, strerror(errno));
 			return;
 		}
@@ -367,7 +450,7 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int 
 	case NODE_BLK:
 		if (!s->is_root)
 			return; /* only root can make devices; not an error */
-		if (make_room(dirfd, name) != 0 ||
+		if ((!dir->fresh && make_room(dirfd, name) != 0) ||
 		    mknodat(dirfd, name, (n->type == NODE_CHR ? S_IFCHR : S_IFBLK) | (n->mode & 0777),
 		            (dev_t)n->rdev) != 0) {
 			rwarn(s, "%s: mknod: %s", shown, strerror(errno));
@@ -400,7 +483,7 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, int 
 }
 
 static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
-                         int dirfd, const char *path, const char *rel)
+                         struct rdir *dir, const char *path, const char *rel)
 {
 	struct tree t;
 	struct roost_errbuf eb;
@@ -428,7 +511,7 @@ static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_
 		int inc = included(s->o, cp, strlen(cp));
 		/* inc == 1: a directory on the way down to an include */
 		if (inc == 2 || (inc == 1 && n->type == NODE_DIR))
-			restore_node(s, bc, n, dirfd, cp, cr);
+			restore_node(s, bc, n, dir, cp, cr);
 		free(cp);
 		free(cr);
 	}
@@ -482,6 +565,9 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	s->o = o;
 	s->rootfd = rootfd;
 	s->is_root = geteuid() == 0;
+	s->euid = geteuid();
+	s->egid = getegid();
+	s->umask = current_umask();
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->q_nonempty, NULL);
 	pthread_cond_init(&s->q_nonfull, NULL);
@@ -500,7 +586,15 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	if (!started) {
 		err = roost_errf(eb, ROOST_EIO, "cannot start worker threads");
 	} else {
-		restore_tree(s, bc, snap->tree, rootfd, "", "");
+		/* the target itself may hold anything: never "fresh" */
+		struct rdir *root = rdir_new(dup(rootfd), 0);
+		if (root && root->fd >= 0) {
+			restore_tree(s, bc, snap->tree, root, "", "");
+			rflush(s);
+		} else {
+			err = roost_errf(eb, ROOST_ENOMEM, "out of memory");
+		}
+		rdir_put(root);
 	}
 	pthread_mutex_lock(&s->qlock);
 	s->closing = 1;
@@ -517,7 +611,7 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 		if (fd >= 0) {
 			char shown[1024];
 			show(shown, sizeof(shown), dm->rel);
-			apply_meta_fd(s, fd, &dm->node, shown);
+			apply_meta_fd(s, fd, &dm->node, shown, 0);
 			close(fd);
 		}
 		free(dm->rel);

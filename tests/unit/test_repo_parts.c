@@ -385,7 +385,13 @@ static void test_files_cache(void **st)
 		struct fc_entry e = {.ino = (uint64_t)i, .size = (uint64_t)i * 10, .mtime_s = 1700000000,
 		                     .mtime_ns = (uint32_t)i, .ctime_s = 1700000001, .ctime_ns = 5,
 		                     .nextents = (uint32_t)(i % 4)};
-		fcache_out_add(o, p, strlen(p), &e, ex);
+		struct node meta = {0};
+		struct xattr xa = {"user.k", (uint8_t *)"val", 3};
+		if (i % 5 == 0) {
+			meta.xattrs = &xa;
+			meta.nxattrs = 1;
+		}
+		fcache_out_add(o, p, strlen(p), &e, ex, &meta);
 	}
 	struct roost_errbuf eb;
 	assert_int_equal(fcache_out_commit(o, path, &eb), ROOST_OK);
@@ -405,6 +411,14 @@ static void test_files_cache(void **st)
 	assert_int_equal(x[1].len, 4096);
 	assert_int_equal(x[2].id[0], 9);
 	free(x);
+	k = "/data/dir5/file\n5"; /* i = 5: one xattr */
+	assert_int_equal(fcache_get(fc, k, strlen(k), &e), 0);
+	assert_int_equal(e.nxattrs, 1);
+	struct node nn = {0};
+	assert_int_equal(fcache_xattrs(&e, &nn), 0);
+	assert_string_equal(nn.xattrs[0].name, "user.k");
+	assert_memory_equal(nn.xattrs[0].value, "val", 3);
+	node_release(&nn);
 	assert_int_equal(fcache_get(fc, "/nope", 5, &e), -1);
 	fcache_free(fc);
 	/* a damaged cache is an empty cache, never a crash */
