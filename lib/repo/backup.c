@@ -36,7 +36,10 @@ struct dnode {
 	size_t slot;       /* this directory's entry in parent->t */
 	struct tree t;     /* pre-sized: no realloc while workers write slots */
 	uint8_t *skip;     /* entries to drop at finalize */
-	int pending;       /* children not complete, +1 while the walker is in it */
+	/* children not complete, +1 while the walker is in it; the thread that
+	 * takes it to zero finalizes, and the atomic's ordering makes every
+	 * write other threads made to t and skip before their decrement visible */
+	atomic_int pending;
 };
 
 struct fjob {
@@ -68,7 +71,6 @@ struct bk {
 	struct fjob *batch[BATCH]; /* the walker's jobs not yet queued */
 	size_t nbatch;
 
-	pthread_mutex_t dlock; /* dnode pending counts and parent slots */
 
 	pthread_mutex_t plock; /* finished packs, index writing, fatal error */
 	struct pack_blobs *done;
@@ -261,13 +263,10 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 
 static void dir_done(struct bk *b, struct wctx *w, struct dnode *d);
 
-/* One child of d is complete; dlock not held. */
+/* One child of d is complete. */
 static void child_done(struct bk *b, struct wctx *w, struct dnode *d)
 {
-	pthread_mutex_lock(&b->dlock);
-	int last = --d->pending == 0;
-	pthread_mutex_unlock(&b->dlock);
-	if (last)
+	if (atomic_fetch_sub(&d->pending, 1) == 1)
 		dir_done(b, w, d);
 }
 
@@ -309,9 +308,7 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 		b->root_done = 1;
 		return;
 	}
-	pthread_mutex_lock(&b->dlock);
 	memcpy(parent->t.nodes[slot].subtree, id, ID_LEN);
-	pthread_mutex_unlock(&b->dlock);
 	child_done(b, w, parent);
 }
 
@@ -462,7 +459,8 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 			/* the loop broke on a read error */
 		}
 	} else {
-		int64_t got = chunk_region(b, w, fd, 0, UINT64_MAX, &ex, &fatal, &eb);
+		/* up to the size stat saw: what is appended later is the next backup's */
+		int64_t got = chunk_region(b, w, fd, 0, (uint64_t)st.st_size, &ex, &fatal, &eb);
 		if (got < 0 && !fatal) {
 			warnf(b, "%s: read: %s", j->path, strerror(errno));
 			goto skip;
@@ -491,9 +489,7 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 	}
 	goto out;
 skip:
-	pthread_mutex_lock(&b->dlock);
 	j->dir->skip[j->slot] = 1;
-	pthread_mutex_unlock(&b->dlock);
 	atomic_fetch_sub(&b->files, 1);
 out:
 	if (fd >= 0)
@@ -538,11 +534,8 @@ static void *worker(void *arg)
 			struct fjob *j = jobs[i];
 			if (!failed(b))
 				process_file(b, &wa->w, j);
-			else {
-				pthread_mutex_lock(&b->dlock);
+			else
 				j->dir->skip[j->slot] = 1;
-				pthread_mutex_unlock(&b->dlock);
-			}
 			struct dnode *d = j->dir;
 			free(j->path);
 			free(j);
@@ -572,9 +565,7 @@ static void flush_batch(struct bk *b)
 	/* jobs that could not be queued after a failure: complete them here */
 	for (; i < b->nbatch; i++) {
 		struct fjob *j = b->batch[i];
-		pthread_mutex_lock(&b->dlock);
 		j->dir->skip[j->slot] = 1;
-		pthread_mutex_unlock(&b->dlock);
 		struct dnode *d = j->dir;
 		free(j->path);
 		free(j);
@@ -686,7 +677,7 @@ static struct dnode *dnode_new(struct dnode *parent, size_t slot, size_t n)
 	d->skip = calloc(n ? n : 1, 1);
 	d->t.n = n;
 	d->t.cap = n;
-	d->pending = 1;
+	atomic_init(&d->pending, 1);
 	if (!d->t.nodes || !d->skip) {
 		free(d->t.nodes);
 		free(d->skip);
@@ -772,16 +763,12 @@ static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i
 		j->path = p;
 		j->path_len = plen;
 		j->st = *st;
-		pthread_mutex_lock(&b->dlock);
-		d->pending++;
-		pthread_mutex_unlock(&b->dlock);
+		atomic_fetch_add(&d->pending, 1);
 		enqueue(b, j);
 	} else if (S_ISDIR(st->st_mode)) {
 		n->type = NODE_DIR;
 		atomic_fetch_add(&b->dirs, 1);
-		pthread_mutex_lock(&b->dlock);
-		d->pending++;
-		pthread_mutex_unlock(&b->dlock);
+		atomic_fetch_add(&d->pending, 1);
 		walk_dir(b, w, path, d, i);
 	} else if (S_ISLNK(st->st_mode)) {
 		n->type = NODE_SYMLINK;
@@ -1022,9 +1009,7 @@ static void walk_virtual(struct bk *b, struct wctx *w, struct vnode *v, const ch
 			n->name_len = (uint16_t)strlen(k->name);
 			n->type = NODE_DIR;
 			fill_meta(n, &st);
-			pthread_mutex_lock(&b->dlock);
-			d->pending++;
-			pthread_mutex_unlock(&b->dlock);
+			atomic_fetch_add(&d->pending, 1);
 			walk_virtual(b, w, k, child, d, i);
 		}
 		free(child);
@@ -1187,7 +1172,6 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	pthread_mutex_init(&b->qlock, NULL);
 	pthread_cond_init(&b->q_nonempty, NULL);
 	pthread_cond_init(&b->q_nonfull, NULL);
-	pthread_mutex_init(&b->dlock, NULL);
 	pthread_mutex_init(&b->plock, NULL);
 	pthread_mutex_init(&b->clock_, NULL);
 	pthread_cond_init(&b->c_nonempty, NULL);
@@ -1370,7 +1354,6 @@ done:
 		pthread_mutex_destroy(&b->qlock);
 		pthread_cond_destroy(&b->q_nonempty);
 		pthread_cond_destroy(&b->q_nonfull);
-		pthread_mutex_destroy(&b->dlock);
 		pthread_mutex_destroy(&b->plock);
 		pthread_mutex_destroy(&b->clock_);
 		pthread_cond_destroy(&b->c_nonempty);

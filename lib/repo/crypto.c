@@ -13,9 +13,24 @@ void keys_derive(const uint8_t master[32], struct repo_keys *k)
 	crypto_kdf_derive_from_key(k->chunk, 32, 3, "roostrep", master);
 }
 
+/* Nonces come from a per-thread pool of kernel randomness, refilled 4 KiB at
+ * a time: one getrandom() per 170 blobs instead of one per blob. */
+static void nonce(uint8_t out[24])
+{
+	static _Thread_local uint8_t pool[4096];
+	static _Thread_local size_t left;
+	if (left < 24) {
+		randombytes_buf(pool, sizeof(pool));
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, 24);
+	sodium_memzero(pool + sizeof(pool) - left, 24); /* never handed out twice */
+	left -= 24;
+}
+
 void seal(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out)
 {
-	randombytes_buf(out, 24);
+	nonce(out);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, pt, n, NULL, 0, NULL, out, key);
 }
 
