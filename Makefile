@@ -2,6 +2,7 @@
 # Thin wrapper over CMake. `make check` is what CI runs.
 BUILD       ?= build
 CHECK_BUILD ?= build-check
+TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -16,12 +17,17 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_TESTS=OFF >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Everything, warnings as errors, under ASan + UBSan.
+# Everything, warnings as errors, under ASan + UBSan; the threaded engine
+# also under ThreadSanitizer (tests/integration/test_repo_threads.sh).
 check: deps
 	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DROOST_SANITIZE=ON -DROOST_WERROR=ON
 	cmake --build $(CHECK_BUILD) -j$(JOBS)
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_TESTS=OFF \
+	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target roost-cli
 	cd $(CHECK_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ROOST_TSAN_BIN=$(CURDIR)/$(TSAN_BUILD)/bin \
 	  ctest --output-on-failure -j$(JOBS)
 
 test: check
@@ -38,7 +44,7 @@ bench: build
 	$(BUILD)/bin/bench_cron
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
 
 # Until the server and agent exist the demo runs the engine and the cron preview.
 DEMO ?= demo-data

@@ -42,12 +42,14 @@ struct dnode {
 	atomic_int pending;
 };
 
+/* A file to read, or (is_dir) a directory to walk, for slot `slot` of dir. */
 struct fjob {
 	struct dnode *dir;
 	size_t slot;
 	char *path;
 	size_t path_len;
 	struct stat st;
+	int is_dir;
 };
 
 struct wctx {
@@ -55,6 +57,9 @@ struct wctx {
 	struct pack_writer *pw;
 	uint8_t *buf;
 	size_t bufcap;
+	int is_worker;             /* workers never wait for room in the queue */
+	struct fjob *batch[32];    /* jobs found by this thread, not yet queued */
+	size_t nbatch;
 };
 
 struct bk {
@@ -68,8 +73,8 @@ struct bk {
 	size_t qhead, qlen;
 	int closing;
 	char current[512];
-	struct fjob *batch[BATCH]; /* the walker's jobs not yet queued */
-	size_t nbatch;
+	int idle;    /* workers waiting for a job */
+	int walking; /* workers walking a directory: they may still queue jobs */
 
 
 	pthread_mutex_t plock; /* finished packs, index writing, fatal error */
@@ -502,8 +507,12 @@ out:
 static size_t dequeue(struct bk *b, struct fjob **out, size_t max)
 {
 	pthread_mutex_lock(&b->qlock);
-	while (!b->qlen && !b->closing && !b->fatal)
+	/* done only when nothing is queued and nobody can queue more */
+	while (!b->qlen && !(b->closing && !b->walking) && !b->fatal) {
+		b->idle++;
 		pthread_cond_wait(&b->q_nonempty, &b->qlock);
+		b->idle--;
+	}
 	size_t k = 0;
 	while (b->qlen && k < max) {
 		out[k++] = b->q[b->qhead];
@@ -523,6 +532,41 @@ struct worker_arg {
 	struct wctx w;
 };
 
+static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
+                     size_t slot);
+static void flush_batch(struct bk *b, struct wctx *w);
+
+/* Runs one job in this thread: reads a file, or walks a directory. */
+static void run_job(struct bk *b, struct wctx *w, struct fjob *j)
+{
+	struct dnode *d = j->dir;
+	if (j->is_dir) {
+		if (!failed(b)) {
+			pthread_mutex_lock(&b->qlock);
+			b->walking++;
+			pthread_mutex_unlock(&b->qlock);
+			walk_dir(b, w, j->path, d, j->slot); /* completes slot j->slot itself */
+			if (w->nbatch)
+				flush_batch(b, w);
+			pthread_mutex_lock(&b->qlock);
+			b->walking--;
+			pthread_cond_broadcast(&b->q_nonempty); /* others may be done now */
+			pthread_mutex_unlock(&b->qlock);
+		} else {
+			d->skip[j->slot] = 1;
+			child_done(b, w, d);
+		}
+	} else {
+		if (!failed(b))
+			process_file(b, w, j);
+		else
+			d->skip[j->slot] = 1;
+		child_done(b, w, d);
+	}
+	free(j->path);
+	free(j);
+}
+
 static void *worker(void *arg)
 {
 	struct worker_arg *wa = arg;
@@ -531,67 +575,70 @@ static void *worker(void *arg)
 	size_t k;
 	while ((k = dequeue(b, jobs, 4))) {
 		for (size_t i = 0; i < k; i++) {
-			struct fjob *j = jobs[i];
-			if (!failed(b))
-				process_file(b, &wa->w, j);
-			else
-				j->dir->skip[j->slot] = 1;
-			struct dnode *d = j->dir;
-			free(j->path);
-			free(j);
-			child_done(b, &wa->w, d);
+			run_job(b, &wa->w, jobs[i]);
+			/* what a directory walk found goes out before this thread sleeps */
+			if (wa->w.nbatch)
+				flush_batch(b, &wa->w);
 		}
 	}
 	return NULL;
 }
 
-/* Moves the walker's batch of jobs into the queue (one lock, one wake-up). */
-static void flush_batch(struct bk *b)
+/*
+ * Moves w's batch into the queue (one lock, one wake-up). The main walker
+ * waits for room; a worker never does (all threads could be waiting then):
+ * what does not fit it runs itself. After a failure nothing waits: jobs run
+ * here, and run_job only marks them skipped.
+ */
+static void flush_batch(struct bk *b, struct wctx *w)
 {
-	size_t i = 0;
+	struct fjob *jobs[32];
+	size_t n = w->nbatch, i = 0;
+	memcpy(jobs, w->batch, n * sizeof(*jobs));
+	w->nbatch = 0; /* run_job below may fill the batch again */
 	pthread_mutex_lock(&b->qlock);
-	while (i < b->nbatch) {
-		while (b->qlen == QUEUE_CAP && !b->fatal)
-			pthread_cond_wait(&b->q_nonfull, &b->qlock);
-		if (b->fatal && b->qlen == QUEUE_CAP)
-			break; /* workers are draining: they skip what remains */
-		while (i < b->nbatch && b->qlen < QUEUE_CAP) {
-			b->q[(b->qhead + b->qlen) % QUEUE_CAP] = b->batch[i++];
+	for (;;) {
+		while (i < n && b->qlen < QUEUE_CAP) {
+			b->q[(b->qhead + b->qlen) % QUEUE_CAP] = jobs[i++];
 			b->qlen++;
 		}
 		pthread_cond_broadcast(&b->q_nonempty);
+		if (i == n || w->is_worker || b->fatal)
+			break;
+		pthread_cond_wait(&b->q_nonfull, &b->qlock);
 	}
 	pthread_mutex_unlock(&b->qlock);
-	/* jobs that could not be queued after a failure: complete them here */
-	for (; i < b->nbatch; i++) {
-		struct fjob *j = b->batch[i];
-		j->dir->skip[j->slot] = 1;
-		struct dnode *d = j->dir;
-		free(j->path);
-		free(j);
-		child_done(b, NULL, d);
-	}
-	b->nbatch = 0;
+	for (; i < n; i++)
+		run_job(b, w, jobs[i]);
 }
 
-static void enqueue(struct bk *b, struct fjob *j)
+static void enqueue(struct bk *b, struct wctx *w, struct fjob *j)
 {
-	b->batch[b->nbatch++] = j;
+	w->batch[w->nbatch++] = j;
 	/* a big file is work for a core right now; small ones travel in batches */
-	if (b->nbatch == BATCH || j->st.st_size >= (1 << 20))
-		flush_batch(b);
+	if (w->nbatch == BATCH || (!j->is_dir && j->st.st_size >= (1 << 20)))
+		flush_batch(b, w);
 }
 
 /* At a directory's end: if the workers have run dry, don't make them wait. */
-static void maybe_flush(struct bk *b)
+static void maybe_flush(struct bk *b, struct wctx *w)
 {
-	if (!b->nbatch)
+	if (!w->nbatch)
 		return;
 	pthread_mutex_lock(&b->qlock);
 	int dry = b->qlen == 0;
 	pthread_mutex_unlock(&b->qlock);
 	if (dry)
-		flush_batch(b);
+		flush_batch(b, w);
+}
+
+/* A walker hands a subdirectory over when a worker has nothing to do. */
+static int workers_idle(struct bk *b)
+{
+	pthread_mutex_lock(&b->qlock);
+	int idle = b->idle > 0 && b->qlen == 0;
+	pthread_mutex_unlock(&b->qlock);
+	return idle;
 }
 
 /* ---- walking ---- */
@@ -687,9 +734,6 @@ static struct dnode *dnode_new(struct dnode *parent, size_t slot, size_t n)
 	return d;
 }
 
-static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
-                     size_t slot);
-
 static int name_cmp_bytes(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -764,12 +808,25 @@ static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i
 		j->path_len = plen;
 		j->st = *st;
 		atomic_fetch_add(&d->pending, 1);
-		enqueue(b, j);
+		enqueue(b, w, j);
 	} else if (S_ISDIR(st->st_mode)) {
 		n->type = NODE_DIR;
 		atomic_fetch_add(&b->dirs, 1);
 		atomic_fetch_add(&d->pending, 1);
-		walk_dir(b, w, path, d, i);
+		struct fjob *j = NULL;
+		if (workers_idle(b) && (j = calloc(1, sizeof(*j))) &&
+		    (j->path = strdup(path))) {
+			/* an idle core walks this subtree while the walker goes on */
+			j->dir = d;
+			j->slot = i;
+			j->is_dir = 1;
+			enqueue(b, w, j);
+			flush_batch(b, w);
+		} else {
+			if (j && !j->path)
+				free(j);
+			walk_dir(b, w, path, d, i);
+		}
 	} else if (S_ISLNK(st->st_mode)) {
 		n->type = NODE_SYMLINK;
 		size_t cap = (size_t)st->st_size + 1 > 256 ? (size_t)st->st_size + 1 : 256;
@@ -885,7 +942,7 @@ static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnod
 	if (dir)
 		closedir(dir);
 	names_free(&nm);
-	maybe_flush(b);
+	maybe_flush(b, w);
 	child_done(b, w, d);
 }
 
@@ -1226,6 +1283,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	}
 	for (; started < nth; started++) {
 		wa[started].b = b;
+		wa[started].w.is_worker = 1;
 		wa[started].w.bc = blob_ctx_new(r->zstd_level);
 		if (!wa[started].w.bc || pthread_create(&th[started], NULL, worker, &wa[started])) {
 			blob_ctx_free(wa[started].w.bc);
@@ -1246,7 +1304,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		walk_virtual(b, &ww, root, "/", NULL, 0);
 
 join:
-	flush_batch(b);
+	flush_batch(b, &ww);
 	pthread_mutex_lock(&b->qlock);
 	b->closing = 1;
 	pthread_cond_broadcast(&b->q_nonempty);
