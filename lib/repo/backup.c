@@ -320,6 +320,7 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 /* ---- reading files (workers) ---- */
 
 static void read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
+static void fill_meta(struct node *n, const struct stat *st);
 
 static int ensure_buf(struct wctx *w, size_t need)
 {
@@ -419,14 +420,18 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 	struct ext_list ex = {0};
 	enum roost_err fatal = ROOST_OK;
 	struct roost_errbuf eb = {{0}};
-	int fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	/* O_NONBLOCK: if the file was swapped for a fifo since the walk's stat,
+	 * open must not wait for a writer (fstat below then skips it) */
+	int fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		warnf(b, "%s: %s", j->path, fd < 0 ? strerror(errno) : "changed type during backup");
 		goto skip;
 	}
+	/* metadata as of the content read here, not the walker's earlier stat */
+	fill_meta(nd, &st);
 	read_xattrs(b, fd, j->path, nd); /* through the fd: no second path walk */
 	uint64_t covered = 0;
 	int sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
@@ -451,18 +456,20 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 				pos = (uint64_t)data;
 			}
 			off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-			uint64_t hend = hole < 0 ? size : (uint64_t)hole;
+			uint64_t hend = hole < 0 || (uint64_t)hole > size ? size : (uint64_t)hole;
 			int64_t got = chunk_region(b, w, fd, pos, hend, &ex, &fatal, &eb);
+			if (got < 0 && !fatal) {
+				warnf(b, "%s: read: %s", j->path, strerror(errno));
+				goto skip;
+			}
 			if (got < 0)
 				break;
+			uint64_t start = pos;
 			pos += (uint64_t)got;
-			if ((uint64_t)got < hend - (pos - (uint64_t)got))
+			if (pos < hend && (uint64_t)got < hend - start)
 				break; /* shrank while reading */
 		}
 		covered = pos;
-		if (!fatal && pos < size && errno) {
-			/* the loop broke on a read error */
-		}
 	} else {
 		/* up to the size stat saw: what is appended later is the next backup's */
 		int64_t got = chunk_region(b, w, fd, 0, (uint64_t)st.st_size, &ex, &fatal, &eb);
@@ -704,6 +711,7 @@ static void fill_meta(struct node *n, const struct stat *st)
 	n->gid = st->st_gid;
 	n->mtime_s = st->st_mtim.tv_sec;
 	n->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
+	n->flags &= (uint8_t)~1u; /* called again by the worker: links may have gone */
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
 		n->flags |= 1;
 		n->dev = st->st_dev;
