@@ -230,11 +230,14 @@ static int open_repo(const struct ropts *o, struct roost_backend **be, struct ro
 		return cli_fail(EXIT_USAGE, "no repository: give -r DIR or set ROOST_REPOSITORY");
 	struct roost_errbuf eb;
 	enum roost_err err = roost_backend_local_open(o->repo, 0, be, &eb);
-	if (err)
+	if (err) {
+		*be = NULL;
 		return cli_fail(err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
+	}
 	char *pw = read_password(o, 0);
 	if (!pw) {
 		roost_backend_close(*be);
+		*be = NULL;
 		return EXIT_USAGE;
 	}
 	err = roost_repo_open(*be, pw, r, &eb);
@@ -325,12 +328,11 @@ static void warn_cb(void *ctx, const char *msg)
 
 /* ---- verbs ---- */
 
-static int do_init(struct ropts *o)
+static int do_init(struct ropts *o, struct roost_repo *unused)
 {
+	(void)unused;
 	if (!o->repo)
 		return cli_fail(EXIT_USAGE, "no repository: give -r DIR or set ROOST_REPOSITORY");
-	if (o->nargs)
-		return cli_fail(EXIT_USAGE, "init takes no arguments");
 	char *pw = read_password(o, 1);
 	if (!pw)
 		return EXIT_USAGE;
@@ -350,15 +352,8 @@ static int do_init(struct ropts *o)
 	return EXIT_OK;
 }
 
-static int do_backup(struct ropts *o)
+static int do_backup(struct ropts *o, struct roost_repo *r)
 {
-	if (!o->nargs)
-		return cli_fail(EXIT_USAGE, "backup needs at least one PATH");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
 	struct progress_state ps = {.verb = "backup"};
 	clock_gettime(CLOCK_MONOTONIC, &ps.start);
 	int tty = isatty(2) && !o->json;
@@ -373,7 +368,6 @@ static int do_backup(struct ropts *o)
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_backup(r, &bo, &res, &eb);
 	end_progress(tty);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(err == ROOST_EINVAL ? EXIT_USAGE : EXIT_FAIL, "backup failed: %s",
 		                eb.msg);
@@ -433,20 +427,12 @@ static json_t *snap_json(const struct roost_snapshot *s)
 	                 (json_int_t)s->summary.duration_ms);
 }
 
-static int do_snapshots(struct ropts *o)
+static int do_snapshots(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs)
-		return cli_fail(EXIT_USAGE, "snapshots takes no arguments");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
 	struct roost_snapshot *v;
 	size_t n;
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_snapshots(r, &v, &n, snap_warn, NULL, &eb);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(EXIT_FAIL, "%s", eb.msg);
 	if (o->json) {
@@ -519,49 +505,29 @@ static void ls_cb(void *ctx, const struct roost_lsent *e)
 	putchar('\n');
 }
 
-static int do_ls(struct ropts *o)
+static int do_ls(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs < 1 || o->nargs > 2)
-		return cli_fail(EXIT_USAGE, "usage: roost repo ls -r DIR SNAPSHOT [PATH] [--json]");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
+	struct roost_snapshot s;
+	int rc = find_snap(r, o->args[0], &s);
 	if (rc)
 		return rc;
-	struct roost_snapshot s;
-	if ((rc = find_snap(r, o->args[0], &s))) {
-		close_repo(be, r);
-		return rc;
-	}
 	struct ls_out lo = {o->json, 1};
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_ls(r, &s, o->nargs > 1 ? o->args[1] : NULL, ls_cb, &lo, &eb);
 	if (o->json)
 		puts(lo.first ? "[]" : "]");
 	roost_snapshot_release(&s);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(err == ROOST_ECORRUPT ? EXIT_INTEGRITY : EXIT_FAIL, "%s", eb.msg);
 	return EXIT_OK;
 }
 
-static int do_restore(struct ropts *o)
+static int do_restore(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs != 1)
-		return cli_fail(EXIT_USAGE, "usage: roost repo restore -r DIR SNAPSHOT --target DIR "
-		                            "[--include PATH]...");
-	if (!o->target)
-		return cli_fail(EXIT_USAGE, "restore needs --target DIR");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
+	struct roost_snapshot s;
+	int rc = find_snap(r, o->args[0], &s);
 	if (rc)
 		return rc;
-	struct roost_snapshot s;
-	if ((rc = find_snap(r, o->args[0], &s))) {
-		close_repo(be, r);
-		return rc;
-	}
 	struct progress_state ps = {.verb = "restore"};
 	clock_gettime(CLOCK_MONOTONIC, &ps.start);
 	int tty = isatty(2);
@@ -574,7 +540,6 @@ static int do_restore(struct ropts *o)
 	enum roost_err err = roost_repo_restore(r, &s, &ro, &res, &eb);
 	end_progress(tty);
 	roost_snapshot_release(&s);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(EXIT_FAIL, "restore failed: %s", eb.msg);
 	char b[32];
@@ -593,20 +558,12 @@ static void check_report(void *ctx, int is_error, const char *msg)
 	fprintf(is_error ? stdout : stderr, "%s: %s\n", is_error ? "error" : "note", msg);
 }
 
-static int do_check(struct ropts *o)
+static int do_check(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs)
-		return cli_fail(EXIT_USAGE, "check takes no arguments");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
 	struct roost_check_opts co = {.read_data = o->read_data, .report = check_report};
 	struct roost_check_result res;
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_check(r, &co, &res, &eb);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(EXIT_FAIL, "check failed: %s", eb.msg);
 	printf("checked %llu snapshots, %llu packs%s\n", (unsigned long long)res.snapshots,
@@ -653,18 +610,20 @@ static void forget_cb(void *ctx, const struct roost_snapshot *s, int keep)
 	       s->id, ts, s->hostname);
 }
 
-static int do_forget(struct ropts *o)
+/* Checked before the repository is opened (and its password asked for). */
+static int forget_usage(const struct ropts *o)
 {
 	if (!o->keep_set && !o->nargs)
 		return cli_fail(EXIT_USAGE, "forget needs a --keep-* policy or snapshot ids (refusing "
 		                            "to remove everything)");
 	if (o->keep_set && o->nargs)
 		return cli_fail(EXIT_USAGE, "give either --keep-* options or snapshot ids, not both");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
+	return EXIT_OK;
+}
+
+static int do_forget(struct ropts *o, struct roost_repo *r)
+{
+	int rc = EXIT_OK;
 	struct roost_errbuf eb;
 	enum roost_err err;
 	if (o->nargs)
@@ -673,29 +632,17 @@ static int do_forget(struct ropts *o)
 		                                         (size_t)o->nargs, &eb);
 	else
 		err = roost_repo_forget(r, &o->keep, o->dry_run, forget_cb, o, &eb);
-	if (err) {
-		close_repo(be, r);
+	if (err)
 		return cli_fail(err == ROOST_EINVAL || err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL,
 		                "forget failed: %s", eb.msg);
-	}
 	if (o->prune && !o->dry_run)
 		rc = run_prune(r, o);
-	close_repo(be, r);
 	return rc;
 }
 
-static int do_prune(struct ropts *o)
+static int do_prune(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs)
-		return cli_fail(EXIT_USAGE, "prune takes no arguments");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
-	rc = run_prune(r, o);
-	close_repo(be, r);
-	return rc;
+	return run_prune(r, o);
 }
 
 static void diff_cb(void *ctx, char change, const char *path)
@@ -706,48 +653,30 @@ static void diff_cb(void *ctx, char change, const char *path)
 	putchar('\n');
 }
 
-static int do_diff(struct ropts *o)
+static int do_diff(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs != 2)
-		return cli_fail(EXIT_USAGE, "usage: roost repo diff -r DIR SNAPSHOT SNAPSHOT");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
+	struct roost_snapshot a, b;
+	int rc = find_snap(r, o->args[0], &a);
 	if (rc)
 		return rc;
-	struct roost_snapshot a, b;
-	if ((rc = find_snap(r, o->args[0], &a))) {
-		close_repo(be, r);
-		return rc;
-	}
 	if ((rc = find_snap(r, o->args[1], &b))) {
 		roost_snapshot_release(&a);
-		close_repo(be, r);
 		return rc;
 	}
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_diff(r, &a, &b, diff_cb, NULL, &eb);
 	roost_snapshot_release(&a);
 	roost_snapshot_release(&b);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(err == ROOST_ECORRUPT ? EXIT_INTEGRITY : EXIT_FAIL, "%s", eb.msg);
 	return EXIT_OK;
 }
 
-static int do_stats(struct ropts *o)
+static int do_stats(struct ropts *o, struct roost_repo *r)
 {
-	if (o->nargs)
-		return cli_fail(EXIT_USAGE, "stats takes no arguments");
-	struct roost_backend *be;
-	struct roost_repo *r;
-	int rc = open_repo(o, &be, &r);
-	if (rc)
-		return rc;
 	struct roost_repo_stats st;
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_stats(r, &st, &eb);
-	close_repo(be, r);
 	if (err)
 		return cli_fail(EXIT_FAIL, "%s", eb.msg);
 	if (o->json) {
@@ -785,21 +714,47 @@ int cmd_repo(int argc, char **argv)
 		fputs(repo_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
+	/* Arguments are checked before the repository is opened (and a password
+	 * asked for); every verb but init gets the opened repository. */
 	static const struct {
 		const char *name;
-		int (*fn)(struct ropts *);
+		int (*fn)(struct ropts *, struct roost_repo *);
+		int min, max; /* positional arguments */
+		const char *args;
 	} verbs[] = {
-		{"init", do_init},     {"backup", do_backup}, {"snapshots", do_snapshots},
-		{"ls", do_ls},         {"restore", do_restore}, {"check", do_check},
-		{"forget", do_forget}, {"prune", do_prune},   {"diff", do_diff},
-		{"stats", do_stats},
+		{"init", do_init, 0, 0, ""},
+		{"backup", do_backup, 1, 100000, "PATH..."},
+		{"snapshots", do_snapshots, 0, 0, ""},
+		{"ls", do_ls, 1, 2, "SNAPSHOT [PATH]"},
+		{"restore", do_restore, 1, 1, "SNAPSHOT --target DIR [--include PATH]..."},
+		{"check", do_check, 0, 0, ""},
+		{"forget", do_forget, 0, 100000, "[--keep-* N]... [SNAPSHOT...]"},
+		{"prune", do_prune, 0, 0, ""},
+		{"diff", do_diff, 2, 2, "SNAPSHOT SNAPSHOT"},
+		{"stats", do_stats, 0, 0, ""},
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(argv[1], verbs[i].name) != 0)
 			continue;
 		struct ropts o = {0};
 		int p = parse_opts(argc - 1, argv + 1, &o);
-		int rc = p == 1 ? EXIT_OK : p < 0 ? EXIT_USAGE : verbs[i].fn(&o);
+		int rc = p == 1 ? EXIT_OK : p < 0 ? EXIT_USAGE : -1;
+		if (rc < 0 && (o.nargs < verbs[i].min || o.nargs > verbs[i].max))
+			rc = cli_fail(EXIT_USAGE, "%s %s: usage: roost repo %s -r DIR %s",
+			              verbs[i].name,
+			              o.nargs < verbs[i].min ? "needs more arguments" : "takes fewer arguments",
+			              verbs[i].name, verbs[i].args);
+		if (rc < 0 && !strcmp(verbs[i].name, "restore") && !o.target)
+			rc = cli_fail(EXIT_USAGE, "restore needs --target DIR");
+		if (rc < 0 && !strcmp(verbs[i].name, "forget"))
+			rc = forget_usage(&o) ? EXIT_USAGE : -1;
+		if (rc < 0) {
+			struct roost_backend *be = NULL;
+			struct roost_repo *r = NULL;
+			if (verbs[i].fn == do_init || !(rc = open_repo(&o, &be, &r)))
+				rc = verbs[i].fn(&o, r);
+			close_repo(be, r);
+		}
 		free(o.excludes);
 		free(o.tags);
 		free(o.includes);

@@ -127,14 +127,10 @@ static void warnf(struct bk *b, const char *fmt, ...) __attribute__((format(prin
 static void warnf(struct bk *b, const char *fmt, ...)
 {
 	atomic_fetch_add(&b->errors, 1);
-	if (!b->o->warn)
-		return;
-	char msg[4400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(b->o->warn, b->o->warn_ctx, fmt, ap);
 	va_end(ap);
-	b->o->warn(b->o->warn_ctx, msg);
 }
 
 /* ---- packs ---- */

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "repo_int.h"
 
 #define FC_MAX (2u << 30)
@@ -41,17 +42,9 @@ static void path_key(const char *p, size_t n, uint8_t key[KEY_LEN])
 	crypto_generichash(key, KEY_LEN, (const unsigned char *)p, n, NULL, 0);
 }
 
-static uint64_t rd(const uint8_t *p, int k)
-{
-	uint64_t v = 0;
-	for (int i = k - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static size_t slot_for(const struct filescache *fc, const uint8_t *key)
 {
-	size_t i = (size_t)rd(key, 8) & (fc->cap - 1);
+	size_t i = (size_t)le_get(key, 8) & (fc->cap - 1);
 	while (fc->slots[i] && memcmp(fc->data + fc->slots[i], key, KEY_LEN) != 0)
 		i = (i + 1) & (fc->cap - 1);
 	return i;
@@ -87,7 +80,7 @@ struct filescache *fcache_load(const char *path)
 	while (off < fc->n) {
 		if (fc->n - off < FIXED)
 			goto empty;
-		uint32_t ne = (uint32_t)rd(d + off + KEY_LEN + 40, 4);
+		uint32_t ne = (uint32_t)le_get(d + off + KEY_LEN + 40, 4);
 		off += FIXED;
 		for (uint32_t e = 0; e < ne; e++) {
 			size_t el = off < fc->n ? (d[off] == 0 ? 33 : d[off] == 1 ? 9 : 0) : 0;
@@ -97,15 +90,15 @@ struct filescache *fcache_load(const char *path)
 		}
 		if (fc->n - off < 2)
 			goto empty;
-		uint32_t nx = (uint32_t)rd(d + off, 2);
+		uint32_t nx = (uint32_t)le_get(d + off, 2);
 		off += 2;
 		for (uint32_t x = 0; x < nx; x++) {
 			if (fc->n - off < 2)
 				goto empty;
-			size_t nl = (size_t)rd(d + off, 2);
+			size_t nl = (size_t)le_get(d + off, 2);
 			if (nl == 0 || fc->n - off - 2 < nl + 4 || memchr(d + off + 2, 0, nl))
 				goto empty;
-			size_t vl = (size_t)rd(d + off + 2 + nl, 4);
+			size_t vl = (size_t)le_get(d + off + 2 + nl, 4);
 			if (fc->n - off - 2 - nl - 4 < vl)
 				goto empty;
 			off += 2 + nl + 4 + vl;
@@ -119,16 +112,16 @@ struct filescache *fcache_load(const char *path)
 	if (!fc->slots)
 		goto empty;
 	for (off = 4; off < fc->n;) {
-		uint32_t ne = (uint32_t)rd(d + off + KEY_LEN + 40, 4);
+		uint32_t ne = (uint32_t)le_get(d + off + KEY_LEN + 40, 4);
 		fc->slots[slot_for(fc, d + off)] = (uint32_t)off;
 		off += FIXED;
 		for (uint32_t e = 0; e < ne; e++)
 			off += d[off] == 0 ? 33 : 9;
-		uint32_t nx = (uint32_t)rd(d + off, 2);
+		uint32_t nx = (uint32_t)le_get(d + off, 2);
 		off += 2;
 		for (uint32_t x = 0; x < nx; x++) {
-			size_t nl = (size_t)rd(d + off, 2);
-			off += 2 + nl + 4 + (size_t)rd(d + off + 2 + nl, 4);
+			size_t nl = (size_t)le_get(d + off, 2);
+			off += 2 + nl + 4 + (size_t)le_get(d + off + 2 + nl, 4);
 		}
 	}
 	return fc;
@@ -160,18 +153,18 @@ int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_en
 	if (!off)
 		return -1;
 	const uint8_t *p = fc->data + off + KEY_LEN;
-	out->ino = rd(p, 8);
-	out->size = rd(p + 8, 8);
-	out->mtime_s = (int64_t)rd(p + 16, 8);
-	out->mtime_ns = (uint32_t)rd(p + 24, 4);
-	out->ctime_s = (int64_t)rd(p + 28, 8);
-	out->ctime_ns = (uint32_t)rd(p + 36, 4);
-	out->nextents = (uint32_t)rd(p + 40, 4);
+	out->ino = le_get(p, 8);
+	out->size = le_get(p + 8, 8);
+	out->mtime_s = (int64_t)le_get(p + 16, 8);
+	out->mtime_ns = (uint32_t)le_get(p + 24, 4);
+	out->ctime_s = (int64_t)le_get(p + 28, 8);
+	out->ctime_ns = (uint32_t)le_get(p + 36, 4);
+	out->nextents = (uint32_t)le_get(p + 40, 4);
 	out->extents = p + 44;
 	const uint8_t *x = out->extents;
 	for (uint32_t e = 0; e < out->nextents; e++)
 		x += x[0] == 0 ? 33 : 9;
-	out->nxattrs = (uint16_t)rd(x, 2);
+	out->nxattrs = (uint16_t)le_get(x, 2);
 	out->xattrs = x + 2;
 	return 0;
 }
@@ -185,8 +178,8 @@ int fcache_xattrs(const struct fc_entry *e, struct node *n)
 		return -1;
 	const uint8_t *p = e->xattrs;
 	for (uint16_t i = 0; i < e->nxattrs; i++) {
-		size_t nl = (size_t)rd(p, 2);
-		uint32_t vl = (uint32_t)rd(p + 2 + nl, 4);
+		size_t nl = (size_t)le_get(p, 2);
+		uint32_t vl = (uint32_t)le_get(p + 2 + nl, 4);
 		struct xattr *x = &n->xattrs[i];
 		x->name = strndup((const char *)p + 2, nl);
 		x->value = malloc(vl ? vl : 1);
@@ -216,7 +209,7 @@ struct extent *fcache_extents(const struct fc_entry *e)
 			memcpy(x[i].id, p + 1, ID_LEN);
 			p += 33;
 		} else {
-			x[i].len = rd(p + 1, 8);
+			x[i].len = le_get(p + 1, 8);
 			p += 9;
 		}
 	}
@@ -256,12 +249,6 @@ struct fcache_out *fcache_out_new(const char *path)
 	return o;
 }
 
-static void wr(uint8_t *p, uint64_t v, int k)
-{
-	for (int i = 0; i < k; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
                     const struct fc_entry *e, const struct extent *ext,
                     const struct node *meta)
@@ -269,13 +256,13 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 	uint8_t fixed[FIXED];
 	path_key(path, len, fixed);
 	uint8_t *p = fixed + KEY_LEN;
-	wr(p, e->ino, 8);
-	wr(p + 8, e->size, 8);
-	wr(p + 16, (uint64_t)e->mtime_s, 8);
-	wr(p + 24, e->mtime_ns, 4);
-	wr(p + 28, (uint64_t)e->ctime_s, 8);
-	wr(p + 36, e->ctime_ns, 4);
-	wr(p + 40, e->nextents, 4);
+	le_put(p, e->ino, 8);
+	le_put(p + 8, e->size, 8);
+	le_put(p + 16, (uint64_t)e->mtime_s, 8);
+	le_put(p + 24, e->mtime_ns, 4);
+	le_put(p + 28, (uint64_t)e->ctime_s, 8);
+	le_put(p + 36, e->ctime_ns, 4);
+	le_put(p + 40, e->nextents, 4);
 	pthread_mutex_lock(&o->lock);
 	if (fwrite(fixed, 1, FIXED, o->f) != FIXED)
 		o->failed = 1;
@@ -287,7 +274,7 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 			memcpy(x + 1, ext[i].id, ID_LEN);
 			xl = 33;
 		} else {
-			wr(x + 1, ext[i].len, 8);
+			le_put(x + 1, ext[i].len, 8);
 			xl = 9;
 		}
 		if (fwrite(x, 1, xl, o->f) != xl)
@@ -295,14 +282,14 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 	}
 	uint16_t nx = meta ? meta->nxattrs : 0;
 	uint8_t h[6];
-	wr(h, nx, 2);
+	le_put(h, nx, 2);
 	if (fwrite(h, 1, 2, o->f) != 2)
 		o->failed = 1;
 	for (uint16_t i = 0; i < nx; i++) {
 		const struct xattr *x = &meta->xattrs[i];
 		size_t nl = strlen(x->name);
-		wr(h, nl, 2);
-		wr(h + 2, x->len, 4);
+		le_put(h, nl, 2);
+		le_put(h + 2, x->len, 4);
 		if (fwrite(h, 1, 2, o->f) != 2 || fwrite(x->name, 1, nl, o->f) != nl ||
 		    fwrite(h + 2, 1, 4, o->f) != 4 || fwrite(x->value, 1, x->len, o->f) != x->len)
 			o->failed = 1;

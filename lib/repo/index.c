@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "repo_int.h"
 
 enum { ST_STORED = 1, ST_CLAIMED = 2, ST_DEAD = 3 };
@@ -279,15 +280,12 @@ size_t index_nblobs(struct repo_index *ix)
 
 static void put32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
+	le_put(p, v, 4);
 }
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return (uint32_t)le_get(p, 4);
 }
 
 size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);

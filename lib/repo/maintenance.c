@@ -265,14 +265,10 @@ static void say(const struct roost_prune_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void say(const struct roost_prune_opts *o, const char *fmt, ...)
 {
-	if (!o->report)
-		return;
-	char msg[600];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(o->report, o->ctx, fmt, ap);
 	va_end(ap);
-	o->report(o->ctx, msg);
 }
 
 enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,

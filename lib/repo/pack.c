@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "repo_int.h"
 
 #define ENTRY_LEN (1 + ID_LEN + 12)
@@ -136,14 +137,11 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys
 		return ROOST_ENOMEM;
 	}
 	memcpy(t, "RPK1", 4);
-	uint32_t cnt = pw->n;
-	for (int i = 0; i < 4; i++)
-		t[4 + i] = (uint8_t)(cnt >> (8 * i));
+	le_put(t + 4, pw->n, 4);
 	blob_entries_encode(pw->blobs, pw->n, t + 8);
 	seal(k->enc, t, tlen, sealed);
 	uint32_t sl = (uint32_t)(tlen + SEAL_OVERHEAD);
-	for (int i = 0; i < 4; i++)
-		sealed[sl + i] = (uint8_t)(sl >> (8 * i));
+	le_put(sealed + sl, sl, 4);
 	enum roost_err err = pw_write(pw, sealed, sl + 4, eb);
 	if (!err)
 		err = pw_flush(pw, eb);
@@ -185,8 +183,7 @@ enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit,
 	*nb = 0;
 	if (n < 8 || memcmp(p, "RPK1", 4) != 0)
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer has an unknown format");
-	uint32_t cnt = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-	               (uint32_t)p[7] << 24;
+	uint32_t cnt = (uint32_t)le_get(p + 4, 4);
 	if ((n - 8) / ENTRY_LEN != cnt || (n - 8) % ENTRY_LEN)
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer length does not match its count");
 	struct blob_loc *b = malloc((cnt ? cnt : 1) * sizeof(*b));
@@ -214,8 +211,7 @@ enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys
 	enum roost_err err = b->ops->get_range(b, name, size - 4, 4, lb, eb);
 	if (err)
 		return err;
-	uint32_t tl = (uint32_t)lb[0] | (uint32_t)lb[1] << 8 | (uint32_t)lb[2] << 16 |
-	              (uint32_t)lb[3] << 24;
+	uint32_t tl = (uint32_t)le_get(lb, 4);
 	if (tl < SEAL_OVERHEAD + 8 || tl > size - 4 || tl > (64u << 20))
 		return roost_errf(eb, ROOST_ECORRUPT, "%s: trailer length %u is invalid", name, tl);
 	uint8_t *sealed = malloc(tl), *plain = malloc(tl);

@@ -610,3 +610,12 @@ enum roost_err roost_repo_find_snapshot(struct roost_repo *r, const char *ref,
 	roost_snapshots_free(v, n);
 	return err;
 }
+
+void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
+{
+	if (!cb)
+		return;
+	char msg[4400];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb(ctx, msg);
+}

@@ -7,6 +7,7 @@
 #define ROOST_REPO_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -272,7 +273,11 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 enum roost_err fcache_out_commit(struct fcache_out *o, const char *path, struct roost_errbuf *eb);
 void fcache_out_free(struct fcache_out *o);
 
-/* ---- repo.c (listing) --------------------------------------------------- */
+/* ---- repo.c (listing, reporting) ------------------------------------------ */
+/* Formats a message and hands it to cb (if non-NULL): the warnings and
+ * reports of backup, restore, check and prune. */
+void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 /* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
 enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
                                  uint64_t **sizes, size_t *n, struct roost_errbuf *eb);

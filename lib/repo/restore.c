@@ -112,14 +112,10 @@ static void rwarn(struct rs *s, const char *fmt, ...) __attribute__((format(prin
 static void rwarn(struct rs *s, const char *fmt, ...)
 {
 	atomic_fetch_add(&s->errors, 1);
-	if (!s->o->warn)
-		return;
-	char msg[4400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(s->o->warn, s->o->warn_ctx, fmt, ap);
 	va_end(ap);
-	s->o->warn(s->o->warn_ctx, msg);
 }
 
 static int canceled(struct rs *s)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "repo_int.h"
 
 void node_release(struct node *n)
@@ -88,8 +89,7 @@ static void wb_put(struct wbuf *w, const void *src, size_t k)
 static void wb_int(struct wbuf *w, uint64_t v, int bytes)
 {
 	uint8_t b[8];
-	for (int i = 0; i < bytes; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le_put(b, v, bytes);
 	wb_put(w, b, (size_t)bytes);
 }
 
@@ -171,9 +171,7 @@ static uint64_t rb_int(struct rbuf *r, int bytes)
 		r->bad = 1;
 		return 0;
 	}
-	uint64_t v = 0;
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | r->p[r->off + (size_t)i];
+	uint64_t v = le_get(r->p + r->off, bytes);
 	r->off += (size_t)bytes;
 	return v;
 }
