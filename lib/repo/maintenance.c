@@ -431,8 +431,24 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 			x->action = 3;
 		}
 	}
+	/* Small packs (every backup ends with up to one per thread) are merged
+	 * once together they would fill half a pack: no rewriting the same few
+	 * bytes on every run. */
+	uint64_t small_bytes = 0;
+	size_t small = 0;
+	for (size_t i = 0; i < p.n; i++)
+		if (p.v[i].marked_at < 0 && !p.v[i].action && p.v[i].used &&
+		    p.v[i].total_bytes < r->pack_size / 4) {
+			small_bytes += p.v[i].used_bytes;
+			small++;
+		}
+	if (small >= 2 && small_bytes >= r->pack_size / 2)
+		for (size_t i = 0; i < p.n; i++)
+			if (p.v[i].marked_at < 0 && !p.v[i].action && p.v[i].used &&
+			    p.v[i].total_bytes < r->pack_size / 4)
+				p.v[i].action = 3;
 
-	/* 5. repack the used blobs of mostly-unused packs */
+	/* 5. repack the used blobs of mostly-unused and of small packs */
 	struct pack_writer *pw = NULL;
 	for (size_t i = 0; i < p.n && !err; i++) {
 		struct ppack *x = &p.v[i];
