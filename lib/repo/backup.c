@@ -365,11 +365,18 @@ static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, 
 		*fatal = ROOST_ENOMEM;
 		return -1;
 	}
-	size_t have = 0;
+	/* buf[start, have) is read and not yet chunked; the rest is moved to the
+	 * front only when a refill needs the room (about once per buffer) */
+	size_t start = 0, have = 0;
 	int eof = 0;
 	uint64_t pos = off, total = 0;
-	while (!eof || have) {
-		while (!eof && have < ch->max) {
+	while (!eof || have > start) {
+		while (!eof && have - start < ch->max) {
+			if (cap - have < ch->max) {
+				memmove(w->buf, w->buf + start, have - start);
+				have -= start;
+				start = 0;
+			}
 			size_t want = cap - have;
 			if (end != UINT64_MAX && end - pos < want)
 				want = (size_t)(end - pos);
@@ -389,19 +396,19 @@ static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, 
 			have += (size_t)n;
 			pos += (uint64_t)n;
 		}
-		if (!have)
+		if (have == start)
 			break;
-		size_t cut = (!eof && have < ch->max) ? have : chunker_cut(ch, w->buf, have);
+		const uint8_t *p = w->buf + start;
+		size_t cut = chunker_cut(ch, p, have - start);
 		struct extent e = {.kind = 0, .len = cut};
-		enum roost_err err = store_blob(b, w, BLOB_DATA, w->buf, cut, e.id, eb);
+		enum roost_err err = store_blob(b, w, BLOB_DATA, p, cut, e.id, eb);
 		if (err || ext_push(ex, &e)) {
 			*fatal = err ? err : ROOST_ENOMEM;
 			return -1;
 		}
 		total += cut;
 		atomic_fetch_add(&b->bytes_done, cut);
-		memmove(w->buf, w->buf + cut, have - cut);
-		have -= cut;
+		start += cut;
 		if (failed(b)) {
 			*fatal = ROOST_ECANCELED;
 			return -1;
