@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store's connection setup and migrations. The schema follows
+ * DESIGN.md: hosts, enrollment tokens, source groups, schedules and their
+ * groups, jobs, pending runs (one per host and schedule), seen fires, and
+ * success per (schedule, group) for catch-up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+static const char *const migrations[] = {
+	/* 1: the data model of DESIGN.md */
+	"CREATE TABLE repos ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, location TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE hosts ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL,"
+	"  os TEXT NOT NULL DEFAULT '', tz TEXT,"
+	"  mode TEXT NOT NULL CHECK (mode IN ('always-on', 'intermittent')),"
+	"  secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL,"
+	"  last_seen_at INTEGER, last_backup_at INTEGER, current_job_id INTEGER);"
+	"CREATE TABLE enroll_tokens ("
+	"  id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,"
+	"  expires_at INTEGER NOT NULL, uses_left INTEGER NOT NULL CHECK (uses_left >= 0),"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE source_groups ("
+	"  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, paths TEXT NOT NULL, excludes TEXT NOT NULL DEFAULT '[]',"
+	"  UNIQUE (host_id, name));"
+	"CREATE TABLE schedules ("
+	"  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, cron TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE (host_id, name));"
+	"CREATE TABLE schedule_groups ("
+	"  schedule_id INTEGER NOT NULL REFERENCES schedules ON DELETE CASCADE,"
+	"  group_id INTEGER NOT NULL REFERENCES source_groups ON DELETE CASCADE,"
+	"  PRIMARY KEY (schedule_id, group_id));"
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  schedule_id INTEGER REFERENCES schedules ON DELETE SET NULL,"
+	"  group_id INTEGER REFERENCES source_groups ON DELETE SET NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('backup', 'restore')),"
+	"  trigger TEXT NOT NULL CHECK (trigger IN ('schedule', 'pending', 'catchup', 'manual')),"
+	"  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed',"
+	"                                         'canceled', 'interrupted')),"
+	"  created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+	"  snapshot_id TEXT, files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_new INTEGER NOT NULL DEFAULT 0, error TEXT, params TEXT);"
+	"CREATE INDEX jobs_host_status ON jobs (host_id, status);"
+	"CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at);"
+	"CREATE TABLE pending_runs ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  schedule_id INTEGER NOT NULL REFERENCES schedules ON DELETE CASCADE,"
+	"  first_fire INTEGER NOT NULL, last_fire INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, schedule_id));"
+	"CREATE TABLE fires ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  schedule_id INTEGER NOT NULL, slot INTEGER NOT NULL, seen_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, schedule_id, slot));"
+	"CREATE TABLE group_success ("
+	"  schedule_id INTEGER NOT NULL REFERENCES schedules ON DELETE CASCADE,"
+	"  group_id INTEGER NOT NULL REFERENCES source_groups ON DELETE CASCADE,"
+	"  last_success_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (schedule_id, group_id));",
+};
+
+int store_schema_latest(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+static enum roost_err sql_fail(struct roost_errbuf *eb, sqlite3 *db, const char *what)
+{
+	return roost_errf(eb, ROOST_EIO, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+enum roost_err store_open(const char *path, struct store **out, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	sqlite3 *db = NULL;
+	enum roost_err err = ROOST_OK;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		err = roost_errf(eb, ROOST_EIO, "store: open %s: %s", path,
+		                 db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_fail(eb, db, "configure");
+		goto fail;
+	}
+	int v;
+	if (user_version(db, &v)) {
+		err = sql_fail(eb, db, "read schema version");
+		goto fail;
+	}
+	if (v > store_schema_latest()) {
+		err = roost_errf(eb, ROOST_ENOTSUP,
+		                 "store: %s has schema version %d, newer than this roostd knows (%d); "
+		                 "refusing to touch it", path, v, store_schema_latest());
+		goto fail;
+	}
+	for (int m = v; m < store_schema_latest(); m++) {
+		char setv[64];
+		snprintf(setv, sizeof(setv), "PRAGMA user_version=%d;", m + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[m], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, setv, NULL, NULL, NULL) != SQLITE_OK) {
+			char what[64];
+			snprintf(what, sizeof(what), "migration %d", m + 1);
+			err = sql_fail(eb, db, what);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			err = sql_fail(eb, db, "commit migration");
+			goto fail;
+		}
+	}
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		err = ROOST_ENOMEM;
+		goto fail;
+	}
+	s->db = db;
+	s->version = store_schema_latest();
+	*out = s;
+	return ROOST_OK;
+fail:
+	sqlite3_close(db);
+	return err;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
