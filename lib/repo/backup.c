@@ -1158,13 +1158,11 @@ static char *cache_file(const struct roost_repo *r, const struct roost_backup_op
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return NULL;
 	uint8_t h[ID_LEN];
-	struct roost_repo_hash_input {
-		char buf[8192];
-	} in;
-	size_t k = (size_t)snprintf(in.buf, sizeof(in.buf), "%s", host);
-	for (size_t i = 0; i < n && k < sizeof(in.buf); i++)
-		k += (size_t)snprintf(in.buf + k, sizeof(in.buf) - k, "%c%s", 0, paths[i]);
-	hash_plain((const uint8_t *)in.buf, k < sizeof(in.buf) ? k : sizeof(in.buf), h);
+	char in[8192]; /* host, then each path, NUL-separated */
+	size_t k = (size_t)snprintf(in, sizeof(in), "%s", host);
+	for (size_t i = 0; i < n && k < sizeof(in); i++)
+		k += (size_t)snprintf(in + k, sizeof(in) - k, "%c%s", 0, paths[i]);
+	hash_plain((const uint8_t *)in, k < sizeof(in) ? k : sizeof(in), h);
 	char hex[HEX_LEN + 1];
 	hex_encode(h, 16, hex);
 	size_t ol = strlen(dir) + HEX_LEN + 16;

@@ -276,7 +276,6 @@ size_t index_nblobs(struct repo_index *ix)
 
 /* ---- encoding (shared with pack trailers) ---- */
 
-#define ENTRY_LEN (1 + ID_LEN + 4 + 4 + 4)
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -288,7 +287,6 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)le_get(p, 4);
 }
 
-size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
 size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out)
 {
 	uint8_t *p = out;
@@ -304,9 +302,6 @@ size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out)
 	return (size_t)(p - out);
 }
 
-/* Decodes n entries, checking each lies within [0, limit) of its pack. */
-enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
-                                   struct blob_loc *out, struct roost_errbuf *eb);
 enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
                                    struct blob_loc *out, struct roost_errbuf *eb)
 {

@@ -12,10 +12,6 @@
 #include "le.h"
 #include "repo_int.h"
 
-#define ENTRY_LEN (1 + ID_LEN + 12)
-size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
-enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
-                                   struct blob_loc *out, struct roost_errbuf *eb);
 
 struct pack_writer {
 	struct roost_backend *be;

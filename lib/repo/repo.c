@@ -373,8 +373,6 @@ static enum roost_err add_indexed(void *ctx, const struct pack_blobs *pb)
 }
 
 enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
-                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
-enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
                                  uint64_t **sizes, size_t *n, struct roost_errbuf *eb)
 {
 	struct load_ctx lc = {.r = r};

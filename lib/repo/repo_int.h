@@ -118,6 +118,12 @@ struct pack_blobs {
 	struct blob_loc *blobs;
 	uint32_t n;
 };
+/* The 45-byte blob entries shared by index objects and pack trailers:
+ * encode returns bytes written; decode checks each lies within [0, limit). */
+#define ENTRY_LEN (1 + ID_LEN + 4 + 4 + 4) /* type, id, offset, length, raw length */
+size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
+enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
+                                   struct blob_loc *out, struct roost_errbuf *eb);
 /* Binary index object plaintext for packs p[0..n). */
 enum roost_err index_encode(const struct pack_blobs *p, size_t n, uint8_t **out, size_t *outn);
 /* Parses an index plaintext, calling add for each pack (blobs valid during the call). */
