@@ -63,6 +63,16 @@ struct roost_backend {
 enum roost_err roost_backend_local_open(const char *dir, int create,
                                         struct roost_backend **out, struct roost_errbuf *eb);
 
+/*
+ * The server's object API (what agents use): objects under
+ * <url>/v1/repo/<name>, through an HTTPS client that carries the host's
+ * credentials. Append-only: remove() is refused by the server. The backend
+ * does not own http; it must outlive the backend.
+ */
+struct roost_http;
+enum roost_err roost_backend_http_open(struct roost_http *http, const char *location,
+                                       struct roost_backend **out, struct roost_errbuf *eb);
+
 void roost_backend_close(struct roost_backend *b);
 
 /* Checks that name is one of the forms above with a valid hex id. */

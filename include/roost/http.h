@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small blocking HTTPS/1.1 client for talking to roostd: the admin
+ * commands of `roost`, the agent's enrollment and its repository backend.
+ *
+ * TLS is always on. With a pinned fingerprint (SHA-256 of the server's
+ * certificate, hex, colons allowed) the certificate must match it exactly;
+ * without one it must verify against the system's CAs for the URL's host.
+ * Connections are kept alive and pooled; a client may be used from many
+ * threads at once. Every socket has an idle timeout, so a dead server is an
+ * error, not a hang.
+ */
+#ifndef ROOST_HTTP_H
+#define ROOST_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roost/error.h"
+
+struct roost_http;
+
+struct roost_http_resp {
+	int status;
+	uint8_t *body; /* malloc'd, NUL-terminated (not counted in len); NULL for HEAD */
+	size_t len;
+	uint64_t content_length; /* as announced (HEAD) */
+};
+
+/*
+ * url: "https://host:port" (an optional path prefix is kept). fingerprint:
+ * NULL, or 64 hex digits (colons ignored). auth: the Authorization header
+ * value ("Bearer ...") or NULL. timeout_s: socket idle timeout (0: 60 s).
+ */
+enum roost_err roost_http_new(const char *url, const char *fingerprint, const char *auth,
+                              int timeout_s, struct roost_http **out,
+                              struct roost_errbuf *eb);
+void roost_http_free(struct roost_http *h);
+
+/*
+ * One request. path starts with '/'; headers is NULL or a NULL-terminated
+ * list of "Name: value" lines; body may be NULL. Any HTTP status is a
+ * success here (look at resp->status); transport and TLS failures, a pin
+ * mismatch or a malformed response are errors. A response body over
+ * max_body (0: 1 GiB) is an error. Free resp with roost_http_resp_free.
+ */
+enum roost_err roost_http_request(struct roost_http *h, const char *method, const char *path,
+                                  const char *const *headers, const void *body, size_t blen,
+                                  size_t max_body, struct roost_http_resp *resp,
+                                  struct roost_errbuf *eb);
+void roost_http_resp_free(struct roost_http_resp *r);
+
+/* The SHA-256 fingerprint (64 lowercase hex) of the certificate the server
+ * at url presents, without verifying it: trust on first use. */
+enum roost_err roost_http_fetch_fingerprint(const char *url, char out[65],
+                                            struct roost_errbuf *eb);
+
+/* Normalizes a fingerprint (hex, colons and case ignored) to 64 lowercase hex. */
+int roost_fingerprint_normalize(const char *in, char out[65]);
+
+/* Percent-encodes s for a URL path segment or query value into a new string. */
+char *roost_url_escape(const char *s);
+
+#endif

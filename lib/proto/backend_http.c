@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The repository backend over roostd's object API (DESIGN.md: agents write
+ * through the server). Objects map to /v1/repo/<name>; a listing is
+ * GET /v1/repo/<type>/ answering [{"name": ..., "size": ...}]. A streamed
+ * object (a pack) is buffered until its name is known at commit, then sent
+ * with one PUT; packs are bounded (16 MiB by default), so is the buffer.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/backend.h"
+#include "roost/http.h"
+
+#define MAX_OBJECT ((size_t)1 << 30)
+
+struct hbackend {
+	struct roost_backend pub;
+	struct roost_http *http;
+};
+
+struct roost_bwriter {
+	struct hbackend *hb;
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static enum roost_err status_err(int status, const char *method, const char *name,
+                                 const struct roost_http_resp *r, struct roost_errbuf *eb)
+{
+	const char *msg = "";
+	json_t *j = r->body ? json_loadb((const char *)r->body, r->len, 0, NULL) : NULL;
+	json_t *e = j ? json_object_get(j, "error") : NULL;
+	if (e && json_is_string(json_object_get(e, "message")))
+		msg = json_string_value(json_object_get(e, "message"));
+	enum roost_err err = status == 404   ? ROOST_ENOENT
+	                     : status == 409 ? ROOST_EEXIST
+	                     : status == 401 ? ROOST_EAUTH
+	                     : status == 403 ? ROOST_EPERM
+	                     : status == 416 ? ROOST_ECORRUPT
+	                     : status == 413 ? ROOST_ERANGE
+	                                     : ROOST_EIO;
+	roost_errf(eb, err, "server: %s %s: HTTP %d%s%s", method, name, status, msg[0] ? ": " : "",
+	           msg);
+	json_decref(j);
+	return err;
+}
+
+static enum roost_err req(struct hbackend *hb, const char *method, const char *name,
+                          const char *const *hdrs, const void *body, size_t blen,
+                          struct roost_http_resp *r, struct roost_errbuf *eb)
+{
+	if (!roost_backend_name_valid(name))
+		return roost_errf(eb, ROOST_EINVAL, "invalid object name %s", name);
+	char path[400];
+	snprintf(path, sizeof(path), "/v1/repo/%s", name);
+	enum roost_err err =
+		roost_http_request(hb->http, method, path, hdrs, body, blen, MAX_OBJECT, r, eb);
+	if (err)
+		return err;
+	if (r->status / 100 != 2) {
+		err = status_err(r->status, method, name, r, eb);
+		roost_http_resp_free(r);
+	}
+	return err;
+}
+
+static enum roost_err h_get(struct roost_backend *b, const char *name, uint8_t **buf,
+                            size_t *len, struct roost_errbuf *eb)
+{
+	*buf = NULL;
+	*len = 0;
+	struct roost_http_resp r;
+	enum roost_err err = req((struct hbackend *)b, "GET", name, NULL, NULL, 0, &r, eb);
+	if (err)
+		return err;
+	*buf = r.body;
+	*len = r.len;
+	if (!*buf) { /* an empty object */
+		*buf = malloc(1);
+		if (!*buf)
+			return ROOST_ENOMEM;
+	}
+	return ROOST_OK;
+}
+
+static enum roost_err h_get_range(struct roost_backend *b, const char *name, uint64_t off,
+                                  size_t len, uint8_t *buf, struct roost_errbuf *eb)
+{
+	if (len == 0)
+		return ROOST_OK;
+	char range[80];
+	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
+	         (unsigned long long)(off + len - 1));
+	const char *hdrs[] = {range, NULL};
+	struct roost_http_resp r;
+	enum roost_err err = req((struct hbackend *)b, "GET", name, hdrs, NULL, 0, &r, eb);
+	if (err)
+		return err == ROOST_ECORRUPT
+		               ? roost_errf(eb, ROOST_ECORRUPT, "%s: shorter than expected", name)
+		               : err;
+	if (r.status != 206 || r.len != len) {
+		roost_http_resp_free(&r);
+		return roost_errf(eb, ROOST_ECORRUPT, "%s: range %llu+%zu: short or unranged answer",
+		                  name, (unsigned long long)off, len);
+	}
+	memcpy(buf, r.body, len);
+	roost_http_resp_free(&r);
+	return ROOST_OK;
+}
+
+static enum roost_err h_put(struct roost_backend *b, const char *name, const uint8_t *buf,
+                            size_t len, struct roost_errbuf *eb)
+{
+	struct roost_http_resp r;
+	enum roost_err err = req((struct hbackend *)b, "PUT", name, NULL, buf, len, &r, eb);
+	if (!err)
+		roost_http_resp_free(&r);
+	return err;
+}
+
+static enum roost_err h_writer_open(struct roost_backend *b, struct roost_bwriter **w,
+                                    struct roost_errbuf *eb)
+{
+	*w = calloc(1, sizeof(**w));
+	if (!*w)
+		return roost_errf(eb, ROOST_ENOMEM, "out of memory");
+	(*w)->hb = (struct hbackend *)b;
+	return ROOST_OK;
+}
+
+static enum roost_err h_writer_write(struct roost_bwriter *w, const uint8_t *buf, size_t len,
+                                     struct roost_errbuf *eb)
+{
+	if (w->len + len > MAX_OBJECT)
+		return roost_errf(eb, ROOST_ERANGE, "object larger than %zu bytes", MAX_OBJECT);
+	if (w->len + len > w->cap) {
+		size_t nc = w->cap ? w->cap : (1u << 20);
+		while (nc < w->len + len)
+			nc *= 2;
+		uint8_t *nb = realloc(w->buf, nc);
+		if (!nb)
+			return roost_errf(eb, ROOST_ENOMEM, "out of memory");
+		w->buf = nb;
+		w->cap = nc;
+	}
+	memcpy(w->buf + w->len, buf, len);
+	w->len += len;
+	return ROOST_OK;
+}
+
+static void h_writer_abort(struct roost_bwriter *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	free(w);
+}
+
+static enum roost_err h_writer_commit(struct roost_bwriter *w, const char *name,
+                                      struct roost_errbuf *eb)
+{
+	enum roost_err err = h_put(&w->hb->pub, name, w->buf, w->len, eb);
+	h_writer_abort(w);
+	return err;
+}
+
+static enum roost_err h_list(struct roost_backend *b, const char *type, roost_list_cb cb,
+                             void *ctx, struct roost_errbuf *eb)
+{
+	struct hbackend *hb = (struct hbackend *)b;
+	if (strspn(type, "abcdefghijklmnopqrstuvwxyz") != strlen(type) || strlen(type) > 16)
+		return roost_errf(eb, ROOST_EINVAL, "invalid object type %s", type);
+	char path[64];
+	snprintf(path, sizeof(path), "/v1/repo/%s/", type);
+	struct roost_http_resp r;
+	enum roost_err err = roost_http_request(hb->http, "GET", path, NULL, NULL, 0, MAX_OBJECT,
+	                                        &r, eb);
+	if (err)
+		return err;
+	if (r.status != 200) {
+		err = status_err(r.status, "GET", path, &r, eb);
+		roost_http_resp_free(&r);
+		return err;
+	}
+	json_error_t je;
+	json_t *a = json_loadb((const char *)r.body, r.len, 0, &je);
+	roost_http_resp_free(&r);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return roost_errf(eb, ROOST_EIO, "server: listing of %s is not a JSON array", type);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(a, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		json_t *sz = json_object_get(e, "size");
+		if (!name || !json_is_integer(sz) || !roost_backend_name_valid(name)) {
+			err = roost_errf(eb, ROOST_EIO, "server: malformed entry in listing of %s", type);
+			break;
+		}
+		if (cb(ctx, name, (uint64_t)json_integer_value(sz)))
+			break;
+	}
+	json_decref(a);
+	return err;
+}
+
+static enum roost_err h_stat(struct roost_backend *b, const char *name, uint64_t *size,
+                             struct roost_errbuf *eb)
+{
+	struct roost_http_resp r;
+	enum roost_err err = req((struct hbackend *)b, "HEAD", name, NULL, NULL, 0, &r, eb);
+	if (err)
+		return err;
+	if (size)
+		*size = r.content_length;
+	roost_http_resp_free(&r);
+	return ROOST_OK;
+}
+
+static enum roost_err h_remove(struct roost_backend *b, const char *name,
+                               struct roost_errbuf *eb)
+{
+	return roost_errf(eb, ROOST_EPERM,
+	                  "%s: the server's repository is append-only for hosts; "
+	                  "forget and prune run on the server", name);
+}
+
+static void h_close(struct roost_backend *b)
+{
+	free(b->location);
+	free(b);
+}
+
+static const struct roost_backend_ops http_ops = {
+	.get = h_get,
+	.get_range = h_get_range,
+	.put = h_put,
+	.writer_open = h_writer_open,
+	.writer_write = h_writer_write,
+	.writer_commit = h_writer_commit,
+	.writer_abort = h_writer_abort,
+	.list = h_list,
+	.stat = h_stat,
+	.remove = h_remove,
+	.close = h_close,
+};
+
+enum roost_err roost_backend_http_open(struct roost_http *http, const char *location,
+                                       struct roost_backend **out, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	struct hbackend *hb = calloc(1, sizeof(*hb));
+	if (!hb || !(hb->pub.location = strdup(location ? location : "server"))) {
+		free(hb);
+		return roost_errf(eb, ROOST_ENOMEM, "out of memory");
+	}
+	hb->pub.ops = &http_ops;
+	hb->http = http;
+	*out = &hb->pub;
+	return ROOST_OK;
+}

@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The REST API of DESIGN.md ("REST API"): routing by method and path
+ * segments, admin authorization, and one handler per route. Handlers fill a
+ * struct resp with a status and a JSON body; http.c writes it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/cron.h"
+#include "roost/jsonutil.h"
+#include "roost/log.h"
+#include "roost/timeutil.h"
+#include "roostd.h"
+
+#define MAX_SEGS 8
+
+const char *query_get(const char *query, const char *key, char *buf, size_t cap)
+{
+	size_t kl = strlen(key);
+	for (const char *p = query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		if (n > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			size_t vl = n - kl - 1;
+			if (vl >= cap)
+				vl = cap - 1;
+			memcpy(buf, p + kl + 1, vl);
+			buf[vl] = 0;
+			return buf;
+		}
+		p = amp ? amp + 1 : p + n;
+	}
+	return NULL;
+}
+
+static void ok(struct resp *rs, int status, json_t *j)
+{
+	json_decref(rs->json);
+	rs->status = status;
+	rs->json = j ? j : json_object();
+}
+
+static void not_found(struct resp *rs, const char *what)
+{
+	char m[160];
+	snprintf(m, sizeof(m), "%s not found", what);
+	resp_error(rs, 404, "not_found", m, NULL);
+}
+
+static int parse_id(const char *s, int64_t *out)
+{
+	char *e;
+	long long v = strtoll(s, &e, 10);
+	if (!*s || *e || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- enrollment ---- */
+
+static void enroll_tokens_create(struct req *rq, struct resp *rs)
+{
+	json_t *o = rq->blen ? body_object(rq->body, rq->blen, rs) : json_object();
+	if (!o)
+		return;
+	json_t *ttl = json_object_get(o, "ttl"), *uses = json_object_get(o, "uses");
+	int64_t t = 3600, u = 1;
+	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+	            json_integer_value(ttl) > 365LL * 86400)) {
+		resp_error(rs, 400, "invalid_field", "ttl: seconds between 1 and 31536000", "ttl");
+		goto out;
+	}
+	if (uses && (!json_is_integer(uses) || json_integer_value(uses) < 1 ||
+	             json_integer_value(uses) > 100000)) {
+		resp_error(rs, 400, "invalid_field", "uses: between 1 and 100000", "uses");
+		goto out;
+	}
+	if (ttl)
+		t = json_integer_value(ttl);
+	if (uses)
+		u = json_integer_value(uses);
+	char text[AUTH_TEXT_LEN + 1];
+	uint8_t hash[AUTH_HASH_LEN];
+	auth_new_secret(text, hash);
+	int64_t now = srv_now();
+	if (db_exec("INSERT INTO enroll_tokens (token_hash, expires_at, uses_left, created_at) "
+	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != SQLITE_DONE) {
+		resp_error(rs, 500, "internal", "could not store the token", NULL);
+		goto out;
+	}
+	log_info("enroll.token_created", "ttl_s=%lld uses=%lld", (long long)t, (long long)u);
+	ok(rs, 201, json_pack("{s:s, s:o, s:I}", "token", text, "expires_at", json_time(now + t),
+	                      "uses", (json_int_t)u));
+out:
+	json_decref(o);
+}
+
+static void enroll(struct req *rq, struct resp *rs)
+{
+	json_t *o = body_object(rq->body, rq->blen, rs);
+	if (!o)
+		return;
+	const char *token = json_get_str(o, "token");
+	const char *hostname = json_get_str(o, "hostname");
+	const char *os = json_get_str(o, "os");
+	const char *mode = json_get_str(o, "mode");
+	uint8_t hash[AUTH_HASH_LEN];
+	if (!mode)
+		mode = "always-on";
+	if (!token || auth_hash_text(token, strlen(token), hash) != ROOST_OK) {
+		resp_error(rs, 401, "unauthorized", "enrollment token missing or invalid", "token");
+		goto out;
+	}
+	if (!hostname || !hostname[0] || strlen(hostname) > 128 || strchr(hostname, '/') ||
+	    strpbrk(hostname, "\n\r\t ")) {
+		resp_error(rs, 400, "invalid_field", "hostname: 1-128 characters, no spaces or '/'",
+		           "hostname");
+		goto out;
+	}
+	if (strcmp(mode, "always-on") && strcmp(mode, "intermittent")) {
+		resp_error(rs, 400, "invalid_field", "mode: always-on or intermittent", "mode");
+		goto out;
+	}
+	if (os && strlen(os) > 128) {
+		resp_error(rs, 400, "invalid_field", "os: too long", "os");
+		goto out;
+	}
+	int64_t now = srv_now();
+	if (db_begin()) {
+		resp_error(rs, 503, "busy", "store busy", NULL);
+		goto out;
+	}
+	/* constant-time comparison against each live token (there are few) */
+	int64_t tid = 0;
+	sqlite3_stmt *st = db_q("SELECT id, token_hash FROM enroll_tokens WHERE expires_at > ? AND "
+	                        "uses_left > 0", "i", now);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) == AUTH_HASH_LEN &&
+		    auth_hash_equal(hash, sqlite3_column_blob(st, 1)))
+			tid = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (!tid) {
+		db_rollback();
+		log_warn("enroll.refused", "hostname=%s why=\"token unknown, expired or used up\"",
+		         roost_lq(hostname));
+		resp_error(rs, 401, "unauthorized", "enrollment token unknown, expired or used up",
+		           "token");
+		goto out;
+	}
+	db_exec("UPDATE enroll_tokens SET uses_left = uses_left - 1 WHERE id=?", "i", tid);
+	char text[AUTH_TEXT_LEN + 1], name[160];
+	uint8_t sh[AUTH_HASH_LEN];
+	auth_new_secret(text, sh);
+	snprintf(name, sizeof(name), "%s", hostname);
+	for (int k = 2; db_int(0, "SELECT 1 FROM hosts WHERE name=?", "t", name) && k < 10000; k++)
+		snprintf(name, sizeof(name), "%s-%d", hostname, k);
+	if (db_exec("INSERT INTO hosts (name, hostname, os, mode, secret_hash, created_at) "
+	            "VALUES (?, ?, ?, ?, ?, ?)", "ttttbi", name, hostname, os ? os : "", mode, sh,
+	            sizeof(sh), now) != SQLITE_DONE) {
+		db_rollback();
+		resp_error(rs, 500, "internal", "could not create the host", NULL);
+		goto out;
+	}
+	int64_t hid = sqlite3_last_insert_rowid(g_srv->st->db);
+	if (db_commit()) {
+		db_rollback();
+		resp_error(rs, 500, "internal", "could not commit", NULL);
+		goto out;
+	}
+	log_info("enroll.ok", "host=%lld name=%s mode=%s", (long long)hid, roost_lq(name), mode);
+	ok(rs, 201, json_pack("{s:I, s:s, s:s, s:s}", "host_id", (json_int_t)hid, "secret", text,
+	                      "name", name, "mode", mode));
+out:
+	json_decref(o);
+}
+
+/* ---- hosts ---- */
+
+static json_t *list_ids(const char *sql, const char *types, int64_t a,
+                        json_t *(*one)(int64_t))
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st = types ? db_q(sql, types, a) : db_q(sql, NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *j = one(sqlite3_column_int64(st, 0));
+		if (j)
+			json_array_append_new(arr, j);
+	}
+	sqlite3_finalize(st);
+	return arr;
+}
+
+static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
+{
+	json_t *o = body_object(rq->body, rq->blen, rs);
+	if (!o)
+		return;
+	json_t *mode = json_object_get(o, "mode"), *name = json_object_get(o, "name");
+	const char *m = json_string_value(mode);
+	if (mode && (!m || (strcmp(m, "always-on") && strcmp(m, "intermittent")))) {
+		resp_error(rs, 400, "invalid_field", "mode: always-on or intermittent", "mode");
+		goto out;
+	}
+	const char *n = json_string_value(name);
+	if (name && (!n || !n[0] || strlen(n) > 128 || strchr(n, '/'))) {
+		resp_error(rs, 400, "invalid_field", "name: 1-128 characters without '/'", "name");
+		goto out;
+	}
+	if (n && db_int(0, "SELECT id FROM hosts WHERE name=? AND id<>?", "ti", n, hid)) {
+		resp_error(rs, 409, "conflict", "name: another host has it", "name");
+		goto out;
+	}
+	if (m)
+		db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
+	if (n)
+		db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+	log_info("host.changed", "host=%lld mode=%s name=%s", (long long)hid, roost_lq(m),
+	         roost_lq(n));
+	hub_push_config(hid);
+	ok(rs, 200, db_host_json(hid));
+out:
+	json_decref(o);
+}
+
+/* ---- groups ---- */
+
+static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *rs)
+{
+	struct body_group g;
+	if (body_group(rq->body, rq->blen, gid != 0, &g, rs))
+		return;
+	char *paths = g.has_paths ? json_dumps(g.paths, JSON_COMPACT) : NULL;
+	char *ex = g.has_excludes ? json_dumps(g.excludes, JSON_COMPACT) : NULL;
+	if (g.has_name && db_int(0, "SELECT id FROM source_groups WHERE host_id=? AND name=? AND "
+	                            "id<>?", "iti", hid, g.name, gid)) {
+		resp_error(rs, 409, "conflict", "name: this host already has a group of that name",
+		           "name");
+		goto out;
+	}
+	if (!gid) {
+		db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES (?, ?, ?, ?)",
+		        "itt" "t", hid, g.name, paths, ex ? ex : "[]");
+		gid = sqlite3_last_insert_rowid(g_srv->st->db);
+		ok(rs, 201, db_group_json(gid));
+	} else {
+		if (g.has_name)
+			db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
+		if (paths)
+			db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
+		if (ex)
+			db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
+		ok(rs, 200, db_group_json(gid));
+	}
+	log_info("group.saved", "host=%lld group=%lld", (long long)hid, (long long)gid);
+	hub_push_config(hid);
+out:
+	free(paths);
+	free(ex);
+	body_group_free(&g);
+}
+
+/* ---- schedules ---- */
+
+static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp *rs)
+{
+	struct body_schedule s;
+	if (body_schedule(rq->body, rq->blen, sid != 0, &s, rs))
+		return;
+	if (s.has_cron) {
+		char *tz = db_host_tz(hid);
+		struct roost_errbuf eb = {{0}};
+		if (cron_validate(s.cron, tz, &eb) != ROOST_OK) {
+			free(tz);
+			resp_error(rs, 400, "invalid_cron", eb.msg, "cron");
+			goto out;
+		}
+		free(tz);
+	}
+	if (s.has_name && db_int(0, "SELECT id FROM schedules WHERE host_id=? AND name=? AND id<>?",
+	                         "iti", hid, s.name, sid)) {
+		resp_error(rs, 409, "conflict", "name: this host already has a schedule of that name",
+		           "name");
+		goto out;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(s.group_ids, i, e) {
+		if (!db_int(0, "SELECT 1 FROM source_groups WHERE id=? AND host_id=?", "ii",
+		            (int64_t)json_integer_value(e), hid)) {
+			char m[128];
+			snprintf(m, sizeof(m), "group_ids: group %lld is not a group of this host",
+			         (long long)json_integer_value(e));
+			resp_error(rs, 400, "invalid_field", m, "group_ids");
+			goto out;
+		}
+	}
+	if (db_begin()) {
+		resp_error(rs, 503, "busy", "store busy", NULL);
+		goto out;
+	}
+	int created = !sid;
+	if (!sid) {
+		db_exec("INSERT INTO schedules (host_id, name, cron, enabled) VALUES (?, ?, ?, ?)",
+		        "itti", hid, s.name, s.cron, (int64_t)(s.enabled != 0));
+		sid = sqlite3_last_insert_rowid(g_srv->st->db);
+	} else {
+		if (s.has_name)
+			db_exec("UPDATE schedules SET name=? WHERE id=?", "ti", s.name, sid);
+		if (s.has_cron)
+			db_exec("UPDATE schedules SET cron=? WHERE id=?", "ti", s.cron, sid);
+		if (s.enabled >= 0)
+			db_exec("UPDATE schedules SET enabled=? WHERE id=?", "ii", (int64_t)s.enabled, sid);
+	}
+	if (s.group_ids) {
+		db_exec("DELETE FROM schedule_groups WHERE schedule_id=?", "i", sid);
+		json_array_foreach(s.group_ids, i, e)
+			db_exec("INSERT OR IGNORE INTO schedule_groups (schedule_id, group_id) VALUES (?, ?)",
+			        "ii", sid, (int64_t)json_integer_value(e));
+	}
+	if (db_commit()) {
+		db_rollback();
+		resp_error(rs, 500, "internal", "could not commit", NULL);
+		goto out;
+	}
+	log_info("schedule.saved", "host=%lld schedule=%lld cron=%s", (long long)hid,
+	         (long long)sid, roost_lq(s.has_cron ? s.cron : NULL));
+	ok(rs, created ? 201 : 200, db_schedule_json(sid));
+	hub_push_config(hid);
+out:
+	body_schedule_free(&s);
+}
+
+static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
+{
+	char buf[32];
+	int64_t count = 5;
+	if (query_get(rq->query, "count", buf, sizeof(buf)) &&
+	    (parse_id(buf, &count) || count > 1000)) {
+		resp_error(rs, 400, "invalid_field", "count: between 1 and 1000", "count");
+		return;
+	}
+	sqlite3_stmt *st = db_q("SELECT s.cron, h.tz FROM schedules s JOIN hosts h ON "
+	                        "h.id = s.host_id WHERE s.id=?", "i", sid);
+	struct cron *c = NULL;
+	struct roost_errbuf eb = {{0}};
+	enum roost_err err = ROOST_ENOENT;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		err = cron_parse((const char *)sqlite3_column_text(st, 0),
+		                 (const char *)sqlite3_column_text(st, 1), &c, &eb);
+	sqlite3_finalize(st);
+	if (err) {
+		resp_error(rs, 400, "invalid_cron", eb.msg[0] ? eb.msg : "unparseable", "cron");
+		return;
+	}
+	json_t *arr = json_array();
+	int64_t t = srv_now();
+	for (int64_t i = 0; i < count; i++) {
+		if (cron_next(c, t, &t) != ROOST_OK)
+			break;
+		json_array_append_new(arr, json_time(t));
+	}
+	cron_free(c);
+	ok(rs, 200, json_pack("{s:o}", "next", arr));
+}
+
+/* ---- jobs ---- */
+
+static void job_create(int64_t hid, const char *kind, struct req *rq, struct resp *rs)
+{
+	int64_t gid = 0;
+	char *params = NULL;
+	if (!strcmp(kind, "backup")) {
+		json_t *o = body_object(rq->body, rq->blen, rs);
+		if (!o)
+			return;
+		json_t *g = json_object_get(o, "group_id");
+		gid = json_is_integer(g) ? json_integer_value(g) : 0;
+		json_decref(o);
+		if (gid <= 0 || !db_int(0, "SELECT 1 FROM source_groups WHERE id=? AND host_id=?", "ii",
+		                        gid, hid)) {
+			resp_error(rs, 400, "invalid_field", "group_id: not a group of this host",
+			           "group_id");
+			return;
+		}
+	} else {
+		struct body_restore r;
+		if (body_restore(rq->body, rq->blen, &r, rs))
+			return;
+		json_t *p = json_pack("{s:s, s:s, s:O}", "snapshot_id", r.snapshot_id, "target",
+		                      r.target, "include", r.include ? r.include : json_array());
+		if (!r.include)
+			json_object_set_new(p, "include", json_array());
+		params = json_dumps(p, JSON_COMPACT);
+		json_decref(p);
+		body_restore_free(&r);
+	}
+	int64_t id = dispatch_job(hid, 0, gid, kind, "manual", params, "requested through the API");
+	free(params);
+	if (!id) {
+		resp_error(rs, 500, "internal", "could not create the job", NULL);
+		return;
+	}
+	ok(rs, 201, db_job_json(id));
+}
+
+static void jobs_list(struct req *rq, struct resp *rs)
+{
+	char hb[160], sb[32], lb[32];
+	const char *host = query_get(rq->query, "host", hb, sizeof(hb));
+	const char *status = query_get(rq->query, "status", sb, sizeof(sb));
+	const char *lim = query_get(rq->query, "limit", lb, sizeof(lb));
+	int64_t hid = 0, limit = 100;
+	if (host && !(hid = db_host_resolve(host))) {
+		not_found(rs, "host");
+		return;
+	}
+	if (lim && (parse_id(lim, &limit) || limit > 10000)) {
+		resp_error(rs, 400, "invalid_field", "limit: between 1 and 10000", "limit");
+		return;
+	}
+	static const char *const statuses[] = {"queued", "running", "succeeded", "failed",
+	                                       "canceled", "interrupted", NULL};
+	int okst = !status;
+	for (int i = 0; status && statuses[i]; i++)
+		okst |= !strcmp(status, statuses[i]);
+	if (!okst) {
+		resp_error(rs, 400, "invalid_field", "status: queued, running, succeeded, failed, "
+		                                     "canceled or interrupted", "status");
+		return;
+	}
+	json_t *arr = json_array();
+	sqlite3_stmt *st = db_q("SELECT id FROM jobs WHERE (?1 = 0 OR host_id = ?1) AND "
+	                        "(?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3", "iti", hid,
+	                        status, limit);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *j = db_job_json(sqlite3_column_int64(st, 0));
+		if (j)
+			json_array_append_new(arr, j);
+	}
+	sqlite3_finalize(st);
+	ok(rs, 200, arr);
+}
+
+static void job_cancel(int64_t jid, struct resp *rs)
+{
+	sqlite3_stmt *st = db_q("SELECT host_id, status FROM jobs WHERE id=?", "i", jid);
+	int64_t hid = 0;
+	char status[16] = "";
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		hid = sqlite3_column_int64(st, 0);
+		snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (!hid) {
+		not_found(rs, "job");
+		return;
+	}
+	if (proto_status_final(status)) {
+		resp_error(rs, 409, "conflict", "the job has already ended", NULL);
+		return;
+	}
+	json_t *m = json_pack("{s:s, s:I}", "type", "job.cancel", "job_id", (json_int_t)jid);
+	int sent = hub_send(hid, m) == 0;
+	json_decref(m);
+	if (!sent || !strcmp(status, "queued")) {
+		/* nobody is running it: it ends here */
+		db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' WHERE id=? "
+		        "AND status IN ('queued','running')", "ii", srv_now(), jid);
+		db_exec("UPDATE hosts SET current_job_id = (SELECT id FROM jobs WHERE host_id=? AND "
+		        "status IN ('queued','running') ORDER BY id LIMIT 1) WHERE id=?", "ii", hid, hid);
+		if (!host_busy(hid))
+			dispatch_pending(hid);
+	}
+	log_info("job.cancel", "host=%lld job=%lld sent=%s", (long long)hid, (long long)jid,
+	         sent ? "yes" : "no");
+	ok(rs, 200, db_job_json(jid));
+}
+
+/* ---- snapshots ---- */
+
+static void snapshots_list(struct req *rq, struct resp *rs)
+{
+	char hb[160];
+	const char *host = query_get(rq->query, "host", hb, sizeof(hb));
+	char hname[160] = "";
+	if (host) {
+		int64_t hid = db_host_resolve(host);
+		if (!hid) {
+			not_found(rs, "host");
+			return;
+		}
+		sqlite3_stmt *st = db_q("SELECT name FROM hosts WHERE id=?", "i", hid);
+		if (st && sqlite3_step(st) == SQLITE_ROW)
+			snprintf(hname, sizeof(hname), "%s", sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	struct roost_errbuf eb = {{0}};
+	if (!g_srv->repo && roost_repo_open(g_srv->repo_be, g_srv->repo_password, &g_srv->repo,
+	                                    &eb) != ROOST_OK) {
+		resp_error(rs, 500, "repository", eb.msg, NULL);
+		return;
+	}
+	struct roost_snapshot *snaps;
+	size_t n;
+	if (roost_repo_snapshots(g_srv->repo, &snaps, &n, NULL, NULL, &eb) != ROOST_OK) {
+		resp_error(rs, 500, "repository", eb.msg, NULL);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct roost_snapshot *s = &snaps[i];
+		if (host && strcmp(s->hostname, hname))
+			continue;
+		json_t *paths = json_array(), *tags = json_array();
+		for (size_t k = 0; k < s->npaths; k++)
+			json_array_append_new(paths, json_bytes_lossy(s->paths[k], strlen(s->paths[k])));
+		for (size_t k = 0; k < s->ntags; k++)
+			json_array_append_new(tags, json_bytes_lossy(s->tags[k], strlen(s->tags[k])));
+		int64_t hid = db_int(0, "SELECT id FROM hosts WHERE name=?", "t", s->hostname);
+		json_array_append_new(
+			arr, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I}}", "id", s->id,
+			               "time", json_time(s->time_s), "paths", paths, "hostname",
+			               json_bytes_lossy(s->hostname, strlen(s->hostname)), "tags", tags,
+			               "host_id", hid ? json_integer(hid) : json_null(), "summary", "files",
+			               (json_int_t)s->summary.files, "bytes", (json_int_t)s->summary.bytes,
+			               "bytes_new", (json_int_t)s->summary.bytes_new));
+	}
+	roost_snapshots_free(snaps, n);
+	ok(rs, 200, arr);
+}
+
+/* ---- routing ---- */
+
+static int is(const struct req *rq, const char *m)
+{
+	return !strcmp(rq->method, m);
+}
+
+static void method_not_allowed(struct resp *rs)
+{
+	resp_error(rs, 405, "method_not_allowed", "method not allowed on this route", NULL);
+}
+
+static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct resp *rs)
+{
+	/* seg[0]="v1", seg[1]="hosts", seg[2]=id */
+	if (ns == 3) {
+		if (is(rq, "GET"))
+			ok(rs, 200, db_host_json(hid));
+		else if (is(rq, "PATCH"))
+			host_patch(hid, rq, rs);
+		else if (is(rq, "DELETE")) {
+			db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
+			catchup_heap_disarm(g_srv->heap, hid);
+			hub_kick(hid);
+			log_info("host.removed", "host=%lld", (long long)hid);
+			ok(rs, 200, json_pack("{s:b}", "deleted", 1));
+		} else
+			method_not_allowed(rs);
+		return;
+	}
+	const char *sub = seg[3];
+	if (ns == 4 && (!strcmp(sub, "backup") || !strcmp(sub, "restore"))) {
+		if (is(rq, "POST"))
+			job_create(hid, sub, rq, rs);
+		else
+			method_not_allowed(rs);
+		return;
+	}
+	int groups = !strcmp(sub, "groups"), scheds = !strcmp(sub, "schedules");
+	if (!groups && !scheds) {
+		not_found(rs, "route");
+		return;
+	}
+	if (ns == 4) {
+		if (is(rq, "GET"))
+			ok(rs, 200, groups ? list_ids("SELECT id FROM source_groups WHERE host_id=? ORDER "
+			                              "BY id", "i", hid, db_group_json)
+			                   : list_ids("SELECT id FROM schedules WHERE host_id=? ORDER BY id",
+			                              "i", hid, db_schedule_json));
+		else if (is(rq, "POST"))
+			groups ? group_write(hid, 0, rq, rs) : schedule_write(hid, 0, rq, rs);
+		else
+			method_not_allowed(rs);
+		return;
+	}
+	int64_t oid;
+	if (parse_id(seg[4], &oid) ||
+	    !db_int(0, groups ? "SELECT 1 FROM source_groups WHERE id=? AND host_id=?"
+	                      : "SELECT 1 FROM schedules WHERE id=? AND host_id=?",
+	            "ii", oid, hid)) {
+		not_found(rs, groups ? "group" : "schedule");
+		return;
+	}
+	if (ns == 6 && scheds && !strcmp(seg[5], "next") && is(rq, "GET")) {
+		schedule_next(oid, rq, rs);
+		return;
+	}
+	if (ns != 5) {
+		not_found(rs, "route");
+		return;
+	}
+	if (is(rq, "GET"))
+		ok(rs, 200, groups ? db_group_json(oid) : db_schedule_json(oid));
+	else if (is(rq, "PATCH"))
+		groups ? group_write(hid, oid, rq, rs) : schedule_write(hid, oid, rq, rs);
+	else if (is(rq, "DELETE")) {
+		db_exec(groups ? "DELETE FROM source_groups WHERE id=?" : "DELETE FROM schedules WHERE id=?",
+		        "i", oid);
+		hub_push_config(hid);
+		ok(rs, 200, json_pack("{s:b}", "deleted", 1));
+	} else
+		method_not_allowed(rs);
+}
+
+void api_handle(struct req *rq, struct resp *rs)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s", rq->path);
+	char *seg[MAX_SEGS + 1];
+	int ns = 0;
+	for (char *p = strtok(path, "/"); p; p = strtok(NULL, "/")) {
+		if (ns == MAX_SEGS) {
+			not_found(rs, "route");
+			return;
+		}
+		seg[ns++] = p;
+	}
+	if (ns < 2 || strcmp(seg[0], "v1")) {
+		not_found(rs, "route");
+		return;
+	}
+	if (ns == 2 && !strcmp(seg[1], "health")) {
+		ok(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", ROOST_VERSION));
+		return;
+	}
+	if (ns == 2 && !strcmp(seg[1], "enroll")) {
+		if (is(rq, "POST"))
+			enroll(rq, rs);
+		else
+			method_not_allowed(rs);
+		return;
+	}
+	/* everything else is an admin route */
+	if (rq->auth == AUTH_NONE) {
+		resp_error(rs, 401, "unauthorized",
+		           rq->auth_bad ? "invalid credentials" : "missing credentials", NULL);
+		return;
+	}
+	if (rq->auth != AUTH_ADMIN) {
+		resp_error(rs, 403, "forbidden", "a host credential can not use admin routes", NULL);
+		return;
+	}
+	const char *r = seg[1];
+	if (ns == 2 && !strcmp(r, "enroll-tokens")) {
+		if (is(rq, "POST"))
+			enroll_tokens_create(rq, rs);
+		else
+			method_not_allowed(rs);
+	} else if (!strcmp(r, "hosts")) {
+		if (ns == 2) {
+			if (is(rq, "GET"))
+				ok(rs, 200, list_ids("SELECT id FROM hosts ORDER BY id", NULL, 0, db_host_json));
+			else
+				method_not_allowed(rs);
+			return;
+		}
+		int64_t hid = db_host_resolve(seg[2]);
+		if (!hid)
+			not_found(rs, "host");
+		else
+			route_host(hid, seg, ns, rq, rs);
+	} else if (!strcmp(r, "jobs")) {
+		int64_t jid;
+		if (ns == 2 && is(rq, "GET"))
+			jobs_list(rq, rs);
+		else if (ns >= 3 && (parse_id(seg[2], &jid) || !db_int(0, "SELECT 1 FROM jobs WHERE "
+		                                                          "id=?", "i", jid)))
+			not_found(rs, "job");
+		else if (ns == 3 && is(rq, "GET"))
+			ok(rs, 200, db_job_json(jid));
+		else if (ns == 4 && !strcmp(seg[3], "cancel") && is(rq, "POST"))
+			job_cancel(jid, rs);
+		else if (ns <= 4)
+			method_not_allowed(rs);
+		else
+			not_found(rs, "route");
+	} else if (ns == 2 && !strcmp(r, "snapshots")) {
+		if (is(rq, "GET"))
+			snapshots_list(rq, rs);
+		else
+			method_not_allowed(rs);
+	} else {
+		not_found(rs, "route");
+	}
+}

@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roostd's one libwebsockets protocol: HTTP/1.1 requests (the REST API and
+ * the repository object API) and the agent WebSocket, on one TLS port.
+ *
+ * Bodies arrive in pieces (LWS_CALLBACK_HTTP_BODY): REST bodies are
+ * gathered up to 1 MiB; object uploads are streamed into a backend writer
+ * as they come, so a pack is never held whole in memory and a slow upload
+ * only occupies its own connection. Responses are written from
+ * LWS_CALLBACK_HTTP_WRITEABLE, objects in 256 KiB slices. Every buffer handed
+ * to lws_write has LWS_PRE bytes in front (DESIGN.md, pitfalls).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+#include "roost/log.h"
+#include "roostd.h"
+
+#define API_BODY_MAX (1u << 20)
+#define OBJECT_MAX ((uint64_t)1 << 30)
+#define SLICE (256u * 1024)
+
+struct pss {
+	struct agent_conn *conn; /* WebSocket */
+	int64_t ws_host;
+	/* the current HTTP transaction */
+	int active;
+	char method[8];
+	char path[512];
+	char query[1024];
+	enum auth_kind auth;
+	int auth_bad;
+	int64_t host_id;
+	int is_repo;
+	char *body;
+	size_t blen, bcap;
+	int too_big;
+	/* upload */
+	struct roost_bwriter *w;
+	char objname[128];
+	int up_status; /* nonzero: answer this at completion */
+	char up_msg[600];
+	/* response */
+	uint8_t *out; /* LWS_PRE + outlen */
+	size_t outlen, outpos;
+	char sname[128];
+	uint64_t soff, send;
+	int streaming, head;
+};
+
+static void reset(struct pss *p)
+{
+	if (p->w)
+		g_srv->repo_be->ops->writer_abort(p->w);
+	free(p->body);
+	free(p->out);
+	struct agent_conn *c = p->conn;
+	int64_t wh = p->ws_host;
+	memset(p, 0, sizeof(*p));
+	p->conn = c;
+	p->ws_host = wh;
+}
+
+static const char *method_of(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} m[] = {
+		{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+		{WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
+		{WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
+		{WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+	};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (lws_hdr_total_length(wsi, m[i].tok))
+			return m[i].name;
+	return NULL;
+}
+
+/* Who is calling: the admin token, a host credential, or nobody. */
+static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_t *host)
+{
+	char h[600];
+	*kind = AUTH_NONE;
+	*bad = 0;
+	*host = 0;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n <= 0)
+		return;
+	*bad = 1;
+	if (n >= (int)sizeof(h) || lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		return;
+	uint8_t hash[AUTH_HASH_LEN];
+	if (!strncmp(h, "Bearer ", 7) && !strchr(h + 7, '.')) {
+		if (auth_hash_text(h + 7, strlen(h + 7), hash) == ROOST_OK &&
+		    auth_hash_equal(hash, g_srv->admin_hash)) {
+			*kind = AUTH_ADMIN;
+			*bad = 0;
+		}
+		return;
+	}
+	int64_t hid;
+	if (auth_parse_bearer(h, &hid, hash) != ROOST_OK)
+		return;
+	sqlite3_stmt *st = db_q("SELECT secret_hash FROM hosts WHERE id=?", "i", hid);
+	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AUTH_HASH_LEN &&
+	    auth_hash_equal(hash, sqlite3_column_blob(st, 0))) {
+		*kind = AUTH_HOST;
+		*bad = 0;
+		*host = hid;
+	}
+	sqlite3_finalize(st);
+}
+
+/* Sends headers and arranges for the body (p->out or a stream) to follow. */
+static int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype,
+                          uint64_t len, const char *content_range)
+{
+	uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof(buf) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, (lws_filepos_t)len, &q,
+	                                end))
+		return -1;
+	if (content_range &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-range:",
+	                                (const unsigned char *)content_range,
+	                                (int)strlen(content_range), &q, end))
+		return -1;
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+	                                (const unsigned char *)"no-store", 8, &q, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &q, end))
+		return -1;
+	if (p->head || len == 0) {
+		p->outlen = p->outpos = 0;
+		p->streaming = 0;
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j)
+{
+	char *txt = json_dumps(j ? j : json_null(), JSON_COMPACT);
+	json_decref(j);
+	if (!txt)
+		return -1;
+	size_t n = strlen(txt);
+	free(p->out);
+	p->out = malloc(LWS_PRE + n + 1);
+	if (!p->out) {
+		free(txt);
+		return -1;
+	}
+	memcpy(p->out + LWS_PRE, txt, n);
+	p->out[LWS_PRE + n] = '\n';
+	free(txt);
+	p->outlen = n + 1;
+	p->outpos = 0;
+	return start_response(wsi, p, status, "application/json", p->outlen, NULL);
+}
+
+static int respond_error(struct lws *wsi, struct pss *p, int status, const char *code,
+                         const char *msg)
+{
+	struct resp rs = {0};
+	resp_error(&rs, status, code, msg, NULL);
+	return respond_json(wsi, p, rs.status, rs.json);
+}
+
+/* ---- repository object API ---- */
+
+static int type_ok(const char *t)
+{
+	return !strcmp(t, "keys") || !strcmp(t, "packs") || !strcmp(t, "index") ||
+	       !strcmp(t, "snapshots") || !strcmp(t, "marks");
+}
+
+static int list_cb(void *ctx, const char *name, uint64_t size)
+{
+	json_array_append_new((json_t *)ctx,
+	                      json_pack("{s:s, s:I}", "name", name, "size", (json_int_t)size));
+	return 0;
+}
+
+/* Parses "bytes=a-b" / "bytes=a-" against size; 0 ok, -1 unsatisfiable. */
+static int parse_range(const char *r, uint64_t size, uint64_t *a, uint64_t *b)
+{
+	unsigned long long x, y;
+	char dash;
+	if (sscanf(r, "bytes=%llu%c", &x, &dash) != 2 || dash != '-')
+		return -1;
+	const char *after = strchr(r, '-') + 1;
+	if (*after == 0)
+		y = size ? size - 1 : 0;
+	else if (sscanf(after, "%llu", &y) != 1)
+		return -1;
+	if (x > y || x >= size)
+		return -1;
+	if (y >= size)
+		y = size - 1;
+	*a = x;
+	*b = y;
+	return 0;
+}
+
+static int repo_request(struct lws *wsi, struct pss *p)
+{
+	struct srv *s = g_srv;
+	if (p->auth == AUTH_NONE)
+		return respond_error(wsi, p, 401, "unauthorized",
+		                     p->auth_bad ? "invalid credentials" : "missing credentials");
+	const char *rest = p->path + strlen("/v1/repo/");
+	size_t rl = strlen(rest);
+	struct roost_errbuf eb = {{0}};
+	/* listing: /v1/repo/<type>/ or /v1/repo/<type> */
+	char type[32];
+	if (rl < sizeof(type) && strcspn(rest, "/") >= rl - 1 &&
+	    (rest[rl - 1] == '/' || type_ok(rest))) {
+		snprintf(type, sizeof(type), "%.*s", (int)strcspn(rest, "/"), rest);
+		if (!type_ok(type))
+			return respond_error(wsi, p, 404, "not_found", "no such object type");
+		if (strcmp(p->method, "GET"))
+			return respond_error(wsi, p, 405, "method_not_allowed", "listings are GET only");
+		json_t *arr = json_array();
+		if (s->repo_be->ops->list(s->repo_be, type, list_cb, arr, &eb)) {
+			json_decref(arr);
+			return respond_error(wsi, p, 500, "repository", eb.msg);
+		}
+		return respond_json(wsi, p, 200, arr);
+	}
+	if (!roost_backend_name_valid(rest))
+		return respond_error(wsi, p, 404, "not_found", "invalid object name");
+	snprintf(p->objname, sizeof(p->objname), "%s", rest);
+	if (!strcmp(p->method, "DELETE"))
+		return p->auth == AUTH_HOST
+		               ? respond_error(wsi, p, 403, "forbidden",
+		                               "the repository is append-only for hosts")
+		               : respond_error(wsi, p, 405, "method_not_allowed",
+		                               "objects are removed by prune on the server");
+	if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD")) {
+		uint64_t size;
+		enum roost_err err = s->repo_be->ops->stat(s->repo_be, p->objname, &size, &eb);
+		if (err == ROOST_ENOENT)
+			return respond_error(wsi, p, 404, "not_found", "no such object");
+		if (err)
+			return respond_error(wsi, p, 500, "repository", eb.msg);
+		p->head = !strcmp(p->method, "HEAD");
+		char range[128], cr[128];
+		uint64_t a = 0, b = size ? size - 1 : 0;
+		int ranged = 0;
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
+		    lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE) > 0) {
+			if (parse_range(range, size, &a, &b)) {
+				snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+				return respond_error(wsi, p, 416, "range", "range not satisfiable");
+			}
+			ranged = 1;
+			snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)a,
+			         (unsigned long long)b, (unsigned long long)size);
+		}
+		snprintf(p->sname, sizeof(p->sname), "%s", p->objname);
+		p->soff = a;
+		p->send = size ? b + 1 : 0;
+		p->streaming = 1;
+		return start_response(wsi, p, ranged ? 206 : 200, "application/octet-stream",
+		                      p->send - p->soff, ranged ? cr : NULL);
+	}
+	return respond_error(wsi, p, 405, "method_not_allowed", "GET, HEAD or PUT");
+}
+
+/* PUT: decides at the start whether the body will be stored or discarded. */
+static void upload_begin(struct lws *wsi, struct pss *p, uint64_t clen)
+{
+	struct srv *s = g_srv;
+	const char *rest = p->path + strlen("/v1/repo/");
+	struct roost_errbuf eb = {{0}};
+	p->up_status = 0;
+	if (p->auth == AUTH_NONE) {
+		p->up_status = 401;
+		snprintf(p->up_msg, sizeof(p->up_msg), "%s",
+		         p->auth_bad ? "invalid credentials" : "missing credentials");
+		return;
+	}
+	if (!roost_backend_name_valid(rest)) {
+		p->up_status = 404;
+		snprintf(p->up_msg, sizeof(p->up_msg), "invalid object name");
+		return;
+	}
+	snprintf(p->objname, sizeof(p->objname), "%s", rest);
+	int data = !strncmp(rest, "packs/", 6) || !strncmp(rest, "index/", 6) ||
+	           !strncmp(rest, "snapshots/", 10);
+	if (p->auth == AUTH_HOST && !data) {
+		p->up_status = 403;
+		snprintf(p->up_msg, sizeof(p->up_msg),
+		         "hosts may add packs, index and snapshot objects only");
+		return;
+	}
+	if (clen > OBJECT_MAX) {
+		p->up_status = 413;
+		snprintf(p->up_msg, sizeof(p->up_msg), "object larger than 1 GiB");
+		return;
+	}
+	uint64_t existing;
+	if (s->repo_be->ops->stat(s->repo_be, p->objname, &existing, &eb) == ROOST_OK) {
+		p->up_status = 409;
+		snprintf(p->up_msg, sizeof(p->up_msg), "object exists; objects are never overwritten");
+		return;
+	}
+	if (s->repo_be->ops->writer_open(s->repo_be, &p->w, &eb)) {
+		p->up_status = 500;
+		snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
+	}
+	(void)wsi;
+}
+
+static int upload_finish(struct lws *wsi, struct pss *p)
+{
+	struct srv *s = g_srv;
+	if (p->up_status) {
+		if (p->w) {
+			s->repo_be->ops->writer_abort(p->w);
+			p->w = NULL;
+		}
+		if (p->up_status != 409)
+			log_warn("repo.put_refused", "host=%lld object=%s status=%d why=%s",
+			         (long long)p->host_id, roost_lq(p->objname), p->up_status,
+			         roost_lq(p->up_msg));
+		return respond_error(wsi, p, p->up_status,
+		                     p->up_status == 409   ? "exists"
+		                     : p->up_status == 403 ? "forbidden"
+		                     : p->up_status == 401 ? "unauthorized"
+		                     : p->up_status == 404 ? "not_found"
+		                     : p->up_status == 413 ? "too_large"
+		                                           : "repository",
+		                     p->up_msg);
+	}
+	struct roost_errbuf eb = {{0}};
+	struct roost_bwriter *w = p->w;
+	p->w = NULL;
+	if (!w && s->repo_be->ops->writer_open(s->repo_be, &w, &eb))
+		return respond_error(wsi, p, 500, "repository", eb.msg);
+	enum roost_err err = s->repo_be->ops->writer_commit(w, p->objname, &eb);
+	if (err == ROOST_EEXIST)
+		return respond_error(wsi, p, 409, "exists", "object exists; objects are never overwritten");
+	if (err)
+		return respond_error(wsi, p, 500, "repository", eb.msg);
+	log_debug("repo.put", "host=%lld object=%s", (long long)p->host_id, roost_lq(p->objname));
+	return respond_json(wsi, p, 201, json_pack("{s:s}", "name", p->objname));
+}
+
+/* ---- REST ---- */
+
+static int api_request(struct lws *wsi, struct pss *p)
+{
+	if (p->too_big)
+		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
+	struct req rq = {
+		.method = p->method,
+		.path = p->path,
+		.query = p->query,
+		.body = p->body,
+		.blen = p->blen,
+		.auth = p->auth,
+		.auth_bad = p->auth_bad,
+		.host_id = p->host_id,
+	};
+	struct resp rs = {0};
+	api_handle(&rq, &rs);
+	if (!rs.json)
+		resp_error(&rs, 500, "internal", "no response", NULL);
+	log_debug("http", "method=%s path=%s status=%d", p->method, roost_lq(p->path), rs.status);
+	return respond_json(wsi, p, rs.status, rs.json);
+}
+
+static int dispatch_request(struct lws *wsi, struct pss *p)
+{
+	if (p->is_repo)
+		return !strcmp(p->method, "PUT") ? upload_finish(wsi, p) : repo_request(wsi, p);
+	return api_request(wsi, p);
+}
+
+static int on_http(struct lws *wsi, struct pss *p, const char *uri)
+{
+	reset(p);
+	p->active = 1;
+	const char *m = method_of(wsi);
+	if (!m)
+		return respond_error(wsi, p, 405, "method_not_allowed", "unsupported method");
+	snprintf(p->method, sizeof(p->method), "%s", m);
+	if (strlen(uri) >= sizeof(p->path))
+		return respond_error(wsi, p, 414, "too_long", "URI too long");
+	snprintf(p->path, sizeof(p->path), "%s", uri);
+	/* query: "k=v&k=v" from lws's decoded fragments */
+	size_t qn = 0;
+	char frag[512];
+	for (int i = 0; i < 16; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n <= 0)
+			break;
+		if (qn + (size_t)n + 2 >= sizeof(p->query))
+			break;
+		qn += (size_t)snprintf(p->query + qn, sizeof(p->query) - qn, "%s%s", qn ? "&" : "",
+		                       frag);
+	}
+	resolve_auth(wsi, &p->auth, &p->auth_bad, &p->host_id);
+	p->is_repo = !strncmp(p->path, "/v1/repo/", 9);
+	uint64_t clen = 0;
+	char cl[32];
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+		clen = strtoull(cl, NULL, 10);
+	int has_body = !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+	if (p->is_repo && !strcmp(m, "PUT"))
+		upload_begin(wsi, p, clen);
+	else if (clen > API_BODY_MAX)
+		p->too_big = 1;
+	if (has_body && clen > 0)
+		return 0; /* wait for the body */
+	return dispatch_request(wsi, p);
+}
+
+static int on_body(struct pss *p, const void *in, size_t len)
+{
+	if (p->is_repo && !strcmp(p->method, "PUT")) {
+		if (p->up_status || !p->w)
+			return 0; /* discarded */
+		struct roost_errbuf eb = {{0}};
+		if (g_srv->repo_be->ops->writer_write(p->w, in, len, &eb)) {
+			p->up_status = 500;
+			snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
+		}
+		return 0;
+	}
+	if (p->too_big || p->blen + len > API_BODY_MAX) {
+		p->too_big = 1;
+		return 0;
+	}
+	if (p->blen + len + 1 > p->bcap) {
+		size_t nc = p->bcap ? p->bcap : 1024;
+		while (nc < p->blen + len + 1)
+			nc *= 2;
+		char *nb = realloc(p->body, nc);
+		if (!nb)
+			return -1;
+		p->body = nb;
+		p->bcap = nc;
+	}
+	memcpy(p->body + p->blen, in, len);
+	p->blen += len;
+	p->body[p->blen] = 0;
+	return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct pss *p)
+{
+	if (p->streaming) {
+		static uint8_t buf[LWS_PRE + SLICE];
+		uint64_t left = p->send - p->soff;
+		size_t n = left > SLICE ? SLICE : (size_t)left;
+		struct roost_errbuf eb = {{0}};
+		if (g_srv->repo_be->ops->get_range(g_srv->repo_be, p->sname, p->soff, n, buf + LWS_PRE,
+		                                   &eb)) {
+			log_error("repo.read", "object=%s msg=%s", roost_lq(p->sname), roost_lq(eb.msg));
+			return -1; /* headers are out: all we can do is close */
+		}
+		p->soff += n;
+		int last = p->soff >= p->send;
+		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+		    (int)n)
+			return -1;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else if (p->out && p->outpos < p->outlen) {
+		size_t n = p->outlen - p->outpos;
+		if (n > SLICE)
+			n = SLICE;
+		/* the LWS_PRE bytes before this slice were already sent or are the preamble */
+		uint8_t *at = p->out + LWS_PRE + p->outpos;
+		int last = p->outpos + n >= p->outlen;
+		if (p->outpos > 0) {
+			uint8_t *tmp = malloc(LWS_PRE + n);
+			if (!tmp)
+				return -1;
+			memcpy(tmp + LWS_PRE, at, n);
+			int w = lws_write(wsi, tmp + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+			free(tmp);
+			if (w < (int)n)
+				return -1;
+		} else if (lws_write(wsi, at, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n) {
+			return -1;
+		}
+		p->outpos += n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else {
+		return 0;
+	}
+	p->active = 0;
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+static int ws_filter(struct lws *wsi, struct pss *p)
+{
+	char uri[64];
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/v1/agent")) {
+		log_warn("agent.refused", "why=\"WebSocket only at /v1/agent\"");
+		return -1;
+	}
+	enum auth_kind k;
+	int bad;
+	int64_t hid;
+	resolve_auth(wsi, &k, &bad, &hid);
+	if (k != AUTH_HOST) {
+		char ip[64] = "";
+		lws_get_peer_simple(wsi, ip, sizeof(ip));
+		log_warn("agent.refused", "peer=%s why=%s", roost_lq(ip),
+		         bad ? "\"invalid credentials\"" : "\"missing credentials\"");
+		return -1;
+	}
+	p->ws_host = hid;
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+	struct pss *p = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(wsi, p, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_BODY:
+		return p->active ? on_body(p, in, len) : 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return p->active ? dispatch_request(wsi, p) : 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return on_writeable(wsi, p);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (p)
+			reset(p);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return ws_filter(wsi, p);
+	case LWS_CALLBACK_ESTABLISHED:
+		reset(p);
+		p->conn = hub_established(wsi, p->ws_host);
+		return p->conn ? 0 : -1;
+	case LWS_CALLBACK_RECEIVE:
+		if (!p->conn)
+			return -1;
+		return hub_receive(p->conn, in, len, lws_is_final_fragment(wsi),
+		                   lws_frame_is_binary(wsi));
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return p->conn ? hub_writeable(p->conn) : -1;
+	case LWS_CALLBACK_CLOSED:
+		hub_closed(p->conn);
+		p->conn = NULL;
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols roostd_protocols[] = {
+	{"roost", callback, sizeof(struct pss), 65536, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};

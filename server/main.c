@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roostd: the fleet server (DESIGN.md, "roostd"). First start in a data
+ * directory creates the store, a self-signed TLS certificate (unless one
+ * is given), an admin token and the default repository; later starts reuse
+ * them. Then it serves the REST API and the agent WebSocket on one TLS port
+ * until SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "roost/log.h"
+#include "roostd.h"
+
+extern const struct lws_protocols roostd_protocols[];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: roostd --data DIR [--listen HOST:PORT] [--catchup-settle SECONDS]\n"
+	        "              [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
+	        "\n"
+	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
+	        "\n"
+	        "  --data DIR              state: store, TLS, admin token, repository (created)\n"
+	        "  --listen HOST:PORT      address to serve (default 127.0.0.1:8443)\n"
+	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
+	        "                          catching up its missed schedules (default 60)\n"
+	        "  --tls-cert FILE         PEM certificate (default: self-signed, made in DIR)\n"
+	        "  --tls-key FILE          PEM private key for --tls-cert\n"
+	        "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+	        "\n"
+	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
+	        "`roost` admin commands (ROOST_TOKEN or --token-file).\n");
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+/* Writes data to path atomically with mode; fails if it exists. */
+static int write_new_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	int ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+	close(fd);
+	if (!ok || link(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	unlink(tmp);
+	return 0;
+}
+
+static char *read_small(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char buf[512];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	return strdup(buf);
+}
+
+/* ---- TLS ---- */
+
+static int make_self_signed(const char *cert_path, const char *key_path)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	int rc = -1;
+	if (!key || !x)
+		goto out;
+	X509_set_version(x, 2);
+	unsigned char serial[16];
+	RAND_bytes(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	BN_free(bn);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"roostd", -1,
+	                           -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"roost", -1,
+	                           -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	char san[400];
+	snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	if (ext) {
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	if (!X509_sign(x, key, EVP_sha256()))
+		goto out;
+	/* the key first, private from birth */
+	BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+	char *kd, *cd;
+	if (kb && cb && PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) &&
+	    PEM_write_bio_X509(cb, x)) {
+		long kn = BIO_get_mem_data(kb, &kd), cn = BIO_get_mem_data(cb, &cd);
+		if (write_new_file(key_path, kd, (size_t)kn, 0600) == 0 &&
+		    write_new_file(cert_path, cd, (size_t)cn, 0644) == 0)
+			rc = 0;
+	}
+	BIO_free(kb);
+	BIO_free(cb);
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static int cert_fingerprint(const char *cert_path, char out[65])
+{
+	FILE *f = fopen(cert_path, "re");
+	if (!f)
+		return -1;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x)
+		return -1;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int ok = X509_digest(x, EVP_sha256(), md, &n);
+	X509_free(x);
+	if (!ok || n != 32)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	return 0;
+}
+
+/* ---- secrets in the data directory ---- */
+
+static int load_or_make_secret(const char *path, char text[AUTH_TEXT_LEN + 1], int *created)
+{
+	*created = 0;
+	char *s = read_small(path);
+	if (!s) {
+		if (errno != ENOENT)
+			return -1;
+		uint8_t hash[AUTH_HASH_LEN];
+		auth_new_secret(text, hash);
+		char line[AUTH_TEXT_LEN + 2];
+		snprintf(line, sizeof(line), "%s\n", text);
+		if (write_new_file(path, line, strlen(line), 0600))
+			return -1;
+		*created = 1;
+		return 0;
+	}
+	int ok = strlen(s) == AUTH_TEXT_LEN;
+	if (ok)
+		memcpy(text, s, AUTH_TEXT_LEN + 1);
+	free(s);
+	return ok ? 0 : -1;
+}
+
+static struct srv srv_state;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	srv_state.stop = 1;
+	if (srv_state.lws)
+		lws_cancel_service(srv_state.lws);
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", line);
+	size_t n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	roost_log(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", "msg=%s",
+	          roost_lq(buf));
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
+	long settle = 60;
+	static const struct option opts[] = {
+		{"data", required_argument, 0, 'd'},
+		{"listen", required_argument, 0, 'l'},
+		{"catchup-settle", required_argument, 0, 's'},
+		{"tls-cert", required_argument, 0, 'c'},
+		{"tls-key", required_argument, 0, 'k'},
+		{"log-level", required_argument, 0, 'L'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': data = optarg; break;
+		case 'l': listen_at = optarg; break;
+		case 's': {
+			char *e;
+			errno = 0;
+			settle = strtol(optarg, &e, 10);
+			if (errno || *e || e == optarg || settle < 0 || settle > 86400) {
+				fprintf(stderr, "roostd: --catchup-settle: expected seconds 0-86400, got %s\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'L': {
+			int lv = roost_log_level_parse(optarg);
+			if (lv < 0) {
+				fprintf(stderr, "roostd: --log-level: debug, info, warn, error or off\n");
+				return 2;
+			}
+			roost_log_set_level((enum roost_log_level)lv);
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("roostd %s\n", ROOST_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "roostd: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (!data) {
+		fprintf(stderr, "roostd: --data DIR is required\n");
+		usage(stderr);
+		return 2;
+	}
+	if ((cert != NULL) != (key != NULL)) {
+		fprintf(stderr, "roostd: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	char host[256];
+	int port;
+	{
+		const char *colon = strrchr(listen_at, ':');
+		char *e;
+		long p = colon ? strtol(colon + 1, &e, 10) : -1;
+		size_t hl = colon ? (size_t)(colon - listen_at) : 0;
+		if (!colon || *e || p < 0 || p > 65535 || hl == 0 || hl >= sizeof(host)) {
+			fprintf(stderr, "roostd: --listen: expected HOST:PORT, got %s\n", listen_at);
+			return 2;
+		}
+		const char *h = listen_at;
+		if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+			h++;
+			hl -= 2;
+		}
+		memcpy(host, h, hl);
+		host[hl] = 0;
+		port = (int)p;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "roostd: libsodium failed to initialize\n");
+		return 1;
+	}
+	if (mkdir(data, 0700) && errno != EEXIST) {
+		fprintf(stderr, "roostd: create %s: %s\n", data, strerror(errno));
+		return 1;
+	}
+	struct srv *s = &srv_state;
+	g_srv = s;
+	s->data_dir = strdup(data);
+	s->settle_s = settle;
+	struct roost_errbuf eb = {{0}};
+	char *dbp = path_join(data, "roostd.db");
+	if (store_open(dbp, &s->st, &eb)) {
+		fprintf(stderr, "roostd: %s\n", eb.msg);
+		return 1;
+	}
+	free(dbp);
+	/* TLS material */
+	char *certp = cert ? strdup(cert) : path_join(data, "tls-cert.pem");
+	char *keyp = key ? strdup(key) : path_join(data, "tls-key.pem");
+	if (!cert && access(certp, F_OK) != 0) {
+		if (make_self_signed(certp, keyp)) {
+			fprintf(stderr, "roostd: could not create a self-signed certificate in %s\n", data);
+			return 1;
+		}
+		log_info("tls.created", "cert=%s", roost_lq(certp));
+	}
+	char fp[65];
+	if (cert_fingerprint(certp, fp)) {
+		fprintf(stderr, "roostd: %s: not a readable PEM certificate\n", certp);
+		return 1;
+	}
+	{
+		char *fpp = path_join(data, "fingerprint");
+		char line[70];
+		snprintf(line, sizeof(line), "%s\n", fp);
+		unlink(fpp);
+		write_new_file(fpp, line, strlen(line), 0644);
+		free(fpp);
+	}
+	/* admin token */
+	char tok[AUTH_TEXT_LEN + 1];
+	int created;
+	char *tokp = path_join(data, "admin.token");
+	if (load_or_make_secret(tokp, tok, &created)) {
+		fprintf(stderr, "roostd: %s: unreadable or malformed admin token\n", tokp);
+		return 1;
+	}
+	auth_hash_text(tok, strlen(tok), s->admin_hash);
+	sodium_memzero(tok, sizeof(tok));
+	if (created)
+		log_info("admin.token_created", "file=%s", roost_lq(tokp));
+	free(tokp);
+	/* the default repository */
+	char pw[AUTH_TEXT_LEN + 1];
+	char *pwp = path_join(data, "repo.password");
+	if (load_or_make_secret(pwp, pw, &created)) {
+		fprintf(stderr, "roostd: %s: unreadable or malformed repository password\n", pwp);
+		return 1;
+	}
+	snprintf(s->repo_password, sizeof(s->repo_password), "%s", pw);
+	char *repop = path_join(data, "repo");
+	int fresh = access(repop, F_OK) != 0;
+	if (roost_backend_local_open(repop, fresh, &s->repo_be, &eb)) {
+		fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
+		return 1;
+	}
+	if (fresh) {
+		if (roost_repo_init(s->repo_be, pw, NULL, &eb)) {
+			fprintf(stderr, "roostd: init repository %s: %s\n", repop, eb.msg);
+			return 1;
+		}
+		db_exec("INSERT OR IGNORE INTO repos (name, location, created_at) VALUES "
+		        "('default', ?, ?)", "ti", repop, srv_now());
+		log_info("repo.created", "location=%s", roost_lq(repop));
+	}
+	sodium_memzero(pw, sizeof(pw));
+	free(pwp);
+	s->heap = catchup_heap_new();
+	if (!s->heap)
+		return 1;
+
+	/* libwebsockets */
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	static const lws_retry_bo_t retry = {
+		.secs_since_valid_ping = 20,
+		.secs_since_valid_hangup = 60,
+	};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = host;
+	info.protocols = roostd_protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (strchr(host, '.') && !strchr(host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.ssl_cert_filepath = certp;
+	info.ssl_private_key_filepath = keyp;
+	info.alpn = "http/1.1";
+	info.retry_and_idle_policy = &retry;
+	info.timeout_secs = 60;
+	info.ka_time = 0;
+	info.max_http_header_data = 4096;
+	info.vhost_name = "roostd";
+	s->lws = lws_create_context(&info);
+	if (!s->lws) {
+		fprintf(stderr, "roostd: could not listen on %s (in use, or not an address of this "
+		                "machine?)\n", listen_at);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	printf("roostd %s listening on https://%s:%d\nTLS certificate SHA-256 fingerprint: %s\n"
+	       "admin token: %s/admin.token\n", ROOST_VERSION, host, port, fp, data);
+	fflush(stdout);
+	log_info("roostd.start", "listen=%s:%d fingerprint=%s data=%s settle_s=%ld", host, port, fp,
+	         roost_lq(data), settle);
+	while (!s->stop)
+		if (lws_service(s->lws, 0) < 0)
+			break;
+	log_info("roostd.stop", "why=signal");
+	lws_context_destroy(s->lws);
+	roost_repo_close(s->repo);
+	roost_backend_close(s->repo_be);
+	catchup_heap_free(s->heap);
+	store_close(s->st);
+	free(certp);
+	free(keyp);
+	free(repop);
+	free(s->data_dir);
+	free(s->conns);
+	return 0;
+}
