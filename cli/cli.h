@@ -17,6 +17,10 @@ enum cli_exit {
 /* cmd_repo.c */
 int cmd_repo(int argc, char **argv);
 
+/* cmd_admin.c: the fleet admin commands (group is "host", "job", ...) */
+int cmd_admin(const char *group, int argc, char **argv);
+int cmd_admin_known(const char *group);
+
 /* cmd_cron.c */
 int cmd_cron(int argc, char **argv);
 

@@ -14,6 +14,12 @@ static const char usage[] =
 	"Repository (local, restic-like):\n"
 	"  repo init|backup|snapshots|ls|restore|check|forget|prune|diff|stats -r DIR ...\n"
 	"\n"
+	"Fleet (talk to roostd; --server, ROOST_TOKEN, --fingerprint, --json):\n"
+	"  token create | host list|show|set|remove | group add|list\n"
+	"  schedule add|list|next|enable|disable | backup HOST --group NAME\n"
+	"  job list|show|cancel|wait | snapshot list | restore HOST SNAPSHOT --target DIR\n"
+	"                 ('roost host --help' lists them all)\n"
+	"\n"
 	"Utilities:\n"
 	"  cron next EXPR [--from RFC3339] [--count N] [--tz ZONE]\n"
 	"                 print the next fire times of a cron expression\n"
@@ -39,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_repo(argc - 1, argv + 1);
 	if (strcmp(cmd, "cron") == 0)
 		return cmd_cron(argc - 1, argv + 1);
+	if (cmd_admin_known(cmd))
+		return cmd_admin(cmd, argc - 1, argv + 1);
 	fprintf(stderr, "roost: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fleet admin commands of `roost` (DESIGN.md, "Admin client"): thin
+ * clients of roostd's REST API. Every command takes --server (ROOST_SERVER),
+ * the admin token from ROOST_TOKEN or --token-file, the server fingerprint
+ * from --fingerprint or ROOST_FINGERPRINT, and --json to print the API's
+ * JSON instead of text. HTTP 400/404 answers are exit 2 (the input named
+ * something wrong or absent), other failures exit 1.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "roost/http.h"
+
+#define MAXV 64
+
+struct aopts {
+	const char *server, *token_file, *fingerprint;
+	int json;
+	const char *ttl, *uses, *mode, *cron, *count, *host, *status, *limit, *target, *timeout;
+	int disabled;
+	const char *paths[MAXV], *excludes[MAXV], *groups[MAXV], *includes[MAXV];
+	int npaths, nexcludes, ngroups, nincludes;
+	char *pos[8];
+	int npos;
+};
+
+static const char admin_usage[] =
+	"Fleet admin commands (talk to roostd):\n"
+	"  roost token create [--ttl SECONDS] [--uses N]\n"
+	"  roost host list | show HOST | set HOST --mode always-on|intermittent | remove HOST\n"
+	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]...\n"
+	"  roost group list HOST\n"
+	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
+	"  roost schedule list HOST | next HOST NAME [--count N] | enable|disable HOST NAME\n"
+	"  roost backup HOST --group NAME\n"
+	"  roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
+	"  roost job wait JOB [--timeout SECONDS]\n"
+	"  roost snapshot list [--host HOST]\n"
+	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]...\n"
+	"\n"
+	"Common options:\n"
+	"  --server URL        roostd's address, https://HOST:PORT (or ROOST_SERVER)\n"
+	"  --token-file F      file holding the admin token (or ROOST_TOKEN)\n"
+	"  --fingerprint HEX   the server certificate's SHA-256 (or ROOST_FINGERPRINT);\n"
+	"                      without it the certificate must be trusted by the system\n"
+	"  --json              print the API's JSON\n"
+	"HOST is a host id or its unique name.\n";
+
+static int parse(int argc, char **argv, struct aopts *o)
+{
+	static const struct option lo[] = {
+		{"server", required_argument, 0, 'S'},      {"token-file", required_argument, 0, 'T'},
+		{"fingerprint", required_argument, 0, 'F'}, {"json", no_argument, 0, 'j'},
+		{"ttl", required_argument, 0, 't'},         {"uses", required_argument, 0, 'u'},
+		{"mode", required_argument, 0, 'm'},        {"path", required_argument, 0, 'p'},
+		{"exclude", required_argument, 0, 'e'},     {"cron", required_argument, 0, 'c'},
+		{"group", required_argument, 0, 'g'},       {"disabled", no_argument, 0, 'd'},
+		{"count", required_argument, 0, 'n'},       {"host", required_argument, 0, 'H'},
+		{"status", required_argument, 0, 's'},      {"limit", required_argument, 0, 'l'},
+		{"target", required_argument, 0, 'R'},      {"include", required_argument, 0, 'i'},
+		{"timeout", required_argument, 0, 'w'},     {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "-h", lo, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if (o->npos == 8)
+				return cli_fail(EXIT_USAGE, "too many arguments");
+			o->pos[o->npos++] = optarg;
+			break;
+		case 'S': o->server = optarg; break;
+		case 'T': o->token_file = optarg; break;
+		case 'F': o->fingerprint = optarg; break;
+		case 'j': o->json = 1; break;
+		case 't': o->ttl = optarg; break;
+		case 'u': o->uses = optarg; break;
+		case 'm': o->mode = optarg; break;
+		case 'c': o->cron = optarg; break;
+		case 'd': o->disabled = 1; break;
+		case 'n': o->count = optarg; break;
+		case 'H': o->host = optarg; break;
+		case 's': o->status = optarg; break;
+		case 'l': o->limit = optarg; break;
+		case 'R': o->target = optarg; break;
+		case 'w': o->timeout = optarg; break;
+		case 'p':
+		case 'e':
+		case 'g':
+		case 'i': {
+			const char **arr = c == 'p' ? o->paths : c == 'e' ? o->excludes
+			                                    : c == 'g' ? o->groups : o->includes;
+			int *n = c == 'p' ? &o->npaths : c == 'e' ? &o->nexcludes
+			                          : c == 'g' ? &o->ngroups : &o->nincludes;
+			if (*n == MAXV)
+				return cli_fail(EXIT_USAGE, "at most %d of each repeated option", MAXV);
+			arr[(*n)++] = optarg;
+			break;
+		}
+		case 'h':
+			fputs(admin_usage, stdout);
+			return -1;
+		default:
+			return cli_fail(EXIT_USAGE, "unknown or incomplete option %s",
+			                argv[optind - 1]);
+		}
+	}
+	return 0;
+}
+
+/* ---- connection ---- */
+
+struct api {
+	struct roost_http *h;
+	int json;
+};
+
+static int api_open(const struct aopts *o, struct api *a)
+{
+	const char *server = o->server ? o->server : getenv("ROOST_SERVER");
+	const char *fp = o->fingerprint ? o->fingerprint : getenv("ROOST_FINGERPRINT");
+	if (!server || !*server)
+		return cli_fail(EXIT_USAGE, "no server: give --server https://HOST:PORT or set "
+		                            "ROOST_SERVER");
+	char tok[512] = "";
+	if (o->token_file) {
+		FILE *f = fopen(o->token_file, "re");
+		if (!f)
+			return cli_fail(EXIT_USAGE, "--token-file %s: cannot read it", o->token_file);
+		size_t n = fread(tok, 1, sizeof(tok) - 1, f);
+		fclose(f);
+		tok[n] = 0;
+	} else if (getenv("ROOST_TOKEN")) {
+		snprintf(tok, sizeof(tok), "%s", getenv("ROOST_TOKEN"));
+	}
+	tok[strcspn(tok, "\r\n ")] = 0;
+	if (!tok[0])
+		return cli_fail(EXIT_USAGE, "no admin token: set ROOST_TOKEN or give --token-file "
+		                            "(roostd wrote it to DATA/admin.token)");
+	char auth[600];
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	struct roost_errbuf eb = {{0}};
+	enum roost_err err = roost_http_new(server, fp, auth, 30, &a->h, &eb);
+	if (err)
+		return cli_fail(err == ROOST_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
+	a->json = o->json;
+	return 0;
+}
+
+/* Makes a request; on success *out holds the JSON (caller frees). Returns
+ * an exit code (0 ok) after printing any error. */
+static int call(struct api *a, const char *method, const char *path, json_t *body,
+                json_t **out)
+{
+	*out = NULL;
+	char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct roost_http_resp r;
+	struct roost_errbuf eb = {{0}};
+	const char *hdrs[] = {"Content-Type: application/json", NULL};
+	enum roost_err err = roost_http_request(a->h, method, path, b ? hdrs : NULL, b,
+	                                        b ? strlen(b) : 0, 64u << 20, &r, &eb);
+	free(b);
+	if (err)
+		return cli_fail(EXIT_FAIL, "%s", eb.msg);
+	json_t *j = r.body ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
+	int status = r.status;
+	roost_http_resp_free(&r);
+	if (status / 100 != 2) {
+		json_t *e = json_object_get(j, "error");
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		const char *code = json_string_value(json_object_get(e, "code"));
+		int rc = status == 400 || status == 404 ? EXIT_USAGE : EXIT_FAIL;
+		if (status == 401)
+			cli_fail(rc, "the server refused the admin token (HTTP 401)");
+		else
+			cli_fail(rc, "%s (HTTP %d%s%s)", msg ? msg : "request failed", status,
+			         code ? ", " : "", code ? code : "");
+		json_decref(j);
+		return rc;
+	}
+	*out = j ? j : json_null();
+	return 0;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	if (s)
+		puts(s);
+	free(s);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_true(v))
+		return "yes";
+	if (json_is_false(v))
+		return "no";
+	return "-";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+static char *esc(const char *s)
+{
+	return roost_url_escape(s);
+}
+
+static int need(const struct aopts *o, int n, const char *usage)
+{
+	if (o->npos != n)
+		return cli_fail(EXIT_USAGE, "usage: roost %s", usage);
+	return 0;
+}
+
+/* ---- printing ---- */
+
+static void print_host_row(json_t *h)
+{
+	json_t *cj = json_object_get(h, "current_job_id");
+	char cur[24] = "-";
+	if (json_is_integer(cj))
+		snprintf(cur, sizeof(cur), "%lld", (long long)json_integer_value(cj));
+	printf("%-5lld %-20s %-12s %-7s %-21s %-8s %s\n", jint(h, "id"), jstr(h, "name"),
+	       jstr(h, "mode"), jstr(h, "online"), jstr(h, "last_backup_at"), cur,
+	       jstr(h, "overdue"));
+}
+
+static void print_job_row(json_t *j)
+{
+	json_t *st = json_object_get(j, "stats");
+	printf("%-6lld %-5lld %-8s %-9s %-11s %-21s %-21s %8lld %12lld %12lld %s\n", jint(j, "id"),
+	       jint(j, "host_id"), jstr(j, "kind"), jstr(j, "trigger"), jstr(j, "status"),
+	       jstr(j, "created_at"), jstr(j, "finished_at"), jint(st, "files"), jint(st, "bytes"),
+	       jint(st, "bytes_new"), jstr(j, "error"));
+}
+
+static const char job_hdr[] = "JOB    HOST  KIND     TRIGGER   STATUS      CREATED               "
+                              "FINISHED                 FILES        BYTES    BYTES_NEW ERROR\n";
+
+/* ---- commands ---- */
+
+static int token_cmd(struct api *a, struct aopts *o)
+{
+	if (o->npos != 1 || strcmp(o->pos[0], "create"))
+		return cli_fail(EXIT_USAGE, "usage: roost token create [--ttl SECONDS] [--uses N]");
+	json_t *b = json_object();
+	long long v;
+	if (o->ttl) {
+		if (cli_parse_int(o->ttl, 1, 365LL * 86400, &v))
+			return cli_fail(EXIT_USAGE, "--ttl: seconds between 1 and 31536000");
+		json_object_set_new(b, "ttl", json_integer(v));
+	}
+	if (o->uses) {
+		if (cli_parse_int(o->uses, 1, 100000, &v))
+			return cli_fail(EXIT_USAGE, "--uses: between 1 and 100000");
+		json_object_set_new(b, "uses", json_integer(v));
+	}
+	json_t *r;
+	int rc = call(a, "POST", "/v1/enroll-tokens", b, &r);
+	json_decref(b);
+	if (rc)
+		return rc;
+	if (a->json)
+		print_json(r);
+	else
+		printf("%s\n", jstr(r, "token"));
+	json_decref(r);
+	return 0;
+}
+
+static int host_cmd(struct api *a, struct aopts *o)
+{
+	const char *verb = o->npos ? o->pos[0] : "";
+	json_t *r;
+	int rc;
+	if (!strcmp(verb, "list")) {
+		if ((rc = need(o, 1, "host list")) || (rc = call(a, "GET", "/v1/hosts", NULL, &r)))
+			return rc;
+		if (a->json) {
+			print_json(r);
+		} else {
+			printf("ID    NAME                 MODE         ONLINE  LAST_BACKUP           "
+			       "CUR_JOB  OVERDUE\n");
+			size_t i;
+			json_t *h;
+			json_array_foreach(r, i, h) print_host_row(h);
+		}
+		json_decref(r);
+		return 0;
+	}
+	if (o->npos < 2)
+		return cli_fail(EXIT_USAGE, "usage: roost host list | show HOST | set HOST --mode M | "
+		                            "remove HOST");
+	char *h = esc(o->pos[1]);
+	char path[600];
+	snprintf(path, sizeof(path), "/v1/hosts/%s", h);
+	free(h);
+	if (!strcmp(verb, "show")) {
+		if ((rc = need(o, 2, "host show HOST")) || (rc = call(a, "GET", path, NULL, &r)))
+			return rc;
+		if (a->json) {
+			print_json(r);
+		} else {
+			const char *keys[] = {"name", "hostname", "os", "mode", "online", "tz",
+			                      "last_seen_at", "last_backup_at", "overdue", NULL};
+			printf("id: %lld\n", jint(r, "id"));
+			for (int i = 0; keys[i]; i++)
+				printf("%s: %s\n", keys[i], jstr(r, keys[i]));
+			json_t *cj = json_object_get(r, "current_job_id");
+			if (json_is_integer(cj))
+				printf("current_job_id: %lld\n", (long long)json_integer_value(cj));
+			else
+				printf("current_job_id: -\n");
+		}
+	} else if (!strcmp(verb, "set")) {
+		if ((rc = need(o, 2, "host set HOST --mode always-on|intermittent")))
+			return rc;
+		if (!o->mode || (strcmp(o->mode, "always-on") && strcmp(o->mode, "intermittent")))
+			return cli_fail(EXIT_USAGE, "--mode: always-on or intermittent");
+		json_t *b = json_pack("{s:s}", "mode", o->mode);
+		rc = call(a, "PATCH", path, b, &r);
+		json_decref(b);
+		if (rc)
+			return rc;
+		if (a->json)
+			print_json(r);
+		else
+			printf("host %s is now %s\n", jstr(r, "name"), jstr(r, "mode"));
+	} else if (!strcmp(verb, "remove")) {
+		if ((rc = need(o, 2, "host remove HOST")) || (rc = call(a, "DELETE", path, NULL, &r)))
+			return rc;
+		if (a->json)
+			print_json(r);
+		else
+			printf("host %s removed\n", o->pos[1]);
+	} else {
+		return cli_fail(EXIT_USAGE, "host: unknown verb \"%s\"", verb);
+	}
+	json_decref(r);
+	return 0;
+}
+
+static json_t *strarr(const char **v, int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static int group_cmd(struct api *a, struct aopts *o)
+{
+	const char *verb = o->npos ? o->pos[0] : "";
+	json_t *r;
+	int rc;
+	char path[600];
+	if (o->npos >= 2) {
+		char *h = esc(o->pos[1]);
+		snprintf(path, sizeof(path), "/v1/hosts/%s/groups", h);
+		free(h);
+	}
+	if (!strcmp(verb, "add")) {
+		if ((rc = need(o, 3, "group add HOST NAME --path P [--path P]... [--exclude GLOB]...")))
+			return rc;
+		if (!o->npaths)
+			return cli_fail(EXIT_USAGE, "group add: at least one --path");
+		json_t *b = json_pack("{s:s, s:o, s:o}", "name", o->pos[2], "paths",
+		                      strarr(o->paths, o->npaths), "excludes",
+		                      strarr(o->excludes, o->nexcludes));
+		rc = call(a, "POST", path, b, &r);
+		json_decref(b);
+		if (rc)
+			return rc;
+		if (a->json)
+			print_json(r);
+		else
+			printf("group %s created (id %lld)\n", jstr(r, "name"), jint(r, "id"));
+	} else if (!strcmp(verb, "list")) {
+		if ((rc = need(o, 2, "group list HOST")) || (rc = call(a, "GET", path, NULL, &r)))
+			return rc;
+		if (a->json) {
+			print_json(r);
+		} else {
+			printf("ID    NAME                 PATHS / EXCLUDES\n");
+			size_t i, k;
+			json_t *g, *p;
+			json_array_foreach(r, i, g) {
+				printf("%-5lld %-20s", jint(g, "id"), jstr(g, "name"));
+				json_array_foreach(json_object_get(g, "paths"), k, p)
+					printf(" %s", json_string_value(p));
+				json_array_foreach(json_object_get(g, "excludes"), k, p)
+					printf(" !%s", json_string_value(p));
+				printf("\n");
+			}
+		}
+	} else {
+		return cli_fail(EXIT_USAGE, "usage: roost group add|list HOST ...");
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* Finds a named object's id in a JSON list from path. */
+static int find_named(struct api *a, const char *path, const char *name, const char *what,
+                      long long *id)
+{
+	json_t *r;
+	int rc = call(a, "GET", path, NULL, &r);
+	if (rc)
+		return rc;
+	size_t i;
+	json_t *e;
+	*id = 0;
+	json_array_foreach(r, i, e) if (!strcmp(jstr(e, "name"), name)) *id = jint(e, "id");
+	json_decref(r);
+	if (!*id) {
+		char *e2;
+		long long v = strtoll(name, &e2, 10);
+		if (*name && !*e2 && v > 0) {
+			*id = v;
+			return 0;
+		}
+		return cli_fail(EXIT_USAGE, "no %s named \"%s\" on that host", what, name);
+	}
+	return 0;
+}
+
+static int schedule_cmd(struct api *a, struct aopts *o)
+{
+	const char *verb = o->npos ? o->pos[0] : "";
+	json_t *r = NULL;
+	int rc;
+	if (o->npos < 2)
+		return cli_fail(EXIT_USAGE, "usage: roost schedule add|list|next|enable|disable HOST ...");
+	char *h = esc(o->pos[1]);
+	char base[600], gpath[600], path[700];
+	snprintf(base, sizeof(base), "/v1/hosts/%s/schedules", h);
+	snprintf(gpath, sizeof(gpath), "/v1/hosts/%s/groups", h);
+	free(h);
+	if (!strcmp(verb, "add")) {
+		if ((rc = need(o, 3, "schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... "
+		                     "[--disabled]")))
+			return rc;
+		if (!o->cron || !o->ngroups)
+			return cli_fail(EXIT_USAGE, "schedule add: --cron and at least one --group");
+		json_t *ids = json_array();
+		for (int i = 0; i < o->ngroups; i++) {
+			long long id;
+			if ((rc = find_named(a, gpath, o->groups[i], "group", &id))) {
+				json_decref(ids);
+				return rc;
+			}
+			json_array_append_new(ids, json_integer(id));
+		}
+		json_t *b = json_pack("{s:s, s:s, s:o, s:b}", "name", o->pos[2], "cron", o->cron,
+		                      "group_ids", ids, "enabled", !o->disabled);
+		rc = call(a, "POST", base, b, &r);
+		json_decref(b);
+		if (rc)
+			return rc;
+		if (a->json)
+			print_json(r);
+		else
+			printf("schedule %s created (id %lld), next run %s\n", jstr(r, "name"),
+			       jint(r, "id"), jstr(r, "next_at"));
+	} else if (!strcmp(verb, "list")) {
+		if ((rc = need(o, 2, "schedule list HOST")) || (rc = call(a, "GET", base, NULL, &r)))
+			return rc;
+		if (a->json) {
+			print_json(r);
+		} else {
+			printf("ID    NAME                 ENABLED  NEXT                  GROUPS  CRON\n");
+			size_t i, k;
+			json_t *s, *g;
+			json_array_foreach(r, i, s) {
+				char groups[128] = "";
+				size_t gl = 0;
+				json_array_foreach(json_object_get(s, "group_ids"), k, g)
+					if (gl < sizeof(groups) - 24)
+						gl += (size_t)snprintf(groups + gl, sizeof(groups) - gl, "%s%lld",
+						                       k ? "," : "", (long long)json_integer_value(g));
+				printf("%-5lld %-20s %-8s %-21s %-7s %s\n", jint(s, "id"), jstr(s, "name"),
+				       jstr(s, "enabled"), jstr(s, "next_at"), groups, jstr(s, "cron"));
+			}
+		}
+	} else if (!strcmp(verb, "next") || !strcmp(verb, "enable") || !strcmp(verb, "disable")) {
+		if ((rc = need(o, 3, "schedule next|enable|disable HOST NAME")))
+			return rc;
+		long long id;
+		if ((rc = find_named(a, base, o->pos[2], "schedule", &id)))
+			return rc;
+		if (!strcmp(verb, "next")) {
+			long long n = 5;
+			if (o->count && cli_parse_int(o->count, 1, 1000, &n))
+				return cli_fail(EXIT_USAGE, "--count: between 1 and 1000");
+			snprintf(path, sizeof(path), "%s/%lld/next?count=%lld", base, id, n);
+			if ((rc = call(a, "GET", path, NULL, &r)))
+				return rc;
+			if (a->json) {
+				print_json(r);
+			} else {
+				size_t i;
+				json_t *t;
+				json_array_foreach(json_object_get(r, "next"), i, t)
+					printf("%s\n", json_string_value(t));
+			}
+		} else {
+			snprintf(path, sizeof(path), "%s/%lld", base, id);
+			json_t *b = json_pack("{s:b}", "enabled", !strcmp(verb, "enable"));
+			rc = call(a, "PATCH", path, b, &r);
+			json_decref(b);
+			if (rc)
+				return rc;
+			if (a->json)
+				print_json(r);
+			else
+				printf("schedule %s %sd\n", jstr(r, "name"), verb);
+		}
+	} else {
+		return cli_fail(EXIT_USAGE, "schedule: unknown verb \"%s\"", verb);
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int backup_cmd(struct api *a, struct aopts *o)
+{
+	int rc;
+	if ((rc = need(o, 1, "backup HOST --group NAME")))
+		return rc;
+	if (o->ngroups != 1)
+		return cli_fail(EXIT_USAGE, "backup: exactly one --group");
+	char *h = esc(o->pos[0]);
+	char gpath[600], path[600];
+	snprintf(gpath, sizeof(gpath), "/v1/hosts/%s/groups", h);
+	snprintf(path, sizeof(path), "/v1/hosts/%s/backup", h);
+	free(h);
+	long long gid;
+	if ((rc = find_named(a, gpath, o->groups[0], "group", &gid)))
+		return rc;
+	json_t *b = json_pack("{s:I}", "group_id", (json_int_t)gid), *r;
+	rc = call(a, "POST", path, b, &r);
+	json_decref(b);
+	if (rc)
+		return rc;
+	if (a->json)
+		print_json(r);
+	else
+		printf("%lld\n", jint(r, "id"));
+	json_decref(r);
+	return 0;
+}
+
+static int restore_cmd(struct api *a, struct aopts *o)
+{
+	int rc;
+	if ((rc = need(o, 2, "restore HOST SNAPSHOT --target DIR [--include PATH]...")))
+		return rc;
+	if (!o->target || o->target[0] != '/')
+		return cli_fail(EXIT_USAGE, "restore: --target must be an absolute directory on the host");
+	char *h = esc(o->pos[0]);
+	char path[600];
+	snprintf(path, sizeof(path), "/v1/hosts/%s/restore", h);
+	free(h);
+	json_t *b = json_pack("{s:s, s:s, s:o}", "snapshot_id", o->pos[1], "target", o->target,
+	                      "include", strarr(o->includes, o->nincludes)),
+	       *r;
+	rc = call(a, "POST", path, b, &r);
+	json_decref(b);
+	if (rc)
+		return rc;
+	if (a->json)
+		print_json(r);
+	else
+		printf("%lld\n", jint(r, "id"));
+	json_decref(r);
+	return 0;
+}
+
+static int job_cmd(struct api *a, struct aopts *o)
+{
+	const char *verb = o->npos ? o->pos[0] : "";
+	json_t *r;
+	int rc;
+	if (!strcmp(verb, "list")) {
+		if ((rc = need(o, 1, "job list [--host HOST] [--status S] [--limit N]")))
+			return rc;
+		char path[800] = "/v1/jobs?";
+		const char *keys[] = {"host", "status", "limit"};
+		const char *vals[] = {o->host, o->status, o->limit};
+		for (int i = 0; i < 3; i++) {
+			if (!vals[i])
+				continue;
+			char *e = esc(vals[i]);
+			size_t l = strlen(path);
+			snprintf(path + l, sizeof(path) - l, "%s=%s&", keys[i], e);
+			free(e);
+		}
+		path[strlen(path) - 1] = 0;
+		if ((rc = call(a, "GET", path, NULL, &r)))
+			return rc;
+		if (a->json) {
+			print_json(r);
+		} else {
+			fputs(job_hdr, stdout);
+			size_t i;
+			json_t *j;
+			json_array_foreach(r, i, j) print_job_row(j);
+		}
+		json_decref(r);
+		return 0;
+	}
+	if ((rc = need(o, 2, "job show|cancel|wait JOB")))
+		return rc;
+	long long id;
+	if (cli_parse_int(o->pos[1], 1, INT64_MAX, &id))
+		return cli_fail(EXIT_USAGE, "JOB: expected a job id, got \"%s\"", o->pos[1]);
+	char path[128];
+	if (!strcmp(verb, "show")) {
+		snprintf(path, sizeof(path), "/v1/jobs/%lld", id);
+		if ((rc = call(a, "GET", path, NULL, &r)))
+			return rc;
+	} else if (!strcmp(verb, "cancel")) {
+		snprintf(path, sizeof(path), "/v1/jobs/%lld/cancel", id);
+		if ((rc = call(a, "POST", path, NULL, &r)))
+			return rc;
+	} else if (!strcmp(verb, "wait")) {
+		long long timeout = 3600;
+		if (o->timeout && cli_parse_int(o->timeout, 1, 86400 * 7, &timeout))
+			return cli_fail(EXIT_USAGE, "--timeout: seconds");
+		snprintf(path, sizeof(path), "/v1/jobs/%lld", id);
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			if ((rc = call(a, "GET", path, NULL, &r)))
+				return rc;
+			const char *st = jstr(r, "status");
+			if (strcmp(st, "queued") && strcmp(st, "running"))
+				break;
+			json_decref(r);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec >= timeout)
+				return cli_fail(EXIT_FAIL, "job %lld still not finished after %lld s", id,
+				                timeout);
+			usleep(200 * 1000);
+		}
+		if (a->json)
+			print_json(r);
+		else
+			printf("job %lld %s%s%s\n", id, jstr(r, "status"),
+			       json_is_string(json_object_get(r, "error")) ? ": " : "",
+			       json_is_string(json_object_get(r, "error")) ? jstr(r, "error") : "");
+		rc = strcmp(jstr(r, "status"), "succeeded") ? EXIT_FAIL : 0;
+		json_decref(r);
+		return rc;
+	} else {
+		return cli_fail(EXIT_USAGE, "job: unknown verb \"%s\"", verb);
+	}
+	if (a->json) {
+		print_json(r);
+	} else {
+		fputs(job_hdr, stdout);
+		print_job_row(r);
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int snapshot_cmd(struct api *a, struct aopts *o)
+{
+	int rc;
+	if (o->npos != 1 || strcmp(o->pos[0], "list"))
+		return cli_fail(EXIT_USAGE, "usage: roost snapshot list [--host HOST]");
+	char path[600] = "/v1/snapshots";
+	if (o->host) {
+		char *e = esc(o->host);
+		snprintf(path, sizeof(path), "/v1/snapshots?host=%s", e);
+		free(e);
+	}
+	json_t *r;
+	if ((rc = call(a, "GET", path, NULL, &r)))
+		return rc;
+	if (a->json) {
+		print_json(r);
+	} else {
+		printf("ID        TIME                  HOST                 FILES        BYTES    "
+		       "BYTES_NEW PATHS\n");
+		size_t i, k;
+		json_t *s, *p;
+		json_array_foreach(r, i, s) {
+			json_t *sum = json_object_get(s, "summary");
+			printf("%.8s  %-21s %-20s %5lld %12lld %12lld", jstr(s, "id"), jstr(s, "time"),
+			       jstr(s, "hostname"), jint(sum, "files"), jint(sum, "bytes"),
+			       jint(sum, "bytes_new"));
+			json_array_foreach(json_object_get(s, "paths"), k, p)
+				printf(" %s", json_string_value(p));
+			printf("\n");
+		}
+	}
+	json_decref(r);
+	return 0;
+}
+
+int cmd_admin(const char *group, int argc, char **argv)
+{
+	struct aopts o;
+	int rc = parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	struct api a = {0};
+	if ((rc = api_open(&o, &a)))
+		return rc;
+	if (!strcmp(group, "token"))
+		rc = token_cmd(&a, &o);
+	else if (!strcmp(group, "host"))
+		rc = host_cmd(&a, &o);
+	else if (!strcmp(group, "group"))
+		rc = group_cmd(&a, &o);
+	else if (!strcmp(group, "schedule"))
+		rc = schedule_cmd(&a, &o);
+	else if (!strcmp(group, "backup"))
+		rc = backup_cmd(&a, &o);
+	else if (!strcmp(group, "restore"))
+		rc = restore_cmd(&a, &o);
+	else if (!strcmp(group, "job"))
+		rc = job_cmd(&a, &o);
+	else
+		rc = snapshot_cmd(&a, &o);
+	roost_http_free(a.h);
+	return rc;
+}
+
+int cmd_admin_known(const char *group)
+{
+	static const char *const groups[] = {"token", "host", "group", "schedule", "backup",
+	                                     "restore", "job", "snapshot", NULL};
+	for (int i = 0; groups[i]; i++)
+		if (!strcmp(group, groups[i]))
+			return 1;
+	return 0;
+}
