@@ -515,6 +515,7 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 	char uri[64];
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/v1/agent")) {
 		log_warn("agent.refused", "why=\"WebSocket only at /v1/agent\"");
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return -1;
 	}
 	enum auth_kind k;
@@ -526,6 +527,7 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 		lws_get_peer_simple(wsi, ip, sizeof(ip));
 		log_warn("agent.refused", "peer=%s why=%s", roost_lq(ip),
 		         bad ? "\"invalid credentials\"" : "\"missing credentials\"");
+		lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, NULL);
 		return -1;
 	}
 	p->ws_host = hid;
