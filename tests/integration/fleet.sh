@@ -28,6 +28,7 @@ start_server() { # [SETTLE] [extra args]
   "$ROOST_BIN/roostd" --data "$SDATA" --listen "127.0.0.1:$SPORT" --catchup-settle "$settle" \
     --log-level debug "$@" >>"$TMP/server.out" 2>>"$TMP/server.log" &
   SPID=$!
+  disown "$SPID"
   cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
   export ROOST_SERVER="https://127.0.0.1:$SPORT"
   if ! wait_until 20 curl -skf "$ROOST_SERVER/v1/health"; then
@@ -37,7 +38,9 @@ start_server() { # [SETTLE] [extra args]
   export ROOST_FINGERPRINT=$(cat "$SDATA/fingerprint")
 }
 
-stop_server() { kill -TERM "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
+# waits for a (disowned) process to exit
+wait_pid() { while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; }
+stop_server() { kill -TERM "$SPID" 2>/dev/null || true; wait_pid "$SPID"; }
 
 enroll() { # NAME MODE
   local tok
@@ -51,6 +54,7 @@ start_agent() { # NAME [env assignments...]
   env "$@" "$ROOST_BIN/roost-agent" run --state "$TMP/agent-$name" \
     >>"$TMP/agent-$name.out" 2>>"$TMP/agent-$name.log" &
   AGENT_PID[$name]=$!
+  disown "${AGENT_PID[$name]}"
   cleanup_hooks+=("kill -9 ${AGENT_PID[$name]} 2>/dev/null")
 }
 
@@ -58,7 +62,7 @@ stop_agent() { # NAME [SIGNAL]
   local pid=${AGENT_PID[$1]:-}
   [[ -n $pid ]] || return 0
   kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  wait_pid "$pid"
   AGENT_PID[$1]=
 }
 
@@ -72,3 +76,5 @@ count_jobs() { # HOST PYTHON-CONDITION-over-j
 }
 # a cron expression (with seconds) that fires once, at epoch second T (UTC)
 cron_at() { $PY -c "import time,sys; t=time.gmtime(int(sys.argv[1])); print(f'{t.tm_sec} {t.tm_min} {t.tm_hour} {t.tm_mday} {t.tm_mon} *')" "$1"; }
+# for wait_until: at least N jobs of HOST match the condition
+jobs_at_least() { (( $(count_jobs "$1" "$3") >= $2 )); }

@@ -11,7 +11,7 @@ FAIL=0
 cleanup_hooks=()
 cleanup() {
   for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
-  rm -rf "$TMP"
+  if [[ -n ${ROOST_KEEP_TMP:-} ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 

@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# End to end, always-on hosts (issue 5, scenarios 1, 2 and 6): a schedule
+# fires on the agent's clock and a backup runs; restore through the server
+# gives back identical files; fires while busy coalesce into one pending run
+# that runs right after; kill -9 mid-backup leaves no host stuck busy.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fleet.sh"
+
+start_server 2
+mkdir -p "$TMP/src/d" "$TMP/src/e"
+head -c 300000 /dev/urandom > "$TMP/src/d/random.bin"
+for i in $(seq 1 30); do echo "file $i" > "$TMP/src/e/f$i.txt"; done
+ln -s d/random.bin "$TMP/src/link"
+printf 'x' > "$TMP/src/name with spaces"
+
+# --- 1. a schedule fires, a backup runs, restore gives back the files
+enroll srv always-on
+start_agent srv
+wait_until 10 host_online srv && ok "agent online" || bad "agent not online"
+expect_rc 0 "$ROOST" group add srv data --path "$TMP/src"
+expect_rc 0 "$ROOST" schedule add srv often --cron '*/3 * * * * *' --group data
+wait_until 15 jobs_at_least srv 1 'j["trigger"]=="schedule" and j["status"]=="succeeded"' \
+  && ok "the schedule fired and its backup succeeded" || bad "no scheduled backup: $(jobs_json srv)"
+expect_rc 0 "$ROOST" schedule disable srv often
+expect_contains "$(cat "$TMP/agent-srv.log")" "event=fire schedule=" "the agent fired from its own clock"
+expect_contains "$(cat "$TMP/server.log")" "via=live action=dispatch" "the server dispatched on the fire"
+expect_rc 0 "$ROOST" snapshot list --host srv --json
+SNAP=$(echo "$OUT" | json_get 'd[-1]["id"]')
+expect_eq "${#SNAP}" 64 "a snapshot exists"
+J=$("$ROOST" restore srv "${SNAP:0:12}" --target "$TMP/restored")
+expect_rc 0 "$ROOST" job wait "$J" --timeout 60
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/src" "$TMP/restored$TMP/src" --no-owner
+expect_rc 2 "$ROOST" restore srv latest --target relative
+
+# --- 2. fires while busy: one pending run, dispatched right after
+stop_agent srv
+start_agent srv ROOST_AGENT_TEST_JOB_DELAY_MS=6000
+wait_until 10 host_online srv || bad "agent not back"
+# three instants 2 s apart, within one minute
+now=$(date +%s); while (( now % 60 > 45 )); do sleep 1; now=$(date +%s); done
+T1=$((now + 2)); T2=$((now + 4)); T3=$((now + 6))
+c1=($(cron_at $T1)); c2=($(cron_at $T2)); c3=($(cron_at $T3))
+CRON="${c1[0]},${c2[0]},${c3[0]} ${c1[1]} ${c1[2]} ${c1[3]} ${c1[4]} *"
+before=$(count_jobs srv 'True')
+expect_rc 0 "$ROOST" schedule add srv burst --cron "$CRON" --group data
+SID=$("$ROOST" schedule list srv --json | json_get '[s["id"] for s in d if s["name"]=="burst"][0]')
+wait_until 30 jobs_at_least srv 1 "j['schedule_id']==$SID and j['trigger']=='pending' and j['status']=='succeeded'" \
+  && ok "the pending run ran after the busy job" || bad "no pending run: $(jobs_json srv)"
+sleep 1
+expect_eq "$(count_jobs srv "j['schedule_id']==$SID")" 2 "three fires while busy became two jobs: the first and one coalesced run"
+expect_eq "$(count_jobs srv "j['schedule_id']==$SID and j['trigger']=='schedule'")" 1 "one job from the first fire"
+expect_eq "$(grep -c "schedule=$SID slot=.* action=pending" "$TMP/server.log")" 2 "two fires coalesced"
+FIRST_END=$(jobs_json srv | json_get "[j['finished_at'] for j in d if j['schedule_id']==$SID and j['trigger']=='schedule'][0]")
+PEND_CREATED=$(jobs_json srv | json_get "[j['created_at'] for j in d if j['schedule_id']==$SID and j['trigger']=='pending'][0]")
+[[ ! "$PEND_CREATED" < "$FIRST_END" ]] && ok "pending run dispatched once the busy job ended" || \
+  bad "pending run created at $PEND_CREATED before the job ended at $FIRST_END"
+
+# --- 6. kill -9 mid-backup; restart; not stuck; next backup succeeds
+J=$("$ROOST" backup srv --group data)
+wait_until 10 job_is "$J" running && ok "backup running" || bad "not running: $(job_status "$J")"
+stop_agent srv KILL
+expect_eq "$(job_status "$J")" running "while the agent is gone the job stays running"
+start_agent srv
+wait_until 15 job_is "$J" interrupted && ok "the lost job ends interrupted" || bad "job after restart: $(job_status "$J")"
+expect_rc 0 "$ROOST" host show srv --json
+expect_eq "$(echo "$OUT" | json_get 'd["current_job_id"]')" null "host not stuck busy"
+J2=$("$ROOST" backup srv --group data)
+expect_rc 0 "$ROOST" job wait "$J2" --timeout 60
+expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password"
+stop_agent srv
+finish
