@@ -51,7 +51,7 @@ enroll() { # NAME MODE
 
 start_agent() { # NAME [env assignments...]
   local name=$1; shift
-  env "$@" "$ROOST_BIN/roost-agent" run --state "$TMP/agent-$name" \
+  env TZ=UTC "$@" "$ROOST_BIN/roost-agent" run --state "$TMP/agent-$name" \
     >>"$TMP/agent-$name.out" 2>>"$TMP/agent-$name.log" &
   AGENT_PID[$name]=$!
   disown "${AGENT_PID[$name]}"
