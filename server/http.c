@@ -48,6 +48,7 @@ struct pss {
 	char sname[128];
 	uint64_t soff, send;
 	int streaming, head;
+	int dispatched; /* the response is under way: ignore late body events */
 };
 
 static void reset(struct pss *p)
@@ -380,6 +381,9 @@ static int api_request(struct lws *wsi, struct pss *p)
 
 static int dispatch_request(struct lws *wsi, struct pss *p)
 {
+	if (p->dispatched)
+		return 0;
+	p->dispatched = 1;
 	if (p->is_repo)
 		return !strcmp(p->method, "PUT") ? upload_finish(wsi, p) : repo_request(wsi, p);
 	return api_request(wsi, p);
@@ -426,6 +430,8 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 
 static int on_body(struct pss *p, const void *in, size_t len)
 {
+	if (!len || !in)
+		return 0;
 	if (p->is_repo && !strcmp(p->method, "PUT")) {
 		if (p->up_status || !p->w)
 			return 0; /* discarded */
@@ -542,7 +548,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		return on_http(wsi, p, in ? (const char *)in : "/");
 	case LWS_CALLBACK_HTTP_BODY:
-		return p->active ? on_body(p, in, len) : 0;
+		return p->active && !p->dispatched ? on_body(p, in, len) : 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return p->active ? dispatch_request(wsi, p) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
