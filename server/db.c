@@ -14,6 +14,8 @@ struct srv *g_srv;
 
 int64_t srv_now(void)
 {
+	if (g_srv && g_srv->fake_now)
+		return g_srv->fake_now;
 	return (int64_t)time(NULL);
 }
 

@@ -65,6 +65,8 @@ static int put(int64_t host_id, struct agent_conn *c)
 
 int hub_online(int64_t host_id)
 {
+	if (g_srv->online_hook)
+		return g_srv->online_hook(host_id);
 	struct agent_conn *c = get(host_id);
 	return c && !c->closing;
 }
@@ -78,6 +80,8 @@ static void close_conn(struct agent_conn *c, enum lws_close_status why, const ch
 
 int hub_send(int64_t host_id, json_t *msg)
 {
+	if (g_srv->send_hook)
+		return g_srv->send_hook(host_id, msg);
 	struct agent_conn *c = get(host_id);
 	if (!c || c->closing || !c->hello_done)
 		return -1;

@@ -50,7 +50,10 @@ struct srv {
 	struct agent_conn **conns;
 	size_t conns_cap, nconns;
 	volatile int stop;
-	/* test hook: delay (ms) before each dispatch decision is logged */
+	/* unit tests: the clock, and the agents, without a network */
+	int64_t fake_now;                          /* nonzero: srv_now() returns it */
+	int (*send_hook)(int64_t host_id, json_t *msg); /* replaces the hub when set */
+	int (*online_hook)(int64_t host_id);
 };
 
 extern struct srv *g_srv;

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduling rules wired to the store (server/dispatch.c), with an
+ * injected clock and the hub replaced by a recorder: every rule of
+ * DESIGN.md's scheduling section, each in microseconds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "roostd.h"
+
+#define T0 1795000000 /* 2026-11-18T... a fixed "now" */
+
+static struct srv S;
+static int online[16];
+static int send_fails;
+static json_t *sent; /* messages the "agents" got: [{host, msg}] */
+
+static int fake_online(int64_t h)
+{
+	return h >= 0 && h < 16 && online[h];
+}
+
+static int fake_send(int64_t h, json_t *m)
+{
+	if (!fake_online(h) || send_fails)
+		return -1;
+	json_array_append_new(sent, json_pack("{s:I, s:O}", "host", (json_int_t)h, "msg", m));
+	return 0;
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	memset(&S, 0, sizeof(S));
+	g_srv = &S;
+	struct roost_errbuf eb;
+	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	S.heap = catchup_heap_new();
+	S.settle_s = 60;
+	S.fake_now = T0;
+	S.send_hook = fake_send;
+	S.online_hook = fake_online;
+	memset(online, 0, sizeof(online));
+	send_fails = 0;
+	sent = json_array();
+	/* host 1 always-on, host 2 intermittent; groups 1, 2 on host 1; 3, 4 on host 2 */
+	uint8_t h[AUTH_HASH_LEN] = {0};
+	assert_int_equal(db_exec("INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at)"
+	                         " VALUES (1, 'srv', 'srv', 'always-on', ?, 0), "
+	                         "(2, 'lap', 'lap', 'intermittent', ?, 0)", "bb", h, sizeof(h), h,
+	                         sizeof(h)),
+	                 SQLITE_DONE);
+	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
+	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 1, 'home', '[\"/home\"]'), "
+	                         "(3, 2, 'docs', '[\"/d\"]'), (4, 2, 'pics', '[\"/p\"]')", NULL),
+	                 SQLITE_DONE);
+	/* schedules: 1 (host 1, both groups), 2 (host 1, etc), 3 (host 2 hourly, docs),
+	 * 4 (host 2 daily, pics) */
+	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron) VALUES "
+	                         "(1, 1, 'a', '0 * * * *'), (2, 1, 'b', '30 * * * *'), "
+	                         "(3, 2, 'hourly', '0 * * * *'), (4, 2, 'daily', '0 3 * * *')", NULL),
+	                 SQLITE_DONE);
+	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (1, 2), (2, 1), (3, 3), "
+	                         "(4, 4)", NULL),
+	                 SQLITE_DONE);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	json_decref(sent);
+	catchup_heap_free(S.heap);
+	store_close(S.st);
+	g_srv = NULL;
+	return 0;
+}
+
+static int64_t njobs(const char *where)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE %s", where);
+	return db_int(-1, sql, NULL);
+}
+
+static size_t nsent(const char *type)
+{
+	size_t n = 0, i;
+	json_t *e;
+	json_array_foreach(sent, i, e) {
+		const char *t = json_string_value(json_object_get(json_object_get(e, "msg"), "type"));
+		if (t && !strcmp(t, type))
+			n++;
+	}
+	return n;
+}
+
+static void finish(int64_t host, int64_t job, const char *status)
+{
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_JOB_ACCEPTED;
+	m.job.job_id = job;
+	dispatch_job_msg(host, &m);
+	m.type = PROTO_JOB_FINISHED;
+	snprintf(m.job.status, sizeof(m.job.status), "%s", status);
+	dispatch_job_msg(host, &m);
+}
+
+static void hello(int64_t host)
+{
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	online[host] = 1;
+	dispatch_hello(host, &m);
+}
+
+static void test_fire_idle_one_job_per_group(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	dispatch_fire(1, 1, T0 - 5, "live");
+	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule' AND status='queued'"), 2);
+	assert_int_equal(nsent("job.start"), 2);
+	assert_true(host_busy(1));
+}
+
+static void test_fire_busy_coalesces_then_fifo(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	dispatch_fire(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
+	assert_int_equal(njobs("1"), 1);
+	S.fake_now += 60;
+	dispatch_fire(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
+	dispatch_fire(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
+	dispatch_fire(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
+	dispatch_fire(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
+	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE host_id=1", NULL), 2);
+	assert_int_equal(db_int(-1, "SELECT last_fire FROM pending_runs WHERE schedule_id=1", NULL),
+	                 T0 + 40);
+	/* job ends: the oldest pending (schedule 1, first fired T0+20) runs, both its groups */
+	finish(1, 1, "succeeded");
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=1"), 2);
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=2"), 0);
+	finish(1, 2, "succeeded");
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=2"), 0); /* host still busy */
+	finish(1, 3, "failed");
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=2"), 1);
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
+}
+
+static void test_fire_duplicate_and_covered(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	dispatch_fire(1, 2, T0 - 10, "live");
+	finish(1, 1, "succeeded");
+	dispatch_fire(1, 2, T0 - 10, "persisted"); /* same slot again */
+	assert_int_equal(njobs("1"), 1);
+	dispatch_fire(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
+	assert_int_equal(njobs("1"), 1);
+	dispatch_fire(1, 99, T0, "live"); /* not a schedule of this host */
+	dispatch_fire(1, 3, T0, "live");  /* another host's schedule */
+	assert_int_equal(njobs("1"), 1);
+	db_exec("UPDATE schedules SET enabled=0 WHERE id=1", NULL);
+	dispatch_fire(1, 1, T0 + 1, "live");
+	assert_int_equal(njobs("1"), 1);
+}
+
+static void run_timer_at(int64_t t)
+{
+	S.fake_now = t;
+	catchup_timer_cb(NULL);
+}
+
+static void test_catchup_after_settle_never_succeeded(void **st)
+{
+	(void)st;
+	hello(2);
+	run_timer_at(T0 + 59);
+	assert_int_equal(njobs("trigger='catchup'"), 0);
+	run_timer_at(T0 + 60);
+	/* both groups never succeeded: both overdue */
+	assert_int_equal(njobs("trigger='catchup' AND host_id=2"), 2);
+	assert_int_equal(nsent("job.start"), 2);
+}
+
+static void test_catchup_skips(void **st)
+{
+	(void)st;
+	/* gone during settle */
+	hello(2);
+	online[2] = 0;
+	run_timer_at(T0 + 61);
+	assert_int_equal(njobs("1"), 0);
+	/* switched to always-on during settle */
+	S.fake_now = T0 + 100;
+	hello(2);
+	db_exec("UPDATE hosts SET mode='always-on' WHERE id=2", NULL);
+	run_timer_at(T0 + 161);
+	assert_int_equal(njobs("1"), 0);
+	/* busy */
+	db_exec("UPDATE hosts SET mode='intermittent' WHERE id=2", NULL);
+	S.fake_now = T0 + 200;
+	hello(2);
+	dispatch_job(2, 0, 3, "backup", "manual", NULL, "test");
+	run_timer_at(T0 + 261);
+	assert_int_equal(njobs("trigger='catchup'"), 0);
+}
+
+static void test_catchup_debounce(void **st)
+{
+	(void)st;
+	hello(2);
+	S.fake_now = T0 + 30;
+	hello(2); /* re-arm: due at T0+90 now */
+	run_timer_at(T0 + 61);
+	assert_int_equal(njobs("1"), 0);
+	run_timer_at(T0 + 90);
+	assert_int_equal(njobs("trigger='catchup'"), 2);
+	run_timer_at(T0 + 500);
+	assert_int_equal(njobs("trigger='catchup'"), 2);
+}
+
+static void test_catchup_per_schedule_group_success(void **st)
+{
+	(void)st;
+	/* both succeeded an hour and a half ago... */
+	db_exec("INSERT INTO group_success VALUES (3, 3, ?), (4, 4, ?)", "ii",
+	        (int64_t)(T0 - 5400), (int64_t)(T0 - 5400));
+	/* ...then the hourly one ran again recently: it must not hide the daily */
+	db_exec("UPDATE group_success SET last_success_at=? WHERE schedule_id=3", "i",
+	        (int64_t)(T0 - 60));
+	S.fake_now = T0;
+	/* T0 = 2026-11-18T...; make sure a 03:00 passed since T0-5400 */
+	int64_t day0 = (T0 / 86400) * 86400, three = day0 + 3 * 3600;
+	S.fake_now = three + 1800;
+	db_exec("UPDATE group_success SET last_success_at=? WHERE schedule_id=4", "i", three - 1800);
+	db_exec("UPDATE group_success SET last_success_at=? WHERE schedule_id=3", "i",
+	        three + 1700);
+	hello(2);
+	run_timer_at(three + 1800 + 60);
+	assert_int_equal(njobs("trigger='catchup'"), 1);
+	assert_int_equal(njobs("trigger='catchup' AND schedule_id=4 AND group_id=4"), 1);
+}
+
+static void test_catchup_success_recorded_from_job_start(void **st)
+{
+	(void)st;
+	hello(2);
+	run_timer_at(T0 + 60);
+	assert_int_equal(njobs("trigger='catchup'"), 2);
+	S.fake_now = T0 + 70;
+	finish(2, 1, "succeeded");
+	finish(2, 2, "succeeded");
+	assert_int_equal(db_int(0, "SELECT last_success_at FROM group_success WHERE schedule_id=3",
+	                        NULL), T0 + 70);
+	/* not overdue now: the next hourly slot is later */
+	S.fake_now = T0 + 80;
+	hello(2);
+	run_timer_at(T0 + 140);
+	assert_int_equal(njobs("trigger='catchup'"), 2);
+}
+
+static void test_catchup_send_failure_rearms(void **st)
+{
+	(void)st;
+	hello(2);
+	send_fails = 1;
+	run_timer_at(T0 + 60);
+	assert_int_equal(njobs("1"), 0); /* not sent: not created */
+	assert_int_equal(catchup_heap_next(S.heap), T0 + 120);
+	send_fails = 0;
+	run_timer_at(T0 + 120);
+	assert_int_equal(njobs("trigger='catchup'"), 2);
+}
+
+static void test_catchup_unparseable_cron_never(void **st)
+{
+	(void)st;
+	db_exec("UPDATE schedules SET cron='99 * * * *' WHERE id=3", NULL);
+	hello(2);
+	run_timer_at(T0 + 60);
+	assert_int_equal(njobs("trigger='catchup' AND schedule_id=3"), 0);
+	assert_int_equal(njobs("trigger='catchup' AND schedule_id=4"), 1);
+}
+
+static void test_hello_resolves_jobs(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	int64_t a = dispatch_job(1, 0, 1, "backup", "manual", NULL, "t");
+	int64_t b = dispatch_job(1, 0, 2, "backup", "manual", NULL, "t");
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_JOB_ACCEPTED;
+	m.job.job_id = a;
+	dispatch_job_msg(1, &m);
+	json_array_clear(sent);
+	/* the agent restarted: it knows nothing of a (running) or b (queued) */
+	hello(1);
+	assert_int_equal(db_int(0, "SELECT status='interrupted' FROM jobs WHERE id=?", "i", a), 1);
+	assert_int_equal(db_int(0, "SELECT status='queued' FROM jobs WHERE id=?", "i", b), 1);
+	assert_int_equal(nsent("job.start"), 1); /* b is sent again */
+	assert_int_equal(nsent("config"), 1);
+	/* a job the agent finished while offline */
+	struct proto_job done = {.job_id = b};
+	snprintf(done.status, sizeof(done.status), "succeeded");
+	m.jobs = &done;
+	m.njobs = 1;
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	dispatch_hello(1, &m);
+	assert_int_equal(db_int(0, "SELECT status='succeeded' FROM jobs WHERE id=?", "i", b), 1);
+	assert_false(host_busy(1));
+	assert_true(db_int(0, "SELECT last_backup_at FROM hosts WHERE id=1", NULL) > 0);
+}
+
+static void test_hello_replays_persisted_fires(void **st)
+{
+	(void)st;
+	struct proto_fire f[2] = {{1, T0 - 120}, {1, T0 - 120}};
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	m.fires = f;
+	m.nfires = 2;
+	online[1] = 1;
+	dispatch_hello(1, &m);
+	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule'"), 2); /* once, both groups */
+	dispatch_hello(1, &m); /* and again: seen */
+	assert_int_equal(njobs("schedule_id=1"), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fire_idle_one_job_per_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fire_busy_coalesces_then_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fire_duplicate_and_covered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_after_settle_never_succeeded, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_skips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_debounce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_per_schedule_group_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_success_recorded_from_job_start, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_send_failure_rearms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catchup_unparseable_cron_never, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_resolves_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_replays_persisted_fires, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
