@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check test fuzz bench demo clean
+.PHONY: all deps build check test fuzz bench bench-fleet demo demo-stop clean
 
 all: build
 
@@ -43,29 +43,18 @@ fuzz: deps
 bench: build
 	$(BUILD)/bin/bench_cron
 
+# roostd under N agent connections (issue 4's load figures)
+bench-fleet: build
+	bench/fleet_load
+
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
 
-# Until the server and agent exist the demo runs the engine and the cron preview.
+# A fleet of one on this machine: roostd + a local agent, a group, a schedule
+# and a backup (scripts/demo.sh). They keep running; `make demo-stop` ends them.
 DEMO ?= demo-data
 demo: build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO)
-	@echo "== roost repo init -r $(DEMO)/repo"
-	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo init -r $(DEMO)/repo
-	@echo "== roost repo backup -r $(DEMO)/repo docs include"
-	@ROOST_PASSWORD=demo ROOST_CACHE_DIR=$(DEMO)/cache $(BUILD)/bin/roost repo backup -r $(DEMO)/repo docs include
-	@echo "== roost repo snapshots -r $(DEMO)/repo"
-	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo snapshots -r $(DEMO)/repo
-	@echo "== roost repo restore -r $(DEMO)/repo latest --target $(DEMO)/restore"
-	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo restore -r $(DEMO)/repo latest --target $(DEMO)/restore
-	@echo "== roost repo check -r $(DEMO)/repo --read-data"
-	@ROOST_PASSWORD=demo $(BUILD)/bin/roost repo check -r $(DEMO)/repo --read-data
-	@echo "== roost cron next '0 9 * * MON-FRI' --count 5"
-	@$(BUILD)/bin/roost cron next '0 9 * * MON-FRI' --count 5
-	@echo "== roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3  (02:30 on 03-08 does not exist)"
-	@$(BUILD)/bin/roost cron next 'CRON_TZ=America/New_York 30 2 * * *' --from 2026-03-06T00:00:00Z --count 3
-	@echo "== roost cron next '0 0 * * 8'  (invalid: exit 2)"
-	@$(BUILD)/bin/roost cron next '0 0 * * 8' || true
-	@echo "The repository is in $(DEMO)/repo (password: demo). Try:"
-	@echo "  ROOST_PASSWORD=demo $(BUILD)/bin/roost repo ls -r $(DEMO)/repo latest"
-	@echo "  ROOST_PASSWORD=demo $(BUILD)/bin/roost repo stats -r $(DEMO)/repo" 
+	@DEMO=$(DEMO) BIN=$(BUILD)/bin scripts/demo.sh
+
+demo-stop:
+	@scripts/demo-stop.sh $(DEMO)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "roost/jsonutil.h"
 #include "roostd.h"
 
 void resp_error(struct resp *rs, int status, const char *code, const char *msg,
@@ -14,9 +15,11 @@ void resp_error(struct resp *rs, int status, const char *code, const char *msg,
 {
 	json_decref(rs->json);
 	rs->status = status;
-	json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	/* messages may quote the input (a parser's error text): keep them valid UTF-8 */
+	json_t *e = json_pack("{s:s, s:o}", "code", code, "message",
+	                      json_bytes_lossy(msg, strlen(msg)));
 	if (field)
-		json_object_set_new(e, "field", json_string(field));
+		json_object_set_new(e, "field", json_bytes_lossy(field, strlen(field)));
 	rs->json = json_pack("{s:o}", "error", e);
 }
 

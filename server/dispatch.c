@@ -280,15 +280,15 @@ void dispatch_hello(int64_t host_id, const struct proto_msg *m)
 {
 	int64_t now = srv_now();
 	const struct roost_tz *tz = NULL;
-	const char *tzname = m->tz[0] && roost_tz_get(m->tz, &tz, NULL) == ROOST_OK ? m->tz : NULL;
+	const char *zone = m->tz[0] && roost_tz_get(m->tz, &tz, NULL) == ROOST_OK ? m->tz : NULL;
 	db_exec("UPDATE hosts SET hostname=COALESCE(NULLIF(?, ''), hostname), os=?, tz=?, "
-	        "last_seen_at=? WHERE id=?", "ttti", m->hostname, m->os, tzname, now, host_id);
+	        "last_seen_at=? WHERE id=?", "ttti", m->hostname, m->os, zone, now, host_id);
 	if (m->clock && (m->clock - now > 300 || now - m->clock > 300))
 		log_warn("agent.clock_skew", "host=%lld skew_s=%lld", (long long)host_id,
 		         (long long)(m->clock - now));
 	log_info("agent.hello", "host=%lld version=%s hostname=%s tz=%s jobs=%zu fires=%zu",
 	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
-	         roost_lq(tzname), m->njobs, m->nfires);
+	         roost_lq(zone), m->njobs, m->nfires);
 	/* resolve the jobs the server thinks are current */
 	sqlite3_stmt *st = db_q("SELECT id, status FROM jobs WHERE host_id=? AND status IN "
 	                        "('queued','running') ORDER BY id", "i", host_id);

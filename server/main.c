@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,6 +292,11 @@ int main(int argc, char **argv)
 		memcpy(host, h, hl);
 		host[hl] = 0;
 		port = (int)p;
+	}
+	struct rlimit rl; /* one descriptor per agent: take all we may */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "roostd: libsodium failed to initialize\n");

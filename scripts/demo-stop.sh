@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Stops the server and agent that `make demo` started (DEMO, default demo-data/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEMO=${1:-${DEMO:-demo-data}}
+for p in agent roostd; do
+  f="$DEMO/$p.pid"
+  [[ -f $f ]] || continue
+  pid=$(cat "$f")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "stopped $p (pid $pid)"
+  fi
+  rm -f "$f"
+done
