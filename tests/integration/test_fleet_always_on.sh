@@ -68,5 +68,16 @@ expect_eq "$(echo "$OUT" | json_get 'd["current_job_id"]')" null "host not stuck
 J2=$("$ROOST" backup srv --group data)
 expect_rc 0 "$ROOST" job wait "$J2" --timeout 60
 expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password"
+
+# the server's certificate changes: the agent refuses it, clearly
+stop_server
+rm -f "$SDATA/tls-cert.pem" "$SDATA/tls-key.pem"
+start_server 2
+sleep 3
+expect_contains "$(cat "$TMP/agent-srv.log")" "event=agent.pin_mismatch" "a changed certificate is refused"
+expect_contains "$(cat "$TMP/agent-srv.log")" "refusing to connect" "with a clear message"
+expect_eq "$("$ROOST" host show srv --json | json_get 'd["online"]')" false "the agent did not connect to it"
+expect_rc 1 "$ROOST_BIN/roost-agent" enroll --server "$ROOST_SERVER" --token x --state "$TMP/agent-srv"
+expect_contains "$ERR" "already enrolled" "enrolling twice is refused"
 stop_agent srv
 finish

@@ -78,6 +78,8 @@ expect_eq "$($WS probe 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" 101 "WebSoc
 expect_eq "$($WS garbage 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" open "malformed agent messages are refused, the connection stays"
 expect_eq "$($WS bigframe 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET" 2000000)" "closed 1009" "an oversized frame closes with 1009"
 expect_contains "$(cat "$TMP/server.log")" "event=agent.frame_too_large" "oversized frame logged"
+expect_eq "$($WS replace 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" "first closed 1008, second got config" \
+  "a new connection for a host replaces the old one"
 expect_rc 0 curl -skf "$U/v1/health"
 
 # a real agent: config push, manual backup queued while offline, lifecycle

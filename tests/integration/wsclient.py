@@ -7,6 +7,8 @@
                                              prints "closed CODE" or "open"
   wsclient.py garbage  HOST PORT AUTH        hello, then malformed messages;
                                              prints "open" if still served
+  wsclient.py replace  HOST PORT AUTH        two connections for one host: prints
+                                             how the first ended and if the second lives
 AUTH is the Authorization header value or "-" for none. TLS is not verified
 (the tests pin nothing here; they test the server's behaviour).
 """
@@ -119,6 +121,16 @@ def main():
         s.settimeout(5)
         code = until_close(s)
         print(f"closed {code}" if code or True else "open")
+    elif cmd == "replace":
+        s.settimeout(5)
+        op, data = recv_frame(s)  # the config
+        s2, status2 = connect(host, port, auth)
+        hello(s2)
+        code = until_close(s)
+        s2.settimeout(5)
+        op2, data2 = recv_frame(s2)
+        kind = json.loads(data2).get("type") if op2 == 1 else op2
+        print(f"first closed {code}, second got {kind}")
     elif cmd == "garbage":
         for m in [b"{", b"[]", b'{"type":"nope"}', b'{"type":"fire","schedule_id":-1}',
                   b'{"type":"job.finished","job_id":99999,"status":"succeeded"}',
