@@ -581,6 +581,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 const struct lws_protocols roostd_protocols[] = {
-	{"roost", callback, sizeof(struct pss), 65536, 0, NULL, 0},
+	{"roost", callback, sizeof(struct pss), 16384, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
