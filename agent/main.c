@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libwebsockets.h>
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
@@ -655,14 +654,9 @@ static int pin_check(X509_STORE_CTX *xctx, int preverify_ok)
 		X509_STORE_CTX_set_error(xctx, X509_V_OK);
 		return 0;
 	}
-	X509 *cert = X509_STORE_CTX_get_current_cert(xctx);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
 	char got[65] = "";
-	if (cert && X509_digest(cert, EVP_sha256(), md, &n) && n == 32)
-		for (int i = 0; i < 32; i++)
-			sprintf(got + 2 * i, "%02x", md[i]);
-	if (strcmp(got, A.fp) != 0) {
+	if (roost_cert_sha256_hex(X509_STORE_CTX_get_current_cert(xctx), got) ||
+	    strcmp(got, A.fp) != 0) {
 		log_error("agent.pin_mismatch", "got=%s pinned=%s msg=\"the server's certificate "
 		                                "changed; refusing to connect (enroll again if this is "
 		                                "expected)\"", got, A.fp);
@@ -818,13 +812,7 @@ static void on_signal(int sig)
 
 static void lws_log_emit(int level, const char *line)
 {
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s", line);
-	size_t n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = 0;
-	roost_log(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", "msg=%s",
-	          roost_lq(buf));
+	roost_log_foreign(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", line);
 }
 
 /* The host's zone: $TZ, /etc/timezone or the /etc/localtime link; "" for UTC. */

@@ -8,6 +8,7 @@
  * something wrong or absent), other failures exit 1.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,13 +158,14 @@ static int api_open(const struct aopts *o, struct api *a)
 	return 0;
 }
 
-/* Makes a request; on success *out holds the JSON (caller frees). Returns
- * an exit code (0 ok) after printing any error. */
+/* Makes a request with body (taken over; may be NULL); on success *out holds
+ * the JSON (caller frees). Returns an exit code (0 ok) after printing any error. */
 static int call(struct api *a, const char *method, const char *path, json_t *body,
                 json_t **out)
 {
 	*out = NULL;
 	char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
 	struct roost_http_resp r;
 	struct roost_errbuf eb = {{0}};
 	const char *hdrs[] = {"Content-Type: application/json", NULL};
@@ -198,6 +200,21 @@ static void print_json(json_t *j)
 	if (s)
 		puts(s);
 	free(s);
+}
+
+/* Prints r as JSON with --json, else the formatted text. */
+static void show(const struct api *a, json_t *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void show(const struct api *a, json_t *r, const char *fmt, ...)
+{
+	if (a->json) {
+		print_json(r);
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -274,14 +291,10 @@ static int token_cmd(struct api *a, struct aopts *o)
 		json_object_set_new(b, "uses", json_integer(v));
 	}
 	json_t *r;
-	int rc = call(a, "POST", "/v1/enroll-tokens", b, &r);
-	json_decref(b);
-	if (rc)
+	int rc;
+	if ((rc = call(a, "POST", "/v1/enroll-tokens", b, &r)))
 		return rc;
-	if (a->json)
-		print_json(r);
-	else
-		printf("%s\n", jstr(r, "token"));
+	show(a, r, "%s\n", jstr(r, "token"));
 	json_decref(r);
 	return 0;
 }
@@ -336,21 +349,13 @@ static int host_cmd(struct api *a, struct aopts *o)
 		if (!o->mode || (strcmp(o->mode, "always-on") && strcmp(o->mode, "intermittent")))
 			return cli_fail(EXIT_USAGE, "--mode: always-on or intermittent");
 		json_t *b = json_pack("{s:s}", "mode", o->mode);
-		rc = call(a, "PATCH", path, b, &r);
-		json_decref(b);
-		if (rc)
+		if ((rc = call(a, "PATCH", path, b, &r)))
 			return rc;
-		if (a->json)
-			print_json(r);
-		else
-			printf("host %s is now %s\n", jstr(r, "name"), jstr(r, "mode"));
+		show(a, r, "host %s is now %s\n", jstr(r, "name"), jstr(r, "mode"));
 	} else if (!strcmp(verb, "remove")) {
 		if ((rc = need(o, 2, "host remove HOST")) || (rc = call(a, "DELETE", path, NULL, &r)))
 			return rc;
-		if (a->json)
-			print_json(r);
-		else
-			printf("host %s removed\n", o->pos[1]);
+		show(a, r, "host %s removed\n", o->pos[1]);
 	} else {
 		return cli_fail(EXIT_USAGE, "host: unknown verb \"%s\"", verb);
 	}
@@ -385,14 +390,9 @@ static int group_cmd(struct api *a, struct aopts *o)
 		json_t *b = json_pack("{s:s, s:o, s:o}", "name", o->pos[2], "paths",
 		                      strarr(o->paths, o->npaths), "excludes",
 		                      strarr(o->excludes, o->nexcludes));
-		rc = call(a, "POST", path, b, &r);
-		json_decref(b);
-		if (rc)
+		if ((rc = call(a, "POST", path, b, &r)))
 			return rc;
-		if (a->json)
-			print_json(r);
-		else
-			printf("group %s created (id %lld)\n", jstr(r, "name"), jint(r, "id"));
+		show(a, r, "group %s created (id %lld)\n", jstr(r, "name"), jint(r, "id"));
 	} else if (!strcmp(verb, "list")) {
 		if ((rc = need(o, 2, "group list HOST")) || (rc = call(a, "GET", path, NULL, &r)))
 			return rc;
@@ -423,8 +423,8 @@ static int find_named(struct api *a, const char *path, const char *name, const c
                       long long *id)
 {
 	json_t *r;
-	int rc = call(a, "GET", path, NULL, &r);
-	if (rc)
+	int rc;
+	if ((rc = call(a, "GET", path, NULL, &r)))
 		return rc;
 	size_t i;
 	json_t *e;
@@ -472,14 +472,9 @@ static int schedule_cmd(struct api *a, struct aopts *o)
 		}
 		json_t *b = json_pack("{s:s, s:s, s:o, s:b}", "name", o->pos[2], "cron", o->cron,
 		                      "group_ids", ids, "enabled", !o->disabled);
-		rc = call(a, "POST", base, b, &r);
-		json_decref(b);
-		if (rc)
+		if ((rc = call(a, "POST", base, b, &r)))
 			return rc;
-		if (a->json)
-			print_json(r);
-		else
-			printf("schedule %s created (id %lld), next run %s\n", jstr(r, "name"),
+		show(a, r, "schedule %s created (id %lld), next run %s\n", jstr(r, "name"),
 			       jint(r, "id"), jstr(r, "next_at"));
 	} else if (!strcmp(verb, "list")) {
 		if ((rc = need(o, 2, "schedule list HOST")) || (rc = call(a, "GET", base, NULL, &r)))
@@ -525,14 +520,9 @@ static int schedule_cmd(struct api *a, struct aopts *o)
 		} else {
 			snprintf(path, sizeof(path), "%s/%lld", base, id);
 			json_t *b = json_pack("{s:b}", "enabled", !strcmp(verb, "enable"));
-			rc = call(a, "PATCH", path, b, &r);
-			json_decref(b);
-			if (rc)
+			if ((rc = call(a, "PATCH", path, b, &r)))
 				return rc;
-			if (a->json)
-				print_json(r);
-			else
-				printf("schedule %s %sd\n", jstr(r, "name"), verb);
+			show(a, r, "schedule %s %sd\n", jstr(r, "name"), verb);
 		}
 	} else {
 		return cli_fail(EXIT_USAGE, "schedule: unknown verb \"%s\"", verb);
@@ -557,14 +547,9 @@ static int backup_cmd(struct api *a, struct aopts *o)
 	if ((rc = find_named(a, gpath, o->groups[0], "group", &gid)))
 		return rc;
 	json_t *b = json_pack("{s:I}", "group_id", (json_int_t)gid), *r;
-	rc = call(a, "POST", path, b, &r);
-	json_decref(b);
-	if (rc)
+	if ((rc = call(a, "POST", path, b, &r)))
 		return rc;
-	if (a->json)
-		print_json(r);
-	else
-		printf("%lld\n", jint(r, "id"));
+	show(a, r, "%lld\n", jint(r, "id"));
 	json_decref(r);
 	return 0;
 }
@@ -583,14 +568,9 @@ static int restore_cmd(struct api *a, struct aopts *o)
 	json_t *b = json_pack("{s:s, s:s, s:o}", "snapshot_id", o->pos[1], "target", o->target,
 	                      "include", strarr(o->includes, o->nincludes)),
 	       *r;
-	rc = call(a, "POST", path, b, &r);
-	json_decref(b);
-	if (rc)
+	if ((rc = call(a, "POST", path, b, &r)))
 		return rc;
-	if (a->json)
-		print_json(r);
-	else
-		printf("%lld\n", jint(r, "id"));
+	show(a, r, "%lld\n", jint(r, "id"));
 	json_decref(r);
 	return 0;
 }
@@ -662,10 +642,7 @@ static int job_cmd(struct api *a, struct aopts *o)
 				                timeout);
 			usleep(200 * 1000);
 		}
-		if (a->json)
-			print_json(r);
-		else
-			printf("job %lld %s%s%s\n", id, jstr(r, "status"),
+		show(a, r, "job %lld %s%s%s\n", id, jstr(r, "status"),
 			       json_is_string(json_object_get(r, "error")) ? ": " : "",
 			       json_is_string(json_object_get(r, "error")) ? jstr(r, "error") : "");
 		rc = strcmp(jstr(r, "status"), "succeeded") ? EXIT_FAIL : 0;

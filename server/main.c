@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "roost/http.h"
 #include "roost/log.h"
 #include "roostd.h"
 
@@ -154,17 +155,9 @@ static int cert_fingerprint(const char *cert_path, char out[65])
 		return -1;
 	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (!x)
-		return -1;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	int ok = X509_digest(x, EVP_sha256(), md, &n);
+	int rc = roost_cert_sha256_hex(x, out);
 	X509_free(x);
-	if (!ok || n != 32)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	return 0;
+	return rc;
 }
 
 /* ---- secrets in the data directory ---- */
@@ -204,13 +197,7 @@ static void on_signal(int sig)
 
 static void lws_log_emit(int level, const char *line)
 {
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s", line);
-	size_t n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = 0;
-	roost_log(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", "msg=%s",
-	          roost_lq(buf));
+	roost_log_foreign(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", line);
 }
 
 int main(int argc, char **argv)

@@ -55,6 +55,9 @@ void roost_http_resp_free(struct roost_http_resp *r);
 enum roost_err roost_http_fetch_fingerprint(const char *url, char out[65],
                                             struct roost_errbuf *eb);
 
+/* SHA-256 of a certificate (an OpenSSL X509 *) as 64 lowercase hex; 0 on success. */
+int roost_cert_sha256_hex(const void *x509, char out[65]);
+
 /* Normalizes a fingerprint (hex, colons and case ignored) to 64 lowercase hex. */
 int roost_fingerprint_normalize(const char *in, char out[65]);
 

@@ -39,6 +39,10 @@ void roost_log(enum roost_log_level level, const char *event, const char *fmt, .
  */
 const char *roost_lq(const char *s);
 
+/* One line of another library's logging (libwebsockets) as an event `source`
+ * with msg=<the line, trailing newline dropped, quoted>. */
+void roost_log_foreign(enum roost_log_level level, const char *source, const char *line);
+
 #define log_debug(ev, ...) roost_log(ROOST_LOG_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...)  roost_log(ROOST_LOG_INFO, ev, __VA_ARGS__)
 #define log_warn(ev, ...)  roost_log(ROOST_LOG_WARN, ev, __VA_ARGS__)

@@ -150,20 +150,23 @@ static void conn_close(struct conn *c)
 	c->fd = -1;
 }
 
-static int cert_fingerprint(SSL *ssl, char out[65])
+int roost_cert_sha256_hex(const void *x509, char out[65])
 {
-	X509 *cert = SSL_get1_peer_certificate(ssl);
-	if (!cert)
-		return -1;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	int ok = X509_digest(cert, EVP_sha256(), md, &mdlen);
-	X509_free(cert);
-	if (!ok || mdlen != 32)
+	if (!x509 || !X509_digest(x509, EVP_sha256(), md, &mdlen) || mdlen != 32)
 		return -1;
 	for (int i = 0; i < 32; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
 	return 0;
+}
+
+static int cert_fingerprint(SSL *ssl, char out[65])
+{
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	int rc = roost_cert_sha256_hex(cert, out);
+	X509_free(cert);
+	return rc;
 }
 
 static enum roost_err tls_connect(SSL_CTX *ctx, const char *host, const char *port,

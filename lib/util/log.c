@@ -111,3 +111,13 @@ const char *roost_lq(const char *s)
 	b[o] = 0;
 	return b;
 }
+
+void roost_log_foreign(enum roost_log_level level, const char *source, const char *line)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", line ? line : "");
+	size_t n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	roost_log(level, source, "msg=%s", roost_lq(buf));
+}
