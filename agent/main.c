@@ -79,6 +79,9 @@ static struct agent {
 	char *rx;
 	size_t rxlen, rxcap;
 	int64_t last_progress_ms;
+	int64_t last_rx_ms;  /* any frame or pong from the server */
+	int64_t timeout_ms;  /* silent this long: the server is gone (config timeout_s) */
+	int want_ping;
 	/* config (main thread) */
 	json_t *config;
 	struct sched_rt *scheds;
@@ -535,6 +538,9 @@ static void on_config(json_t *m)
 	const char *name = json_string_value(json_object_get(m, "name"));
 	if (name)
 		snprintf(A.name, sizeof(A.name), "%s", name);
+	json_t *to = json_object_get(m, "timeout_s");
+	if (json_is_integer(to) && json_integer_value(to) >= 3 && json_integer_value(to) <= 3600)
+		A.timeout_ms = json_integer_value(to) * 1000;
 	if (state_write(A.state, "config.json", m))
 		log_error("agent.state", "file=config.json msg=\"could not write\"");
 	load_scheds();
@@ -684,6 +690,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED: {
 		A.connected = 1;
+		A.last_rx_ms = now_ms();
 		A.configured = 0;
 		log_info("agent.connected", "server=%s", roost_lq(A.url));
 		json_t *h = hello_msg();
@@ -691,7 +698,11 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		json_decref(h);
 		return 0;
 	}
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		A.last_rx_ms = now_ms();
+		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		A.last_rx_ms = now_ms();
 		if (A.rxlen + len > PROTO_MAX_FRAME * 4) {
 			log_warn("agent.frame_too_large", "bytes=%zu", A.rxlen + len);
 			return -1;
@@ -721,6 +732,16 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		if (A.want_ping) {
+			uint8_t ping[LWS_PRE + 4];
+			memcpy(ping + LWS_PRE, "ping", 4);
+			A.want_ping = 0;
+			if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+				return -1;
+			if (A.ohead)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
 		struct outmsg *o = A.ohead;
 		if (!o)
 			return 0;
@@ -764,11 +785,6 @@ static const struct lws_protocols client_protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static const lws_retry_bo_t idle_policy = {
-	.secs_since_valid_ping = 20,
-	.secs_since_valid_hangup = 60,
-};
-
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
@@ -786,7 +802,6 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 	ci.protocol = "roost";
 	ci.local_protocol_name = "roost";
 	ci.pwsi = &A.wsi;
-	ci.retry_and_idle_policy = &idle_policy;
 	ci.alpn = "http/1.1";
 	if (!lws_client_connect_via_info(&ci)) {
 		A.wsi = NULL;
@@ -794,8 +809,26 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 	}
 }
 
+/* Dead-server detection: ping after a third of the timeout, give up after all of it. */
+static void keepalive(void)
+{
+	if (!A.wsi || !A.connected)
+		return;
+	int64_t idle = now_ms() - A.last_rx_ms;
+	if (idle >= A.timeout_ms) {
+		log_warn("agent.server_timeout", "silent_ms=%lld msg=\"no answer from the server; "
+		                                 "reconnecting\"", (long long)idle);
+		A.connected = A.configured = 0;
+		lws_set_timeout(A.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	} else if (idle >= A.timeout_ms / 3 && !A.want_ping) {
+		A.want_ping = 1;
+		lws_callback_on_writable(A.wsi);
+	}
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
+	keepalive();
 	cron_tick();
 	drain_outbox();
 	lws_sul_schedule(A.ctx, 0, sul, tick, TICK_MS * LWS_US_PER_MS);
@@ -972,6 +1005,10 @@ static int cmd_run(int argc, char **argv)
 	}
 	load_scheds();
 	A.backoff_ms = BACKOFF_MIN_MS;
+	A.timeout_ms = 60000;
+	json_t *to = json_object_get(A.config, "timeout_s");
+	if (json_is_integer(to) && json_integer_value(to) >= 3 && json_integer_value(to) <= 3600)
+		A.timeout_ms = json_integer_value(to) * 1000;
 	const char *d = getenv("ROOST_AGENT_TEST_JOB_DELAY_MS");
 	A.test_delay_ms = d ? atoi(d) : 0;
 

@@ -309,12 +309,12 @@ json_t *db_config_json(int64_t host_id)
 	}
 	sqlite3_finalize(st);
 	json_t *h = db_host_json(host_id);
-	json_t *c = json_pack("{s:s, s:I, s:O, s:O, s:o, s:o, s:{s:s, s:s}}", "type", "config",
+	json_t *c = json_pack("{s:s, s:I, s:O, s:O, s:o, s:o, s:{s:s, s:s}, s:I}", "type", "config",
 	                      "host_id", (json_int_t)host_id, "name",
 	                      h ? json_object_get(h, "name") : json_null(), "mode",
 	                      h ? json_object_get(h, "mode") : json_null(), "groups", groups,
 	                      "schedules", scheds, "repository", "url", "/v1/repo", "password",
-	                      g_srv->repo_password);
+	                      g_srv->repo_password, "timeout_s", (json_int_t)g_srv->agent_timeout_s);
 	json_decref(h);
 	return c;
 }

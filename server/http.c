@@ -568,6 +568,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		return hub_receive(p->conn, in, len, lws_is_final_fragment(wsi),
 		                   lws_frame_is_binary(wsi));
+	case LWS_CALLBACK_RECEIVE_PONG:
+		hub_pong(p->conn);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return p->conn ? hub_writeable(p->conn) : -1;
 	case LWS_CALLBACK_CLOSED:

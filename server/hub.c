@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hub.h"
+#include "roost/clock.h"
 #include "roost/log.h"
 
 #define QUEUE_MAX (8u << 20) /* bytes queued to one agent before it counts as stuck */
@@ -23,6 +24,8 @@ struct outmsg {
 struct agent_conn {
 	struct lws *wsi;
 	int64_t host_id;
+	int64_t last_rx_ms; /* monotonic: any frame or pong */
+	int want_ping;
 	int closing;
 	int hello_done;
 	char *rx;
@@ -130,6 +133,11 @@ void hub_kick(int64_t host_id)
 		close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "host removed");
 }
 
+static int64_t mono_ms(void)
+{
+	return roost_clock_mono_ns(roost_clock_system()) / 1000000;
+}
+
 struct agent_conn *hub_established(struct lws *wsi, int64_t host_id)
 {
 	struct agent_conn *c = calloc(1, sizeof(*c));
@@ -137,6 +145,7 @@ struct agent_conn *hub_established(struct lws *wsi, int64_t host_id)
 		return NULL;
 	c->wsi = wsi;
 	c->host_id = host_id;
+	c->last_rx_ms = mono_ms();
 	struct agent_conn *old = get(host_id);
 	if (old) {
 		/* the new connection wins; the old one is closed and forgotten */
@@ -181,6 +190,16 @@ int hub_writeable(struct agent_conn *c)
 {
 	if (c->closing)
 		return -1;
+	if (c->want_ping) {
+		uint8_t ping[LWS_PRE + 4];
+		memcpy(ping + LWS_PRE, "ping", 4);
+		c->want_ping = 0;
+		if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+			return -1;
+		if (c->head)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	struct outmsg *m = c->head;
 	if (!m)
 		return 0;
@@ -234,10 +253,52 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+void hub_pong(struct agent_conn *c)
+{
+	if (c)
+		c->last_rx_ms = mono_ms();
+}
+
+/*
+ * Dead-peer detection: an agent silent for a third of the timeout gets a
+ * ping (its WebSocket layer answers with a pong); silent for the whole
+ * timeout, it is gone and its connection is closed.
+ */
+static void keepalive_cb(lws_sorted_usec_list_t *sul)
+{
+	struct srv *s = g_srv;
+	int64_t now = mono_ms(), limit = s->agent_timeout_s * 1000;
+	for (size_t i = 0; i < s->conns_cap; i++) {
+		struct agent_conn *c = s->conns[i];
+		if (!c || c->closing)
+			continue;
+		int64_t idle = now - c->last_rx_ms;
+		if (idle >= limit) {
+			log_warn("agent.timeout", "host=%lld silent_ms=%lld", (long long)c->host_id,
+			         (long long)idle);
+			c->closing = 1;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (idle >= limit / 3) {
+			c->want_ping = 1;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	lws_sul_schedule(s->lws, 0, sul, keepalive_cb, LWS_US_PER_SEC);
+}
+
+void hub_start(void)
+{
+	static lws_sorted_usec_list_t sul;
+	if (g_srv->agent_timeout_s <= 0)
+		g_srv->agent_timeout_s = 60;
+	lws_sul_schedule(g_srv->lws, 0, &sul, keepalive_cb, LWS_US_PER_SEC);
+}
+
 int hub_receive(struct agent_conn *c, const void *in, size_t len, int final, int binary)
 {
 	if (c->closing)
 		return -1;
+	c->last_rx_ms = mono_ms();
 	if (binary) {
 		close_conn(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
 		return 0;

@@ -26,6 +26,7 @@
 
 #include "roost/http.h"
 #include "roost/log.h"
+#include "hub.h"
 #include "roostd.h"
 
 extern const struct lws_protocols roostd_protocols[];
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 	        "                          catching up its missed schedules (default 60)\n"
 	        "  --tls-cert FILE         PEM certificate (default: self-signed, made in DIR)\n"
 	        "  --tls-key FILE          PEM private key for --tls-cert\n"
+	        "  --agent-timeout SECS    an agent silent this long is gone (default 60;\n"
+	        "                          pinged after a third of it)\n"
 	        "  --log-level LEVEL       debug, info, warn or error (default info)\n"
 	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
@@ -203,7 +206,7 @@ static void lws_log_emit(int level, const char *line)
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
-	long settle = 60;
+	long settle = 60, agent_timeout = 60;
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -211,6 +214,7 @@ int main(int argc, char **argv)
 		{"tls-cert", required_argument, 0, 'c'},
 		{"tls-key", required_argument, 0, 'k'},
 		{"log-level", required_argument, 0, 'L'},
+		{"agent-timeout", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -226,6 +230,17 @@ int main(int argc, char **argv)
 			settle = strtol(optarg, &e, 10);
 			if (errno || *e || e == optarg || settle < 0 || settle > 86400) {
 				fprintf(stderr, "roostd: --catchup-settle: expected seconds 0-86400, got %s\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'T': {
+			char *e;
+			errno = 0;
+			agent_timeout = strtol(optarg, &e, 10);
+			if (errno || *e || e == optarg || agent_timeout < 3 || agent_timeout > 3600) {
+				fprintf(stderr, "roostd: --agent-timeout: expected seconds 3-3600, got %s\n",
 				        optarg);
 				return 2;
 			}
@@ -297,6 +312,7 @@ int main(int argc, char **argv)
 	g_srv = s;
 	s->data_dir = strdup(data);
 	s->settle_s = settle;
+	s->agent_timeout_s = agent_timeout;
 	struct roost_errbuf eb = {{0}};
 	char *dbp = path_join(data, "roostd.db");
 	if (store_open(dbp, &s->st, &eb)) {
@@ -371,10 +387,6 @@ int main(int argc, char **argv)
 
 	/* libwebsockets */
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
-	static const lws_retry_bo_t retry = {
-		.secs_since_valid_ping = 20,
-		.secs_since_valid_hangup = 60,
-	};
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
@@ -387,7 +399,6 @@ int main(int argc, char **argv)
 	info.ssl_cert_filepath = certp;
 	info.ssl_private_key_filepath = keyp;
 	info.alpn = "http/1.1";
-	info.retry_and_idle_policy = &retry;
 	info.timeout_secs = 60;
 	info.ka_time = 0;
 	info.max_http_header_data = 4096;
@@ -398,6 +409,7 @@ int main(int argc, char **argv)
 		                "machine?)\n", listen_at);
 		return 1;
 	}
+	hub_start();
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);

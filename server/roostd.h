@@ -39,6 +39,7 @@ struct srv {
 	char *data_dir;
 	uint8_t admin_hash[AUTH_HASH_LEN];
 	int64_t settle_s;
+	int64_t agent_timeout_s; /* silent this long: gone; pinged after a third */
 	struct catchup_heap *heap;
 	lws_sorted_usec_list_t sul_catchup;
 	int sul_armed;

@@ -67,6 +67,7 @@ stop_agent() { # NAME [SIGNAL]
 }
 
 host_online() { [[ $("$ROOST" host show "$1" --json | json_get 'd["online"]') == true ]]; }
+host_offline() { ! host_online "$1"; }
 # jobs of a host as JSON (newest first)
 jobs_json() { "$ROOST" job list --host "$1" --json; }
 job_status() { "$ROOST" job show "$1" --json | json_get 'd["status"]'; }

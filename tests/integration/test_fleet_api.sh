@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fleet.sh"
 
-start_server 2
+start_server 2 --agent-timeout 3
 # first start
 [[ -s $SDATA/admin.token ]] && ok "admin token written" || bad "no admin token"
 expect_eq "$(stat -c %a "$SDATA/admin.token")" 600 "admin token is 0600"
@@ -99,6 +99,20 @@ expect_rc 0 "$ROOST" group add web more --path "$TMP/src/sub"
 wait_until 10 grep -q '"more"' "$TMP/agent-web/config.json" && ok "config pushed on a group change" || bad "config not pushed"
 expect_rc 0 "$ROOST" host show web --json
 expect_eq "$(echo "$OUT" | json_get 'd["online"] and d["last_backup_at"] is not None and d["current_job_id"] is None')" true "host online, last backup set, idle"
+
+# a frozen agent answers no pings: the server drops it (--agent-timeout 3)
+kill -STOP "${AGENT_PID[web]}"
+wait_until 10 host_offline web \
+  && ok "a silent agent is dropped after the timeout" || bad "frozen agent still online"
+expect_contains "$(cat "$TMP/server.log")" "event=agent.timeout host=" "the server logs the timeout"
+kill -CONT "${AGENT_PID[web]}"
+wait_until 15 host_online web && ok "it reconnects when it wakes" || bad "agent did not come back"
+# a frozen server: the agent notices (the timeout comes with its config) and reconnects
+kill -STOP "$SPID"
+wait_until 10 grep -q "event=agent.server_timeout" "$TMP/agent-web.log" \
+  && ok "the agent detects a dead server" || bad "agent did not notice the frozen server"
+kill -CONT "$SPID"
+wait_until 15 host_online web && ok "and reconnects when it is back" || bad "agent did not reconnect"
 
 # cancel a running job
 stop_agent web
