@@ -13,12 +13,13 @@ head -c 300000 /dev/urandom > "$TMP/src/d/random.bin"
 for i in $(seq 1 30); do echo "file $i" > "$TMP/src/e/f$i.txt"; done
 ln -s d/random.bin "$TMP/src/link"
 printf 'x' > "$TMP/src/name with spaces"
+echo junk > "$TMP/src/e/junk.skip"
 
 # --- 1. a schedule fires, a backup runs, restore gives back the files
 enroll srv always-on
 start_agent srv
 wait_until 10 host_online srv && ok "agent online" || bad "agent not online"
-expect_rc 0 "$ROOST" group add srv data --path "$TMP/src"
+expect_rc 0 "$ROOST" group add srv data --path "$TMP/src" --exclude '*.skip'
 expect_rc 0 "$ROOST" schedule add srv often --cron '*/3 * * * * *' --group data
 wait_until 15 jobs_at_least srv 1 'j["trigger"]=="schedule" and j["status"]=="succeeded"' \
   && ok "the schedule fired and its backup succeeded" || bad "no scheduled backup: $(jobs_json srv)"
@@ -30,7 +31,13 @@ SNAP=$(echo "$OUT" | json_get 'd[-1]["id"]')
 expect_eq "${#SNAP}" 64 "a snapshot exists"
 J=$("$ROOST" restore srv "${SNAP:0:12}" --target "$TMP/restored")
 expect_rc 0 "$ROOST" job wait "$J" --timeout 60
+[[ -e "$TMP/restored$TMP/src/e/junk.skip" ]] && bad "an excluded file was backed up" || ok "the group's exclude pattern held"
+emtime=$(stat -c %y "$TMP/src/e"); rm "$TMP/src/e/junk.skip"; touch -d "$emtime" "$TMP/src/e"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/src" "$TMP/restored$TMP/src" --no-owner
+J=$("$ROOST" restore srv latest --target "$TMP/partial" --include "$TMP/src/d")
+expect_rc 0 "$ROOST" job wait "$J" --timeout 60
+[[ -f "$TMP/partial$TMP/src/d/random.bin" && ! -e "$TMP/partial$TMP/src/e" ]] \
+  && ok "restore --include brings back just that path" || bad "partial restore: $(find "$TMP/partial" | head)"
 expect_rc 2 "$ROOST" restore srv latest --target relative
 
 # --- 2. fires while busy: one pending run, dispatched right after
@@ -68,6 +75,21 @@ expect_eq "$(echo "$OUT" | json_get 'd["current_job_id"]')" null "host not stuck
 J2=$("$ROOST" backup srv --group data)
 expect_rc 0 "$ROOST" job wait "$J2" --timeout 60
 expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password"
+
+# a fire while the server is down is persisted and sent after the next hello
+expect_rc 0 "$ROOST" schedule disable srv burst
+F=$(( $(date +%s) + 3 ))
+expect_rc 0 "$ROOST" schedule add srv once --cron "$(cron_at $F)" --group data
+ONCE=$("$ROOST" schedule list srv --json | json_get '[s["id"] for s in d if s["name"]=="once"][0]')
+sleep 1
+stop_server
+wait_until 10 grep -q "event=fire schedule=$ONCE .*sent=later(persisted)" "$TMP/agent-srv.log" \
+  && ok "the agent persisted a fire while the server was down" || bad "no persisted fire"
+start_server 2
+wait_until 20 jobs_at_least srv 1 "j['schedule_id']==$ONCE and j['trigger']=='schedule' and j['status']=='succeeded'" \
+  && ok "the persisted fire was dispatched after the hello" || bad "persisted fire lost: $(jobs_json srv)"
+expect_contains "$(cat "$TMP/server.log")" "schedule=$ONCE slot=" "the fire came back"
+expect_contains "$(grep "schedule=$ONCE slot=" "$TMP/server.log")" "via=persisted action=dispatch" "via the hello"
 
 # the server's certificate changes: the agent refuses it, clearly
 stop_server
