@@ -24,7 +24,7 @@ check: deps
 	cmake --build $(CHECK_BUILD) -j$(JOBS)
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_TESTS=OFF \
 	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-	cmake --build $(TSAN_BUILD) -j$(JOBS) --target roost-cli
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target roost-cli roostd roost-agent
 	cd $(CHECK_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ROOST_TSAN_BIN=$(CURDIR)/$(TSAN_BUILD)/bin \

@@ -181,8 +181,9 @@ static void drain_outbox(void)
 	int send_prog = A.prog_dirty && A.current && now_ms() - A.last_progress_ms >= 1000;
 	json_t *prog = NULL;
 	if (send_prog) {
-		prog = json_pack("{s:s, s:O, s:{s:I, s:I, s:I}}", "type", "job.progress", "job_id",
-		                 json_object_get(A.current, "job_id"), "stats", "files",
+		prog = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}}", "type", "job.progress", "job_id",
+		                 json_integer_value(json_object_get(A.current, "job_id")), "stats",
+		                 "files",
 		                 (json_int_t)A.prog.files_done, "bytes", (json_int_t)A.prog.bytes_done,
 		                 "bytes_new", (json_int_t)A.prog.bytes_new);
 		A.prog_dirty = 0;
@@ -349,8 +350,10 @@ static json_t *run_job(json_t *start, int64_t started)
 	struct roost_backend *be = NULL;
 	struct roost_repo *repo = NULL;
 	const char *pw;
+	char hostname[sizeof(A.name)];
 	pthread_mutex_lock(&A.mu);
-	json_t *repo_cfg = json_incref(json_object_get(A.config, "repository"));
+	json_t *repo_cfg = json_deep_copy(json_object_get(A.config, "repository"));
+	memcpy(hostname, A.name, sizeof(hostname));
 	pthread_mutex_unlock(&A.mu);
 	pw = json_string_value(json_object_get(repo_cfg, "password"));
 	enum roost_err err;
@@ -390,7 +393,7 @@ static json_t *run_job(json_t *start, int64_t started)
 			.nexcludes = nx,
 			.tags = tags,
 			.ntags = 2,
-			.hostname = A.name[0] ? A.name : NULL,
+			.hostname = hostname[0] ? hostname : NULL,
 			.cache_dir = cache,
 			.progress = on_progress,
 			.warn = on_warn,
@@ -490,10 +493,11 @@ static void *job_main(void *arg)
 		memset(&A.prog, 0, sizeof(A.prog));
 		save_jobs_locked();
 		char sb[40];
-		outbox_push_locked(json_pack("{s:s, s:O, s:s}", "type", "job.accepted", "job_id",
-		                             json_object_get(A.current, "job_id"), "started_at",
+		json_int_t jid = json_integer_value(json_object_get(A.current, "job_id"));
+		outbox_push_locked(json_pack("{s:s, s:I, s:s}", "type", "job.accepted", "job_id", jid,
+		                             "started_at",
 		                             roost_time_format(A.current_started, sb, sizeof(sb))));
-		json_t *start = json_incref(A.current);
+		json_t *start = json_deep_copy(A.current);
 		int64_t started = A.current_started;
 		pthread_mutex_unlock(&A.mu);
 		log_info("job.start", "job=%lld kind=%s", (long long)json_integer_value(
@@ -505,7 +509,7 @@ static void *job_main(void *arg)
 		json_decref(A.current);
 		A.current = NULL;
 		A.prog_dirty = 0;
-		done_push_locked(json_incref(st));
+		done_push_locked(json_deep_copy(st));
 		save_jobs_locked();
 		json_t *fin = json_deep_copy(st);
 		json_object_set_new(fin, "type", json_string("job.finished"));
@@ -533,11 +537,14 @@ static int job_known_locked(int64_t id)
 
 static void on_config(json_t *m)
 {
+	/* the job thread reads the config and the name under mu */
+	pthread_mutex_lock(&A.mu);
 	json_decref(A.config);
 	A.config = json_incref(m);
 	const char *name = json_string_value(json_object_get(m, "name"));
 	if (name)
 		snprintf(A.name, sizeof(A.name), "%s", name);
+	pthread_mutex_unlock(&A.mu);
 	json_t *to = json_object_get(m, "timeout_s");
 	if (json_is_integer(to) && json_integer_value(to) >= 3 && json_integer_value(to) <= 3600)
 		A.timeout_ms = json_integer_value(to) * 1000;
@@ -574,7 +581,9 @@ static void on_message(const char *buf, size_t len)
 		}
 		pthread_mutex_lock(&A.mu);
 		if (!job_known_locked(json_integer_value(jid))) {
-			json_array_append(A.queue, m);
+			/* objects crossing to the job thread are copies: jansson's
+			 * reference counts are not for sharing between threads */
+			json_array_append_new(A.queue, json_deep_copy(m));
 			save_jobs_locked();
 			pthread_cond_signal(&A.cv);
 			log_info("job.queued", "job=%lld", (long long)json_integer_value(jid));
@@ -594,7 +603,7 @@ static void on_message(const char *buf, size_t len)
 				json_array_remove(A.queue, i);
 				json_t *st = json_pack("{s:I, s:s, s:s}", "job_id", (json_int_t)id, "status",
 				                       "canceled", "error", "canceled before it started");
-				done_push_locked(json_incref(st));
+				done_push_locked(json_deep_copy(st));
 				json_object_set_new(st, "type", json_string("job.finished"));
 				outbox_push_locked(st);
 				save_jobs_locked();
@@ -617,15 +626,17 @@ static json_t *hello_msg(void)
 	json_t *jobs = json_array();
 	pthread_mutex_lock(&A.mu);
 	if (A.current)
-		json_array_append_new(jobs, json_pack("{s:O, s:s}", "job_id",
-		                                      json_object_get(A.current, "job_id"), "status",
-		                                      "running"));
+		json_array_append_new(jobs, json_pack("{s:I, s:s}", "job_id",
+		                                      json_integer_value(json_object_get(A.current,
+		                                                                         "job_id")),
+		                                      "status", "running"));
 	size_t i;
 	json_t *j;
 	json_array_foreach(A.queue, i, j)
-		json_array_append_new(jobs, json_pack("{s:O, s:s}", "job_id", json_object_get(j, "job_id"),
+		json_array_append_new(jobs, json_pack("{s:I, s:s}", "job_id",
+		                                      json_integer_value(json_object_get(j, "job_id")),
 		                                      "status", "queued"));
-	json_array_foreach(A.done, i, j) json_array_append(jobs, j);
+	json_array_foreach(A.done, i, j) json_array_append_new(jobs, json_deep_copy(j));
 	pthread_mutex_unlock(&A.mu);
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:O}", "type", "hello", "protocol",
 	                 PROTO_VERSION, "agent_version", ROOST_VERSION, "hostname", hn, "os", os, "tz",

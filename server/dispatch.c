@@ -301,9 +301,15 @@ void dispatch_hello(int64_t host_id, const struct proto_msg *m)
 		n++;
 	}
 	sqlite3_finalize(st);
-	for (size_t i = 0; i < m->njobs; i++)
-		if (proto_status_final(m->jobs[i].status))
-			finish_job(host_id, &m->jobs[i], "finished while offline");
+	for (size_t i = 0; i < m->njobs; i++) {
+		const struct proto_job *j = &m->jobs[i];
+		if (proto_status_final(j->status))
+			finish_job(host_id, j, "finished while offline");
+		else if (!strcmp(j->status, "running")) /* its job.accepted was lost */
+			db_exec("UPDATE jobs SET status='running', started_at=COALESCE(started_at, ?) "
+			        "WHERE id=? AND host_id=? AND status='queued'", "iii",
+			        j->started_at ? j->started_at : now, j->job_id, host_id);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct proto_job *rep = NULL;
 		for (size_t k = 0; k < m->njobs; k++)

@@ -517,10 +517,11 @@ static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_
 static void *rprogress(void *arg)
 {
 	struct rs *s = arg;
-	while (!s->closing) {
+	/* closing is written under qlock; read here without it, atomically */
+	while (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE)) {
 		struct timespec ts = {0, 250000000};
 		nanosleep(&ts, NULL);
-		if (s->closing)
+		if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
 			break;
 		char cur[512];
 		pthread_mutex_lock(&s->qlock);
@@ -593,7 +594,7 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 		rdir_put(root);
 	}
 	pthread_mutex_lock(&s->qlock);
-	s->closing = 1;
+	__atomic_store_n(&s->closing, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->q_nonempty);
 	pthread_mutex_unlock(&s->qlock);
 	for (int i = 0; i < started; i++)
