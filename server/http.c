@@ -251,7 +251,6 @@ static int repo_request(struct lws *wsi, struct pss *p)
 			return respond_error(wsi, p, 404, "not_found", "no such object");
 		if (err)
 			return respond_error(wsi, p, 500, "repository", eb.msg);
-		p->head = !strcmp(p->method, "HEAD");
 		char range[128], cr[128];
 		uint64_t a = 0, b = size ? size - 1 : 0;
 		int ranged = 0;
@@ -397,6 +396,7 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 	if (!m)
 		return respond_error(wsi, p, 405, "method_not_allowed", "unsupported method");
 	snprintf(p->method, sizeof(p->method), "%s", m);
+	p->head = !strcmp(m, "HEAD"); /* headers only, whatever the route */
 	if (strlen(uri) >= sizeof(p->path))
 		return respond_error(wsi, p, 414, "too_long", "URI too long");
 	snprintf(p->path, sizeof(p->path), "%s", uri);
