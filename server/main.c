@@ -188,6 +188,19 @@ static int load_or_make_secret(const char *path, char text[AUTH_TEXT_LEN + 1], i
 	return ok ? 0 : -1;
 }
 
+static int parse_seconds(const char *arg, const char *opt, long lo, long hi, long *out)
+{
+	char *e;
+	errno = 0;
+	long v = strtol(arg, &e, 10);
+	if (errno || *e || e == arg || v < lo || v > hi) {
+		fprintf(stderr, "roostd: %s: expected seconds %ld-%ld, got %s\n", opt, lo, hi, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static struct srv srv_state;
 
 static void on_signal(int sig)
@@ -224,28 +237,14 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'd': data = optarg; break;
 		case 'l': listen_at = optarg; break;
-		case 's': {
-			char *e;
-			errno = 0;
-			settle = strtol(optarg, &e, 10);
-			if (errno || *e || e == optarg || settle < 0 || settle > 86400) {
-				fprintf(stderr, "roostd: --catchup-settle: expected seconds 0-86400, got %s\n",
-				        optarg);
+		case 's':
+			if (parse_seconds(optarg, "--catchup-settle", 0, 86400, &settle))
 				return 2;
-			}
 			break;
-		}
-		case 'T': {
-			char *e;
-			errno = 0;
-			agent_timeout = strtol(optarg, &e, 10);
-			if (errno || *e || e == optarg || agent_timeout < 3 || agent_timeout > 3600) {
-				fprintf(stderr, "roostd: --agent-timeout: expected seconds 3-3600, got %s\n",
-				        optarg);
+		case 'T':
+			if (parse_seconds(optarg, "--agent-timeout", 3, 3600, &agent_timeout))
 				return 2;
-			}
 			break;
-		}
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
