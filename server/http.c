@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "committer.h"
 #include "hub.h"
 #include "roost/log.h"
 #include "roostd.h"
@@ -49,10 +50,35 @@ struct pss {
 	uint64_t soff, send;
 	int streaming, head;
 	int dispatched; /* the response is under way: ignore late body events */
+	uint64_t put_id;   /* nonzero: the upload's commit is on the committer thread */
+	struct commit *committed; /* its result, to answer from the writeable callback */
 };
+
+/* Uploads waiting for their commit, so a result finds its connection (or
+ * learns that it closed meanwhile). Few at a time: a linear list. */
+struct pending_put {
+	uint64_t id;
+	struct lws *wsi;
+	struct pss *p;
+};
+static struct pending_put *pending;
+static size_t npending, cappending;
+static uint64_t next_put_id = 1;
+
+static void pending_forget(struct pss *p)
+{
+	for (size_t i = 0; i < npending; i++)
+		if (pending[i].p == p) {
+			pending[i] = pending[--npending];
+			return;
+		}
+}
 
 static void reset(struct pss *p)
 {
+	if (p->put_id)
+		pending_forget(p);
+	free(p->committed);
 	if (p->w)
 		g_srv->repo_be->ops->writer_abort(p->w);
 	free(p->body);
@@ -319,6 +345,16 @@ static void upload_begin(struct lws *wsi, struct pss *p, uint64_t clen)
 	(void)wsi;
 }
 
+static int answer_commit(struct lws *wsi, struct pss *p, const struct commit *c)
+{
+	if (c->err == ROOST_EEXIST)
+		return respond_error(wsi, p, 409, "exists", "object exists; objects are never overwritten");
+	if (c->err)
+		return respond_error(wsi, p, 500, "repository", c->msg);
+	log_debug("repo.put", "host=%lld object=%s", (long long)p->host_id, roost_lq(c->name));
+	return respond_json(wsi, p, 201, json_pack("{s:s}", "name", c->name));
+}
+
 static int upload_finish(struct lws *wsi, struct pss *p)
 {
 	struct srv *s = g_srv;
@@ -345,13 +381,50 @@ static int upload_finish(struct lws *wsi, struct pss *p)
 	p->w = NULL;
 	if (!w && s->repo_be->ops->writer_open(s->repo_be, &w, &eb))
 		return respond_error(wsi, p, 500, "repository", eb.msg);
-	enum roost_err err = s->repo_be->ops->writer_commit(w, p->objname, &eb);
-	if (err == ROOST_EEXIST)
-		return respond_error(wsi, p, 409, "exists", "object exists; objects are never overwritten");
-	if (err)
-		return respond_error(wsi, p, 500, "repository", eb.msg);
-	log_debug("repo.put", "host=%lld object=%s", (long long)p->host_id, roost_lq(p->objname));
-	return respond_json(wsi, p, 201, json_pack("{s:s}", "name", p->objname));
+	if (npending == cappending) {
+		size_t nc = cappending ? cappending * 2 : 16;
+		struct pending_put *np = realloc(pending, nc * sizeof(*np));
+		if (!np) {
+			s->repo_be->ops->writer_abort(w);
+			return respond_error(wsi, p, 500, "repository", "out of memory");
+		}
+		pending = np;
+		cappending = nc;
+	}
+	uint64_t id = next_put_id++;
+	if (committer_submit(id, w, p->objname)) {
+		/* no committer thread (unit tests): commit here */
+		enum roost_err err = s->repo_be->ops->writer_commit(w, p->objname, &eb);
+		struct commit c = {.err = err};
+		snprintf(c.msg, sizeof(c.msg), "%s", eb.msg);
+		snprintf(c.name, sizeof(c.name), "%s", p->objname);
+		return answer_commit(wsi, p, &c);
+	}
+	pending[npending++] = (struct pending_put){id, wsi, p};
+	p->put_id = id;
+	return 0; /* answered when the commit is done */
+}
+
+/* Event loop: results of finished commits go to their connections. */
+static void commits_done(void)
+{
+	struct commit *c;
+	while ((c = committer_take_done())) {
+		size_t i;
+		for (i = 0; i < npending && pending[i].id != c->id; i++)
+			;
+		if (i == npending) { /* the client went away; the object is stored all the same */
+			free(c);
+			continue;
+		}
+		struct pss *p = pending[i].p;
+		struct lws *wsi = pending[i].wsi;
+		pending[i] = pending[--npending];
+		p->put_id = 0;
+		free(p->committed);
+		p->committed = c;
+		lws_callback_on_writable(wsi);
+	}
 }
 
 /* ---- REST ---- */
@@ -464,6 +537,13 @@ static int on_body(struct pss *p, const void *in, size_t len)
 
 static int on_writeable(struct lws *wsi, struct pss *p)
 {
+	if (p->committed) {
+		struct commit *c = p->committed;
+		p->committed = NULL;
+		int rc = answer_commit(wsi, p, c);
+		free(c);
+		return rc;
+	}
 	if (p->streaming) {
 		static uint8_t buf[LWS_PRE + SLICE];
 		uint64_t left = p->send - p->soff;
@@ -553,6 +633,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return p->active ? dispatch_request(wsi, p) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writeable(wsi, p);
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		commits_done();
+		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (p)
 			reset(p);

@@ -26,6 +26,7 @@
 
 #include "roost/http.h"
 #include "roost/log.h"
+#include "committer.h"
 #include "hub.h"
 #include "roostd.h"
 
@@ -409,6 +410,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hub_start();
+	if (committer_start()) {
+		fprintf(stderr, "roostd: could not start the commit thread\n");
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -422,6 +427,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
+	committer_stop();
 	lws_context_destroy(s->lws);
 	roost_repo_close(s->repo);
 	roost_backend_close(s->repo_be);
