@@ -36,7 +36,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: roostd --data DIR [--listen HOST:PORT] [--catchup-settle SECONDS]\n"
-	        "              [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
+	        "              [--tls-cert FILE --tls-key FILE] [--agent-timeout SECONDS]\n"
+	        "              [--log-level LEVEL]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
