@@ -170,8 +170,8 @@ void dispatch_pending(int64_t host_id)
 	}
 }
 
-static void record_success(int64_t job_id, int64_t host_id, int64_t schedule_id,
-                           int64_t group_id, int64_t started)
+static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                           int64_t started)
 {
 	db_exec("UPDATE hosts SET last_backup_at=? WHERE id=?", "ii", srv_now(), host_id);
 	if (!group_id)
@@ -189,7 +189,6 @@ static void record_success(int64_t job_id, int64_t host_id, int64_t schedule_id,
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		db_exec(up, "iii", sqlite3_column_int64(st, 0), group_id, started);
 	sqlite3_finalize(st);
-	(void)job_id;
 }
 
 static void refresh_current(int64_t host_id)
@@ -230,7 +229,7 @@ static void finish_job(int64_t host_id, const struct proto_job *pj, const char *
 	        "tiitiiiti", pj->status, srv_now(), started, pj->snapshot_id, (int64_t)pj->files,
 	        (int64_t)pj->bytes, (int64_t)pj->bytes_new, pj->error, pj->job_id);
 	if (backup && !strcmp(pj->status, "succeeded"))
-		record_success(pj->job_id, host_id, sid, gid, started);
+		record_success(host_id, sid, gid, started);
 	refresh_current(host_id);
 	log_info("job.finished", "host=%lld job=%lld status=%s how=%s snapshot=%s files=%llu "
 	                         "bytes=%llu bytes_new=%llu error=%s",

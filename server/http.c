@@ -301,7 +301,7 @@ static int repo_request(struct lws *wsi, struct pss *p)
 }
 
 /* PUT: decides at the start whether the body will be stored or discarded. */
-static void upload_begin(struct lws *wsi, struct pss *p, uint64_t clen)
+static void upload_begin(struct pss *p, uint64_t clen)
 {
 	struct srv *s = g_srv;
 	const char *rest = p->path + strlen("/v1/repo/");
@@ -342,7 +342,6 @@ static void upload_begin(struct lws *wsi, struct pss *p, uint64_t clen)
 		p->up_status = 500;
 		snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
 	}
-	(void)wsi;
 }
 
 static int answer_commit(struct lws *wsi, struct pss *p, const struct commit *c)
@@ -493,7 +492,7 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 		clen = strtoull(cl, NULL, 10);
 	int has_body = !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 	if (p->is_repo && !strcmp(m, "PUT"))
-		upload_begin(wsi, p, clen);
+		upload_begin(p, clen);
 	else if (clen > API_BODY_MAX)
 		p->too_big = 1;
 	if (has_body && clen > 0)
