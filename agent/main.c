@@ -35,6 +35,7 @@
 
 #include "agent.h"
 #include "roost/backend.h"
+#include "roost/buf.h"
 #include "roost/cron.h"
 #include "roost/http.h"
 #include "roost/log.h"
@@ -718,18 +719,8 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			log_warn("agent.frame_too_large", "bytes=%zu", A.rxlen + len);
 			return -1;
 		}
-		if (A.rxlen + len + 1 > A.rxcap) {
-			size_t nc = A.rxcap ? A.rxcap : 8192;
-			while (nc < A.rxlen + len + 1)
-				nc *= 2;
-			char *nb = realloc(A.rx, nc);
-			if (!nb)
-				return -1;
-			A.rx = nb;
-			A.rxcap = nc;
-		}
-		memcpy(A.rx + A.rxlen, in, len);
-		A.rxlen += len;
+		if (roost_buf_append(&A.rx, &A.rxlen, &A.rxcap, in, len))
+			return -1;
 		if (lws_is_final_fragment(wsi)) {
 			size_t n = A.rxlen;
 			A.rxlen = 0;

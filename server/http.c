@@ -16,6 +16,7 @@
 
 #include "committer.h"
 #include "hub.h"
+#include "roost/buf.h"
 #include "roost/log.h"
 #include "roostd.h"
 
@@ -518,20 +519,7 @@ static int on_body(struct pss *p, const void *in, size_t len)
 		p->too_big = 1;
 		return 0;
 	}
-	if (p->blen + len + 1 > p->bcap) {
-		size_t nc = p->bcap ? p->bcap : 1024;
-		while (nc < p->blen + len + 1)
-			nc *= 2;
-		char *nb = realloc(p->body, nc);
-		if (!nb)
-			return -1;
-		p->body = nb;
-		p->bcap = nc;
-	}
-	memcpy(p->body + p->blen, in, len);
-	p->blen += len;
-	p->body[p->blen] = 0;
-	return 0;
+	return roost_buf_append(&p->body, &p->blen, &p->bcap, in, len);
 }
 
 static int on_writeable(struct lws *wsi, struct pss *p)

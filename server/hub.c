@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hub.h"
+#include "roost/buf.h"
 #include "roost/clock.h"
 #include "roost/log.h"
 
@@ -308,18 +309,8 @@ int hub_receive(struct agent_conn *c, const void *in, size_t len, int final, int
 		close_conn(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
 		return 0;
 	}
-	if (c->rxlen + len + 1 > c->rxcap) {
-		size_t nc = c->rxcap ? c->rxcap : 4096;
-		while (nc < c->rxlen + len + 1)
-			nc *= 2;
-		char *n = realloc(c->rx, nc);
-		if (!n)
-			return -1;
-		c->rx = n;
-		c->rxcap = nc;
-	}
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
+	if (roost_buf_append(&c->rx, &c->rxlen, &c->rxcap, in, len))
+		return -1;
 	if (!final)
 		return 0;
 	size_t n = c->rxlen;
