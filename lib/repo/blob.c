@@ -19,6 +19,7 @@ struct blob_ctx {
 	size_t plain_cap;
 	uint8_t *out;   /* sealed */
 	size_t out_cap;
+	size_t last_pn; /* length of plain after the last successful decode */
 };
 
 struct blob_ctx *blob_ctx_new(int level)
@@ -86,9 +87,32 @@ enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const 
 	return ROOST_OK;
 }
 
+enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint8_t *out,
+                           size_t raw_len)
+{
+	if (pn < 1)
+		return ROOST_ECORRUPT;
+	if (p[0] == 0) {
+		if (pn - 1 != raw_len)
+			return ROOST_ECORRUPT;
+		memcpy(out, p + 1, raw_len);
+	} else if (p[0] == 1) {
+		unsigned long long fs = ZSTD_getFrameContentSize(p + 1, pn - 1);
+		if (fs != raw_len)
+			return ROOST_ECORRUPT;
+		size_t d = ZSTD_decompressDCtx(c->dctx, out, raw_len, p + 1, pn - 1);
+		if (ZSTD_isError(d) || d != raw_len)
+			return ROOST_ECORRUPT;
+	} else {
+		return ROOST_ECORRUPT;
+	}
+	return ROOST_OK;
+}
+
 enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *st,
                            size_t stn, uint8_t *out, size_t raw_len, const uint8_t id[ID_LEN])
 {
+	c->last_pn = 0;
 	if (stn < SEAL_OVERHEAD + 1)
 		return ROOST_ECORRUPT;
 	size_t pn = stn - SEAL_OVERHEAD;
@@ -96,23 +120,19 @@ enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const 
 		return ROOST_ENOMEM;
 	if (unseal(k->enc, st, stn, c->plain))
 		return ROOST_ECRYPTO;
-	if (c->plain[0] == 0) {
-		if (pn - 1 != raw_len)
-			return ROOST_ECORRUPT;
-		memcpy(out, c->plain + 1, raw_len);
-	} else if (c->plain[0] == 1) {
-		unsigned long long fs = ZSTD_getFrameContentSize(c->plain + 1, pn - 1);
-		if (fs != raw_len)
-			return ROOST_ECORRUPT;
-		size_t d = ZSTD_decompressDCtx(c->dctx, out, raw_len, c->plain + 1, pn - 1);
-		if (ZSTD_isError(d) || d != raw_len)
-			return ROOST_ECORRUPT;
-	} else {
-		return ROOST_ECORRUPT;
-	}
+	enum roost_err err = blob_unpack(c, c->plain, pn, out, raw_len);
+	if (err)
+		return err;
 	uint8_t got[ID_LEN];
 	blob_id(k, out, raw_len, got);
 	if (sodium_memcmp(got, id, ID_LEN) != 0)
 		return ROOST_ECORRUPT;
+	c->last_pn = pn;
 	return ROOST_OK;
+}
+
+void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n)
+{
+	*p = c->last_pn ? c->plain : NULL;
+	*n = c->last_pn;
 }

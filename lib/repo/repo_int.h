@@ -58,6 +58,15 @@ enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const 
  */
 enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *st,
                            size_t stn, uint8_t *out, size_t raw_len, const uint8_t id[ID_LEN]);
+/*
+ * The unsealed form (flag || body) of the blob the last successful
+ * blob_decode on c verified: *p valid until the next call on c, NULL if that
+ * call failed. blob_unpack turns such a form back into the raw bytes, so a
+ * blob needed again is not decrypted and hashed again.
+ */
+void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n);
+enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint8_t *out,
+                           size_t raw_len);
 
 /* ---- chunker.c: FastCDC ------------------------------------------------ */
 struct chunker {
@@ -93,7 +102,7 @@ void index_free(struct repo_index *ix);
 enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN],
                               uint64_t size, const struct blob_loc *blobs, uint32_t n,
                               int indexed);
-/* Copies the location of id into *loc (if non-NULL); 0 if found. */
+/* Copies the location of id into *loc (if non-NULL); 1 if found, 0 if not. */
 int index_lookup(struct repo_index *ix, const uint8_t id[ID_LEN], struct blob_loc *loc);
 /*
  * Claims id for storing: returns 1 if the caller must store it (unknown and

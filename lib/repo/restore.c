@@ -23,6 +23,7 @@
 
 #define RQ_CAP 256
 #define RBATCH 32
+#define PREALLOC_MIN (64u << 10)
 
 /* A directory being restored, shared by the walker and the jobs of its
  * files; closed when the last of them lets go. */
@@ -50,6 +51,33 @@ struct link_ent {
 	char *rel;
 };
 
+/*
+ * Data blobs the restore writes more than once (copies of files or trees
+ * inside one snapshot): a pre-pass over the trees counts the writes of each
+ * blob, and a blob still needed again is kept, once decrypted and verified,
+ * in its unsealed (still compressed) form until its last write, within
+ * UCACHE_BUDGET bytes. The table is filled before the workers start and
+ * never grows after, so entries stay put.
+ */
+#define UCACHE_BUDGET ((size_t)32 << 20)
+
+struct use {
+	uint8_t id[ID_LEN];
+	uint8_t taken; /* slot in use */
+	uint32_t refs; /* writes still to come */
+	uint32_t pins; /* workers reading body */
+	uint8_t *body; /* verified unsealed form, or NULL */
+	size_t bn, raw_len;
+};
+
+struct uses {
+	pthread_mutex_t lock;
+	struct use *v;
+	size_t cap, n; /* cap: 0 or a power of two */
+	size_t bytes;  /* held in bodies */
+	int off;       /* out of memory while counting: no caching */
+};
+
 struct rs {
 	struct roost_repo *r;
 	const struct roost_restore_opts *o;
@@ -73,6 +101,7 @@ struct rs {
 	mode_t umask;
 	struct rjob *batch[RBATCH]; /* the walker's jobs not yet queued */
 	size_t nbatch;
+	struct uses uses;
 };
 
 static struct rdir *rdir_new(int fd, int fresh)
@@ -155,13 +184,200 @@ static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char
 		rwarn(s, "%s: set times: %s", path, strerror(errno));
 }
 
+static int included(const struct roost_restore_opts *o, const char *path, size_t len);
+
+static size_t use_slot(const struct uses *u, const uint8_t id[ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h)); /* ids are keyed hashes: uniform */
+	size_t i = (size_t)h & (u->cap - 1);
+	while (u->v[i].taken && memcmp(u->v[i].id, id, ID_LEN) != 0)
+		i = (i + 1) & (u->cap - 1);
+	return i;
+}
+
+static struct use *use_find(struct uses *u, const uint8_t id[ID_LEN])
+{
+	if (u->off || !u->cap)
+		return NULL;
+	struct use *e = &u->v[use_slot(u, id)];
+	return e->taken ? e : NULL;
+}
+
+/* Counts one more write of id (the pre-pass, before any worker runs). */
+static void use_count(struct uses *u, const uint8_t id[ID_LEN])
+{
+	if (u->off)
+		return;
+	if ((u->n + 1) * 2 > u->cap) {
+		size_t nc = u->cap ? u->cap * 2 : 4096;
+		struct use *nv = calloc(nc, sizeof(*nv)), *old = u->v;
+		if (!nv) {
+			u->off = 1;
+			return;
+		}
+		size_t oc = u->cap;
+		u->v = nv;
+		u->cap = nc;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i].taken)
+				u->v[use_slot(u, old[i].id)] = old[i];
+		free(old);
+	}
+	struct use *e = &u->v[use_slot(u, id)];
+	if (!e->taken) {
+		memcpy(e->id, id, ID_LEN);
+		e->taken = 1;
+		u->n++;
+	}
+	e->refs++;
+}
+
+/* One write of e done or given up; with u->lock held. */
+static void use_done(struct uses *u, struct use *e)
+{
+	if (e->refs)
+		e->refs--;
+	if (!e->refs && !e->pins && e->body) {
+		free(e->body);
+		e->body = NULL;
+		u->bytes -= e->bn;
+	}
+}
+
+/* The writes of n's extents from the first-th on will not happen. */
+static void uses_drop(struct rs *s, const struct node *n, uint32_t first)
+{
+	pthread_mutex_lock(&s->uses.lock);
+	for (uint32_t i = first; i < n->nextents; i++) {
+		struct use *e = n->extents[i].kind == 0 ? use_find(&s->uses, n->extents[i].id) : NULL;
+		if (e)
+			use_done(&s->uses, e);
+	}
+	pthread_mutex_unlock(&s->uses.lock);
+}
+
+/* Counts the data blob writes of the tree id (path: its place, for includes). */
+static void count_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
+                       const char *path)
+{
+	struct tree t;
+	struct roost_errbuf eb;
+	if (repo_load_tree(s->r, bc, id, &t, &eb))
+		return; /* the restore itself reports it */
+	size_t pl = strlen(path);
+	char *cp = NULL;
+	for (size_t i = 0; i < t.n && !s->uses.off; i++) {
+		struct node *n = &t.nodes[i];
+		int inc = 2;
+		if (s->o->nincludes) {
+			char *np = realloc(cp, pl + n->name_len + 2);
+			if (!np) {
+				s->uses.off = 1;
+				break;
+			}
+			cp = np;
+			sprintf(cp, "%s/%s", path, n->name);
+			inc = included(s->o, cp, strlen(cp));
+		}
+		if (n->type == NODE_DIR && inc)
+			count_tree(s, bc, n->subtree, cp ? cp : "");
+		else if (n->type == NODE_FILE && inc == 2)
+			for (uint32_t k = 0; k < n->nextents; k++)
+				if (n->extents[k].kind == 0)
+					use_count(&s->uses, n->extents[k].id);
+	}
+	free(cp);
+	tree_release(&t);
+}
+
+/* A data blob's raw bytes into *p (malloc'd): from the kept verified form
+ * when an earlier write of the same blob left one, else from the repository
+ * (decrypted, verified), keeping its form if more writes of it are to come. */
+static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
+                                     uint8_t **p, size_t *len, struct roost_errbuf *eb)
+{
+	struct uses *u = &s->uses;
+	pthread_mutex_lock(&u->lock);
+	struct use *e = use_find(u, id);
+	const uint8_t *body = NULL;
+	size_t bn = 0, raw_len = 0;
+	if (e && e->body) {
+		body = e->body;
+		bn = e->bn;
+		raw_len = e->raw_len;
+		e->pins++;
+	}
+	int keep = e && !e->body && e->refs > 1;
+	pthread_mutex_unlock(&u->lock);
+	enum roost_err err;
+	if (body) {
+		*len = raw_len;
+		*p = malloc(raw_len ? raw_len : 1);
+		err = !*p ? ROOST_ENOMEM : blob_unpack(bc, body, bn, *p, raw_len);
+		if (err == ROOST_ECORRUPT)
+			err = roost_errf(eb, err, "kept copy of a blob does not unpack");
+		if (err) {
+			free(*p);
+			*p = NULL;
+		}
+		pthread_mutex_lock(&u->lock);
+		e->pins--;
+		use_done(u, e);
+		pthread_mutex_unlock(&u->lock);
+		return err;
+	}
+	err = repo_read_blob(s->r, bc, id, p, len, eb);
+	uint8_t *copy = NULL;
+	if (!err && keep) {
+		blob_last_plain(bc, &body, &bn);
+		if (body && (copy = malloc(bn)))
+			memcpy(copy, body, bn);
+	}
+	if (e) {
+		pthread_mutex_lock(&u->lock);
+		if (copy && !e->body && e->refs > 1 && u->bytes + bn <= UCACHE_BUDGET) {
+			e->body = copy;
+			e->bn = bn;
+			e->raw_len = *len;
+			u->bytes += bn;
+			copy = NULL;
+		}
+		use_done(u, e);
+		pthread_mutex_unlock(&u->lock);
+	}
+	free(copy);
+	return err;
+}
+
+/* Whether the blobs of n cover all of it (no holes to keep). */
+static int dense(struct rs *s, const struct node *n)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < n->nextents; i++) {
+		struct blob_loc loc;
+		if (n->extents[i].kind != 0 || !index_lookup(s->r->index, n->extents[i].id, &loc))
+			return 0;
+		sum += loc.raw_len;
+	}
+	return sum == n->size;
+}
+
 static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 {
 	const struct node *n = &j->node;
 	uint64_t off = 0;
 	struct roost_errbuf eb;
 	int bad = 0;
-	for (uint32_t i = 0; i < n->nextents && !canceled(s); i++) {
+	/* Files of some size get their blocks at once: fewer extents, and no
+	 * delayed allocation for ext4 to flush (stalling every writer) when the
+	 * file system runs low on free space. A failure here is only a lost
+	 * optimization; the writes report real errors. */
+	if (n->size >= PREALLOC_MIN && dense(s, n))
+		(void)fallocate(j->fd, 0, 0, (off_t)n->size);
+	uint32_t i = 0;
+	uint64_t end = 0; /* the file's size so far: holes are not written */
+	for (; i < n->nextents && !canceled(s); i++) {
 		const struct extent *e = &n->extents[i];
 		if (e->kind == 1) {
 			off += e->len;
@@ -169,7 +385,7 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 		}
 		uint8_t *p;
 		size_t len;
-		enum roost_err err = repo_read_blob(s->r, bc, e->id, &p, &len, &eb);
+		enum roost_err err = read_data_blob(s, bc, e->id, &p, &len, &eb);
 		if (err) {
 			rwarn(s, "%s: %s", j->path, eb.msg);
 			bad = 1;
@@ -191,13 +407,18 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 		if (bad)
 			break;
 		off += len;
+		end = off;
 		atomic_fetch_add(&s->bytes, len);
 	}
+	if (i < n->nextents)
+		bad = 1; /* canceled part way */
 	/* extend over a trailing hole (or cut what a shrinking file left) */
-	if (!bad && off != n->size && ftruncate(j->fd, (off_t)n->size) != 0) {
+	if (!bad && end != n->size && ftruncate(j->fd, (off_t)n->size) != 0) {
 		rwarn(s, "%s: truncate: %s", j->path, strerror(errno));
 		bad = 1;
 	}
+	if (i < n->nextents)
+		uses_drop(s, n, i + 1);
 	if (bad) {
 		/* no half-restored file masquerades as the real one */
 		unlinkat(j->dir->fd, j->name, 0);
@@ -353,6 +574,8 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 				rwarn(s, "%s: hard link: %s", shown, strerror(errno));
 			else
 				atomic_fetch_add(&s->files, n->type == NODE_FILE);
+			if (n->type == NODE_FILE)
+				uses_drop(s, n, 0);
 			return;
 		}
 		link_add(s, n, rel);
@@ -403,12 +626,14 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 	case NODE_FILE: {
 		if (!dir->fresh && make_room(dirfd, name) != 0) {
 			rwarn(s, "%s: %s", shown, strerror(errno));
+			uses_drop(s, n, 0);
 			return;
 		}
 		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		                n->mode & 0777);
 		if (fd < 0) {
 			rwarn(s, "%s: create: %s", shown, strerror(errno));
+			uses_drop(s, n, 0);
 			return;
 		}
 		struct rjob *j = calloc(1, sizeof(*j));
@@ -419,6 +644,7 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 			}
 			close(fd);
 			rwarn(s, "%s: out of memory", shown);
+			uses_drop(s, n, 0);
 			return;
 		}
 		j->fd = fd;
@@ -568,6 +794,8 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->q_nonempty, NULL);
 	pthread_cond_init(&s->q_nonfull, NULL);
+	pthread_mutex_init(&s->uses.lock, NULL);
+	count_tree(s, bc, snap->tree, "");
 	int nth = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nth < 1)
 		nth = 1;
@@ -624,6 +852,10 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	res->dirs = atomic_load(&s->ndirs_done);
 	res->bytes = atomic_load(&s->bytes);
 	res->errors = atomic_load(&s->errors);
+	for (size_t i = 0; i < s->uses.cap; i++)
+		free(s->uses.v[i].body);
+	free(s->uses.v);
+	pthread_mutex_destroy(&s->uses.lock);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->q_nonempty);
 	pthread_cond_destroy(&s->q_nonfull);

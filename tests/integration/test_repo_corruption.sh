@@ -7,8 +7,11 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 export ROOST_PASSWORD=corrupt ROOST_CACHE_DIR=$TMP/cache
 S=$TMP/src
-mkdir -p "$S"
+mkdir -p "$S/dup"
 for i in 1 2 3 4 5 6; do head -c 400000 /dev/urandom > "$S/file$i"; done
+# the same contents again: one damaged blob then spoils two files, and the
+# second one must not be restored from a copy kept after the first failed
+for i in 1 2 3 4 5 6; do cp "$S/file$i" "$S/dup/file$i"; done
 
 flip() { # FILE OFFSET: flips one bit
   $PY - "$1" "$2" <<'PY'
@@ -37,12 +40,15 @@ expect_contains "$(cat "$TMP/r1.err")" "damaged" "restore names the damage"
 damaged=$(grep -o 'file[0-9]' "$TMP/r1.err" | head -1)
 [[ -n $damaged && ! -e "$TMP/r1$S/$damaged" ]] && ok "the affected file ($damaged) is not left half-written" \
   || bad "affected file not named or left behind: $(cat "$TMP/r1.err")"
+[[ -n $damaged && ! -e "$TMP/r1$S/dup/$damaged" ]] && grep -q "dup/$damaged" "$TMP/r1.err" \
+  && ok "its copy with the same contents fails too, named" || bad "copy of $damaged: $(cat "$TMP/r1.err")"
 good=0
 for i in 1 2 3 4 5 6; do
   [[ "file$i" == "$damaged" ]] && continue
   cmp -s "$S/file$i" "$TMP/r1$S/file$i" && good=$((good + 1))
+  cmp -s "$S/file$i" "$TMP/r1$S/dup/file$i" && good=$((good + 1))
 done
-expect_eq "$good" 5 "the other files restore intact"
+expect_eq "$good" 10 "the other files restore intact"
 
 # an index object
 fresh index

@@ -14,6 +14,8 @@ printf 'hello\n' > "$S/dir/small"
 head -c 3000000 /dev/urandom > "$S/dir/random-3M"
 seq 1 400000 > "$S/dir/text"
 cp "$S/dir/text" "$S/dir/sub/text-copy"            # dedup within a snapshot
+head -c 200000 /dev/urandom > "$S/dir/sub/tail-hole"  # data, then a 1 MiB hole at the end
+truncate -s 1248576 "$S/dir/sub/tail-hole"
 ln "$S/dir/small" "$S/dir/sub/hardlink"             # hard link
 ln -s small "$S/dir/symlink"                        # symlink
 ln -s /nonexistent/target "$S/dangling"             # dangling symlink
@@ -45,7 +47,7 @@ secs=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_contains "$OUT" '"snapshot_id"' "backup --json has snapshot_id"
 SNAP1=$($PY -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <<< "$OUT")
 FILES=$($PY -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], d["bytes"] > 8*2**30, d["bytes_new"] > 0)' <<< "$OUT")
-expect_eq "$FILES" "12 True True" "backup counts files and bytes (the sparse file counts 8 GiB)"
+expect_eq "$FILES" "13 True True" "backup counts files and bytes (the sparse file counts 8 GiB)"
 [[ $secs -lt 60000 ]] && ok "an 8 GiB sparse file backs up fast (${secs} ms)" || bad "sparse backup took ${secs} ms"
 
 start=$(date +%s%N)
@@ -57,6 +59,24 @@ echo "$OUT" | tail -3
 blocks=$(stat -c %b "$TMP/out$S/sparse-8G")
 [[ $blocks -lt 1000 ]] && ok "restored 8 GiB file is sparse ($blocks blocks)" || bad "restored sparse file uses $blocks blocks"
 [[ $HAVE_XATTR -eq 1 ]] && expect_eq "$(getfattr --only-values -n user.roost "$TMP/out$S/dir/text" 2>/dev/null)" "xattr value" "xattr restored"
+blocks=$(stat -c %b "$TMP/out$S/dir/sub/tail-hole")
+[[ $blocks -lt 1000 ]] && ok "a trailing hole stays a hole ($blocks blocks)" || bad "trailing hole filled: $blocks blocks"
+
+# copies of a whole tree in one snapshot: every blob is decoded once and
+# written to all its places; also through --include of some of the copies
+T=$TMP/trees
+mkdir -p "$T/a/b"
+for i in 1 2 3 4 5; do head -c $((i * 70000)) /dev/urandom > "$T/a/f$i"; seq $i 90000 > "$T/a/b/s$i"; done
+for c in c1 c2 c3; do cp -a "$T/a" "$T/$c"; done
+expect_rc 0 "$ROOST" repo init -r "$TMP/trepo"
+expect_rc 0 "$ROOST" repo backup -r "$TMP/trepo" "$T"
+expect_rc 0 "$ROOST" repo restore -r "$TMP/trepo" latest --target "$TMP/tout"
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T" "$TMP/tout$T"
+expect_rc 0 "$ROOST" repo restore -r "$TMP/trepo" latest --target "$TMP/tpart" --include "$T/c2" --include "$T/a/b"
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T/c2" "$TMP/tpart$T/c2"
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T/a/b" "$TMP/tpart$T/a/b"
+[[ ! -e "$TMP/tpart$T/c1" && ! -e "$TMP/tpart$T/a/f1" ]] && ok "--include of copies restores only those" \
+  || bad "--include of copies restored too much"
 
 # snapshots --json fields, ls, ls --json, prefixes and latest
 expect_rc 0 "$ROOST" repo snapshots -r "$R" --json

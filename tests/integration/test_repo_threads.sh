@@ -19,6 +19,8 @@ for d in $(seq 1 12); do
   done
 done
 head -c 3000000 /dev/urandom > "$S/big"
+# copies: the restore's workers share the decoded blobs they write twice
+cp -a "$S/d1" "$S/d1-copy"; cp "$S/big" "$S/big-copy"
 expect_rc 0 "$T" repo init -r "$TMP/repo" --pack-size 262144
 expect_rc 0 "$T" repo backup -r "$TMP/repo" "$S"
 sleep 1.1
