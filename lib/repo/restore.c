@@ -23,6 +23,7 @@
 
 #define RQ_CAP 256
 #define RBATCH 32
+#define CREATE_AHEAD 64 /* queued jobs above which the walker makes files itself */
 #define PREALLOC_MIN (64u << 10)
 
 /* A directory being restored, shared by the walker and the jobs of its
@@ -64,6 +65,7 @@ struct link_ent {
 struct use {
 	uint8_t id[ID_LEN];
 	uint8_t taken; /* slot in use */
+	uint8_t multi; /* written more than once: set before the workers start */
 	uint32_t refs; /* writes still to come */
 	uint32_t pins; /* workers reading body */
 	uint8_t *body; /* verified unsealed form, or NULL */
@@ -84,7 +86,7 @@ struct rs {
 	int rootfd;
 	int is_root;
 	pthread_mutex_t qlock;
-	pthread_cond_t q_nonempty, q_nonfull;
+	pthread_cond_t q_nonempty;
 	struct rjob *q[RQ_CAP];
 	size_t qhead, qlen;
 	int closing;
@@ -101,6 +103,8 @@ struct rs {
 	mode_t umask;
 	struct rjob *batch[RBATCH]; /* the walker's jobs not yet queued */
 	size_t nbatch;
+	atomic_size_t qdepth;  /* qlen, for the walker to read without the lock */
+	struct blob_ctx *wbc;  /* the walker's */
 	struct uses uses;
 };
 
@@ -185,6 +189,7 @@ static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char
 }
 
 static int included(const struct roost_restore_opts *o, const char *path, size_t len);
+static int make_room(int dirfd, const char *name);
 
 static size_t use_slot(const struct uses *u, const uint8_t id[ID_LEN])
 {
@@ -248,13 +253,22 @@ static void use_done(struct uses *u, struct use *e)
 /* The writes of n's extents from the first-th on will not happen. */
 static void uses_drop(struct rs *s, const struct node *n, uint32_t first)
 {
-	pthread_mutex_lock(&s->uses.lock);
 	for (uint32_t i = first; i < n->nextents; i++) {
 		struct use *e = n->extents[i].kind == 0 ? use_find(&s->uses, n->extents[i].id) : NULL;
-		if (e)
+		if (e && e->multi) {
+			pthread_mutex_lock(&s->uses.lock);
 			use_done(&s->uses, e);
+			pthread_mutex_unlock(&s->uses.lock);
+		}
 	}
-	pthread_mutex_unlock(&s->uses.lock);
+}
+
+/* After the pre-pass: which blobs are written more than once. From here on
+ * the table's layout, ids and multi flags are read without the lock. */
+static void uses_seal(struct uses *u)
+{
+	for (size_t i = 0; i < u->cap; i++)
+		u->v[i].multi = u->v[i].refs > 1;
 }
 
 /* Counts the data blob writes of the tree id (path: its place, for includes). */
@@ -298,8 +312,10 @@ static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const ui
                                      uint8_t **p, size_t *len, struct roost_errbuf *eb)
 {
 	struct uses *u = &s->uses;
-	pthread_mutex_lock(&u->lock);
 	struct use *e = use_find(u, id);
+	if (!e || !e->multi)
+		return repo_read_blob(s->r, bc, id, p, len, eb);
+	pthread_mutex_lock(&u->lock);
 	const uint8_t *body = NULL;
 	size_t bn = 0, raw_len = 0;
 	if (e && e->body) {
@@ -308,7 +324,7 @@ static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const ui
 		raw_len = e->raw_len;
 		e->pins++;
 	}
-	int keep = e && !e->body && e->refs > 1;
+	int keep = !e->body && e->refs > 1;
 	pthread_mutex_unlock(&u->lock);
 	enum roost_err err;
 	if (body) {
@@ -334,18 +350,16 @@ static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const ui
 		if (body && (copy = malloc(bn)))
 			memcpy(copy, body, bn);
 	}
-	if (e) {
-		pthread_mutex_lock(&u->lock);
-		if (copy && !e->body && e->refs > 1 && u->bytes + bn <= UCACHE_BUDGET) {
-			e->body = copy;
-			e->bn = bn;
-			e->raw_len = *len;
-			u->bytes += bn;
-			copy = NULL;
-		}
-		use_done(u, e);
-		pthread_mutex_unlock(&u->lock);
+	pthread_mutex_lock(&u->lock);
+	if (copy && !e->body && e->refs > 1 && u->bytes + bn <= UCACHE_BUDGET) {
+		e->body = copy;
+		e->bn = bn;
+		e->raw_len = *len;
+		u->bytes += bn;
+		copy = NULL;
 	}
+	use_done(u, e);
+	pthread_mutex_unlock(&u->lock);
 	free(copy);
 	return err;
 }
@@ -363,9 +377,27 @@ static int dense(struct rs *s, const struct node *n)
 	return sum == n->size;
 }
 
+/* Creates file name of n in dir (replacing what is in the way when dir was
+ * not made by this restore); -1 after reporting why not. */
+static int create_file(struct rs *s, struct rdir *dir, const char *name, const struct node *n,
+                       const char *shown)
+{
+	int fd = -1;
+	if (!dir->fresh && make_room(dir->fd, name) != 0)
+		rwarn(s, "%s: %s", shown, strerror(errno));
+	else if ((fd = openat(dir->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	                      n->mode & 0777)) < 0)
+		rwarn(s, "%s: create: %s", shown, strerror(errno));
+	if (fd < 0)
+		uses_drop(s, n, 0);
+	return fd;
+}
+
 static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 {
 	const struct node *n = &j->node;
+	if (j->fd < 0 && (j->fd = create_file(s, j->dir, j->name, n, j->path)) < 0)
+		return;
 	uint64_t off = 0;
 	struct roost_errbuf eb;
 	int bad = 0;
@@ -428,6 +460,31 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 	atomic_fetch_add(&s->files, 1);
 }
 
+static void rjob_run(struct rs *s, struct blob_ctx *bc, struct rjob *j)
+{
+	if (!bc)
+		rwarn(s, "%s: out of memory", j->path);
+	else if (!canceled(s))
+		restore_file(s, bc, j);
+	if (j->fd >= 0)
+		close(j->fd);
+	rdir_put(j->dir);
+	free(j->name);
+	free(j->path);
+	node_release(&j->node);
+	free(j);
+}
+
+/* The oldest queued job; with qlock held and the queue not empty. */
+static struct rjob *rpop(struct rs *s)
+{
+	struct rjob *j = s->q[s->qhead];
+	s->qhead = (s->qhead + 1) % RQ_CAP;
+	s->qlen--;
+	atomic_store_explicit(&s->qdepth, s->qlen, memory_order_relaxed);
+	return j;
+}
+
 static void *rworker(void *arg)
 {
 	struct rs *s = arg;
@@ -438,47 +495,38 @@ static void *rworker(void *arg)
 		while (!s->qlen && !s->closing)
 			pthread_cond_wait(&s->q_nonempty, &s->qlock);
 		size_t k = 0;
-		while (s->qlen && k < 4) {
-			jobs[k++] = s->q[s->qhead];
-			s->qhead = (s->qhead + 1) % RQ_CAP;
-			s->qlen--;
-		}
-		if (k) {
+		while (s->qlen && k < 4)
+			jobs[k++] = rpop(s);
+		if (k)
 			snprintf(s->current, sizeof(s->current), "%s", jobs[0]->path);
-			pthread_cond_signal(&s->q_nonfull);
-		}
 		pthread_mutex_unlock(&s->qlock);
 		if (!k)
 			break;
-		for (size_t i = 0; i < k; i++) {
-			struct rjob *j = jobs[i];
-			if (!bc)
-				rwarn(s, "%s: out of memory", j->path);
-			else if (!canceled(s))
-				restore_file(s, bc, j);
-			close(j->fd);
-			rdir_put(j->dir);
-			free(j->name);
-			free(j->path);
-			node_release(&j->node);
-			free(j);
-		}
+		for (size_t i = 0; i < k; i++)
+			rjob_run(s, bc, jobs[i]);
 	}
 	blob_ctx_free(bc);
 	return NULL;
 }
 
+/* Queues the walker's batch. When the queue is full the walker does not
+ * wait: it restores the oldest queued file itself. */
 static void rflush(struct rs *s)
 {
 	size_t i = 0;
 	pthread_mutex_lock(&s->qlock);
 	while (i < s->nbatch) {
-		while (s->qlen == RQ_CAP)
-			pthread_cond_wait(&s->q_nonfull, &s->qlock);
+		while (s->qlen == RQ_CAP) {
+			struct rjob *j = rpop(s);
+			pthread_mutex_unlock(&s->qlock);
+			rjob_run(s, s->wbc, j);
+			pthread_mutex_lock(&s->qlock);
+		}
 		while (i < s->nbatch && s->qlen < RQ_CAP) {
 			s->q[(s->qhead + s->qlen) % RQ_CAP] = s->batch[i++];
 			s->qlen++;
 		}
+		atomic_store_explicit(&s->qdepth, s->qlen, memory_order_relaxed);
 		pthread_cond_broadcast(&s->q_nonempty);
 	}
 	pthread_mutex_unlock(&s->qlock);
@@ -624,25 +672,22 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 		return;
 	}
 	case NODE_FILE: {
-		if (!dir->fresh && make_room(dirfd, name) != 0) {
-			rwarn(s, "%s: %s", shown, strerror(errno));
-			uses_drop(s, n, 0);
+		/* A file others link to is made at once, so the links can follow.
+		 * The rest: made here while the workers have plenty queued, else
+		 * left to the workers (making files is much of a restore's work). */
+		int fd = -1;
+		if ((n->flags & 1 ||
+		     atomic_load_explicit(&s->qdepth, memory_order_relaxed) >= CREATE_AHEAD) &&
+		    (fd = create_file(s, dir, name, n, shown)) < 0)
 			return;
-		}
-		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		                n->mode & 0777);
-		if (fd < 0) {
-			rwarn(s, "%s: create: %s", shown, strerror(errno));
-			uses_drop(s, n, 0);
-			return;
-		}
 		struct rjob *j = calloc(1, sizeof(*j));
 		if (!j || !(j->name = strdup(name)) || !(j->path = strdup(shown))) {
 			if (j) {
 				free(j->name);
 				free(j);
 			}
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			rwarn(s, "%s: out of memory", shown);
 			uses_drop(s, n, 0);
 			return;
@@ -793,9 +838,10 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	s->umask = current_umask();
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->q_nonempty, NULL);
-	pthread_cond_init(&s->q_nonfull, NULL);
 	pthread_mutex_init(&s->uses.lock, NULL);
+	s->wbc = bc;
 	count_tree(s, bc, snap->tree, "");
+	uses_seal(&s->uses);
 	int nth = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nth < 1)
 		nth = 1;
@@ -858,7 +904,6 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	pthread_mutex_destroy(&s->uses.lock);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->q_nonempty);
-	pthread_cond_destroy(&s->q_nonfull);
 	blob_ctx_free(bc);
 	free(s);
 	close(rootfd);
