@@ -49,7 +49,9 @@ struct fjob {
 	char *path;
 	size_t path_len;
 	struct stat st;
-	int is_dir;
+	int is_dir;   /* 1 a directory to walk, 2 part of one (names) */
+	char **names; /* is_dir 2: entries slot .. slot + nnames - 1 of dir */
+	size_t nnames;
 };
 
 struct wctx {
@@ -544,13 +546,44 @@ struct worker_arg {
 
 static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
                      size_t slot);
+static void walk_entries(struct bk *b, struct wctx *w, const char *path, int dfd, struct dnode *d,
+                         char **names, size_t base, size_t n);
 static void flush_batch(struct bk *b, struct wctx *w);
+
+static void names_free_n(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
 
 /* Runs one job in this thread: reads a file, or walks a directory. */
 static void run_job(struct bk *b, struct wctx *w, struct fjob *j)
 {
 	struct dnode *d = j->dir;
-	if (j->is_dir) {
+	if (j->is_dir == 2) {
+		int dfd = failed(b) ? -1 : open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			pthread_mutex_lock(&b->qlock);
+			b->walking++;
+			pthread_mutex_unlock(&b->qlock);
+			walk_entries(b, w, j->path, dfd, d, j->names, j->slot, j->nnames);
+			close(dfd);
+			if (w->nbatch)
+				flush_batch(b, w);
+			pthread_mutex_lock(&b->qlock);
+			b->walking--;
+			pthread_cond_broadcast(&b->q_nonempty);
+			pthread_mutex_unlock(&b->qlock);
+		} else {
+			if (!failed(b))
+				warnf(b, "%s: %s", j->path, strerror(errno));
+			for (size_t i = 0; i < j->nnames; i++)
+				d->skip[j->slot + i] = 1;
+		}
+		names_free_n(j->names, j->nnames);
+		child_done(b, w, d);
+	} else if (j->is_dir) {
 		if (!failed(b)) {
 			pthread_mutex_lock(&b->qlock);
 			b->walking++;
@@ -889,6 +922,83 @@ static void names_free(struct names *nm)
 	free(nm->v);
 }
 
+/* Entries of a big directory are shared out in parts of at least this many
+ * when a worker has nothing to do (a re-run answers most of them from the
+ * files cache, and one thread on 18,000 of them leaves the others idle). */
+#define SPLIT_MIN 512
+
+/* Hands names[from..n) (slots base + from ...) of d to an idle worker;
+ * 0 if not done (the caller walks them). */
+static int split_off(struct bk *b, struct wctx *w, const char *path, struct dnode *d,
+                     char **names, size_t base, size_t from, size_t n)
+{
+	struct fjob *j = calloc(1, sizeof(*j));
+	char **v = calloc(n - from, sizeof(*v));
+	size_t k = 0;
+	if (j && v && (j->path = strdup(path)))
+		for (; k < n - from && (v[k] = strdup(names[from + k])); k++)
+			;
+	if (!j || !v || !j->path || k < n - from) {
+		if (v)
+			names_free_n(v, k);
+		if (j)
+			free(j->path);
+		free(j);
+		return 0;
+	}
+	j->dir = d;
+	j->slot = base + from;
+	j->is_dir = 2;
+	j->names = v;
+	j->nnames = n - from;
+	atomic_fetch_add(&d->pending, 1);
+	enqueue(b, w, j);
+	flush_batch(b, w);
+	return 1;
+}
+
+/* Stats and backs up entries names[0..n) of d (slots base ...), the
+ * directory at path, open as dfd. */
+static void walk_entries(struct bk *b, struct wctx *w, const char *path, int dfd, struct dnode *d,
+                         char **names, size_t base, size_t n)
+{
+	size_t plen = strlen(path);
+	char *child = malloc(plen + 2 + 256 + 1);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = base + k;
+		if (!child || failed(b) || dfd < 0) {
+			d->skip[i] = 1;
+			continue;
+		}
+		if (k % 256 == 0 && n - k >= 2 * SPLIT_MIN && workers_idle(b)) {
+			size_t mid = k + (n - k) / 2;
+			if (split_off(b, w, path, d, names, base, mid, n))
+				n = mid;
+		}
+		size_t nl = strlen(names[k]);
+		memcpy(child, path, plen);
+		size_t o = plen;
+		if (o == 0 || child[o - 1] != '/')
+			child[o++] = '/';
+		memcpy(child + o, names[k], nl + 1);
+		struct stat st;
+		if (excluded(b->o, child, names[k])) {
+			d->skip[i] = 1;
+			continue;
+		}
+		if (fstatat(dfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT) /* vanished meanwhile: not an error */
+				warnf(b, "%s: %s", child, strerror(errno));
+			d->skip[i] = 1;
+			continue;
+		}
+		backup_entry(b, w, d, i, child, names[k], &st);
+	}
+	if (!child)
+		set_fatal(b, ROOST_ENOMEM, NULL);
+	free(child);
+}
+
 /* Walks directory `path` whose entry is slot `slot` of parent. */
 static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
                      size_t slot)
@@ -921,35 +1031,8 @@ static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnod
 			child_done(b, w, parent);
 		return;
 	}
-	size_t plen = strlen(path);
-	char *child = malloc(plen + 2 + 256 + 1);
-	for (size_t i = 0; i < nm.n; i++) {
-		if (!child || failed(b)) {
-			d->skip[i] = 1;
-			continue;
-		}
-		size_t nl = strlen(nm.v[i]);
-		memcpy(child, path, plen);
-		size_t o = plen;
-		if (o == 0 || child[o - 1] != '/')
-			child[o++] = '/';
-		memcpy(child + o, nm.v[i], nl + 1);
-		struct stat st;
-		if (excluded(b->o, child, nm.v[i])) {
-			d->skip[i] = 1;
-			continue;
-		}
-		if (fstatat(dirfd(dir), nm.v[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno != ENOENT) /* vanished meanwhile: not an error */
-				warnf(b, "%s: %s", child, strerror(errno));
-			d->skip[i] = 1;
-			continue;
-		}
-		backup_entry(b, w, d, i, child, nm.v[i], &st);
-	}
-	if (!child)
-		set_fatal(b, ROOST_ENOMEM, NULL);
-	free(child);
+	if (nm.n)
+		walk_entries(b, w, path, dir ? dirfd(dir) : -1, d, nm.v, 0, nm.n);
 	if (dir)
 		closedir(dir);
 	names_free(&nm);

@@ -19,6 +19,8 @@ for d in $(seq 1 12); do
   done
 done
 head -c 3000000 /dev/urandom > "$S/big"
+# a big flat directory: re-runs share its entries out among the threads
+/usr/bin/python3 -c 'import os,sys; d=sys.argv[1]; os.makedirs(d); [open(os.path.join(d, "f%d" % i), "w").write(str(i) * (i % 50)) for i in range(3000)]' "$S/flat"
 # copies: the restore's workers share the decoded blobs they write twice
 cp -a "$S/d1" "$S/d1-copy"; cp "$S/big" "$S/big-copy"
 expect_rc 0 "$T" repo init -r "$TMP/repo" --pack-size 262144
@@ -26,6 +28,7 @@ expect_rc 0 "$T" repo backup -r "$TMP/repo" "$S"
 sleep 1.1
 expect_rc 0 "$T" repo backup -r "$TMP/repo" "$S"
 for d in 3 7 11; do echo changed >> "$S/d$d/e2/file3"; done
+echo changed >> "$S/flat/f2999"; rm "$S/flat/f1500"; echo new > "$S/flat/g-new"
 expect_rc 0 "$T" repo backup -r "$TMP/repo" --json "$S"
 expect_contains "$OUT" '"files":' "changed backup reports"
 expect_rc 0 "$T" repo restore -r "$TMP/repo" latest --target "$TMP/out"
