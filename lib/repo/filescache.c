@@ -166,6 +166,7 @@ int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_en
 		x += x[0] == 0 ? 33 : 9;
 	out->nxattrs = (uint16_t)le_get(x, 2);
 	out->xattrs = x + 2;
+	out->key = fc->data + off;
 	return 0;
 }
 
@@ -244,6 +245,8 @@ struct fcache_out *fcache_out_new(const char *path)
 		free(o);
 		return NULL;
 	}
+	/* entries for 100k files are ~10 MB: write them in big pieces */
+	setvbuf(o->f, NULL, _IOFBF, 1 << 20);
 	pthread_mutex_init(&o->lock, NULL);
 	fwrite("RFC3", 1, 4, o->f);
 	return o;
@@ -253,9 +256,23 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
                     const struct fc_entry *e, const struct extent *ext,
                     const struct node *meta)
 {
-	uint8_t fixed[FIXED];
-	path_key(path, len, fixed);
-	uint8_t *p = fixed + KEY_LEN;
+	/* the record is put together here, then written under the lock at once */
+	uint16_t nx = meta ? meta->nxattrs : 0;
+	size_t need = FIXED + (size_t)e->nextents * 33 + 2;
+	for (uint16_t i = 0; i < nx; i++)
+		need += 6 + strlen(meta->xattrs[i].name) + meta->xattrs[i].len;
+	uint8_t local[2048], *rec = need <= sizeof(local) ? local : malloc(need);
+	if (!rec) { /* a cache: the next backup reads the files again */
+		pthread_mutex_lock(&o->lock);
+		o->failed = 1;
+		pthread_mutex_unlock(&o->lock);
+		return;
+	}
+	if (e->key)
+		memcpy(rec, e->key, KEY_LEN);
+	else
+		path_key(path, len, rec);
+	uint8_t *p = rec + KEY_LEN;
 	le_put(p, e->ino, 8);
 	le_put(p + 8, e->size, 8);
 	le_put(p + 16, (uint64_t)e->mtime_s, 8);
@@ -263,38 +280,35 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 	le_put(p + 28, (uint64_t)e->ctime_s, 8);
 	le_put(p + 36, e->ctime_ns, 4);
 	le_put(p + 40, e->nextents, 4);
-	pthread_mutex_lock(&o->lock);
-	if (fwrite(fixed, 1, FIXED, o->f) != FIXED)
-		o->failed = 1;
+	p = rec + FIXED;
 	for (uint32_t i = 0; i < e->nextents; i++) {
-		uint8_t x[33];
-		x[0] = ext[i].kind;
-		size_t xl;
+		*p++ = ext[i].kind;
 		if (ext[i].kind == 0) {
-			memcpy(x + 1, ext[i].id, ID_LEN);
-			xl = 33;
+			memcpy(p, ext[i].id, ID_LEN);
+			p += ID_LEN;
 		} else {
-			le_put(x + 1, ext[i].len, 8);
-			xl = 9;
+			le_put(p, ext[i].len, 8);
+			p += 8;
 		}
-		if (fwrite(x, 1, xl, o->f) != xl)
-			o->failed = 1;
 	}
-	uint16_t nx = meta ? meta->nxattrs : 0;
-	uint8_t h[6];
-	le_put(h, nx, 2);
-	if (fwrite(h, 1, 2, o->f) != 2)
-		o->failed = 1;
+	le_put(p, nx, 2);
+	p += 2;
 	for (uint16_t i = 0; i < nx; i++) {
 		const struct xattr *x = &meta->xattrs[i];
 		size_t nl = strlen(x->name);
-		le_put(h, nl, 2);
-		le_put(h + 2, x->len, 4);
-		if (fwrite(h, 1, 2, o->f) != 2 || fwrite(x->name, 1, nl, o->f) != nl ||
-		    fwrite(h + 2, 1, 4, o->f) != 4 || fwrite(x->value, 1, x->len, o->f) != x->len)
-			o->failed = 1;
+		le_put(p, nl, 2);
+		memcpy(p + 2, x->name, nl);
+		le_put(p + 2 + nl, x->len, 4);
+		memcpy(p + 6 + nl, x->value, x->len);
+		p += 6 + nl + x->len;
 	}
+	size_t n = (size_t)(p - rec);
+	pthread_mutex_lock(&o->lock);
+	if (fwrite(rec, 1, n, o->f) != n)
+		o->failed = 1;
 	pthread_mutex_unlock(&o->lock);
+	if (rec != local)
+		free(rec);
 }
 
 void fcache_out_free(struct fcache_out *o)

@@ -264,6 +264,7 @@ struct fc_entry {
 	const uint8_t *extents; /* encoded: kind(1) + id(32) | len(8), per extent */
 	uint16_t nxattrs;
 	const uint8_t *xattrs;  /* encoded: u16 name len, name, u32 value len, value */
+	const uint8_t *key;     /* the path's key, when known (fcache_get sets it) */
 };
 struct filescache;
 /* Loads the cache file at path (missing or malformed: empty cache). */

@@ -61,6 +61,9 @@ struct link_ent {
  * never grows after, so entries stay put.
  */
 #define UCACHE_BUDGET ((size_t)32 << 20)
+/* The counting table's limit (about 500,000 distinct blobs): past it a
+ * restore goes on without keeping blobs, rather than hold a huge table. */
+#define UTABLE_MAX ((size_t)64 << 20)
 
 struct use {
 	uint8_t id[ID_LEN];
@@ -69,7 +72,7 @@ struct use {
 	uint32_t refs; /* writes still to come */
 	uint32_t pins; /* workers reading body */
 	uint8_t *body; /* verified unsealed form, or NULL */
-	size_t bn, raw_len;
+	uint32_t bn, raw_len; /* blobs are at most 16 MiB */
 };
 
 struct uses {
@@ -216,11 +219,15 @@ static void use_count(struct uses *u, const uint8_t id[ID_LEN])
 		return;
 	if ((u->n + 1) * 2 > u->cap) {
 		size_t nc = u->cap ? u->cap * 2 : 4096;
-		struct use *nv = calloc(nc, sizeof(*nv)), *old = u->v;
+		struct use *nv = nc * sizeof(*nv) <= UTABLE_MAX ? calloc(nc, sizeof(*nv)) : NULL;
 		if (!nv) {
+			free(u->v);
+			u->v = NULL;
+			u->cap = u->n = 0;
 			u->off = 1;
 			return;
 		}
+		struct use *old = u->v;
 		size_t oc = u->cap;
 		u->v = nv;
 		u->cap = nc;
@@ -353,8 +360,8 @@ static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const ui
 	pthread_mutex_lock(&u->lock);
 	if (copy && !e->body && e->refs > 1 && u->bytes + bn <= UCACHE_BUDGET) {
 		e->body = copy;
-		e->bn = bn;
-		e->raw_len = *len;
+		e->bn = (uint32_t)bn;
+		e->raw_len = (uint32_t)*len;
 		u->bytes += bn;
 		copy = NULL;
 	}
