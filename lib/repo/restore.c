@@ -325,7 +325,7 @@ static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const ui
 	pthread_mutex_lock(&u->lock);
 	const uint8_t *body = NULL;
 	size_t bn = 0, raw_len = 0;
-	if (e && e->body) {
+	if (e->body) {
 		body = e->body;
 		bn = e->bn;
 		raw_len = e->raw_len;
@@ -469,10 +469,14 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 
 static void rjob_run(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 {
-	if (!bc)
-		rwarn(s, "%s: out of memory", j->path);
-	else if (!canceled(s))
+	if (bc && !canceled(s)) {
 		restore_file(s, bc, j);
+	} else {
+		if (!bc)
+			rwarn(s, "%s: out of memory", j->path);
+		if (j->fd >= 0) /* made, never filled: not left behind empty */
+			unlinkat(j->dir->fd, j->name, 0);
+	}
 	if (j->fd >= 0)
 		close(j->fd);
 	rdir_put(j->dir);
