@@ -310,8 +310,16 @@ static void progress_cb(void *ctx, const struct roost_progress *p)
 			if ((unsigned char)*c < 0x20)
 				*c = '?';
 	}
-	fprintf(stderr, "\r\033[K[%d:%02d] %s %llu files, %s, %s/s %s", (int)secs / 60,
-	        (int)secs % 60, ps->verb, (unsigned long long)p->files_done, done, rate, cur);
+	char files[64];
+	if (p->files_total)
+		snprintf(files, sizeof(files), "%llu/%llu files (%d%%)",
+		         (unsigned long long)p->files_done, (unsigned long long)p->files_total,
+		         p->files_done >= p->files_total ? 100
+		                                         : (int)(p->files_done * 100 / p->files_total));
+	else
+		snprintf(files, sizeof(files), "%llu files", (unsigned long long)p->files_done);
+	fprintf(stderr, "\r\033[K[%d:%02d] %s %s, %s, %s/s %s", (int)secs / 60, (int)secs % 60,
+	        ps->verb, files, done, rate, cur);
 }
 
 static void end_progress(int shown)

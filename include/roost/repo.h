@@ -71,6 +71,7 @@ enum roost_err roost_repo_find_snapshot(struct roost_repo *r, const char *ref,
 struct roost_progress {
 	uint64_t files_done, files_total_seen, bytes_done, bytes_new;
 	const char *current; /* may be NULL */
+	uint64_t files_total; /* known in advance (restore), else 0 */
 };
 struct roost_backup_opts {
 	const char *const *paths;

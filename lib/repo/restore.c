@@ -107,6 +107,8 @@ struct rs {
 	struct rjob *batch[RBATCH]; /* the walker's jobs not yet queued */
 	size_t nbatch;
 	atomic_size_t qdepth;  /* qlen, for the walker to read without the lock */
+	uint64_t files_total;  /* counted by the pre-pass, before the threads start */
+	int count_failed;      /* out of memory in the pre-pass */
 	struct blob_ctx *wbc;  /* the walker's */
 	struct uses uses;
 };
@@ -288,13 +290,13 @@ static void count_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LE
 		return; /* the restore itself reports it */
 	size_t pl = strlen(path);
 	char *cp = NULL;
-	for (size_t i = 0; i < t.n && !s->uses.off; i++) {
+	for (size_t i = 0; i < t.n && !s->count_failed; i++) {
 		struct node *n = &t.nodes[i];
 		int inc = 2;
 		if (s->o->nincludes) {
 			char *np = realloc(cp, pl + n->name_len + 2);
 			if (!np) {
-				s->uses.off = 1;
+				s->count_failed = 1; /* no caching, no total */
 				break;
 			}
 			cp = np;
@@ -303,10 +305,12 @@ static void count_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LE
 		}
 		if (n->type == NODE_DIR && inc)
 			count_tree(s, bc, n->subtree, cp ? cp : "");
-		else if (n->type == NODE_FILE && inc == 2)
+		else if (n->type == NODE_FILE && inc == 2) {
+			s->files_total++;
 			for (uint32_t k = 0; k < n->nextents; k++)
 				if (n->extents[k].kind == 0)
 					use_count(&s->uses, n->extents[k].id);
+		}
 	}
 	free(cp);
 	tree_release(&t);
@@ -799,17 +803,20 @@ static void restore_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_
 static void *rprogress(void *arg)
 {
 	struct rs *s = arg;
-	/* closing is written under qlock; read here without it, atomically */
-	while (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE)) {
+	/* closing is written under qlock; read here without it, atomically. The
+	 * first report goes out at once: the total is known from the start. */
+	for (int first = 1; !__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE); first = 0) {
 		struct timespec ts = {0, 250000000};
-		nanosleep(&ts, NULL);
-		if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+		if (!first)
+			nanosleep(&ts, NULL);
+		if (!first && __atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
 			break;
 		char cur[512];
 		pthread_mutex_lock(&s->qlock);
 		memcpy(cur, s->current, sizeof(cur));
 		pthread_mutex_unlock(&s->qlock);
-		struct roost_progress p = {.files_done = atomic_load(&s->files),
+		struct roost_progress p = {.files_total = s->files_total,
+		                           .files_done = atomic_load(&s->files),
 		                           .bytes_done = atomic_load(&s->bytes),
 		                           .current = cur[0] ? cur : NULL};
 		s->o->progress(s->o->progress_ctx, &p);
@@ -852,6 +859,10 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	pthread_mutex_init(&s->uses.lock, NULL);
 	s->wbc = bc;
 	count_tree(s, bc, snap->tree, "");
+	if (s->count_failed) {
+		s->uses.off = 1;
+		s->files_total = 0;
+	}
 	uses_seal(&s->uses);
 	int nth = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nth < 1)

@@ -55,6 +55,9 @@ expect_rc 0 "$ROOST" repo restore -r "$R" latest --target "$TMP/out"
 secs=$(( ($(date +%s%N) - start) / 1000000 ))
 [[ $secs -lt 60000 ]] && ok "restore with the sparse file is fast (${secs} ms)" || bad "restore took ${secs} ms"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$S" "$TMP/out$S"
+# on a terminal restore shows its progress against the snapshot's file count
+script -qec "'$ROOST' repo restore -r '$R' latest --target '$TMP/out-tty'" /dev/null > "$TMP/tty.out" 2>&1
+expect_contains "$(tr '\r' '\n' < "$TMP/tty.out")" "/13 files (" "restore progress line shows the total"
 echo "$OUT" | tail -3
 blocks=$(stat -c %b "$TMP/out$S/sparse-8G")
 [[ $blocks -lt 1000 ]] && ok "restored 8 GiB file is sparse ($blocks blocks)" || bad "restored sparse file uses $blocks blocks"
