@@ -382,9 +382,10 @@ int main(int argc, char **argv)
 	}
 	sodium_memzero(pw, sizeof(pw));
 	free(pwp);
-	s->heap = catchup_heap_new();
-	if (!s->heap)
+	s->catchups = dueheap_new();
+	if (!s->catchups)
 		return 1;
+	hub_set_handler(&agents_handler);
 
 	/* libwebsockets */
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -432,7 +433,7 @@ int main(int argc, char **argv)
 	lws_context_destroy(s->lws);
 	roost_repo_close(s->repo);
 	roost_backend_close(s->repo_be);
-	catchup_heap_free(s->heap);
+	dueheap_free(s->catchups);
 	store_close(s->st);
 	free(certp);
 	free(keyp);

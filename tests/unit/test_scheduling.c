@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The scheduling rules wired to the store (server/dispatch.c), with an
+ * The scheduling rules wired to the store (server/fires.c, pending.c, catchup.c, jobs.c, agents.c), with an
  * injected clock and the hub replaced by a recorder: every rule of
  * DESIGN.md's scheduling section, each in microseconds.
  */
@@ -43,7 +43,7 @@ static int setup(void **st)
 	g_srv = &S;
 	struct roost_errbuf eb;
 	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
-	S.heap = catchup_heap_new();
+	S.catchups = dueheap_new();
 	S.settle_s = 60;
 	S.fake_now = T0;
 	S.send_hook = fake_send;
@@ -78,7 +78,7 @@ static int teardown(void **st)
 {
 	(void)st;
 	json_decref(sent);
-	catchup_heap_free(S.heap);
+	dueheap_free(S.catchups);
 	store_close(S.st);
 	g_srv = NULL;
 	return 0;
@@ -109,10 +109,10 @@ static void finish(int64_t host, int64_t job, const char *status)
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_JOB_ACCEPTED;
 	m.job.job_id = job;
-	dispatch_job_msg(host, &m);
+	agents_on_message(host, &m);
 	m.type = PROTO_JOB_FINISHED;
 	snprintf(m.job.status, sizeof(m.job.status), "%s", status);
-	dispatch_job_msg(host, &m);
+	agents_on_message(host, &m);
 }
 
 static void hello(int64_t host)
@@ -122,30 +122,30 @@ static void hello(int64_t host)
 	m.type = PROTO_HELLO;
 	m.protocol = PROTO_VERSION;
 	online[host] = 1;
-	dispatch_hello(host, &m);
+	agents_on_hello(host, &m);
 }
 
 static void test_fire_idle_one_job_per_group(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 1, T0 - 5, "live");
+	fires_handle(1, 1, T0 - 5, "live");
 	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule' AND status='queued'"), 2);
 	assert_int_equal(nsent("job.start"), 2);
-	assert_true(host_busy(1));
+	assert_true(db_host_busy(1));
 }
 
 static void test_fire_busy_coalesces_then_fifo(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
+	fires_handle(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
 	assert_int_equal(njobs("1"), 1);
 	S.fake_now += 60;
-	dispatch_fire(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
-	dispatch_fire(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
-	dispatch_fire(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
-	dispatch_fire(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
+	fires_handle(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
+	fires_handle(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
+	fires_handle(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
+	fires_handle(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
 	assert_int_equal(njobs("1"), 1);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE host_id=1", NULL), 2);
 	assert_int_equal(db_int(-1, "SELECT last_fire FROM pending_runs WHERE schedule_id=1", NULL),
@@ -165,17 +165,17 @@ static void test_fire_duplicate_and_covered(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 2, T0 - 10, "live");
+	fires_handle(1, 2, T0 - 10, "live");
 	finish(1, 1, "succeeded");
-	dispatch_fire(1, 2, T0 - 10, "persisted"); /* same slot again */
+	fires_handle(1, 2, T0 - 10, "persisted"); /* same slot again */
 	assert_int_equal(njobs("1"), 1);
-	dispatch_fire(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
+	fires_handle(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
 	assert_int_equal(njobs("1"), 1);
-	dispatch_fire(1, 99, T0, "live"); /* not a schedule of this host */
-	dispatch_fire(1, 3, T0, "live");  /* another host's schedule */
+	fires_handle(1, 99, T0, "live"); /* not a schedule of this host */
+	fires_handle(1, 3, T0, "live");  /* another host's schedule */
 	assert_int_equal(njobs("1"), 1);
 	db_exec("UPDATE schedules SET enabled=0 WHERE id=1", NULL);
-	dispatch_fire(1, 1, T0 + 1, "live");
+	fires_handle(1, 1, T0 + 1, "live");
 	assert_int_equal(njobs("1"), 1);
 }
 
@@ -215,7 +215,7 @@ static void test_catchup_skips(void **st)
 	db_exec("UPDATE hosts SET mode='intermittent' WHERE id=2", NULL);
 	S.fake_now = T0 + 200;
 	hello(2);
-	dispatch_job(2, 0, 3, "backup", "manual", NULL, "test");
+	jobs_dispatch(2, 0, 3, "backup", "manual", NULL, "test");
 	run_timer_at(T0 + 261);
 	assert_int_equal(njobs("trigger='catchup'"), 0);
 }
@@ -281,7 +281,7 @@ static void test_catchup_send_failure_rearms(void **st)
 	send_fails = 1;
 	run_timer_at(T0 + 60);
 	assert_int_equal(njobs("1"), 0); /* not sent: not created */
-	assert_int_equal(catchup_heap_next(S.heap), T0 + 120);
+	assert_int_equal(dueheap_next(S.catchups), T0 + 120);
 	send_fails = 0;
 	run_timer_at(T0 + 120);
 	assert_int_equal(njobs("trigger='catchup'"), 2);
@@ -301,13 +301,13 @@ static void test_hello_resolves_jobs(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	int64_t a = dispatch_job(1, 0, 1, "backup", "manual", NULL, "t");
-	int64_t b = dispatch_job(1, 0, 2, "backup", "manual", NULL, "t");
+	int64_t a = jobs_dispatch(1, 0, 1, "backup", "manual", NULL, "t");
+	int64_t b = jobs_dispatch(1, 0, 2, "backup", "manual", NULL, "t");
 	struct proto_msg m;
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_JOB_ACCEPTED;
 	m.job.job_id = a;
-	dispatch_job_msg(1, &m);
+	agents_on_message(1, &m);
 	json_array_clear(sent);
 	/* the agent restarted: it knows nothing of a (running) or b (queued) */
 	hello(1);
@@ -322,9 +322,9 @@ static void test_hello_resolves_jobs(void **st)
 	m.njobs = 1;
 	m.type = PROTO_HELLO;
 	m.protocol = PROTO_VERSION;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(db_int(0, "SELECT status='succeeded' FROM jobs WHERE id=?", "i", b), 1);
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	assert_true(db_int(0, "SELECT last_backup_at FROM hosts WHERE id=1", NULL) > 0);
 }
 
@@ -339,9 +339,9 @@ static void test_hello_replays_persisted_fires(void **st)
 	m.fires = f;
 	m.nfires = 2;
 	online[1] = 1;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule'"), 2); /* once, both groups */
-	dispatch_hello(1, &m); /* and again: seen */
+	agents_on_hello(1, &m); /* and again: seen */
 	assert_int_equal(njobs("schedule_id=1"), 2);
 }
 

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "roost/timeutil.h"
-#include "roostd_sched.h"
+#include "roostd.h"
 
 static int64_t T(const char *s)
 {
@@ -24,7 +24,7 @@ static void test_fire_idle_dispatches(void **st)
 {
 	(void)st;
 	struct fire_facts f = {.schedule_usable = 1, .last_job_created = INT64_MIN};
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DISPATCH);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DISPATCH);
 }
 
 static void test_fire_busy_coalesces(void **st)
@@ -33,24 +33,24 @@ static void test_fire_busy_coalesces(void **st)
 	struct fire_facts f = {.schedule_usable = 1, .last_job_created = T("2026-11-26T08:00:00Z"),
 	                       .host_busy = 1};
 	/* many fires while busy: each says "pending", the store upserts one row */
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_COALESCE);
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:10:00Z")), FIRE_COALESCE);
-	assert_string_equal(sched_fire_action_name(FIRE_COALESCE), "pending");
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_COALESCE);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:10:00Z")), FIRE_COALESCE);
+	assert_string_equal(fires_action_name(FIRE_COALESCE), "pending");
 }
 
 static void test_fire_duplicate_and_covered(void **st)
 {
 	(void)st;
 	struct fire_facts f = {.seen = 1, .schedule_usable = 1, .last_job_created = INT64_MIN};
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_SEEN);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_SEEN);
 	/* a job of this schedule was created at or after the slot: dropped */
 	f.seen = 0;
 	f.last_job_created = T("2026-11-26T09:00:00Z");
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_COVERED);
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T08:59:59Z")), FIRE_DROP_COVERED);
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T09:00:01Z")), FIRE_DISPATCH);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_COVERED);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T08:59:59Z")), FIRE_DROP_COVERED);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:01Z")), FIRE_DISPATCH);
 	f.schedule_usable = 0;
-	assert_int_equal(sched_fire_decide(&f, T("2026-11-26T10:00:00Z")), FIRE_DROP_DISABLED);
+	assert_int_equal(fires_decide(&f, T("2026-11-26T10:00:00Z")), FIRE_DROP_DISABLED);
 }
 
 static const struct catchup_host laptop = {.connected = 1, .intermittent = 1, .busy = 0};
@@ -66,15 +66,15 @@ static void test_catchup_skips(void **st)
 	int64_t now = T("2026-11-26T09:00:00Z");
 	struct catchup_host h = laptop;
 	h.connected = 0; /* bounced offline during the settle window */
-	assert_int_equal(sched_catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_OFFLINE);
+	assert_int_equal(catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_OFFLINE);
 	h = laptop;
 	h.intermittent = 0; /* switched to always-on meanwhile */
-	assert_int_equal(sched_catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_ALWAYS_ON);
+	assert_int_equal(catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_ALWAYS_ON);
 	h = laptop;
 	h.busy = 1;
-	assert_int_equal(sched_catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_BUSY);
+	assert_int_equal(catchup_eval(&h, &s, 1, now, out, 4, &n), CATCHUP_SKIP_BUSY);
 	assert_int_equal(n, 0);
-	assert_string_equal(sched_catchup_skip_name(CATCHUP_SKIP_BUSY), "host_busy");
+	assert_string_equal(catchup_skip_name(CATCHUP_SKIP_BUSY), "host_busy");
 }
 
 static void test_catchup_due_and_not_due(void **st)
@@ -87,28 +87,28 @@ static void test_catchup_due_and_not_due(void **st)
 	struct catchup_due out[4];
 	size_t n;
 	/* the 2026-11-26 02:00 window passed while asleep: overdue */
-	assert_int_equal(sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n),
+	assert_int_equal(catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n),
 	                 CATCHUP_RUN);
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0].schedule_id, 7);
 	assert_int_equal(out[0].group_id, 1);
 	/* exactly at the window: overdue (next <= now) */
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T02:00:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T02:00:00Z"), out, 4, &n);
 	assert_int_equal(n, 1);
 	/* a second before it: not yet */
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T01:59:59Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T01:59:59Z"), out, 4, &n);
 	assert_int_equal(n, 0);
 	/* never succeeded: always overdue */
 	g.succeeded = 0;
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-25T03:00:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-25T03:00:00Z"), out, 4, &n);
 	assert_int_equal(n, 1);
 	/* disabled, or no groups: never */
 	s.enabled = 0;
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
 	assert_int_equal(n, 0);
 	s.enabled = 1;
 	s.ngroups = 0;
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
 	assert_int_equal(n, 0);
 }
 
@@ -120,11 +120,11 @@ static void test_catchup_unparseable_never(void **st)
 	                             .groups = &g, .ngroups = 1};
 	struct catchup_due out[4];
 	size_t n;
-	assert_int_equal(sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n),
+	assert_int_equal(catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n),
 	                 CATCHUP_RUN);
 	assert_int_equal(n, 0);
 	s.cron = "not cron at all";
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T09:00:00Z"), out, 4, &n);
 	assert_int_equal(n, 0);
 }
 
@@ -142,7 +142,7 @@ static void test_catchup_hourly_does_not_mask_daily(void **st)
 	};
 	struct catchup_due out[4];
 	size_t n;
-	sched_catchup_eval(&laptop, s, 2, T("2026-11-26T08:45:00Z"), out, 4, &n);
+	catchup_eval(&laptop, s, 2, T("2026-11-26T08:45:00Z"), out, 4, &n);
 	assert_int_equal(n, 1); /* only the daily one: 2026-11-25T23:00 was missed */
 	assert_int_equal(out[0].schedule_id, 2);
 	assert_int_equal(out[0].group_id, 2);
@@ -153,7 +153,7 @@ static void test_catchup_hourly_does_not_mask_daily(void **st)
 	};
 	struct catchup_schedule both = {.schedule_id = 9, .cron = "0 8 * * *", .enabled = 1,
 	                                .groups = two, .ngroups = 2};
-	sched_catchup_eval(&laptop, &both, 1, T("2026-11-26T08:45:00Z"), out, 4, &n);
+	catchup_eval(&laptop, &both, 1, T("2026-11-26T08:45:00Z"), out, 4, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0].group_id, 6);
 }
@@ -169,38 +169,38 @@ static void test_catchup_host_zone(void **st)
 	                             .ngroups = 1};
 	struct catchup_due out[2];
 	size_t n;
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T06:59:59Z"), out, 2, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T06:59:59Z"), out, 2, &n);
 	assert_int_equal(n, 0);
-	sched_catchup_eval(&laptop, &s, 1, T("2026-11-26T07:00:00Z"), out, 2, &n);
+	catchup_eval(&laptop, &s, 1, T("2026-11-26T07:00:00Z"), out, 2, &n);
 	assert_int_equal(n, 1);
 }
 
 static void test_heap_rearm_debounce_and_order(void **st)
 {
 	(void)st;
-	struct catchup_heap *h = catchup_heap_new();
+	struct due_heap *h = dueheap_new();
 	int64_t id;
 	/* hello at 0 arms at 60; a flapping host re-arms: one entry, the last due */
-	assert_int_equal(catchup_heap_arm(h, 42, 60), ROOST_OK);
-	assert_int_equal(catchup_heap_arm(h, 42, 75), ROOST_OK);
-	assert_int_equal(catchup_heap_arm(h, 42, 90), ROOST_OK);
-	assert_int_equal(catchup_heap_size(h), 1);
-	assert_int_equal(catchup_heap_pop_due(h, 89, &id), -1);
-	assert_int_equal(catchup_heap_next(h), 90);
-	assert_int_equal(catchup_heap_pop_due(h, 90, &id), 0);
+	assert_int_equal(dueheap_arm(h, 42, 60), ROOST_OK);
+	assert_int_equal(dueheap_arm(h, 42, 75), ROOST_OK);
+	assert_int_equal(dueheap_arm(h, 42, 90), ROOST_OK);
+	assert_int_equal(dueheap_size(h), 1);
+	assert_int_equal(dueheap_pop_due(h, 89, &id), -1);
+	assert_int_equal(dueheap_next(h), 90);
+	assert_int_equal(dueheap_pop_due(h, 90, &id), 0);
 	assert_int_equal(id, 42);
-	assert_int_equal(catchup_heap_pop_due(h, 1000, &id), -1);
+	assert_int_equal(dueheap_pop_due(h, 1000, &id), -1);
 	/* many hosts come out in due order; disarmed ones never */
 	for (int64_t i = 1; i <= 5000; i++)
-		assert_int_equal(catchup_heap_arm(h, i, (i * 7919) % 10007), ROOST_OK);
+		assert_int_equal(dueheap_arm(h, i, (i * 7919) % 10007), ROOST_OK);
 	for (int64_t i = 1; i <= 5000; i += 3)
-		catchup_heap_disarm(h, i);
+		dueheap_disarm(h, i);
 	for (int64_t i = 2; i <= 5000; i += 5) /* re-arm some later */
-		assert_int_equal(catchup_heap_arm(h, i, 20000 + i), ROOST_OK);
+		assert_int_equal(dueheap_arm(h, i, 20000 + i), ROOST_OK);
 	int64_t last = INT64_MIN;
 	size_t popped = 0;
 	uint8_t *seen = calloc(5001, 1);
-	while (catchup_heap_pop_due(h, INT64_MAX - 1, &id) == 0) {
+	while (dueheap_pop_due(h, INT64_MAX - 1, &id) == 0) {
 		assert_true(id >= 1 && id <= 5000);
 		int disarmed = (id - 1) % 3 == 0, rearmed = (id - 2) % 5 == 0;
 		assert_true(!disarmed || rearmed); /* disarmed (and not re-armed) never fire */
@@ -216,30 +216,30 @@ static void test_heap_rearm_debounce_and_order(void **st)
 		want += (i - 1) % 3 != 0 || (i - 2) % 5 == 0;
 	assert_int_equal(popped, want);
 	assert_true(want > 3000 && want < 5000);
-	assert_int_equal(catchup_heap_size(h), 0);
-	assert_int_equal(catchup_heap_next(h), INT64_MAX);
+	assert_int_equal(dueheap_size(h), 0);
+	assert_int_equal(dueheap_next(h), INT64_MAX);
 	/* a host disarmed and armed again works (tombstones) */
-	catchup_heap_disarm(h, 7);
-	assert_int_equal(catchup_heap_arm(h, 7, 5), ROOST_OK);
-	assert_int_equal(catchup_heap_pop_due(h, 5, &id), 0);
+	dueheap_disarm(h, 7);
+	assert_int_equal(dueheap_arm(h, 7, 5), ROOST_OK);
+	assert_int_equal(dueheap_pop_due(h, 5, &id), 0);
 	assert_int_equal(id, 7);
 	free(seen);
-	catchup_heap_free(h);
+	dueheap_free(h);
 }
 
 /* A send failure re-arms (the server does it): the heap takes the host back. */
 static void test_heap_send_failure_rearm(void **st)
 {
 	(void)st;
-	struct catchup_heap *h = catchup_heap_new();
+	struct due_heap *h = dueheap_new();
 	int64_t id;
-	catchup_heap_arm(h, 3, 60);
-	assert_int_equal(catchup_heap_pop_due(h, 60, &id), 0);
+	dueheap_arm(h, 3, 60);
+	assert_int_equal(dueheap_pop_due(h, 60, &id), 0);
 	/* dispatching failed: re-arm at now + settle */
-	catchup_heap_arm(h, 3, 120);
-	assert_int_equal(catchup_heap_pop_due(h, 119, &id), -1);
-	assert_int_equal(catchup_heap_pop_due(h, 120, &id), 0);
-	catchup_heap_free(h);
+	dueheap_arm(h, 3, 120);
+	assert_int_equal(dueheap_pop_due(h, 119, &id), -1);
+	assert_int_equal(dueheap_pop_due(h, 120, &id), 0);
+	dueheap_free(h);
 }
 
 int main(void)

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job lifecycle (DESIGN.md, "Jobs"): queued -> running -> succeeded |
+ * failed | canceled | interrupted. A job is created in the store, sent to
+ * its host's agent as job.start, moved to running by job.accepted, ended by
+ * job.finished (or by the hello that says what became of it while the agent
+ * was away), and canceled on request. On a backup's success the (schedule,
+ * group) success that catch-up reads is recorded here.
+ *
+ * What starts next when a job ends (pending runs) is the caller's to ask
+ * (server/agents.c, server/api.c): this file never dispatches on its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/log.h"
+#include "roostd.h"
+
+/* The job.start message of a job (new reference), or NULL if it is gone. */
+static json_t *start_message(int64_t job_id)
+{
+	sqlite3_stmt *st = db_q("SELECT j.kind, j.trigger, j.params, g.id, g.name, g.paths, "
+	                        "g.excludes, g.host_id FROM jobs j LEFT JOIN source_groups g "
+	                        "ON g.id = j.group_id WHERE j.id=?", "i", job_id);
+	json_t *m = NULL;
+	if (!st || sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	m = json_pack("{s:s, s:I, s:s}", "type", "job.start", "job_id", (json_int_t)job_id, "kind",
+	              (const char *)sqlite3_column_text(st, 0));
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		json_t *paths = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
+		json_t *ex = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
+		json_object_set_new(m, "group",
+		                    json_pack("{s:I, s:s, s:o, s:o, s:I}", "id",
+		                              (json_int_t)sqlite3_column_int64(st, 3), "name",
+		                              (const char *)sqlite3_column_text(st, 4), "paths",
+		                              paths ? paths : json_array(), "excludes",
+		                              ex ? ex : json_array(), "host_id",
+		                              (json_int_t)sqlite3_column_int64(st, 7)));
+	}
+	const char *params = (const char *)sqlite3_column_text(st, 2);
+	json_t *p = params ? json_loads(params, 0, NULL) : NULL;
+	if (json_is_object(p))
+		json_object_update(m, p);
+	json_decref(p);
+	json_object_set_new(m, "trigger", json_string((const char *)sqlite3_column_text(st, 1)));
+done:
+	sqlite3_finalize(st);
+	return m;
+}
+
+int jobs_send_start(int64_t host_id, int64_t job_id)
+{
+	json_t *m = start_message(job_id);
+	int rc = m ? hub_send(host_id, m) : -1;
+	json_decref(m);
+	return rc;
+}
+
+int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
+                    const char *trigger, const char *params)
+{
+	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
+	            " created_at, params) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, 'queued', ?, ?)",
+	            "iiittit", host_id, schedule_id, group_id, kind, trigger, srv_now(),
+	            params) != SQLITE_DONE)
+		return 0;
+	int64_t id = sqlite3_last_insert_rowid(g_srv->st->db);
+	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii", id,
+	        host_id);
+	return id;
+}
+
+void jobs_withdraw(int64_t host_id, int64_t job_id)
+{
+	db_exec("DELETE FROM jobs WHERE id=? AND host_id=?", "ii", job_id, host_id);
+	db_host_refresh_current(host_id);
+}
+
+int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
+                      const char *trigger, const char *params, const char *why)
+{
+	int64_t id = jobs_create(host_id, schedule_id, group_id, kind, trigger, params);
+	if (!id) {
+		log_error("dispatch.failed", "host=%lld schedule=%lld group=%lld trigger=%s why=store",
+		          (long long)host_id, (long long)schedule_id, (long long)group_id, trigger);
+		return 0;
+	}
+	int sent = jobs_send_start(host_id, id) == 0;
+	log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=%s trigger=%s job=%lld why=%s "
+	                     "sent=%s", (long long)host_id, (long long)schedule_id,
+	         (long long)group_id, kind, trigger, (long long)id, roost_lq(why),
+	         sent ? "yes" : "no(agent offline; on its next hello)");
+	return id;
+}
+
+void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
+                            const char *why)
+{
+	int64_t groups[64];
+	int enabled;
+	size_t n = db_schedule_groups(host_id, schedule_id, groups, 64, &enabled);
+	for (size_t i = 0; i < n; i++)
+		jobs_dispatch(host_id, schedule_id, groups[i], "backup", trigger, NULL, why);
+}
+
+static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                           int64_t started)
+{
+	db_exec("UPDATE hosts SET last_backup_at=? WHERE id=?", "ii", srv_now(), host_id);
+	if (!group_id)
+		return;
+	const char *up = "INSERT INTO group_success (schedule_id, group_id, last_success_at) "
+	                 "VALUES (?, ?, ?) ON CONFLICT (schedule_id, group_id) DO UPDATE SET "
+	                 "last_success_at = MAX(last_success_at, excluded.last_success_at)";
+	if (schedule_id) {
+		db_exec(up, "iii", schedule_id, group_id, started);
+		return;
+	}
+	/* a manual backup of a group counts for every schedule that holds it */
+	sqlite3_stmt *st = db_q("SELECT schedule_id FROM schedule_groups WHERE group_id=?", "i",
+	                        group_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		db_exec(up, "iii", sqlite3_column_int64(st, 0), group_id, started);
+	sqlite3_finalize(st);
+}
+
+void jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how)
+{
+	sqlite3_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at "
+	                        "FROM jobs WHERE id=? AND host_id=?", "ii", pj->job_id, host_id);
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		log_warn("job.unknown", "host=%lld job=%lld", (long long)host_id,
+		         (long long)pj->job_id);
+		return;
+	}
+	char status[16];
+	snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 0));
+	int64_t sid = sqlite3_column_int64(st, 1), gid = sqlite3_column_int64(st, 2);
+	int backup = !strcmp((const char *)sqlite3_column_text(st, 3), "backup");
+	int64_t started = sqlite3_column_type(st, 4) != SQLITE_NULL ? sqlite3_column_int64(st, 4)
+	                                                             : 0;
+	int64_t created = sqlite3_column_int64(st, 5);
+	sqlite3_finalize(st);
+	if (proto_status_final(status)) {
+		log_debug("job.already_final", "host=%lld job=%lld", (long long)host_id,
+		          (long long)pj->job_id);
+		return;
+	}
+	if (!started)
+		started = pj->started_at ? pj->started_at : created;
+	db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, snapshot_id=NULLIF(?, ''),"
+	        " files=?, bytes=?, bytes_new=?, error=NULLIF(?, '') WHERE id=?",
+	        "tiitiiiti", pj->status, srv_now(), started, pj->snapshot_id, (int64_t)pj->files,
+	        (int64_t)pj->bytes, (int64_t)pj->bytes_new, pj->error, pj->job_id);
+	if (backup && !strcmp(pj->status, "succeeded"))
+		record_success(host_id, sid, gid, started);
+	db_host_refresh_current(host_id);
+	log_info("job.finished", "host=%lld job=%lld status=%s how=%s snapshot=%s files=%llu "
+	                         "bytes=%llu bytes_new=%llu error=%s",
+	         (long long)host_id, (long long)pj->job_id, pj->status, how,
+	         pj->snapshot_id[0] ? pj->snapshot_id : "-", (unsigned long long)pj->files,
+	         (unsigned long long)pj->bytes, (unsigned long long)pj->bytes_new,
+	         roost_lq(pj->error[0] ? pj->error : NULL));
+}
+
+static void mark_running(int64_t host_id, const struct proto_job *j, int64_t started)
+{
+	if (db_exec("UPDATE jobs SET status='running', started_at=COALESCE(started_at, ?) WHERE "
+	            "id=? AND host_id=? AND status='queued'", "iii", started, j->job_id,
+	            host_id) == SQLITE_DONE &&
+	    sqlite3_changes(g_srv->st->db) > 0) {
+		db_host_refresh_current(host_id);
+		log_info("job.running", "host=%lld job=%lld", (long long)host_id, (long long)j->job_id);
+	}
+}
+
+int jobs_on_report(int64_t host_id, const struct proto_msg *m)
+{
+	const struct proto_job *j = &m->job;
+	switch (m->type) {
+	case PROTO_JOB_ACCEPTED:
+		mark_running(host_id, j, j->started_at ? j->started_at : srv_now());
+		return 0;
+	case PROTO_JOB_PROGRESS:
+		db_exec("UPDATE jobs SET files=?, bytes=?, bytes_new=? WHERE id=? AND host_id=? AND "
+		        "status='running'", "iiiii", (int64_t)j->files, (int64_t)j->bytes,
+		        (int64_t)j->bytes_new, j->job_id, host_id);
+		return 0;
+	case PROTO_JOB_FINISHED:
+		jobs_finish(host_id, j, "reported");
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void jobs_resolve_hello(int64_t host_id, const struct proto_msg *m, int64_t now)
+{
+	/* the jobs the server thinks are current, before the report changes them */
+	sqlite3_stmt *st = db_q("SELECT id, status FROM jobs WHERE host_id=? AND status IN "
+	                        "('queued','running') ORDER BY id", "i", host_id);
+	int64_t ids[256];
+	int running[256];
+	size_t n = 0;
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < 256) {
+		ids[n] = sqlite3_column_int64(st, 0);
+		running[n] = !strcmp((const char *)sqlite3_column_text(st, 1), "running");
+		n++;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < m->njobs; i++) {
+		const struct proto_job *j = &m->jobs[i];
+		if (proto_status_final(j->status))
+			jobs_finish(host_id, j, "finished while offline");
+		else if (!strcmp(j->status, "running")) /* its job.accepted was lost */
+			mark_running(host_id, j, j->started_at ? j->started_at : now);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int reported = 0;
+		for (size_t k = 0; k < m->njobs; k++)
+			reported |= m->jobs[k].job_id == ids[i];
+		if (reported || !running[i])
+			continue;
+		struct proto_job lost = {.job_id = ids[i]};
+		snprintf(lost.status, sizeof(lost.status), "interrupted");
+		snprintf(lost.error, sizeof(lost.error),
+		         "the agent no longer has this job (it restarted or crashed)");
+		jobs_finish(host_id, &lost, "lost by the agent");
+	}
+}
+
+void jobs_resend_queued(int64_t host_id)
+{
+	sqlite3_stmt *st = db_q("SELECT id FROM jobs WHERE host_id=? AND status='queued' ORDER BY id",
+	                        "i", host_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (jobs_send_start(host_id, id) == 0)
+			log_info("job.sent", "host=%lld job=%lld why=\"queued while the agent was away\"",
+			         (long long)host_id, (long long)id);
+	}
+	sqlite3_finalize(st);
+}
+
+int jobs_cancel(int64_t job_id, int64_t *host_id)
+{
+	sqlite3_stmt *st = db_q("SELECT host_id, status FROM jobs WHERE id=?", "i", job_id);
+	int64_t hid = 0;
+	char status[16] = "";
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		hid = sqlite3_column_int64(st, 0);
+		snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	*host_id = hid;
+	if (!hid)
+		return JOBS_CANCEL_UNKNOWN;
+	if (proto_status_final(status))
+		return JOBS_CANCEL_ENDED;
+	json_t *m = json_pack("{s:s, s:I}", "type", "job.cancel", "job_id", (json_int_t)job_id);
+	int sent = hub_send(hid, m) == 0;
+	json_decref(m);
+	int here = !sent || !strcmp(status, "queued");
+	if (here) {
+		/* nobody is running it: it ends here */
+		db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' WHERE id=? "
+		        "AND status IN ('queued','running')", "ii", srv_now(), job_id);
+		db_host_refresh_current(hid);
+	}
+	log_info("job.cancel", "host=%lld job=%lld sent=%s", (long long)hid, (long long)job_id,
+	         sent ? "yes" : "no");
+	return here ? JOBS_CANCEL_ENDED_HERE : JOBS_CANCEL_SENT;
+}
