@@ -345,6 +345,39 @@ static void test_hello_replays_persisted_fires(void **st)
 	assert_int_equal(njobs("schedule_id=1"), 2);
 }
 
+static int host_overdue(int64_t host)
+{
+	json_t *h = view_host(host);
+	assert_non_null(h);
+	int o = json_is_true(json_object_get(h, "overdue"));
+	json_decref(h);
+	return o;
+}
+
+/* A host's `overdue` is the catch-up pair rule itself, whatever the host's
+ * connection, mode or job: an offline laptop and an always-on server that
+ * never succeeded are overdue, and stop being so when every pair succeeded
+ * after its last slot. */
+static void test_view_overdue_is_the_catchup_rule(void **st)
+{
+	(void)st;
+	assert_true(host_overdue(1)); /* always-on, offline, never succeeded */
+	assert_true(host_overdue(2)); /* intermittent, offline */
+	struct catchup_due d[8];
+	assert_int_equal(catchup_overdue(2, T0, d, 8), 2);
+	/* every pair of host 2 succeeded after its latest slot: not overdue, busy or not */
+	db_exec("INSERT INTO group_success VALUES (3, 3, ?), (4, 4, ?)", "ii", T0 - 60, T0 - 60);
+	assert_int_equal(catchup_overdue(2, T0, d, 8), 0);
+	assert_false(host_overdue(2));
+	jobs_dispatch(2, 0, 3, "backup", "manual", NULL, "t");
+	assert_false(host_overdue(2));
+	/* an hour on, the hourly schedule's slot has passed: overdue again, though busy */
+	S.fake_now = T0 + 3600;
+	assert_true(host_overdue(2));
+	assert_int_equal(catchup_overdue(2, S.fake_now, d, 8), 1);
+	assert_int_equal(d[0].schedule_id, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_catchup_unparseable_cron_never, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_resolves_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_replays_persisted_fires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_overdue_is_the_catchup_rule, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the scheduling core (server/sched.c), one per rule of
- * DESIGN.md's scheduling section, with time as a parameter.
+ * The catch-up rule of intermittent hosts (server/catchup.c): the host gate
+ * and the overdue (schedule, group) pairs, with time as a parameter.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,39 +18,6 @@ static int64_t T(const char *s)
 	int64_t t;
 	assert_int_equal(roost_time_parse(s, &t, NULL), ROOST_OK);
 	return t;
-}
-
-static void test_fire_idle_dispatches(void **st)
-{
-	(void)st;
-	struct fire_facts f = {.schedule_usable = 1, .last_job_created = INT64_MIN};
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DISPATCH);
-}
-
-static void test_fire_busy_coalesces(void **st)
-{
-	(void)st;
-	struct fire_facts f = {.schedule_usable = 1, .last_job_created = T("2026-11-26T08:00:00Z"),
-	                       .host_busy = 1};
-	/* many fires while busy: each says "pending", the store upserts one row */
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_COALESCE);
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:10:00Z")), FIRE_COALESCE);
-	assert_string_equal(fires_action_name(FIRE_COALESCE), "pending");
-}
-
-static void test_fire_duplicate_and_covered(void **st)
-{
-	(void)st;
-	struct fire_facts f = {.seen = 1, .schedule_usable = 1, .last_job_created = INT64_MIN};
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_SEEN);
-	/* a job of this schedule was created at or after the slot: dropped */
-	f.seen = 0;
-	f.last_job_created = T("2026-11-26T09:00:00Z");
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:00Z")), FIRE_DROP_COVERED);
-	assert_int_equal(fires_decide(&f, T("2026-11-26T08:59:59Z")), FIRE_DROP_COVERED);
-	assert_int_equal(fires_decide(&f, T("2026-11-26T09:00:01Z")), FIRE_DISPATCH);
-	f.schedule_usable = 0;
-	assert_int_equal(fires_decide(&f, T("2026-11-26T10:00:00Z")), FIRE_DROP_DISABLED);
 }
 
 static const struct catchup_host laptop = {.connected = 1, .intermittent = 1, .busy = 0};
@@ -175,86 +142,56 @@ static void test_catchup_host_zone(void **st)
 	assert_int_equal(n, 1);
 }
 
-static void test_heap_rearm_debounce_and_order(void **st)
+/* The host gate alone: offline first, then always-on, then busy. */
+static void test_catchup_gate_order(void **st)
 {
 	(void)st;
-	struct due_heap *h = dueheap_new();
-	int64_t id;
-	/* hello at 0 arms at 60; a flapping host re-arms: one entry, the last due */
-	assert_int_equal(dueheap_arm(h, 42, 60), ROOST_OK);
-	assert_int_equal(dueheap_arm(h, 42, 75), ROOST_OK);
-	assert_int_equal(dueheap_arm(h, 42, 90), ROOST_OK);
-	assert_int_equal(dueheap_size(h), 1);
-	assert_int_equal(dueheap_pop_due(h, 89, &id), -1);
-	assert_int_equal(dueheap_next(h), 90);
-	assert_int_equal(dueheap_pop_due(h, 90, &id), 0);
-	assert_int_equal(id, 42);
-	assert_int_equal(dueheap_pop_due(h, 1000, &id), -1);
-	/* many hosts come out in due order; disarmed ones never */
-	for (int64_t i = 1; i <= 5000; i++)
-		assert_int_equal(dueheap_arm(h, i, (i * 7919) % 10007), ROOST_OK);
-	for (int64_t i = 1; i <= 5000; i += 3)
-		dueheap_disarm(h, i);
-	for (int64_t i = 2; i <= 5000; i += 5) /* re-arm some later */
-		assert_int_equal(dueheap_arm(h, i, 20000 + i), ROOST_OK);
-	int64_t last = INT64_MIN;
-	size_t popped = 0;
-	uint8_t *seen = calloc(5001, 1);
-	while (dueheap_pop_due(h, INT64_MAX - 1, &id) == 0) {
-		assert_true(id >= 1 && id <= 5000);
-		int disarmed = (id - 1) % 3 == 0, rearmed = (id - 2) % 5 == 0;
-		assert_true(!disarmed || rearmed); /* disarmed (and not re-armed) never fire */
-		assert_false(seen[id]);
-		seen[id] = 1;
-		popped++;
-		int64_t due = (id - 2) % 5 == 0 ? 20000 + id : (id * 7919) % 10007;
-		assert_true(due >= last);
-		last = due;
-	}
-	size_t want = 0;
-	for (int64_t i = 1; i <= 5000; i++)
-		want += (i - 1) % 3 != 0 || (i - 2) % 5 == 0;
-	assert_int_equal(popped, want);
-	assert_true(want > 3000 && want < 5000);
-	assert_int_equal(dueheap_size(h), 0);
-	assert_int_equal(dueheap_next(h), INT64_MAX);
-	/* a host disarmed and armed again works (tombstones) */
-	dueheap_disarm(h, 7);
-	assert_int_equal(dueheap_arm(h, 7, 5), ROOST_OK);
-	assert_int_equal(dueheap_pop_due(h, 5, &id), 0);
-	assert_int_equal(id, 7);
-	free(seen);
-	dueheap_free(h);
+	struct catchup_host h = {.connected = 0, .intermittent = 0, .busy = 1};
+	assert_int_equal(catchup_gate(&h), CATCHUP_SKIP_OFFLINE);
+	h.connected = 1;
+	assert_int_equal(catchup_gate(&h), CATCHUP_SKIP_ALWAYS_ON);
+	h.intermittent = 1;
+	assert_int_equal(catchup_gate(&h), CATCHUP_SKIP_BUSY);
+	h.busy = 0;
+	assert_int_equal(catchup_gate(&h), CATCHUP_RUN);
+	assert_string_equal(catchup_skip_name(CATCHUP_SKIP_OFFLINE), "host_offline");
+	assert_string_equal(catchup_skip_name(CATCHUP_SKIP_ALWAYS_ON), "host_always_on");
 }
 
-/* A send failure re-arms (the server does it): the heap takes the host back. */
-static void test_heap_send_failure_rearm(void **st)
+/* The pair rule alone needs no host: what the API's `overdue` shows for a
+ * host whatever its connection; pairs beyond cap are counted, not written. */
+static void test_catchup_overdue_pairs_without_host(void **st)
 {
 	(void)st;
-	struct due_heap *h = dueheap_new();
-	int64_t id;
-	dueheap_arm(h, 3, 60);
-	assert_int_equal(dueheap_pop_due(h, 60, &id), 0);
-	/* dispatching failed: re-arm at now + settle */
-	dueheap_arm(h, 3, 120);
-	assert_int_equal(dueheap_pop_due(h, 119, &id), -1);
-	assert_int_equal(dueheap_pop_due(h, 120, &id), 0);
-	dueheap_free(h);
+	struct catchup_group g[3] = {
+		{.group_id = 1},                                   /* never succeeded */
+		{.group_id = 2, .succeeded = 1, .last_success = T("2026-11-26T02:00:00Z")},
+		{.group_id = 3, .succeeded = 1, .last_success = T("2026-11-25T02:00:00Z")},
+	};
+	struct catchup_schedule s = {.schedule_id = 9, .cron = "0 2 * * *", .enabled = 1,
+	                             .groups = g, .ngroups = 3};
+	struct catchup_due out[1];
+	/* at 09:00 on the 26th: group 1 (never) and group 3 (its next 02:00 passed) */
+	assert_int_equal(catchup_eval_overdue(&s, 1, T("2026-11-26T09:00:00Z"), out, 1), 2);
+	assert_int_equal(out[0].schedule_id, 9);
+	assert_int_equal(out[0].group_id, 1);
+	assert_int_equal(catchup_eval_overdue(&s, 1, T("2026-11-26T09:00:00Z"), NULL, 0), 2);
+	/* at 02:00 on the 27th group 2's next slot has come: all three */
+	assert_int_equal(catchup_eval_overdue(&s, 1, T("2026-11-27T02:00:00Z"), NULL, 0), 3);
+	s.enabled = 0;
+	assert_int_equal(catchup_eval_overdue(&s, 1, T("2026-11-27T02:00:00Z"), NULL, 0), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fire_idle_dispatches),
-		cmocka_unit_test(test_fire_busy_coalesces),
-		cmocka_unit_test(test_fire_duplicate_and_covered),
 		cmocka_unit_test(test_catchup_skips),
 		cmocka_unit_test(test_catchup_due_and_not_due),
 		cmocka_unit_test(test_catchup_unparseable_never),
 		cmocka_unit_test(test_catchup_hourly_does_not_mask_daily),
 		cmocka_unit_test(test_catchup_host_zone),
-		cmocka_unit_test(test_heap_rearm_debounce_and_order),
-		cmocka_unit_test(test_heap_send_failure_rearm),
+		cmocka_unit_test(test_catchup_gate_order),
+		cmocka_unit_test(test_catchup_overdue_pairs_without_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
