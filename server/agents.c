@@ -71,7 +71,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 	const struct roost_tz *tz = NULL;
 	const char *zone = m->tz[0] && roost_tz_get(m->tz, &tz, NULL) == ROOST_OK ? m->tz : NULL;
 	db_exec("UPDATE hosts SET hostname=COALESCE(NULLIF(?, ''), hostname), os=?, tz=?, "
-	        "last_seen_at=? WHERE id=?", "ttti", m->hostname, m->os, zone, now, host_id);
+	        "last_seen_at=? WHERE id=?", "tttii", m->hostname, m->os, zone, now, host_id);
 	if (m->clock && (m->clock - now > 300 || now - m->clock > 300))
 		log_warn("agent.clock_skew", "host=%lld skew_s=%lld", (long long)host_id,
 		         (long long)(m->clock - now));

@@ -20,6 +20,13 @@ static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
 		log_error("store.error", "op=prepare msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
 		return NULL;
 	}
+	int want = sqlite3_bind_parameter_count(st), given = types ? (int)strlen(types) : 0;
+	if (want != given) { /* a broken invariant of the caller: fail loudly, bind nothing */
+		log_error("store.error", "op=bind msg=\"%d parameters, %d given\" sql=%s", want, given,
+		          roost_lq(sql));
+		sqlite3_finalize(st);
+		return NULL;
+	}
 	for (int i = 0; types && types[i]; i++) {
 		if (types[i] == 'i') {
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));

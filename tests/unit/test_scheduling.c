@@ -378,6 +378,33 @@ static void test_view_overdue_is_the_catchup_rule(void **st)
 	assert_int_equal(d[0].schedule_id, 3);
 }
 
+/* A hello records the host's facts: hostname, OS, zone, last seen. */
+static void test_hello_records_host_facts(void **st)
+{
+	(void)st;
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	snprintf(m.hostname, sizeof(m.hostname), "lap.example");
+	snprintf(m.os, sizeof(m.os), "linux");
+	snprintf(m.tz, sizeof(m.tz), "Europe/Berlin");
+	online[2] = 1;
+	agents_on_hello(2, &m);
+	json_t *h = view_host(2);
+	assert_string_equal(json_string_value(json_object_get(h, "tz")), "Europe/Berlin");
+	assert_string_equal(json_string_value(json_object_get(h, "hostname")), "lap.example");
+	assert_string_equal(json_string_value(json_object_get(h, "os")), "linux");
+	assert_true(json_is_string(json_object_get(h, "last_seen_at")));
+	json_decref(h);
+	/* an unknown zone is not stored */
+	snprintf(m.tz, sizeof(m.tz), "Mars/Olympus");
+	agents_on_hello(2, &m);
+	h = view_host(2);
+	assert_true(json_is_null(json_object_get(h, "tz")));
+	json_decref(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hello_resolves_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_replays_persisted_fires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_overdue_is_the_catchup_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_records_host_facts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
