@@ -12,6 +12,8 @@
  *   job.*        jobs.c; when a job ends, the next pending run
  *   disconnect   last_seen_at
  *
+ * Once a second it retries the job ends the store could not record
+ * (jobs.c keeps them), and starts what was waiting behind them.
  * Also the `config` message, pushed on hello and after every change.
  */
 #include <stdio.h>
@@ -111,6 +113,29 @@ void agents_on_message(int64_t host_id, const struct proto_msg *m)
 void agents_on_disconnect(int64_t host_id)
 {
 	db_exec("UPDATE hosts SET last_seen_at=? WHERE id=?", "ii", srv_now(), host_id);
+}
+
+void agents_retry_unrecorded(void)
+{
+	if (!jobs_unrecorded())
+		return;
+	int64_t hosts[64];
+	size_t n = jobs_retry_unrecorded(hosts, 64);
+	for (size_t i = 0; i < n; i++)
+		if (!db_host_busy(hosts[i]))
+			pending_dispatch(hosts[i]);
+}
+
+static void retry_cb(lws_sorted_usec_list_t *sul)
+{
+	agents_retry_unrecorded();
+	lws_sul_schedule(g_srv->lws, 0, sul, retry_cb, LWS_US_PER_SEC);
+}
+
+void agents_start(void)
+{
+	static lws_sorted_usec_list_t sul;
+	lws_sul_schedule(g_srv->lws, 0, &sul, retry_cb, LWS_US_PER_SEC);
 }
 
 const struct hub_handler agents_handler = {

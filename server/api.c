@@ -42,6 +42,15 @@ static void ok(struct resp *rs, int status, json_t *j)
 	rs->json = j ? j : json_object();
 }
 
+/* The store did not keep a write: 503 (the client may retry), never a 2xx. */
+static void store_failed(struct resp *rs, const char *what)
+{
+	char m[400];
+	snprintf(m, sizeof(m), "%s: the store could not record it (%s)", what, db_last_error());
+	log_error("api.store_failed", "what=%s msg=%s", roost_lq(what), roost_lq(db_last_error()));
+	resp_error(rs, 503, "store_error", m, NULL);
+}
+
 static void not_found(struct resp *rs, const char *what)
 {
 	char m[160];
@@ -88,7 +97,7 @@ static void enroll_tokens_create(struct req *rq, struct resp *rs)
 	int64_t now = srv_now();
 	if (db_exec("INSERT INTO enroll_tokens (token_hash, expires_at, uses_left, created_at) "
 	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != SQLITE_DONE) {
-		resp_error(rs, 500, "internal", "could not store the token", NULL);
+		store_failed(rs, "the enrollment token");
 		goto out;
 	}
 	log_info("enroll.token_created", "ttl_s=%lld uses=%lld", (long long)t, (long long)u);
@@ -130,7 +139,7 @@ static void enroll(struct req *rq, struct resp *rs)
 	}
 	int64_t now = srv_now();
 	if (db_begin()) {
-		resp_error(rs, 503, "busy", "store busy", NULL);
+		store_failed(rs, "the enrollment");
 		goto out;
 	}
 	/* constant-time comparison against each live token (there are few) */
@@ -162,13 +171,12 @@ static void enroll(struct req *rq, struct resp *rs)
 	            "VALUES (?, ?, ?, ?, ?, ?)", "ttttbi", name, hostname, os ? os : "", mode, sh,
 	            sizeof(sh), now) != SQLITE_DONE) {
 		db_rollback();
-		resp_error(rs, 500, "internal", "could not create the host", NULL);
+		store_failed(rs, "the new host");
 		goto out;
 	}
 	int64_t hid = sqlite3_last_insert_rowid(g_srv->st->db);
 	if (db_commit()) {
-		db_rollback();
-		resp_error(rs, 500, "internal", "could not commit", NULL);
+		store_failed(rs, "the new host");
 		goto out;
 	}
 	log_info("enroll.ok", "host=%lld name=%s mode=%s", (long long)hid, roost_lq(name), mode);
@@ -214,10 +222,16 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 		resp_error(rs, 409, "conflict", "name: another host has it", "name");
 		goto out;
 	}
-	if (m)
-		db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
-	if (n)
-		db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+	if (db_begin() == 0) {
+		if (m)
+			db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
+		if (n)
+			db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+	}
+	if (db_commit()) {
+		store_failed(rs, "the host's change");
+		goto out;
+	}
 	log_info("host.changed", "host=%lld mode=%s name=%s", (long long)hid, roost_lq(m),
 	         roost_lq(n));
 	agents_push_config(hid);
@@ -241,20 +255,26 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 		           "name");
 		goto out;
 	}
-	if (!gid) {
-		db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES (?, ?, ?, ?)",
-		        "itt" "t", hid, g.name, paths, ex ? ex : "[]");
-		gid = sqlite3_last_insert_rowid(g_srv->st->db);
-		ok(rs, 201, view_group(gid));
-	} else {
-		if (g.has_name)
-			db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
-		if (paths)
-			db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
-		if (ex)
-			db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
-		ok(rs, 200, view_group(gid));
+	int created = !gid;
+	if (db_begin() == 0) {
+		if (created) {
+			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES "
+			        "(?, ?, ?, ?)", "itt" "t", hid, g.name, paths, ex ? ex : "[]");
+			gid = sqlite3_last_insert_rowid(g_srv->st->db);
+		} else {
+			if (g.has_name)
+				db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
+			if (paths)
+				db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
+			if (ex)
+				db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
+		}
 	}
+	if (db_commit()) {
+		store_failed(rs, "the group");
+		goto out;
+	}
+	ok(rs, created ? 201 : 200, view_group(gid));
 	log_info("group.saved", "host=%lld group=%lld", (long long)hid, (long long)gid);
 	agents_push_config(hid);
 out:
@@ -299,7 +319,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		}
 	}
 	if (db_begin()) {
-		resp_error(rs, 503, "busy", "store busy", NULL);
+		store_failed(rs, "the schedule");
 		goto out;
 	}
 	int created = !sid;
@@ -322,8 +342,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 			        "ii", sid, (int64_t)json_integer_value(e));
 	}
 	if (db_commit()) {
-		db_rollback();
-		resp_error(rs, 500, "internal", "could not commit", NULL);
+		store_failed(rs, "the schedule");
 		goto out;
 	}
 	log_info("schedule.saved", "host=%lld schedule=%lld cron=%s", (long long)hid,
@@ -401,7 +420,7 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 	int64_t id = jobs_dispatch(hid, 0, gid, kind, "manual", params, "requested through the API");
 	free(params);
 	if (!id) {
-		resp_error(rs, 500, "internal", "could not create the job", NULL);
+		store_failed(rs, "the job");
 		return;
 	}
 	ok(rs, 201, view_job(id));
@@ -454,6 +473,9 @@ static void job_cancel(int64_t jid, struct resp *rs)
 		return;
 	case JOBS_CANCEL_ENDED:
 		resp_error(rs, 409, "conflict", "the job has already ended", NULL);
+		return;
+	case JOBS_CANCEL_STORE_FAILED:
+		store_failed(rs, "the cancellation");
 		return;
 	case JOBS_CANCEL_ENDED_HERE:
 		if (!db_host_busy(hid))
@@ -537,7 +559,12 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 		else if (is(rq, "PATCH"))
 			host_patch(hid, rq, rs);
 		else if (is(rq, "DELETE")) {
-			db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
+			if (db_begin() == 0)
+				db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
+			if (db_commit()) {
+				store_failed(rs, "the host's removal");
+				return;
+			}
 			catchup_disarm(hid);
 			hub_kick(hid);
 			log_info("host.removed", "host=%lld", (long long)hid);
@@ -592,8 +619,13 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 	else if (is(rq, "PATCH"))
 		groups ? group_write(hid, oid, rq, rs) : schedule_write(hid, oid, rq, rs);
 	else if (is(rq, "DELETE")) {
-		db_exec(groups ? "DELETE FROM source_groups WHERE id=?" : "DELETE FROM schedules WHERE id=?",
-		        "i", oid);
+		if (db_begin() == 0)
+			db_exec(groups ? "DELETE FROM source_groups WHERE id=?"
+			               : "DELETE FROM schedules WHERE id=?", "i", oid);
+		if (db_commit()) {
+			store_failed(rs, groups ? "the group's removal" : "the schedule's removal");
+			return;
+		}
 		agents_push_config(hid);
 		ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 	} else

@@ -13,6 +13,17 @@
 #include "roost/log.h"
 #include "roostd.h"
 
+/* Failed writes since the last db_begin(), and the last one's message. A
+ * write outside a transaction counts too (the caller reads it at once). */
+static int failures;
+static char last_error[256];
+
+static void note_failure(const char *msg)
+{
+	failures++;
+	snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "unknown store error");
+}
+
 static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
 {
 	sqlite3_stmt *st;
@@ -60,11 +71,15 @@ int db_exec(const char *sql, const char *types, ...)
 	va_start(ap, types);
 	sqlite3_stmt *st = vq(sql, types, ap);
 	va_end(ap);
-	if (!st)
+	if (!st) {
+		note_failure("the statement could not be prepared");
 		return SQLITE_ERROR;
+	}
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW && rc != SQLITE_CONSTRAINT)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
 		log_error("store.error", "op=exec msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
+	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
@@ -86,17 +101,43 @@ int64_t db_int(int64_t dflt, const char *sql, const char *types, ...)
 
 int db_begin(void)
 {
-	return sqlite3_exec(g_srv->st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	failures = 0;
+	last_error[0] = 0;
+	if (sqlite3_exec(g_srv->st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
+		return -1;
+	}
+	return 0;
 }
 
 int db_commit(void)
 {
-	return sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (failures) { /* one write of the transaction failed: none of it happened */
+		db_rollback();
+		return -1;
+	}
+	if (sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
+		log_error("store.error", "op=commit msg=%s", roost_lq(last_error));
+		db_rollback();
+		return -1;
+	}
+	return 0;
 }
 
 void db_rollback(void)
 {
 	sqlite3_exec(g_srv->st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_failures(void)
+{
+	return failures;
+}
+
+const char *db_last_error(void)
+{
+	return last_error[0] ? last_error : "unknown store error";
 }
 
 int64_t db_host_resolve(const char *ref)

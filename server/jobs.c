@@ -126,15 +126,60 @@ static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_i
 	sqlite3_finalize(st);
 }
 
-void jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how)
+/*
+ * Reports of an end that the store could not record (full disk, I/O error):
+ * kept here and retried by jobs_retry_unrecorded, so a job's terminal state
+ * is never lost and its host does not stay busy once the store recovers.
+ * Bounded: one entry per job, at most UNRECORDED_MAX.
+ */
+#define UNRECORDED_MAX 4096
+
+struct unrecorded {
+	int64_t host_id;
+	struct proto_job job;
+	char how[48];
+};
+
+static struct unrecorded *unrec;
+static size_t nunrec, capunrec;
+
+static void keep_unrecorded(int64_t host_id, const struct proto_job *pj, const char *how)
+{
+	for (size_t i = 0; i < nunrec; i++)
+		if (unrec[i].job.job_id == pj->job_id && unrec[i].host_id == host_id)
+			return; /* already kept: the first report wins, as it would have */
+	if (nunrec == capunrec) {
+		size_t nc = capunrec ? capunrec * 2 : 16;
+		struct unrecorded *n = nc <= UNRECORDED_MAX ? realloc(unrec, nc * sizeof(*n)) : NULL;
+		if (!n) {
+			log_error("job.report_lost", "host=%lld job=%lld why=\"retry queue full\"",
+			          (long long)host_id, (long long)pj->job_id);
+			return;
+		}
+		unrec = n;
+		capunrec = nc;
+	}
+	unrec[nunrec].host_id = host_id;
+	unrec[nunrec].job = *pj;
+	snprintf(unrec[nunrec].how, sizeof(unrec[nunrec].how), "%s", how);
+	nunrec++;
+	log_error("job.unrecorded", "host=%lld job=%lld status=%s msg=%s why=\"kept; retried "
+	                            "until the store records it\"", (long long)host_id,
+	          (long long)pj->job_id, pj->status, roost_lq(db_last_error()));
+}
+
+/* Records a final state in one transaction; 0, or -1 if the store failed. */
+static int record_end(int64_t host_id, const struct proto_job *pj, const char *how)
 {
 	sqlite3_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at "
 	                        "FROM jobs WHERE id=? AND host_id=?", "ii", pj->job_id, host_id);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		log_warn("job.unknown", "host=%lld job=%lld", (long long)host_id,
 		         (long long)pj->job_id);
-		return;
+		return 0;
 	}
 	char status[16];
 	snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 0));
@@ -147,23 +192,65 @@ void jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how)
 	if (proto_status_final(status)) {
 		log_debug("job.already_final", "host=%lld job=%lld", (long long)host_id,
 		          (long long)pj->job_id);
-		return;
+		return 0;
 	}
 	if (!started)
 		started = pj->started_at ? pj->started_at : created;
-	db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, snapshot_id=NULLIF(?, ''),"
-	        " files=?, bytes=?, bytes_new=?, error=NULLIF(?, '') WHERE id=?",
-	        "tiitiiiti", pj->status, srv_now(), started, pj->snapshot_id, (int64_t)pj->files,
-	        (int64_t)pj->bytes, (int64_t)pj->bytes_new, pj->error, pj->job_id);
-	if (backup && !strcmp(pj->status, "succeeded"))
-		record_success(host_id, sid, gid, started);
-	db_host_refresh_current(host_id);
+	if (db_begin() == 0) {
+		db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, "
+		        "snapshot_id=NULLIF(?, ''), files=?, bytes=?, bytes_new=?, error=NULLIF(?, '') "
+		        "WHERE id=?", "tiitiiiti", pj->status, srv_now(), started, pj->snapshot_id,
+		        (int64_t)pj->files, (int64_t)pj->bytes, (int64_t)pj->bytes_new, pj->error,
+		        pj->job_id);
+		if (backup && !strcmp(pj->status, "succeeded"))
+			record_success(host_id, sid, gid, started);
+		db_host_refresh_current(host_id);
+	}
+	if (db_commit())
+		return -1;
 	log_info("job.finished", "host=%lld job=%lld status=%s how=%s snapshot=%s files=%llu "
 	                         "bytes=%llu bytes_new=%llu error=%s",
 	         (long long)host_id, (long long)pj->job_id, pj->status, how,
 	         pj->snapshot_id[0] ? pj->snapshot_id : "-", (unsigned long long)pj->files,
 	         (unsigned long long)pj->bytes, (unsigned long long)pj->bytes_new,
 	         roost_lq(pj->error[0] ? pj->error : NULL));
+	return 0;
+}
+
+int jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how)
+{
+	if (record_end(host_id, pj, how) == 0)
+		return 0;
+	keep_unrecorded(host_id, pj, how);
+	return -1;
+}
+
+size_t jobs_retry_unrecorded(int64_t *hosts, size_t cap)
+{
+	size_t n = 0, i = 0;
+	while (i < nunrec) {
+		struct unrecorded u = unrec[i];
+		if (record_end(u.host_id, &u.job, u.how)) {
+			i++;
+			continue;
+		}
+		log_info("job.recorded", "host=%lld job=%lld why=\"the store recovered\"",
+		         (long long)u.host_id, (long long)u.job.job_id);
+		unrec[i] = unrec[--nunrec];
+		if (n < cap)
+			hosts[n++] = u.host_id;
+	}
+	if (!nunrec) {
+		free(unrec);
+		unrec = NULL;
+		capunrec = 0;
+	}
+	return n;
+}
+
+size_t jobs_unrecorded(void)
+{
+	return nunrec;
 }
 
 static void mark_running(int64_t host_id, const struct proto_job *j, int64_t started)
@@ -266,9 +353,13 @@ int jobs_cancel(int64_t job_id, int64_t *host_id)
 	int here = !sent || !strcmp(status, "queued");
 	if (here) {
 		/* nobody is running it: it ends here */
-		db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' WHERE id=? "
-		        "AND status IN ('queued','running')", "ii", srv_now(), job_id);
-		db_host_refresh_current(hid);
+		if (db_begin() == 0) {
+			db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' "
+			        "WHERE id=? AND status IN ('queued','running')", "ii", srv_now(), job_id);
+			db_host_refresh_current(hid);
+		}
+		if (db_commit())
+			return JOBS_CANCEL_STORE_FAILED;
 	}
 	log_info("job.cancel", "host=%lld job=%lld sent=%s", (long long)hid, (long long)job_id,
 	         sent ? "yes" : "no");

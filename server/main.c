@@ -412,6 +412,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hub_start();
+	agents_start();
 	if (committer_start()) {
 		fprintf(stderr, "roostd: could not start the commit thread\n");
 		return 1;

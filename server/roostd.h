@@ -91,13 +91,20 @@ json_t *json_time(int64_t t);
  * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
  * caller finalizes the statement. */
 sqlite3_stmt *db_q(const char *sql, const char *types, ...);
-/* Runs a statement to completion; SQLITE_DONE on success. */
+/* Runs a statement to completion; SQLITE_DONE on success. A failure (a
+ * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
 /* First column of the first row as int64, or dflt. */
 int64_t db_int(int64_t dflt, const char *sql, const char *types, ...);
+/* A transaction: db_begin() resets the failure count; db_commit() commits
+ * only when no write since db_begin() failed, else rolls back; 0 or -1.
+ * Every API write goes through one, so a 2xx means the store kept it. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/* Failed writes since the last db_begin(), and the last failure's message. */
+int db_failures(void);
+const char *db_last_error(void);
 /* Resolves "HOST" as an id or a unique name; 0 if none. */
 int64_t db_host_resolve(const char *ref);
 /* The host's zone name (malloc'd) or NULL for UTC. */
@@ -124,6 +131,10 @@ json_t *view_job(int64_t job_id);
 
 /* Registered with the hub by main.c. */
 extern const struct hub_handler agents_handler;
+/* Starts the once-a-second retry of unrecorded job ends (after the lws context exists). */
+void agents_start(void);
+/* The retry itself: records what it can, then each such idle host's next pending run. */
+void agents_retry_unrecorded(void);
 void agents_on_hello(int64_t host_id, const struct proto_msg *m);
 /* Any message (a hello included): what it leads to. */
 void agents_on_message(int64_t host_id, const struct proto_msg *m);
@@ -150,9 +161,17 @@ void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *tr
                             const char *why);
 /* Removes a job that was never sent (catch-up's send failure). */
 void jobs_withdraw(int64_t host_id, int64_t job_id);
-/* Applies a final state to a job of this host, once; records a backup's success. */
-void jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how);
-/* job.accepted, job.progress, job.finished; 1 when a job ended. */
+/* Applies a final state to a job of this host, once; records a backup's
+ * success. -1 when the store could not record it: the report is then kept
+ * and retried by jobs_retry_unrecorded (never lost). */
+int jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how);
+/* Retries the kept reports; the hosts whose job they ended go to hosts[0..cap)
+ * (their next pending run is the caller's). Count written. */
+size_t jobs_retry_unrecorded(int64_t *hosts, size_t cap);
+/* Reports kept because the store could not record them. */
+size_t jobs_unrecorded(void);
+/* job.accepted, job.progress, job.finished; 1 when a job ended (or its end
+ * was kept for a retry). */
 int jobs_on_report(int64_t host_id, const struct proto_msg *m);
 /* A hello's job states: finished offline, running (accepted lost), or lost
  * (running here, unknown to the agent: interrupted). */
@@ -164,6 +183,7 @@ enum jobs_cancel_result {
 	JOBS_CANCEL_ENDED,       /* it had already ended */
 	JOBS_CANCEL_SENT,        /* its agent was told; it reports the end */
 	JOBS_CANCEL_ENDED_HERE,  /* queued, or its agent unreachable: canceled now */
+	JOBS_CANCEL_STORE_FAILED, /* it should have ended here, but the store failed */
 };
 /* Cancels a job; *host_id is its host (0 if unknown). */
 int jobs_cancel(int64_t job_id, int64_t *host_id);

@@ -405,6 +405,68 @@ static void test_hello_records_host_facts(void **st)
 	json_decref(h);
 }
 
+/* A job's end that the store can not record (here a trigger fails every
+ * write to jobs, as a full disk would) is kept, the report is not lost, and
+ * once the store records again the job ends in its true state and the
+ * pending run waiting behind it starts, without the agent reconnecting. */
+static void test_unrecorded_end_is_retried(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	fires_handle(1, 2, T0 - 100, "live"); /* job 1 runs */
+	S.fake_now += 60;
+	fires_handle(1, 1, T0 + 20, "live"); /* pending behind it */
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_JOB_ACCEPTED;
+	m.job.job_id = 1;
+	agents_on_message(1, &m);
+	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE UPDATE ON jobs BEGIN "
+	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
+	                 SQLITE_DONE);
+	m.type = PROTO_JOB_FINISHED;
+	snprintf(m.job.status, sizeof(m.job.status), "succeeded");
+	snprintf(m.job.snapshot_id, sizeof(m.job.snapshot_id), "%064d", 7);
+	agents_on_message(1, &m);
+	assert_int_equal(jobs_unrecorded(), 1);
+	assert_int_equal(njobs("id=1 AND status='running'"), 1);
+	assert_true(db_host_busy(1));
+	agents_retry_unrecorded(); /* still failing: still kept */
+	assert_int_equal(jobs_unrecorded(), 1);
+	/* the same report again (a resend) is not kept twice */
+	agents_on_message(1, &m);
+	assert_int_equal(jobs_unrecorded(), 1);
+	assert_int_equal(db_exec("DROP TRIGGER full", NULL), SQLITE_DONE);
+	agents_retry_unrecorded();
+	assert_int_equal(jobs_unrecorded(), 0);
+	assert_int_equal(njobs("id=1 AND status='succeeded' AND snapshot_id IS NOT NULL"), 1);
+	/* the pending run started behind it: schedule 1's two groups */
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=1"), 2);
+	/* success counts from the job's start (accepted at T0 + 60) */
+	assert_int_equal(db_int(0, "SELECT last_success_at FROM group_success WHERE schedule_id=2 "
+	                           "AND group_id=1", NULL), T0 + 60);
+}
+
+/* An API-level write in a transaction that fails leaves nothing behind. */
+static void test_failed_write_rolls_back(void **st)
+{
+	(void)st;
+	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE INSERT ON schedule_groups BEGIN "
+	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
+	                 SQLITE_DONE);
+	assert_int_equal(db_begin(), 0);
+	db_exec("INSERT INTO schedules (host_id, name, cron) VALUES (1, 'x', '* * * * *')", NULL);
+	db_exec("INSERT INTO schedule_groups VALUES (last_insert_rowid(), 1)", NULL);
+	assert_int_equal(db_failures(), 1);
+	assert_int_equal(db_commit(), -1);
+	assert_non_null(strstr(db_last_error(), "disk is full"));
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM schedules WHERE name='x'", NULL), 0);
+	db_exec("DROP TRIGGER full", NULL);
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(db_failures(), 0);
+	assert_int_equal(db_commit(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +486,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hello_replays_persisted_fires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_overdue_is_the_catchup_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_records_host_facts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unrecorded_end_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_rolls_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
