@@ -277,9 +277,14 @@ enum roost_err proto_encode_hello(const struct proto_msg *m, json_t **out,
 		else if (json_array_append_new(fires, f))
 			err = ROOST_ENOMEM;
 	}
-	if (!err && !(err = proto_put(o, "jobs", jobs, eb))) {
+	if (!err) {
+		/* proto_put takes the reference, even when it fails */
+		err = proto_put(o, "jobs", jobs, eb);
 		jobs = NULL;
-		err = proto_put(o, "fires", fires, eb);
+		if (!err)
+			err = proto_put(o, "fires", fires, eb);
+		else
+			json_decref(fires);
 		fires = NULL;
 	}
 done:
