@@ -145,13 +145,19 @@ enum roost_err proto_encode_job_finished(const struct proto_job *j, json_t **out
 enum roost_err proto_encode_agent(const struct proto_msg *m, json_t **out,
                                   struct roost_errbuf *eb);
 /*
- * A job report without a "type", as a hello's jobs[] carries it (and as the
- * agent keeps its finished jobs on disk); the decoder is the one of
- * hello's entries. *out is a new reference.
+ * Entries without a "type": a job report as a hello's jobs[] carries it
+ * (and as the agent keeps its finished jobs on disk; its status must be
+ * known), a fire as a hello's fires[] carries it (and fires.json). The
+ * decoders are the ones of hello's entries; *out is a new reference.
  */
-enum roost_err proto_encode_job(const struct proto_job *j, json_t **out,
-                                struct roost_errbuf *eb);
-enum roost_err proto_decode_job(const json_t *o, struct proto_job *j, struct roost_errbuf *eb);
+enum roost_err proto_encode_job_entry(const struct proto_job *j, json_t **out,
+                                      struct roost_errbuf *eb);
+enum roost_err proto_decode_job_entry(const json_t *o, struct proto_job *j,
+                                      struct roost_errbuf *eb);
+enum roost_err proto_encode_fire_entry(const struct proto_fire *f, json_t **out,
+                                       struct roost_errbuf *eb);
+enum roost_err proto_decode_fire_entry(const json_t *o, struct proto_fire *f,
+                                       struct roost_errbuf *eb);
 
 /* Is s a job status an agent may report as final? */
 int proto_status_final(const char *s);

@@ -66,7 +66,7 @@ static enum roost_err dec_job(const json_t *o, struct proto_job *j, struct roost
 	return ROOST_OK;
 }
 
-enum roost_err proto_decode_job(const json_t *o, struct proto_job *j, struct roost_errbuf *eb)
+enum roost_err proto_decode_job_entry(const json_t *o, struct proto_job *j, struct roost_errbuf *eb)
 {
 	enum roost_err err = dec_job(o, j, eb);
 	if (!err && !status_known(j->status))
@@ -114,7 +114,7 @@ static enum roost_err dec_hello(const json_t *o, struct proto_msg *m, struct roo
 	    (nf && !(m->fires = calloc(nf, sizeof(*m->fires)))))
 		return ROOST_ENOMEM;
 	for (size_t i = 0; i < nj; i++) {
-		if ((err = proto_decode_job(json_array_get(jobs, i), &m->jobs[i], eb)))
+		if ((err = proto_decode_job_entry(json_array_get(jobs, i), &m->jobs[i], eb)))
 			return proto_err_at(eb, err, "jobs", i);
 		m->njobs++;
 	}
@@ -265,16 +265,13 @@ enum roost_err proto_encode_hello(const struct proto_msg *m, json_t **out,
 	}
 	for (size_t i = 0; i < m->njobs && !err; i++) {
 		json_t *j;
-		if (!(err = proto_encode_job(&m->jobs[i], &j, eb)) && json_array_append_new(jobs, j))
+		if (!(err = proto_encode_job_entry(&m->jobs[i], &j, eb)) && json_array_append_new(jobs, j))
 			err = ROOST_ENOMEM;
 	}
 	for (size_t i = 0; i < m->nfires && !err; i++) {
-		json_t *f = json_object();
-		if (!f)
-			err = ROOST_ENOMEM;
-		else if ((err = put_fire(f, &m->fires[i], eb)))
-			json_decref(f);
-		else if (json_array_append_new(fires, f))
+		json_t *f;
+		if (!(err = proto_encode_fire_entry(&m->fires[i], &f, eb)) &&
+		    json_array_append_new(fires, f))
 			err = ROOST_ENOMEM;
 	}
 	if (!err) {
@@ -333,7 +330,7 @@ enum roost_err proto_encode_job_finished(const struct proto_job *j, json_t **out
 	return encode_job_msg(PROTO_JOB_FINISHED, j, out, eb);
 }
 
-enum roost_err proto_encode_job(const struct proto_job *j, json_t **out,
+enum roost_err proto_encode_job_entry(const struct proto_job *j, json_t **out,
                                 struct roost_errbuf *eb)
 {
 	*out = NULL;
@@ -343,7 +340,7 @@ enum roost_err proto_encode_job(const struct proto_job *j, json_t **out,
 	enum roost_err err = put_job(o, j, eb);
 	if (!err) {
 		struct proto_job back;
-		err = proto_decode_job(o, &back, eb);
+		err = proto_decode_job_entry(o, &back, eb);
 	}
 	if (err) {
 		json_decref(o);
@@ -351,6 +348,32 @@ enum roost_err proto_encode_job(const struct proto_job *j, json_t **out,
 	}
 	*out = o;
 	return ROOST_OK;
+}
+
+enum roost_err proto_encode_fire_entry(const struct proto_fire *f, json_t **out,
+                                       struct roost_errbuf *eb)
+{
+	*out = NULL;
+	json_t *o = json_object();
+	if (!o)
+		return ROOST_ENOMEM;
+	enum roost_err err = put_fire(o, f, eb);
+	if (!err) {
+		struct proto_fire back;
+		err = dec_fire(o, &back, eb);
+	}
+	if (err) {
+		json_decref(o);
+		return err;
+	}
+	*out = o;
+	return ROOST_OK;
+}
+
+enum roost_err proto_decode_fire_entry(const json_t *o, struct proto_fire *f,
+                                       struct roost_errbuf *eb)
+{
+	return dec_fire(o, f, eb);
 }
 
 enum roost_err proto_encode_agent(const struct proto_msg *m, json_t **out,

@@ -778,6 +778,49 @@ static void test_encoders_check(void **st)
 	proto_msg_release(NULL);
 }
 
+/* the entries the agent keeps on disk (jobs.json done[], fires.json) and sends in hello */
+static void test_entries(void **st)
+{
+	(void)st;
+	struct roost_errbuf eb = {{0}};
+	struct proto_job j = finished_job(), jb;
+	json_t *o;
+	assert_int_equal(proto_encode_job_entry(&j, &o, &eb), ROOST_OK);
+	assert_null(json_object_get(o, "type"));
+	assert_int_equal(proto_decode_job_entry(o, &jb, &eb), ROOST_OK);
+	job_eq(&j, &jb);
+	json_decref(o);
+	/* what run_job kept on disk before: a failed job with "snapshot_id": "" */
+	o = json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I}, s:s}", "job_id", (json_int_t)44, "status",
+	              "failed", "started_at", "2026-11-18T11:06:40Z", "stats", "files",
+	              (json_int_t)0, "bytes", (json_int_t)0, "bytes_new", (json_int_t)0,
+	              "snapshot_id", "");
+	assert_int_equal(proto_decode_job_entry(o, &jb, &eb), ROOST_OK);
+	assert_string_equal(jb.status, "failed");
+	assert_int_equal(jb.started_at, T0);
+	json_decref(o);
+	/* an entry's status must be one the server knows */
+	o = json_pack("{s:I, s:s}", "job_id", (json_int_t)1, "status", "paused");
+	assert_int_equal(proto_decode_job_entry(o, &jb, &eb), ROOST_EINVAL);
+	assert_non_null(strstr(eb.msg, "status"));
+	json_decref(o);
+	j.status[0] = 0;
+	assert_int_equal(proto_encode_job_entry(&j, &o, &eb), ROOST_EINVAL);
+	assert_null(o);
+
+	struct proto_fire f = {.schedule_id = 3, .slot = T0}, fb;
+	assert_int_equal(proto_encode_fire_entry(&f, &o, &eb), ROOST_OK);
+	assert_null(json_object_get(o, "type"));
+	assert_int_equal(proto_decode_fire_entry(o, &fb, &eb), ROOST_OK);
+	assert_int_equal(fb.schedule_id, 3);
+	assert_int_equal(fb.slot, T0);
+	json_decref(o);
+	o = json_pack("{s:I}", "schedule_id", (json_int_t)3);
+	assert_int_equal(proto_decode_fire_entry(o, &fb, &eb), ROOST_EINVAL);
+	assert_non_null(strstr(eb.msg, "slot"));
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_agent_rejects),
 		cmocka_unit_test(test_server_rejects),
 		cmocka_unit_test(test_encoders_check),
+		cmocka_unit_test(test_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
