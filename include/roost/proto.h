@@ -84,7 +84,7 @@ struct proto_job {
 	int has_stats;
 	uint64_t files, bytes, bytes_new; /* each <= INT64_MAX */
 	int64_t started_at;   /* 0 if unknown */
-	char error[1024];     /* the agent's messages are at most 600 bytes */
+	char error[1024];     /* any bytes: the encoder makes them UTF-8 and cuts them to fit */
 };
 
 /* A cron slot the agent fired: {schedule_id, slot}. slot is always sent. */
