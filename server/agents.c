@@ -20,41 +20,83 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "roost/cron.h"
 #include "roost/log.h"
 #include "roost/tz.h"
 #include "roostd.h"
 
+/* One of the host's schedules as the agent evaluates it; 0, or -1. */
+static int load_schedule(sqlite3_stmt *st, const char *tz, int64_t now, struct proto_schedule *p)
+{
+	p->id = sqlite3_column_int64(st, 0);
+	p->host_id = sqlite3_column_int64(st, 4);
+	snprintf(p->name, sizeof(p->name), "%s", sqlite3_column_text(st, 1));
+	snprintf(p->cron, sizeof(p->cron), "%s", sqlite3_column_text(st, 2));
+	p->enabled = sqlite3_column_int(st, 3) != 0;
+	struct cron *c = NULL;
+	if (p->enabled && cron_parse(p->cron, tz, &c, NULL) == ROOST_OK &&
+	    cron_next(c, now, &p->next_at) != ROOST_OK)
+		p->next_at = 0;
+	cron_free(c);
+	int64_t ids[PROTO_MAX_LIST];
+	int enabled;
+	size_t n = db_schedule_groups(p->host_id, p->id, ids, PROTO_MAX_LIST, &enabled);
+	p->group_ids = n ? malloc(n * sizeof(*p->group_ids)) : NULL;
+	if (n && !p->group_ids)
+		return -1;
+	memcpy(p->group_ids, ids, n * sizeof(*ids));
+	p->ngroup_ids = n;
+	return 0;
+}
+
 json_t *agents_config_msg(int64_t host_id)
 {
-	json_t *groups = json_array(), *scheds = json_array();
-	sqlite3_stmt *st = db_q("SELECT id FROM source_groups WHERE host_id=? ORDER BY id", "i",
-	                        host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *g = view_group(sqlite3_column_int64(st, 0));
-		if (g)
-			json_array_append_new(groups, g);
+	struct proto_config c;
+	memset(&c, 0, sizeof(c));
+	json_t *out = NULL;
+	struct roost_errbuf eb = {{0}};
+	int64_t now = srv_now();
+	char *tz = db_host_tz(host_id);
+	c.host_id = host_id;
+	sqlite3_stmt *st = db_q("SELECT name, mode FROM hosts WHERE id=?", "i", host_id);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 0));
+		snprintf(c.mode, sizeof(c.mode), "%s", sqlite3_column_text(st, 1));
 	}
 	sqlite3_finalize(st);
-	st = db_q("SELECT id FROM schedules WHERE host_id=? ORDER BY id", "i", host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *s = view_schedule(sqlite3_column_int64(st, 0));
-		if (s)
-			json_array_append_new(scheds, s);
-	}
+	size_t ng = (size_t)db_int(0, "SELECT COUNT(*) FROM source_groups WHERE host_id=?", "i",
+	                           host_id);
+	size_t ns = (size_t)db_int(0, "SELECT COUNT(*) FROM schedules WHERE host_id=?", "i", host_id);
+	c.groups = calloc(ng ? ng : 1, sizeof(*c.groups));
+	c.schedules = calloc(ns ? ns : 1, sizeof(*c.schedules));
+	if (!c.groups || !c.schedules)
+		goto done;
+	st = db_q("SELECT id FROM source_groups WHERE host_id=? ORDER BY id", "i", host_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW && c.ngroups < ng)
+		if (db_group_load(sqlite3_column_int64(st, 0), &c.groups[c.ngroups]) == 0)
+			c.ngroups++;
 	sqlite3_finalize(st);
-	char name[256] = "", mode[32];
-	sqlite3_stmt *hs = db_q("SELECT name FROM hosts WHERE id=?", "i", host_id);
-	if (hs && sqlite3_step(hs) == SQLITE_ROW)
-		snprintf(name, sizeof(name), "%s", sqlite3_column_text(hs, 0));
-	sqlite3_finalize(hs);
-	int found = db_host_mode(host_id, mode, sizeof(mode)) == 0;
-	json_t *c = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:{s:s, s:s}, s:I}", "type", "config",
-	                      "host_id", (json_int_t)host_id, "name",
-	                      found ? json_string(name) : json_null(), "mode",
-	                      found ? json_string(mode) : json_null(), "groups", groups,
-	                      "schedules", scheds, "repository", "url", "/v1/repo", "password",
-	                      g_srv->repo_password, "timeout_s", (json_int_t)g_srv->agent_timeout_s);
-	return c;
+	st = db_q("SELECT id, name, cron, enabled, host_id FROM schedules WHERE host_id=? ORDER BY id",
+	          "i", host_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW && c.nschedules < ns)
+		if (load_schedule(st, tz, now, &c.schedules[c.nschedules]) == 0)
+			c.nschedules++;
+		else
+			proto_schedule_release(&c.schedules[c.nschedules]);
+	sqlite3_finalize(st);
+	snprintf(c.repo_url, sizeof(c.repo_url), "/v1/repo");
+	snprintf(c.repo_password, sizeof(c.repo_password), "%s", g_srv->repo_password);
+	c.timeout_s = g_srv->agent_timeout_s;
+	if (proto_encode_config(&c, &out, &eb) != ROOST_OK)
+		log_error("agent.config_unsendable", "host=%lld msg=%s", (long long)host_id,
+		          roost_lq(eb.msg));
+done:
+	sodium_memzero(c.repo_password, sizeof(c.repo_password));
+	proto_config_release(&c);
+	free(tz);
+	return out;
 }
 
 void agents_push_config(int64_t host_id)

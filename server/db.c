@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "roost/log.h"
+#include "roost/proto.h"
 #include "roostd.h"
 
 /* Failed writes since the last db_begin(), and the last one's message. A
@@ -198,4 +199,38 @@ size_t db_schedule_groups(int64_t host_id, int64_t schedule_id, int64_t *out, si
 		out[n++] = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* A stored JSON array of strings into a string vector; -1 on a bad row or no memory. */
+static int strv_from_json(const char *text, char ***v, size_t *n)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *e;
+	int rc = json_is_array(a) ? 0 : -1;
+	json_array_foreach(a, i, e) {
+		if (rc || !json_is_string(e) || proto_strv_push(v, n, json_string_value(e)) != ROOST_OK)
+			rc = -1;
+	}
+	json_decref(a);
+	return rc;
+}
+
+int db_group_load(int64_t group_id, struct proto_group *g)
+{
+	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id FROM source_groups WHERE id=?",
+	                        "i", group_id);
+	int rc = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		g->id = group_id;
+		g->host_id = sqlite3_column_int64(st, 3);
+		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 0));
+		rc = strv_from_json((const char *)sqlite3_column_text(st, 1), &g->paths, &g->npaths) ||
+		     strv_from_json((const char *)sqlite3_column_text(st, 2), &g->excludes,
+		                    &g->nexcludes) ? -1 : 0;
+		if (rc)
+			proto_group_release(g);
+	}
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -230,7 +230,7 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 	if (!c->hello_done && m.type != PROTO_HELLO) {
 		log_warn("agent.bad_message", "host=%lld msg=\"message before hello\"",
 		         (long long)c->host_id);
-		proto_msg_free(&m);
+		proto_msg_release(&m);
 		return 0;
 	}
 	switch (m.type) {
@@ -250,7 +250,7 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 			handler->message(c->host_id, &m);
 		break;
 	}
-	proto_msg_free(&m);
+	proto_msg_release(&m);
 	return 0;
 }
 

@@ -20,34 +20,40 @@
 /* The job.start message of a job (new reference), or NULL if it is gone. */
 static json_t *start_message(int64_t job_id)
 {
-	sqlite3_stmt *st = db_q("SELECT j.kind, j.trigger, j.params, g.id, g.name, g.paths, "
-	                        "g.excludes, g.host_id FROM jobs j LEFT JOIN source_groups g "
-	                        "ON g.id = j.group_id WHERE j.id=?", "i", job_id);
-	json_t *m = NULL;
+	struct proto_job_start m;
+	memset(&m, 0, sizeof(m));
+	json_t *out = NULL, *p = NULL;
+	struct roost_errbuf eb = {{0}};
+	sqlite3_stmt *st = db_q("SELECT kind, trigger, params, group_id FROM jobs WHERE id=?", "i",
+	                        job_id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW)
 		goto done;
-	m = json_pack("{s:s, s:I, s:s}", "type", "job.start", "job_id", (json_int_t)job_id, "kind",
-	              (const char *)sqlite3_column_text(st, 0));
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-		json_t *paths = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
-		json_t *ex = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
-		json_object_set_new(m, "group",
-		                    json_pack("{s:I, s:s, s:o, s:o, s:I}", "id",
-		                              (json_int_t)sqlite3_column_int64(st, 3), "name",
-		                              (const char *)sqlite3_column_text(st, 4), "paths",
-		                              paths ? paths : json_array(), "excludes",
-		                              ex ? ex : json_array(), "host_id",
-		                              (json_int_t)sqlite3_column_int64(st, 7)));
-	}
+	m.job_id = job_id;
+	snprintf(m.kind, sizeof(m.kind), "%s", sqlite3_column_text(st, 0));
+	snprintf(m.trigger, sizeof(m.trigger), "%s", sqlite3_column_text(st, 1));
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+		m.has_group = db_group_load(sqlite3_column_int64(st, 3), &m.group) == 0;
 	const char *params = (const char *)sqlite3_column_text(st, 2);
-	json_t *p = params ? json_loads(params, 0, NULL) : NULL;
-	if (json_is_object(p))
-		json_object_update(m, p);
-	json_decref(p);
-	json_object_set_new(m, "trigger", json_string((const char *)sqlite3_column_text(st, 1)));
+	p = params ? json_loads(params, 0, NULL) : NULL;
+	if (json_is_object(p)) { /* a restore's parameters, as the API stored them */
+		const char *sn = json_string_value(json_object_get(p, "snapshot_id"));
+		const char *tg = json_string_value(json_object_get(p, "target"));
+		size_t i;
+		json_t *e;
+		m.has_restore = 1;
+		snprintf(m.restore.snapshot_id, sizeof(m.restore.snapshot_id), "%s", sn ? sn : "");
+		snprintf(m.restore.target, sizeof(m.restore.target), "%s", tg ? tg : "");
+		json_array_foreach(json_object_get(p, "include"), i, e)
+			if (json_is_string(e))
+				proto_strv_push(&m.restore.include, &m.restore.ninclude, json_string_value(e));
+	}
+	if (proto_encode_job_start(&m, &out, &eb) != ROOST_OK)
+		log_error("job.unsendable", "job=%lld msg=%s", (long long)job_id, roost_lq(eb.msg));
 done:
+	json_decref(p);
 	sqlite3_finalize(st);
-	return m;
+	proto_job_start_release(&m);
+	return out;
 }
 
 int jobs_send_start(int64_t host_id, int64_t job_id)
@@ -347,8 +353,10 @@ int jobs_cancel(int64_t job_id, int64_t *host_id)
 		return JOBS_CANCEL_UNKNOWN;
 	if (proto_status_final(status))
 		return JOBS_CANCEL_ENDED;
-	json_t *m = json_pack("{s:s, s:I}", "type", "job.cancel", "job_id", (json_int_t)job_id);
-	int sent = hub_send(hid, m) == 0;
+	struct proto_job_cancel c = {.job_id = job_id};
+	json_t *m = NULL;
+	struct roost_errbuf eb = {{0}};
+	int sent = proto_encode_job_cancel(&c, &m, &eb) == ROOST_OK && hub_send(hid, m) == 0;
 	json_decref(m);
 	int here = !sent || !strcmp(status, "queued");
 	if (here) {

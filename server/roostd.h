@@ -119,6 +119,9 @@ void db_host_refresh_current(int64_t host_id);
  * the schedule's flag, or -1 when the host has no such schedule. Count. */
 size_t db_schedule_groups(int64_t host_id, int64_t schedule_id, int64_t *out, size_t cap,
                           int *enabled);
+/* A group as the protocol carries it (config, job.start) into *g, zeroed by
+ * the caller and released with proto_group_release; 0, or -1 if absent. */
+int db_group_load(int64_t group_id, struct proto_group *g);
 
 /* ---- views.c: the API's objects (new references; NULL if absent) ---- */
 
