@@ -23,7 +23,6 @@ soak_all_online() {
   n=$("$ROOST" host list --json | json_get 'sum(1 for h in d if h["online"])')
   (( n == $1 ))
 }
-soak_active_jobs() { "$ROOST" job list --json --status running | json_get 'len(d)'; }
 soak_none_active() {
   local q r
   q=$("$ROOST" job list --json --status queued | json_get 'len(d)')
@@ -86,9 +85,9 @@ run_soak() { # AGENTS SECONDS
   if wait_until 240 soak_none_active; then ok "no job stuck in queued or running"
   else bad "jobs stuck: $("$ROOST" job list --json | json_get '[(j["id"], j["host_id"], j["status"]) for j in d if j["status"] in ("queued", "running")]')"; fi
   local total succeeded interrupted
-  total=$("$ROOST" job list --json --limit 100000 | json_get 'len(d)')
-  succeeded=$("$ROOST" job list --json --status succeeded --limit 100000 | json_get 'len(d)')
-  interrupted=$("$ROOST" job list --json --status interrupted --limit 100000 | json_get 'len(d)')
+  total=$("$ROOST" job list --json --limit 10000 | json_get 'len(d)')
+  succeeded=$("$ROOST" job list --json --status succeeded --limit 10000 | json_get 'len(d)')
+  interrupted=$("$ROOST" job list --json --status interrupted --limit 10000 | json_get 'len(d)')
   echo "# soak: jobs: $total in all, $succeeded succeeded, $interrupted interrupted"
   (( succeeded > 0 )) && ok "backups succeeded during the soak" || bad "no backup succeeded"
 
