@@ -14,9 +14,17 @@
 # passes `check --read-data`. Figures go to stdout as "# soak: ..." lines.
 
 SOAK_FD_SLACK=${SOAK_FD_SLACK:-16}        # descriptors above the start's count
+SOAK_REPO_FDS=32                          # backend_local.c's FD_CACHE
 SOAK_RSS_SLACK_MB=${SOAK_RSS_SLACK_MB:-64} # RSS above the start's
 
-soak_fds() { ls "/proc/$SPID/fd" 2>/dev/null | wc -l; }
+# descriptors other than the repository's objects (the local backend keeps
+# up to 32 of those open, a bounded cache: soak_repo_fds)
+soak_fds() { ls -l "/proc/$SPID/fd" 2>/dev/null | awk 'NR > 1' | grep -vc -- "-> $SDATA/repo/" || :; }
+soak_repo_fds() { ls -l "/proc/$SPID/fd" 2>/dev/null | grep -c -- "-> $SDATA/repo/" || :; }
+soak_fd_kinds() {
+  ls -l "/proc/$SPID/fd" | awk 'NR > 1 {print $NF}' | sed "s|^$SDATA/repo/.*|repository object|; s|^$TMP/||; s/[0-9]\{2,\}/N/g" |
+    sort | uniq -c | tr -s ' ' | tr '\n' ';'
+}
 soak_rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$SPID/status" 2>/dev/null || echo 0; }
 soak_all_online() {
   local n
@@ -50,7 +58,7 @@ run_soak() { # AGENTS SECONDS
   echo "# soak: setup of $n agents took $(( $(date +%s) - t0 )) s"
   local fd0 rss0
   fd0=$(soak_fds) rss0=$(soak_rss_kb)
-  echo "# soak: start: roostd fds=$fd0 rss=$((rss0 / 1024)) MB"
+  echo "# soak: start: roostd fds=$fd0 rss=$((rss0 / 1024)) MB: $(soak_fd_kinds)"
 
   "$PY" "$ROOST_SRC/tests/integration/rest_hammer.py" "$ROOST_SERVER" "$ROOST_TOKEN" "$secs" \
     --rate 10 --clients 2 >"$TMP/hammer.out" 2>&1 &
@@ -93,9 +101,15 @@ run_soak() { # AGENTS SECONDS
 
   local fd1 rss1
   fd1=$(soak_fds) rss1=$(soak_rss_kb)
-  echo "# soak: end: roostd fds=$fd1 rss=$((rss1 / 1024)) MB (start $fd0, $((rss0 / 1024)) MB)"
+  echo "# soak: end: roostd fds=$fd1 rss=$((rss1 / 1024)) MB (start $fd0, $((rss0 / 1024)) MB): $(soak_fd_kinds)"
   if (( fd1 <= fd0 + SOAK_FD_SLACK )); then ok "descriptors: $fd1 <= $fd0 + $SOAK_FD_SLACK"
-  else bad "descriptors grew: $fd0 -> $fd1"; fi
+  else
+    bad "descriptors grew: $fd0 -> $fd1"
+  fi
+  local rfd
+  rfd=$(soak_repo_fds)
+  if (( rfd <= SOAK_REPO_FDS )); then ok "repository objects held open: $rfd <= $SOAK_REPO_FDS"
+  else bad "repository objects held open: $rfd > $SOAK_REPO_FDS"; fi
   if (( rss1 <= rss0 + SOAK_RSS_SLACK_MB * 1024 )); then ok "memory: +$(( (rss1 - rss0) / 1024 )) MB <= $SOAK_RSS_SLACK_MB MB"
   else bad "memory grew: $((rss0 / 1024)) -> $((rss1 / 1024)) MB"; fi
 
