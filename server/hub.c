@@ -8,6 +8,7 @@
  * in a bounded per-connection queue written when the socket is writable.
  * A new connection for a host replaces the old one, which is closed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,13 +224,18 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 	struct proto_msg m;
 	enum roost_err err = proto_decode_agent(buf, len, &m, &eb);
 	if (err) {
-		log_warn("agent.bad_message", "host=%lld msg=%s", (long long)c->host_id,
-		         roost_lq(eb.msg));
+		char src[32];
+		snprintf(src, sizeof(src), "host=%lld", (long long)c->host_id);
+		/* one agent sending nonsense at will must not flood the log */
+		roost_log_limited(ROOST_LOG_WARN, "agent.bad_message", src, "host=%lld msg=%s",
+		                  (long long)c->host_id, roost_lq(eb.msg));
 		return 0; /* ignore; a peer speaking nonsense is not a reason to drop its jobs */
 	}
 	if (!c->hello_done && m.type != PROTO_HELLO) {
-		log_warn("agent.bad_message", "host=%lld msg=\"message before hello\"",
-		         (long long)c->host_id);
+		char src[32];
+		snprintf(src, sizeof(src), "host=%lld", (long long)c->host_id);
+		roost_log_limited(ROOST_LOG_WARN, "agent.bad_message", src,
+		                  "host=%lld msg=\"message before hello\"", (long long)c->host_id);
 		proto_msg_release(&m);
 		return 0;
 	}
@@ -268,6 +274,7 @@ void hub_pong(struct agent_conn *c)
 static void keepalive_cb(lws_sorted_usec_list_t *sul)
 {
 	struct srv *s = g_srv;
+	roost_log_limit_flush(0); /* a flood that stopped is summed up */
 	int64_t now = mono_ms(), limit = s->agent_timeout_s * 1000;
 	for (size_t i = 0; i < s->conns_cap; i++) {
 		struct agent_conn *c = s->conns[i];
