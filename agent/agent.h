@@ -15,9 +15,10 @@
  *
  * Threads: the main thread runs conn.c and cronrun.c and owns their
  * structs; the job thread runs jobs.c's worker. struct jobs is the only
- * thing the two threads share, always under its mutex (jobs_* functions
- * lock it themselves). The job thread wakes the main thread through the
- * callback given to jobs_start (lws_cancel_service()).
+ * thing the two threads share, under its mutex (jobs_* functions lock it
+ * themselves; the running job.start, which only the job thread changes, it
+ * also reads unlocked: jobs.c). The job thread wakes the main thread
+ * through the callback given to jobs_start (lws_cancel_service()).
  *
  * What survives a restart (state directory): identity.json (host id,
  * secret, pinned fingerprint), config.json (the last config), cursor.json
@@ -25,6 +26,8 @@
  * fires, re-sent with every hello; the server drops those it has seen) and
  * jobs.json (queued jobs, the running one, the last finished ones, all
  * reported with every hello so nothing stays running on the server).
+ * config.json, fires.json and jobs.json hold protocol messages and entries,
+ * read and written through lib/proto like the frames.
  */
 #ifndef ROOST_AGENT_H
 #define ROOST_AGENT_H
@@ -58,10 +61,10 @@ struct agent_identity {
  * enrolled, incomplete, bad URL) after a message on stderr. */
 int state_load_identity(const char *dir, struct agent_identity *id);
 
-/* DIR/config.json (the last config, as the server sent it) decoded into
- * *c (zero it first; proto_config_release). 0; -1 when it is absent, or
- * unreadable (then after a log line), with *c left zeroed: the agent runs
- * with no schedules until the server sends a config. */
+/* DIR/config.json (the last config message) decoded by lib/proto into *c
+ * (overwritten; the caller proto_config_release()s it). 0; -1 when it is
+ * absent, or unreadable (then after a log line), with *c left zeroed: the
+ * agent runs with no schedules until the server sends a config. */
 int state_load_config(const char *dir, struct proto_config *c);
 /* Replaces DIR/config.json with c. 0 on success. */
 int state_save_config(const char *dir, const struct proto_config *c);
