@@ -170,8 +170,10 @@ void jobs_enqueue(struct jobs *j, struct proto_job_start *start);
 /* A job.start the agent could not decode (why: the decoder's message):
  * unless the job is known, it is failed at once and reported so. */
 void jobs_reject(struct jobs *j, int64_t job_id, const char *why);
-/* job.cancel: cancels the running job or drops the queued one. */
-void jobs_cancel(struct jobs *j, int64_t job_id);
+/* job.cancel: cancels the running job or drops the queued one. (Not
+ * jobs_cancel: roostd's server/jobs.c has one, and the unit tests link
+ * both.) */
+void jobs_cancel_job(struct jobs *j, int64_t job_id);
 /* The jobs for hello into h->jobs, h->njobs (allocated; proto_msg_release
  * frees them): running, queued, then the final states. 0, or -1 when out
  * of memory (h unchanged). */

@@ -188,7 +188,7 @@ static void on_message(struct conn *c, const char *buf, size_t len)
 	switch (m.type) {
 	case PROTO_CONFIG: on_config(c, &m.config); break;
 	case PROTO_JOB_START: jobs_enqueue(c->jobs, &m.start); break;
-	case PROTO_JOB_CANCEL: jobs_cancel(c->jobs, m.cancel.job_id); break;
+	case PROTO_JOB_CANCEL: jobs_cancel_job(c->jobs, m.cancel.job_id); break;
 	default: break;
 	}
 	proto_server_msg_release(&m);

@@ -11,8 +11,9 @@
  * are the job entries a hello carries.
  *
  * Threads: struct jobs is shared by the main thread (jobs_enqueue,
- * jobs_cancel, jobs_report, jobs_take_outbox, jobs_set_config) and the job
- * thread (job_main); everything in it that changes is under mu. The job
+ * jobs_reject, jobs_cancel_job, jobs_report, jobs_take_outbox,
+ * jobs_set_config) and the job thread (job_main); everything in it that
+ * changes is under mu. The job
  * thread reads `current` without mu while it runs the job: only the job
  * thread changes it, under mu, so the main thread's reads (under mu) never
  * race with a write.
@@ -541,7 +542,7 @@ void jobs_reject(struct jobs *j, int64_t job_id, const char *why)
 	pthread_mutex_unlock(&j->mu);
 }
 
-void jobs_cancel(struct jobs *j, int64_t job_id)
+void jobs_cancel_job(struct jobs *j, int64_t job_id)
 {
 	pthread_mutex_lock(&j->mu);
 	if (j->has_current && j->current.job_id == job_id) {
