@@ -9,14 +9,16 @@
  *   cronrun.c  the local cron: fires the host's schedules from the clock it
  *              is given, persists cursors and fires
  *   jobs.c     the job queue and the job thread that runs backups/restores
- *   msg.c      every message the agent builds or reads, one function each
+ *   msg.c      thin glue to lib/proto, which encodes and decodes every
+ *              message (the agent spells no wire key)
  *   state.c    the state directory's files
  *
  * Threads: the main thread runs conn.c and cronrun.c and owns their
  * structs; the job thread runs jobs.c's worker. struct jobs is the only
- * thing the two threads share, always under its mutex (jobs_* functions
- * lock it themselves). The job thread wakes the main thread through the
- * callback given to jobs_start (lws_cancel_service()).
+ * thing the two threads share, under its mutex (jobs_* functions lock it
+ * themselves; the running job.start, which only the job thread changes, it
+ * also reads unlocked: jobs.c). The job thread wakes the main thread
+ * through the callback given to jobs_start (lws_cancel_service()).
  *
  * What survives a restart (state directory): identity.json (host id,
  * secret, pinned fingerprint), config.json (the last config), cursor.json
@@ -24,6 +26,8 @@
  * fires, re-sent with every hello; the server drops those it has seen) and
  * jobs.json (queued jobs, the running one, the last finished ones, all
  * reported with every hello so nothing stays running on the server).
+ * config.json, fires.json and jobs.json hold protocol messages and entries,
+ * read and written through lib/proto like the frames.
  */
 #ifndef ROOST_AGENT_H
 #define ROOST_AGENT_H
@@ -32,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct roost_progress;
+#include "roost/proto.h"
 
 /* ---------------------------------------------------------------- state.c */
 
@@ -57,74 +61,36 @@ struct agent_identity {
  * enrolled, incomplete, bad URL) after a message on stderr. */
 int state_load_identity(const char *dir, struct agent_identity *id);
 
+/* DIR/config.json (the last config message) decoded by lib/proto into *c
+ * (overwritten; the caller proto_config_release()s it). 0; -1 when it is
+ * absent, or unreadable (then after a log line), with *c left zeroed: the
+ * agent runs with no schedules until the server sends a config. */
+int state_load_config(const char *dir, struct proto_config *c);
+/* Replaces DIR/config.json with c. 0 on success. */
+int state_save_config(const char *dir, const struct proto_config *c);
+
 /* ------------------------------------------------------------------ msg.c */
 /*
- * The agent's side of the protocol, wire format unchanged: builders return
- * a new object (caller decrefs), readers borrow from the message they are
- * given. Nothing here keeps state; any thread may call them.
+ * Glue between the parts and lib/proto (include/roost/proto.h), which
+ * encodes and decodes every message both ways: the parts fill and read
+ * proto structs, and no wire key is spelled in agent/. Encoders return a
+ * new object (caller decrefs), or NULL after a log line when lib/proto
+ * refuses the value (the agent sends only what it made, so that is a bug,
+ * not the peer's fault). Nothing here keeps state; any thread may call
+ * them.
  */
 
-/* agent -> server */
-/* jobs: stolen; fires: borrowed (referenced by the result). */
-json_t *msg_hello(const char *tz, int64_t clock, json_t *jobs, json_t *fires);
-json_t *msg_fire(int64_t schedule_id, const char *slot);
-json_t *msg_job_accepted(int64_t job_id, int64_t started_at);
-json_t *msg_job_progress(int64_t job_id, const struct roost_progress *p);
-/* A copy of a job's final state (msg_job_final*) with its type. */
-json_t *msg_job_finished(json_t *final_state);
-/* A job's final state as kept in jobs.json, reported in hello and sent in
- * job.finished. error may be NULL or "". */
-json_t *msg_job_final(int64_t job_id, const char *status, int64_t started_at, uint64_t files,
-                      uint64_t bytes, uint64_t bytes_new, const char *snapshot_id,
-                      const char *error);
-/* The short form, for a job that never ran (canceled while queued, lost). */
-json_t *msg_job_final_short(int64_t job_id, const char *status, const char *error);
-/* One entry of hello's "jobs" for a job not finished yet ("running", "queued"). */
-json_t *msg_hello_job(int64_t job_id, const char *status);
-/* One entry of hello's "fires" (as kept in fires.json), and its slot (0 if
- * unreadable). */
-json_t *msg_hello_fire(int64_t schedule_id, const char *slot);
-int64_t msg_hello_fire_slot(const json_t *f);
-
-/* server -> agent */
-/* Parses one frame. NULL if it is not a JSON object with a "type"; then
- * err holds the parser's message ("" when it parsed). *type borrows from
- * the result. */
-json_t *msg_decode(const char *buf, size_t len, const char **type, char *err, size_t errcap);
-/* The job_id of any job message or job state; 0 if absent. */
-int64_t msg_job_id(const json_t *m);
-/* job.start: 0 and *id, or -1 if job_id is not an integer. */
-int msg_job_start_id(const json_t *m, int64_t *id);
-
-/* job.start's content. Strings borrow from the message; the vectors are
- * allocated (msg_job_start_release frees them). */
-struct msg_job_start {
-	int64_t job_id;
-	const char *kind;         /* "backup", "restore", or anything else */
-	const char *group_name;   /* backup; NULL if absent */
-	const char **paths, **excludes;
-	size_t npaths, nexcludes;
-	const char *snapshot_id;  /* restore */
-	const char *target;       /* restore */
-	const char **includes;    /* restore */
-	size_t nincludes;
-};
-/* 0, or -1 when out of memory (a vector is then NULL). Always release. */
-int msg_job_start_read(const json_t *m, struct msg_job_start *js);
-void msg_job_start_release(struct msg_job_start *js);
-
-/* config (also config.json, which is the last config as received) */
-int msg_config_intermittent(const json_t *config); /* mode is "intermittent" */
-const char *msg_config_mode(const json_t *config); /* NULL if absent */
-const char *msg_config_name(const json_t *config); /* NULL if absent */
-json_t *msg_config_repository(const json_t *config); /* borrowed; NULL if absent */
-json_t *msg_config_schedules(const json_t *config);  /* borrowed array */
-size_t msg_config_ngroups(const json_t *config);
-/* timeout_s in ms when it is within 3..3600 s, else dflt. */
-int64_t msg_config_timeout_ms(const json_t *config, int64_t dflt);
-/* One element of msg_config_schedules. *expr may be NULL (invalid);
- * *enabled: enabled and with at least one group. */
-void msg_schedule_read(const json_t *s, int64_t *id, int *enabled, const char **expr);
+/* hello: fills h's protocol, agent_version, hostname, os, tz (NULL: "")
+ * and clock, leaves its jobs and fires as given, and encodes it. */
+json_t *msg_hello(struct proto_msg *h, const char *tz, int64_t clock);
+/* fire {schedule_id, slot}. */
+json_t *msg_fire(const struct proto_fire *f);
+/* job.accepted, job.progress or job.finished of j. */
+json_t *msg_job(enum proto_type type, const struct proto_job *j);
+/* Zeroes *j and sets job_id, status and error (NULL or "" for none). */
+void msg_job_state(struct proto_job *j, int64_t job_id, const char *status, const char *error);
+/* The config's timeout_s in ms when it is within 3..3600 s, else dflt. */
+int64_t msg_config_timeout_ms(const struct proto_config *c, int64_t dflt);
 
 /* -------------------------------------------------------------- cronrun.c */
 /*
@@ -148,23 +114,23 @@ void msg_schedule_read(const json_t *s, int64_t *id, int *enabled, const char **
 struct cronrun;
 
 /* Delivers one fire; returns 1 if it was sent now, 0 if it waits for the
- * next hello (it is persisted either way). slot is RFC 3339 UTC. */
-typedef int (*cronrun_fire_fn)(void *ctx, int64_t schedule_id, const char *slot);
+ * next hello (it is persisted either way). */
+typedef int (*cronrun_fire_fn)(void *ctx, const struct proto_fire *f);
 
 /* Opens the cron of state directory `state` (borrowed, must outlive the
  * result): reads cursor.json and fires.json, applies the start-up rule of
  * config's mode, loads config's schedules (host zone tz for expressions
  * without CRON_TZ=; NULL or "" is UTC). NULL when out of memory. Free with
  * cronrun_free. */
-struct cronrun *cronrun_open(const char *state, const char *tz, const json_t *config,
-                             int64_t now);
-/* A new config (schedules, mode) received at now. */
-void cronrun_load(struct cronrun *cr, const json_t *config, int64_t now);
+struct cronrun *cronrun_open(const char *state, const char *tz,
+                             const struct proto_config *config, int64_t now);
+/* A new config (schedules, mode) received at now; config is not kept. */
+void cronrun_load(struct cronrun *cr, const struct proto_config *config, int64_t now);
 /* Evaluates every schedule at now; fires go to fire(ctx, ...). */
 void cronrun_tick(struct cronrun *cr, int64_t now, cronrun_fire_fn fire, void *ctx);
-/* The persisted fires, [{schedule_id, slot}] (borrowed; valid until the
+/* The persisted fires, oldest first, *n of them (borrowed; valid until the
  * next cronrun_tick or cronrun_free). */
-json_t *cronrun_fires(const struct cronrun *cr);
+const struct proto_fire *cronrun_fires(const struct cronrun *cr, size_t *n);
 /* NULL is a no-op. */
 void cronrun_free(struct cronrun *cr);
 
@@ -172,8 +138,9 @@ void cronrun_free(struct cronrun *cr);
 /*
  * The job queue and the job thread: job.start messages are queued, run one
  * at a time (backup or restore through the server's object API), and their
- * final states kept (the last 20) and reported with every hello. Every
- * function is thread-safe (one mutex) unless it says otherwise.
+ * final states kept (the last 20) and reported with every hello. jobs.json
+ * holds them in the protocol's form (job.start messages, job entries).
+ * Every function is thread-safe (one mutex) unless it says otherwise.
  */
 struct jobs;
 
@@ -183,7 +150,7 @@ struct jobs;
  * directory. config: the last config (repository access). NULL when out of
  * memory. Not thread-safe (before jobs_start). */
 struct jobs *jobs_open(const char *state, const struct agent_identity *id,
-                       const json_t *config);
+                       const struct proto_config *config);
 /* Starts the job thread; wake(ctx) is called from it whenever there is
  * something in the outbox. 0 or -1. */
 int jobs_start(struct jobs *j, void (*wake)(void *ctx), void *ctx);
@@ -194,17 +161,26 @@ void jobs_stop(struct jobs *j);
 /* After jobs_stop (or without jobs_start). NULL is a no-op. */
 void jobs_free(struct jobs *j);
 
-/* config: repository access (deep-copied), the host's name if not NULL. */
-void jobs_set_config(struct jobs *j, const json_t *repository, const char *name);
-/* Queues a job.start (copied) unless a job with its id is already known. */
-void jobs_enqueue(struct jobs *j, const json_t *start, int64_t job_id);
-/* job.cancel: cancels the running job or drops the queued one. */
-void jobs_cancel(struct jobs *j, int64_t job_id);
-/* The jobs for hello: running, queued, then the final states. New array. */
-json_t *jobs_report(struct jobs *j);
-/* Takes the messages waiting to be sent (new array, caller decrefs); with
- * *progress a job.progress when one is due at now_ms (at most 1/s), else
- * NULL. */
+/* config: repository access (copied), the host's name if not "". */
+void jobs_set_config(struct jobs *j, const struct proto_config *config);
+/* Queues a job.start unless a job with its id is already known; takes
+ * *start's contents either way (leaves it zeroed). A full queue fails the
+ * job (reported like any final state). */
+void jobs_enqueue(struct jobs *j, struct proto_job_start *start);
+/* A job.start the agent could not decode (why: the decoder's message):
+ * unless the job is known, it is failed at once and reported so. */
+void jobs_reject(struct jobs *j, int64_t job_id, const char *why);
+/* job.cancel: cancels the running job or drops the queued one. (Not
+ * jobs_cancel: roostd's server/jobs.c has one, and the unit tests link
+ * both.) */
+void jobs_cancel_job(struct jobs *j, int64_t job_id);
+/* The jobs for hello into h->jobs, h->njobs (allocated; proto_msg_release
+ * frees them): running, queued, then the final states. 0, or -1 when out
+ * of memory (h unchanged). */
+int jobs_report(struct jobs *j, struct proto_msg *h);
+/* Takes the messages waiting to be sent, encoded (new array, caller
+ * decrefs); with *progress a job.progress when one is due at now_ms (at
+ * most 1/s), else NULL. */
 json_t *jobs_take_outbox(struct jobs *j, int64_t now_ms, json_t **progress);
 
 /* ----------------------------------------------------------------- conn.c */
@@ -218,7 +194,7 @@ struct conn;
  * driving cr and j (borrowed). config: the last config (timeout_s). NULL
  * if the libwebsockets context could not be created. */
 struct conn *conn_new(const struct agent_identity *id, const char *state, const char *tz,
-                      const json_t *config, struct cronrun *cr, struct jobs *j);
+                      const struct proto_config *config, struct cronrun *cr, struct jobs *j);
 /* Connects and services until conn_interrupt. */
 void conn_run(struct conn *c);
 /* Thread-safe: wakes the service loop to drain the jobs outbox. */

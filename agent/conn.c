@@ -7,7 +7,7 @@
  * cron and the job thread produce, pings a silent server and gives it up
  * after the config's timeout, and reconnects with exponential backoff and
  * jitter (1 s ... 5 min). A 250 ms tick drives keepalive, the local cron
- * and the jobs outbox.
+ * and the jobs outbox. Every frame is encoded or decoded by lib/proto.
  *
  * Threads: the main thread (the lws service loop) owns struct conn. The job
  * thread only calls conn_wake (lws_cancel_service), answered in
@@ -120,52 +120,78 @@ static void drain_outbox(struct conn *c)
 }
 
 /* The cron's sink: a fire goes now if the server has our hello, else with the next one. */
-static int send_fire(void *ctx, int64_t schedule_id, const char *slot)
+static int send_fire(void *ctx, const struct proto_fire *f)
 {
 	struct conn *c = ctx;
 	if (!(c->connected && c->configured))
 		return 0;
-	json_t *m = msg_fire(schedule_id, slot);
+	json_t *m = msg_fire(f);
+	if (!m)
+		return 0;
 	send_json(c, m);
 	json_decref(m);
 	return 1;
 }
 
+/* hello: who we are, our jobs and the persisted fires. */
+static void send_hello(struct conn *c)
+{
+	struct proto_msg h = {0};
+	size_t nfires;
+	const struct proto_fire *fires = cronrun_fires(c->cron, &nfires);
+	if (jobs_report(c->jobs, &h) ||
+	    (nfires && !(h.fires = malloc(nfires * sizeof(*h.fires))))) {
+		log_error("agent.hello", "msg=\"out of memory\"");
+		proto_msg_release(&h);
+		return;
+	}
+	if (nfires)
+		memcpy(h.fires, fires, nfires * sizeof(*h.fires));
+	h.nfires = nfires;
+	json_t *m = msg_hello(&h, c->tz, (int64_t)time(NULL));
+	proto_msg_release(&h);
+	if (m)
+		send_json(c, m);
+	json_decref(m);
+}
+
 /* ---- messages from the server ---- */
 
-static void on_config(struct conn *c, json_t *m)
+static void on_config(struct conn *c, const struct proto_config *m)
 {
-	jobs_set_config(c->jobs, msg_config_repository(m), msg_config_name(m));
+	jobs_set_config(c->jobs, m);
 	c->timeout_ms = msg_config_timeout_ms(m, c->timeout_ms);
-	if (state_write(c->state, "config.json", m))
+	if (state_save_config(c->state, m))
 		log_error("agent.state", "file=config.json msg=\"could not write\"");
 	cronrun_load(c->cron, m, (int64_t)time(NULL));
 	if (!c->configured) {
 		c->configured = 1;
 		c->backoff_ms = BACKOFF_MIN_MS;
 	}
-	log_info("agent.config", "schedules=%zu groups=%zu mode=%s",
-	         json_array_size(msg_config_schedules(m)), msg_config_ngroups(m),
-	         msg_config_mode(m) ?: "-");
+	log_info("agent.config", "schedules=%zu groups=%zu mode=%s", m->nschedules, m->ngroups,
+	         m->mode[0] ? m->mode : "-");
 }
 
 static void on_message(struct conn *c, const char *buf, size_t len)
 {
-	const char *type;
-	char err[JSON_ERROR_TEXT_LENGTH];
-	json_t *m = msg_decode(buf, len, &type, err, sizeof(err));
-	if (!m) {
-		log_warn("agent.bad_message", "msg=%s", roost_lq(err));
+	struct proto_server_msg m;
+	struct roost_errbuf eb = {{0}};
+	if (proto_decode_server(buf, len, &m, &eb)) {
+		/* a job.start we can not run is failed, not left queued on the server */
+		if (m.type == PROTO_JOB_START && m.start.job_id > 0)
+			jobs_reject(c->jobs, m.start.job_id, eb.msg);
+		else
+			log_warn("agent.bad_message", "msg=%s", roost_lq(eb.msg));
+		proto_server_msg_release(&m);
 		return;
 	}
-	int64_t id;
-	if (!strcmp(type, "config"))
-		on_config(c, m);
-	else if (!strcmp(type, "job.start") && msg_job_start_id(m, &id) == 0)
-		jobs_enqueue(c->jobs, m, id);
-	else if (!strcmp(type, "job.cancel"))
-		jobs_cancel(c->jobs, msg_job_id(m));
-	json_decref(m);
+	switch (m.type) {
+	case PROTO_CONFIG: on_config(c, &m.config); break;
+	case PROTO_JOB_START: jobs_enqueue(c->jobs, &m.start); break;
+	case PROTO_JOB_CANCEL: jobs_cancel_job(c->jobs, m.cancel.job_id); break;
+	default: break;
+	}
+	proto_server_msg_release(&m);
 }
 
 /* ---- the connection ---- */
@@ -230,10 +256,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		c->last_rx_ms = now_ms();
 		c->configured = 0;
 		log_info("agent.connected", "server=%s", roost_lq(c->id->url));
-		json_t *h = msg_hello(c->tz, (int64_t)time(NULL), jobs_report(c->jobs),
-		                      cronrun_fires(c->cron));
-		send_json(c, h);
-		json_decref(h);
+		send_hello(c);
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
@@ -241,7 +264,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE: {
 		c->last_rx_ms = now_ms();
-		if (c->rxlen + len > PROTO_MAX_FRAME * 4) {
+		if (c->rxlen + len > PROTO_MAX_SERVER_FRAME) {
 			log_warn("agent.frame_too_large", "bytes=%zu", c->rxlen + len);
 			return -1;
 		}
@@ -373,7 +396,7 @@ static void lws_log_emit(int level, const char *line)
 }
 
 struct conn *conn_new(const struct agent_identity *id, const char *state, const char *tz,
-                      const json_t *config, struct cronrun *cr, struct jobs *j)
+                      const struct proto_config *config, struct cronrun *cr, struct jobs *j)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c)

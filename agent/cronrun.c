@@ -6,7 +6,8 @@
  * (fires.json) so a restart neither loses nor repeats one, and hands each
  * fire to a sink (the connection). It never reads the clock itself: every
  * decision takes `now`, which is what tests/unit/test_cronrun.c drives.
- * Main thread only; the rules are spelled out in agent.h.
+ * Main thread only; the rules are spelled out in agent.h. fires.json holds
+ * the fires as a hello carries them (lib/proto's fire entries).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ struct cronrun {
 	struct sched_rt *scheds;
 	size_t nscheds;
 	json_t *cursor; /* {"<schedule id>": seconds}, every loaded schedule has one */
-	json_t *fires;  /* [{schedule_id, slot}], oldest first */
+	struct proto_fire fires[FIRES_KEEP]; /* oldest first */
+	size_t nfires;
 };
 
 static void free_scheds(struct cronrun *cr)
@@ -44,22 +46,25 @@ static void free_scheds(struct cronrun *cr)
 	cr->nscheds = 0;
 }
 
-void cronrun_load(struct cronrun *cr, const json_t *config, int64_t now)
+static int intermittent(const struct proto_config *config)
+{
+	return !strcmp(config->mode, "intermittent");
+}
+
+void cronrun_load(struct cronrun *cr, const struct proto_config *config, int64_t now)
 {
 	free_scheds(cr);
-	cr->intermittent = msg_config_intermittent(config);
-	json_t *arr = msg_config_schedules(config);
-	cr->scheds = calloc(json_array_size(arr) + 1, sizeof(*cr->scheds));
+	cr->intermittent = intermittent(config);
+	cr->scheds = calloc(config->nschedules + 1, sizeof(*cr->scheds));
 	if (!cr->scheds)
 		return;
-	size_t i;
-	json_t *s;
-	json_array_foreach(arr, i, s) {
+	for (size_t i = 0; i < config->nschedules; i++) {
+		const struct proto_schedule *s = &config->schedules[i];
 		struct sched_rt *r = &cr->scheds[cr->nscheds];
-		const char *expr;
-		msg_schedule_read(s, &r->id, &r->enabled, &expr);
+		r->id = s->id;
+		r->enabled = s->enabled && s->ngroup_ids > 0;
 		struct roost_errbuf eb = {{0}};
-		if (!expr || cron_parse(expr, cr->tz[0] ? cr->tz : NULL, &r->cron, &eb)) {
+		if (cron_parse(s->cron, cr->tz[0] ? cr->tz : NULL, &r->cron, &eb)) {
 			log_warn("cron.invalid", "schedule=%lld msg=%s", (long long)r->id, roost_lq(eb.msg));
 			continue;
 		}
@@ -72,8 +77,41 @@ void cronrun_load(struct cronrun *cr, const json_t *config, int64_t now)
 	state_write(cr->state, "cursor.json", cr->cursor);
 }
 
-struct cronrun *cronrun_open(const char *state, const char *tz, const json_t *config,
-                             int64_t now)
+/* fires.json; an entry lib/proto refuses is dropped. */
+static void load_fires(struct cronrun *cr)
+{
+	json_t *arr = state_read(cr->state, "fires.json");
+	size_t n = json_array_size(arr);
+	for (size_t i = n > FIRES_KEEP ? n - FIRES_KEEP : 0; i < n; i++) {
+		struct roost_errbuf eb = {{0}};
+		if (proto_decode_fire_entry(json_array_get(arr, i), &cr->fires[cr->nfires], &eb))
+			log_warn("agent.state", "file=fires.json entry=%zu msg=%s why=dropped", i,
+			         roost_lq(eb.msg));
+		else
+			cr->nfires++;
+	}
+	json_decref(arr);
+}
+
+static void save_fires(struct cronrun *cr)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < cr->nfires; i++) {
+		json_t *f;
+		struct roost_errbuf eb = {{0}};
+		if (proto_encode_fire_entry(&cr->fires[i], &f, &eb)) {
+			log_error("agent.encode", "type=fire msg=%s", roost_lq(eb.msg));
+			continue;
+		}
+		json_array_append_new(arr, f);
+	}
+	if (!arr || state_write(cr->state, "fires.json", arr))
+		log_error("agent.state", "file=fires.json msg=\"could not write\"");
+	json_decref(arr);
+}
+
+struct cronrun *cronrun_open(const char *state, const char *tz,
+                             const struct proto_config *config, int64_t now)
 {
 	struct cronrun *cr = calloc(1, sizeof(*cr));
 	if (!cr)
@@ -85,16 +123,12 @@ struct cronrun *cronrun_open(const char *state, const char *tz, const json_t *co
 		json_decref(cr->cursor);
 		cr->cursor = json_object();
 	}
-	cr->fires = state_read(state, "fires.json");
-	if (!json_is_array(cr->fires)) {
-		json_decref(cr->fires);
-		cr->fires = json_array();
-	}
-	if (!cr->cursor || !cr->fires) {
+	if (!cr->cursor) {
 		cronrun_free(cr);
 		return NULL;
 	}
-	if (msg_config_intermittent(config)) {
+	load_fires(cr);
+	if (intermittent(config)) {
 		/* a laptop that was off missed its windows: the server catches them up */
 		const char *k;
 		json_t *v;
@@ -111,25 +145,28 @@ void cronrun_free(struct cronrun *cr)
 		return;
 	free_scheds(cr);
 	json_decref(cr->cursor);
-	json_decref(cr->fires);
 	free(cr);
 }
 
-json_t *cronrun_fires(const struct cronrun *cr)
+const struct proto_fire *cronrun_fires(const struct cronrun *cr, size_t *n)
 {
+	*n = cr->nfires;
 	return cr->fires;
 }
 
-static void prune_fires(struct cronrun *cr, int64_t now)
+/* Appends f, then drops the oldest beyond FIRES_KEEP and those older than FIRES_MAX_AGE. */
+static void add_fire(struct cronrun *cr, const struct proto_fire *f, int64_t now)
 {
-	while (json_array_size(cr->fires) > FIRES_KEEP)
-		json_array_remove(cr->fires, 0);
-	for (size_t i = 0; i < json_array_size(cr->fires);) {
-		if (now - msg_hello_fire_slot(json_array_get(cr->fires, i)) > FIRES_MAX_AGE)
-			json_array_remove(cr->fires, i);
-		else
-			i++;
+	if (cr->nfires >= FIRES_KEEP) {
+		memmove(cr->fires, cr->fires + 1, (cr->nfires - 1) * sizeof(cr->fires[0]));
+		cr->nfires--;
 	}
+	cr->fires[cr->nfires++] = *f;
+	size_t k = 0;
+	for (size_t i = 0; i < cr->nfires; i++)
+		if (now - cr->fires[i].slot <= FIRES_MAX_AGE)
+			cr->fires[k++] = cr->fires[i];
+	cr->nfires = k;
 }
 
 void cronrun_tick(struct cronrun *cr, int64_t now, cronrun_fire_fn fire, void *ctx)
@@ -159,10 +196,10 @@ void cronrun_tick(struct cronrun *cr, int64_t now, cronrun_fire_fn fire, void *c
 		}
 		char sb[40];
 		roost_time_format(slot, sb, sizeof(sb));
-		json_array_append_new(cr->fires, msg_hello_fire(r->id, sb));
-		prune_fires(cr, now);
-		state_write(cr->state, "fires.json", cr->fires);
-		int sent = fire ? fire(ctx, r->id, sb) : 0;
+		struct proto_fire f = {.schedule_id = r->id, .slot = slot};
+		add_fire(cr, &f, now);
+		save_fires(cr);
+		int sent = fire ? fire(ctx, &f) : 0;
 		log_info("fire", "schedule=%lld slot=%s sent=%s", (long long)r->id, sb,
 		         sent ? "yes" : "later(persisted)");
 	}

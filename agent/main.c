@@ -30,7 +30,7 @@ struct agent {
 	const char *state;
 	struct agent_identity id;
 	char tz[64]; /* the host's zone, "" for UTC */
-	json_t *config; /* config.json at start-up; later configs go to the parts */
+	struct proto_config config; /* config.json at start-up; later configs go to the parts */
 	struct cronrun *cron;
 	struct jobs *jobs;
 	struct conn *conn;
@@ -121,17 +121,15 @@ static int cmd_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	detect_tz(a.tz, sizeof(a.tz));
-	a.config = state_read(a.state, "config.json");
-	if (!a.config)
-		a.config = json_object();
+	state_load_config(a.state, &a.config); /* none yet: an empty one */
 	rc = 1;
-	a.jobs = jobs_open(a.state, &a.id, a.config);
-	a.cron = cronrun_open(a.state, a.tz, a.config, (int64_t)time(NULL));
+	a.jobs = jobs_open(a.state, &a.id, &a.config);
+	a.cron = cronrun_open(a.state, a.tz, &a.config, (int64_t)time(NULL));
 	if (!a.jobs || !a.cron) {
 		fprintf(stderr, "roost-agent: out of memory\n");
 		goto done;
 	}
-	a.conn = conn_new(&a.id, a.state, a.tz, a.config, a.cron, a.jobs);
+	a.conn = conn_new(&a.id, a.state, a.tz, &a.config, a.cron, a.jobs);
 	if (!a.conn) {
 		fprintf(stderr, "roost-agent: could not create the connection context\n");
 		goto done;
@@ -157,7 +155,7 @@ done:
 	conn_free(a.conn);
 	cronrun_free(a.cron);
 	jobs_free(a.jobs);
-	json_decref(a.config);
+	proto_config_release(&a.config);
 	return rc;
 }
 

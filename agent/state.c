@@ -4,7 +4,8 @@
  * (temporary file, fsync, rename, fsync of the directory), secrets 0600,
  * and identity.json, who this agent is. The other files belong to the
  * parts that keep them: cursor.json and fires.json to cronrun.c, jobs.json
- * to jobs.c, config.json to conn.c (written on every config).
+ * to jobs.c, config.json to conn.c (written on every config, read at
+ * start-up; both through lib/proto, as the config message it is).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 #include "agent.h"
 #include "roost/http.h"
+#include "roost/log.h"
 
 int state_write(const char *dir, const char *name, json_t *j)
 {
@@ -91,4 +93,39 @@ int state_load_identity(const char *dir, struct agent_identity *out)
 	out->host[hl] = 0;
 	out->port = h[hl] == ':' ? atoi(h + hl + 1) : 443;
 	return 0;
+}
+
+int state_load_config(const char *dir, struct proto_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	json_t *o = state_read(dir, "config.json");
+	if (!o)
+		return -1;
+	struct proto_server_msg m;
+	struct roost_errbuf eb = {{0}};
+	enum roost_err err = proto_decode_server_json(o, &m, &eb);
+	json_decref(o);
+	if (!err && m.type != PROTO_CONFIG)
+		err = roost_errf(&eb, ROOST_EINVAL, "type: expected config");
+	if (err) {
+		proto_server_msg_release(&m);
+		log_warn("agent.state", "file=config.json msg=%s why=\"ignored until the server "
+		                        "sends a config\"", roost_lq(eb.msg));
+		return -1;
+	}
+	*c = m.config; /* the contents move to *c */
+	return 0;
+}
+
+int state_save_config(const char *dir, const struct proto_config *c)
+{
+	json_t *o;
+	struct roost_errbuf eb = {{0}};
+	if (proto_encode_config(c, &o, &eb)) {
+		log_error("agent.encode", "type=config msg=%s", roost_lq(eb.msg));
+		return -1;
+	}
+	int rc = state_write(dir, "config.json", o);
+	json_decref(o);
+	return rc;
 }

@@ -75,16 +75,17 @@ static json_t *file(struct fix *f, const char *name)
 	return j;
 }
 
-/* ---- configs ---- */
+/* ---- configs: written as the server sends them, decoded by lib/proto as the agent does ---- */
 
 static json_t *sched(int64_t id, const char *cron, int enabled)
 {
-	return json_pack("{s:I, s:s, s:b, s:[i]}", "id", (json_int_t)id, "cron", cron, "enabled",
-	                 enabled, "group_ids", 1);
+	return json_pack("{s:I, s:I, s:s, s:b, s:[i]}", "id", (json_int_t)id, "host_id",
+	                 (json_int_t)1, "cron", cron, "enabled", enabled, "group_ids", 1);
 }
 
-/* mode "always-on" or "intermittent", then NULL-terminated schedules (stolen). */
-static json_t *config(const char *mode, ...)
+/* mode "always-on" or "intermittent", then NULL-terminated schedules
+ * (stolen); the config message decoded (cfg_free). */
+static struct proto_config *config(const char *mode, ...)
 {
 	json_t *arr = json_array();
 	va_list ap;
@@ -93,7 +94,23 @@ static json_t *config(const char *mode, ...)
 	while ((s = va_arg(ap, json_t *)))
 		json_array_append_new(arr, s);
 	va_end(ap);
-	return json_pack("{s:s, s:o, s:[]}", "mode", mode, "schedules", arr, "groups");
+	json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:[]}", "type", "config", "host_id", 1, "mode",
+	                      mode, "schedules", arr, "groups");
+	struct proto_server_msg m;
+	struct roost_errbuf eb = {{0}};
+	if (proto_decode_server_json(o, &m, &eb) || m.type != PROTO_CONFIG)
+		fail_msg("config: %s", eb.msg);
+	json_decref(o);
+	struct proto_config *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	*c = m.config;
+	return c;
+}
+
+static void cfg_free(struct proto_config *c)
+{
+	proto_config_release(c);
+	free(c);
 }
 
 /* ---- the sink: records what the connection would have been given ---- */
@@ -105,12 +122,12 @@ struct sink {
 	char slot[64][40];
 };
 
-static int record(void *ctx, int64_t schedule_id, const char *slot)
+static int record(void *ctx, const struct proto_fire *f)
 {
 	struct sink *s = ctx;
 	if (s->n < 64) {
-		s->id[s->n] = schedule_id;
-		snprintf(s->slot[s->n], sizeof(s->slot[0]), "%s", slot);
+		s->id[s->n] = f->schedule_id;
+		roost_time_format(f->slot, s->slot[s->n], sizeof(s->slot[0]));
 	}
 	s->n++;
 	return s->live;
@@ -129,6 +146,24 @@ static void tick_range(struct cronrun *cr, int64_t from, int64_t to, int step, s
 {
 	for (int64_t t = from; t <= to; t += step)
 		cronrun_tick(cr, t, record, s);
+}
+
+/* Is {schedule_id, slot} among the fires cronrun keeps for the next hello? */
+static int has_kept_fire(const struct cronrun *cr, int64_t id, const char *slot)
+{
+	size_t n;
+	const struct proto_fire *f = cronrun_fires(cr, &n);
+	for (size_t i = 0; i < n; i++)
+		if (f[i].schedule_id == id && f[i].slot == T(slot))
+			return 1;
+	return 0;
+}
+
+static size_t nkept(const struct cronrun *cr)
+{
+	size_t n;
+	cronrun_fires(cr, &n);
+	return n;
 }
 
 /* Is {schedule_id, slot} among the persisted fires? */
@@ -151,7 +186,7 @@ static int has_fire(json_t *fires, int64_t id, const char *slot)
 static void test_fires_on_time(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "0 * * * *", 1), sched(8, "61 * * * *", 1),
+	struct proto_config *cfg = config("always-on", sched(7, "0 * * * *", 1), sched(8, "61 * * * *", 1),
 	                     NULL);
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T09:59:00Z"));
 	assert_non_null(cr);
@@ -169,7 +204,7 @@ static void test_fires_on_time(void **state)
 	assert_true(has_fire(fires, 7, "2026-06-01T10:00:00Z"));
 	json_decref(fires);
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* ---- the agent was stopped ---- */
@@ -179,7 +214,7 @@ static void test_fires_on_time(void **state)
 static void test_missed_while_stopped_always_on(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 0};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T08:10:00Z"));
 	cronrun_tick(cr, T("2026-06-01T08:10:00Z"), record, &s);
@@ -190,13 +225,13 @@ static void test_missed_while_stopped_always_on(void **state)
 	assert_int_equal(s.n, 1);
 	expect_fire(&s, 0, 7, "2026-06-01T11:00:00Z");
 	/* offline: it waits in fires.json for the next hello */
-	assert_true(has_fire(cronrun_fires(cr), 7, "2026-06-01T11:00:00Z"));
+	assert_true(has_kept_fire(cr, 7, "2026-06-01T11:00:00Z"));
 	json_t *fires = file(f, "fires.json");
 	assert_int_equal(json_array_size(fires), 1);
 	assert_true(has_fire(fires, 7, "2026-06-01T11:00:00Z"));
 	json_decref(fires);
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* Intermittent: nothing missed while stopped fires (the server's catch-up
@@ -204,7 +239,7 @@ static void test_missed_while_stopped_always_on(void **state)
 static void test_missed_while_stopped_intermittent(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("intermittent", sched(7, "0 * * * *", 1), NULL);
+	struct proto_config *cfg = config("intermittent", sched(7, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T08:10:00Z"));
 	cronrun_tick(cr, T("2026-06-01T08:10:00Z"), record, &s);
@@ -213,12 +248,12 @@ static void test_missed_while_stopped_intermittent(void **state)
 	/* 11:00 is only 3 s old, but it was missed while stopped: no fire either */
 	tick_range(cr, T("2026-06-01T11:00:03Z"), T("2026-06-01T11:59:59Z"), 1, &s);
 	assert_int_equal(s.n, 0);
-	assert_int_equal(json_array_size(cronrun_fires(cr)), 0);
+	assert_int_equal(nkept(cr), 0);
 	cronrun_tick(cr, T("2026-06-01T12:00:00Z"), record, &s);
 	assert_int_equal(s.n, 1);
 	expect_fire(&s, 0, 7, "2026-06-01T12:00:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* ---- the slept-through gap (the agent ran, the machine slept) ---- */
@@ -228,7 +263,7 @@ static void test_missed_while_stopped_intermittent(void **state)
 static void test_slept_through_intermittent(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("intermittent", sched(7, "0 * * * *", 1), NULL);
+	struct proto_config *cfg = config("intermittent", sched(7, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T09:30:00Z"));
 	cronrun_tick(cr, T("2026-06-01T10:00:05Z"), record, &s); /* asleep 09:30 .. 10:00:05 */
@@ -246,7 +281,7 @@ static void test_slept_through_intermittent(void **state)
 	assert_int_equal(s.n, 2);
 	expect_fire(&s, 1, 7, "2026-06-01T12:00:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* Always-on: however late, the latest slot of the gap fires once (11:00,
@@ -254,7 +289,7 @@ static void test_slept_through_intermittent(void **state)
 static void test_slept_through_always_on(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T09:30:00Z"));
 	cronrun_tick(cr, T("2026-06-01T10:00:05Z"), record, &s);
@@ -264,7 +299,7 @@ static void test_slept_through_always_on(void **state)
 	expect_fire(&s, 0, 7, "2026-06-01T10:00:00Z");
 	expect_fire(&s, 1, 7, "2026-06-01T14:00:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* ---- persistence ---- */
@@ -275,7 +310,7 @@ static void test_slept_through_always_on(void **state)
 static void test_cursor_survives_restart(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 0};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T09:30:00Z"));
 	json_t *cur = file(f, "cursor.json");
@@ -289,8 +324,8 @@ static void test_cursor_survives_restart(void **state)
 	cronrun_free(cr);
 
 	cr = cronrun_open(f->dir, NULL, cfg, T("2026-06-01T10:30:00Z"));
-	assert_int_equal(json_array_size(cronrun_fires(cr)), 1);
-	assert_true(has_fire(cronrun_fires(cr), 7, "2026-06-01T10:00:00Z"));
+	assert_int_equal(nkept(cr), 1);
+	assert_true(has_kept_fire(cr, 7, "2026-06-01T10:00:00Z"));
 	tick_range(cr, T("2026-06-01T10:30:00Z"), T("2026-06-01T10:59:00Z"), 60, &s);
 	assert_int_equal(s.n, 1);
 	cronrun_tick(cr, T("2026-06-01T11:00:00Z"), record, &s);
@@ -302,7 +337,7 @@ static void test_cursor_survives_restart(void **state)
 	assert_true(has_fire(fires, 7, "2026-06-01T11:00:00Z"));
 	json_decref(fires);
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* A schedule first seen in a new config starts at that moment (8 does not
@@ -311,11 +346,11 @@ static void test_cursor_survives_restart(void **state)
 static void test_new_and_disabled_schedules(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg1 = config("always-on", sched(7, "0 * * * *", 1), sched(9, "0 * * * *", 0),
+	struct proto_config *cfg1 = config("always-on", sched(7, "0 * * * *", 1), sched(9, "0 * * * *", 0),
 	                      NULL);
-	json_t *cfg2 = config("always-on", sched(7, "0 * * * *", 1), sched(8, "0 * * * *", 1),
+	struct proto_config *cfg2 = config("always-on", sched(7, "0 * * * *", 1), sched(8, "0 * * * *", 1),
 	                      sched(9, "0 * * * *", 0), NULL);
-	json_t *cfg3 = config("always-on", sched(9, "0 * * * *", 1), NULL);
+	struct proto_config *cfg3 = config("always-on", sched(9, "0 * * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg1, T("2026-06-01T09:30:00Z"));
 	cronrun_load(cr, cfg2, T("2026-06-01T10:10:00Z"));
@@ -329,9 +364,9 @@ static void test_new_and_disabled_schedules(void **state)
 	assert_int_equal(s.n, 2);
 	expect_fire(&s, 1, 9, "2026-06-01T11:00:00Z");
 	cronrun_free(cr);
-	json_decref(cfg1);
-	json_decref(cfg2);
-	json_decref(cfg3);
+	cfg_free(cfg1);
+	cfg_free(cfg2);
+	cfg_free(cfg3);
 }
 
 /* Persisted fires older than 7 days are dropped when a new one is added:
@@ -340,7 +375,7 @@ static void test_new_and_disabled_schedules(void **state)
 static void test_old_fires_pruned(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "0 0 * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "0 0 * * *", 1), NULL);
 	struct sink s = {.live = 0};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-01-01T12:00:00Z"));
 	tick_range(cr, T("2026-01-02T00:00:00Z"), T("2026-01-11T00:00:00Z"), 86400, &s);
@@ -353,7 +388,7 @@ static void test_old_fires_pruned(void **state)
 	assert_true(has_fire(fires, 7, "2026-01-11T00:00:00Z"));
 	json_decref(fires);
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* ---- DST ---- */
@@ -365,7 +400,7 @@ static void test_old_fires_pruned(void **state)
 static void test_dst_spring_forward_berlin(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "CRON_TZ=Europe/Berlin 30 2 * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "CRON_TZ=Europe/Berlin 30 2 * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-03-28T12:00:00Z"));
 	tick_range(cr, T("2026-03-28T12:00:00Z"), T("2026-03-30T00:29:00Z"), 60, &s);
@@ -374,7 +409,7 @@ static void test_dst_spring_forward_berlin(void **state)
 	assert_int_equal(s.n, 1);
 	expect_fire(&s, 0, 7, "2026-03-30T00:30:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* The host's zone (no CRON_TZ=) counts too: America/New_York springs
@@ -383,7 +418,7 @@ static void test_dst_spring_forward_berlin(void **state)
 static void test_dst_spring_forward_host_zone(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "30 2 * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "30 2 * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, "America/New_York", cfg,
 	                                  T("2026-03-07T12:00:00Z"));
@@ -393,7 +428,7 @@ static void test_dst_spring_forward_host_zone(void **state)
 	assert_int_equal(s.n, 1);
 	expect_fire(&s, 0, 7, "2026-03-09T06:30:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* Europe/Berlin falls back on 2026-10-25 at 03:00 CEST (01:00Z) to 02:00
@@ -402,7 +437,7 @@ static void test_dst_spring_forward_host_zone(void **state)
 static void test_dst_fall_back_berlin(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "CRON_TZ=Europe/Berlin 30 2 * * *", 1), NULL);
+	struct proto_config *cfg = config("always-on", sched(7, "CRON_TZ=Europe/Berlin 30 2 * * *", 1), NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, NULL, cfg, T("2026-10-24T22:00:00Z"));
 	tick_range(cr, T("2026-10-24T22:00:00Z"), T("2026-10-25T01:00:00Z"), 60, &s);
@@ -413,7 +448,7 @@ static void test_dst_fall_back_berlin(void **state)
 	tick_range(cr, T("2026-10-25T01:10:00Z"), T("2026-10-25T06:00:00Z"), 60, &s);
 	assert_int_equal(s.n, 1);
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 /* America/New_York falls back on 2026-11-01 at 02:00 EDT (06:00Z) to 01:00
@@ -421,7 +456,7 @@ static void test_dst_fall_back_berlin(void **state)
 static void test_dst_fall_back_new_york(void **state)
 {
 	struct fix *f = *state;
-	json_t *cfg = config("always-on", sched(7, "CRON_TZ=America/New_York 30 1 * * *", 1),
+	struct proto_config *cfg = config("always-on", sched(7, "CRON_TZ=America/New_York 30 1 * * *", 1),
 	                     NULL);
 	struct sink s = {.live = 1};
 	struct cronrun *cr = cronrun_open(f->dir, "Europe/Berlin", cfg, T("2026-11-01T03:00:00Z"));
@@ -429,7 +464,7 @@ static void test_dst_fall_back_new_york(void **state)
 	assert_int_equal(s.n, 1);
 	expect_fire(&s, 0, 7, "2026-11-01T05:30:00Z");
 	cronrun_free(cr);
-	json_decref(cfg);
+	cfg_free(cfg);
 }
 
 int main(void)
