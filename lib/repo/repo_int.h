@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal interfaces of the repository engine (lib/repo). One section per
- * file. The format these implement is docs/repository-format.md.
+ * Internal interfaces of the repository engine (lib/repo), a map of it: one
+ * section per file, named after it, lower layers first. The format these
+ * implement is docs/repository-format.md. Files with no section here offer
+ * only the public API of include/roost/repo.h and backend.h:
+ * backend_local.c (the local directory backend), browse.c (ls, diff),
+ * check.c, and the entry points of backup.c, restore.c and maintenance.c.
  */
 #ifndef ROOST_REPO_INT_H
 #define ROOST_REPO_INT_H
@@ -23,7 +27,7 @@
 #define MAX_TREE_BLOB (256u << 20)
 #define MAX_OBJECT (1024u << 20)
 
-/* ---- crypto.c --------------------------------------------------------- */
+/* ---- crypto.c: keys, sealing, ids, hex ---------------------------------- */
 struct repo_keys {
 	uint8_t enc[32];   /* sealing */
 	uint8_t id[32];    /* keyed BLAKE2b blob ids */
@@ -45,7 +49,7 @@ enum roost_err seal_alloc(const uint8_t key[32], const uint8_t *pt, size_t n, ui
 enum roost_err unseal_alloc(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t **out,
                             size_t *outn);
 
-/* ---- blob.c: compression + sealing of one blob ------------------------ */
+/* ---- blob.c: compression + sealing of one blob -------------------------- */
 struct blob_ctx; /* per-thread zstd contexts and scratch buffers */
 struct blob_ctx *blob_ctx_new(int level);
 void blob_ctx_free(struct blob_ctx *c);
@@ -68,7 +72,7 @@ void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n);
 enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint8_t *out,
                            size_t raw_len);
 
-/* ---- chunker.c: FastCDC ------------------------------------------------ */
+/* ---- chunker.c: FastCDC ------------------------------------------------- */
 struct chunker {
 	uint64_t gear[256];
 	uint64_t mask_s, mask_l;
@@ -80,7 +84,7 @@ void chunker_init(struct chunker *ch, const uint8_t seed[32], uint32_t min, uint
  * caller must supply more data first. */
 size_t chunker_cut(const struct chunker *ch, const uint8_t *p, size_t n);
 
-/* ---- index.c: blob id -> location, shared by all threads --------------- */
+/* ---- index.c: blob id -> location, shared by all threads ---------------- */
 struct blob_loc {
 	uint8_t id[ID_LEN];
 	uint32_t pack;   /* index into repo_index.packs */
@@ -120,6 +124,8 @@ void index_each_blob(struct repo_index *ix, void (*cb)(void *, const struct blob
 size_t index_nblobs(struct repo_index *ix);
 /* How many blobs were added again from a second pack. */
 uint64_t index_duplicates(struct repo_index *ix);
+/* Blobs of the pack are no longer offered for deduplication (prune marked it). */
+void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
 /* A pack and its blobs, as in a trailer or an index object. */
 struct pack_blobs {
 	uint8_t id[ID_LEN];
@@ -140,7 +146,7 @@ enum roost_err index_decode(const uint8_t *p, size_t n,
                             enum roost_err (*add)(void *, const struct pack_blobs *),
                             void *ctx, struct roost_errbuf *eb);
 
-/* ---- pack.c ------------------------------------------------------------ */
+/* ---- pack.c: one pack file being written; trailers ---------------------- */
 struct pack_writer;
 enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
                                struct roost_errbuf *eb);
@@ -168,7 +174,7 @@ enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys
                                  const char *name, uint64_t size, struct blob_loc **blobs,
                                  uint32_t *nb, struct roost_errbuf *eb);
 
-/* ---- tree.c ------------------------------------------------------------ */
+/* ---- tree.c: directory tree blobs --------------------------------------- */
 enum node_type {
 	NODE_FILE = 1,
 	NODE_DIR = 2,
@@ -217,7 +223,7 @@ enum roost_err tree_encode(struct tree *t, uint8_t **out, size_t *outn);
 enum roost_err tree_decode(const uint8_t *p, size_t n, struct tree *t, struct roost_errbuf *eb);
 int name_valid(const char *name, size_t len);
 
-/* ---- repo.c ------------------------------------------------------------ */
+/* ---- repo.c: an open repository, its objects ---------------------------- */
 struct roost_repo {
 	struct roost_backend *be;
 	struct repo_keys keys;
@@ -247,15 +253,20 @@ enum roost_err repo_load_tree(struct roost_repo *r, struct blob_ctx *bc,
 /* Writes one index object for packs p[0..n); *name_hex (may be NULL) gets its name. */
 enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p, size_t n,
                                 char *name_hex, struct roost_errbuf *eb);
+/* Formats a message and hands it to cb (if non-NULL): the warnings and
+ * reports of backup, restore, check and prune. */
+void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
+enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
+                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
 
-/* ---- snapshot.c -------------------------------------------------------- */
+/* ---- snapshot.c: snapshot JSON ------------------------------------------ */
 enum roost_err snapshot_encode(const struct roost_snapshot *s, char **json);
 enum roost_err snapshot_decode(const char *json, size_t n, struct roost_snapshot *s,
                                struct roost_errbuf *eb);
 
-#endif
-
-/* ---- filescache.c ------------------------------------------------------- */
+/* ---- filescache.c: what the last backup read, by path ------------------- */
 struct fc_entry {
 	uint64_t ino, size;
 	int64_t mtime_s, ctime_s;
@@ -289,17 +300,7 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 enum roost_err fcache_out_commit(struct fcache_out *o, const char *path, struct roost_errbuf *eb);
 void fcache_out_free(struct fcache_out *o);
 
-/* ---- repo.c (listing, reporting) ------------------------------------------ */
-/* Formats a message and hands it to cb (if non-NULL): the warnings and
- * reports of backup, restore, check and prune. */
-void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-/* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
-enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
-                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
-void free_names(char **names, size_t n);
-
-/* ---- idset.c: a set of blob ids ------------------------------------------ */
+/* ---- idset.c: a set of blob ids, and the tree walk built on it ---------- */
 struct idset;
 struct idset *idset_new(void);
 void idset_free(struct idset *s);
@@ -307,6 +308,8 @@ void idset_free(struct idset *s);
 int idset_add(struct idset *s, const uint8_t id[ID_LEN]);
 int idset_has(const struct idset *s, const uint8_t id[ID_LEN]);
 size_t idset_size(const struct idset *s);
+/* Frees a list of names from repo_list_objects. */
+void free_names(char **names, size_t n);
 
 /* Visits every tree reachable from root once (per `seen`), calling cb with each
  * tree and its path. Errors in loading a tree go to err_cb and the walk goes on. */
@@ -315,13 +318,15 @@ typedef void (*tree_err_cb)(void *ctx, const char *path, const char *msg);
 enum roost_err walk_trees(struct roost_repo *r, struct blob_ctx *bc, const uint8_t root[ID_LEN],
                           struct idset *seen, tree_visit_cb cb, tree_err_cb ecb, void *ctx);
 
-/* ---- maintenance.c ------------------------------------------------------- */
+/* ---- maintenance.c: prune's marks --------------------------------------- */
 /* Packs prune has marked for deletion, with the time of their mark. */
 struct mark {
 	uint8_t id[ID_LEN];
 	int64_t at;
 };
+/* Reads every marks object (the latest mark of a pack wins); *out malloc'd.
+ * names (may be NULL) gets the marks objects' names, for prune to replace. */
 enum roost_err marks_load(struct roost_repo *r, struct mark **out, size_t *n, char ***names,
                           size_t *nnames, struct roost_errbuf *eb);
-/* index.c: blobs of a pack are no longer offered for deduplication. */
-void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
+
+#endif
