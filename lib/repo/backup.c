@@ -28,7 +28,6 @@
 #include "roost/timeutil.h"
 
 #define QUEUE_CAP 256
-#define INDEX_EVERY 64
 #define BATCH 32
 
 struct dnode {
@@ -79,22 +78,14 @@ struct bk {
 	int walking; /* workers walking a directory: they may still queue jobs */
 
 
-	pthread_mutex_t plock; /* finished packs, index writing, fatal error */
-	struct pack_blobs *done;
-	size_t ndone, capdone;
+	pthread_mutex_t plock; /* fatal error */
 	enum roost_err fatal;
 	struct roost_errbuf feb;
 
 	atomic_uint_fast64_t files, dirs, bytes, bytes_new, blobs_new, errors, files_done,
 		bytes_done;
 
-	/* packs being committed (fsync + link) off the workers' path */
-	pthread_mutex_t clock_;
-	pthread_cond_t c_nonempty, c_nonfull;
-	struct pack_writer *cq[4];
-	size_t cqlen;
-	int cclosing;
-	pthread_t committer;
+	struct packer *pk; /* commits packs (fsync + link) off the workers' path */
 
 	struct filescache *fc;
 	struct fcache_out *fco;
@@ -115,14 +106,20 @@ static void set_fatal(struct bk *b, enum roost_err err, const struct roost_errbu
 		snprintf(b->feb.msg, sizeof(b->feb.msg), "%s",
 		         eb && eb->msg[0] ? eb->msg : roost_strerror(err));
 	}
+	enum roost_err first = b->fatal;
 	pthread_mutex_unlock(&b->plock);
 	pthread_mutex_lock(&b->qlock);
 	pthread_cond_broadcast(&b->q_nonempty);
 	pthread_cond_broadcast(&b->q_nonfull);
 	pthread_mutex_unlock(&b->qlock);
-	pthread_mutex_lock(&b->clock_);
-	pthread_cond_broadcast(&b->c_nonfull);
-	pthread_mutex_unlock(&b->clock_);
+	if (b->pk)
+		packer_fail(b->pk, first);
+}
+
+/* A pack failed to commit (on the packer's thread). */
+static void commit_failed(void *ctx, enum roost_err err, const struct roost_errbuf *eb)
+{
+	set_fatal(ctx, err, eb);
 }
 
 static void warnf(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -135,106 +132,7 @@ static void warnf(struct bk *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- packs ---- */
-
-/* Writes an index object for finished packs; plock held. */
-static enum roost_err flush_index_locked(struct bk *b, struct roost_errbuf *eb)
-{
-	if (!b->ndone)
-		return ROOST_OK;
-	enum roost_err err = repo_write_index(b->r, b->done, b->ndone, NULL, eb);
-	for (size_t i = 0; i < b->ndone; i++)
-		free(b->done[i].blobs);
-	b->ndone = 0;
-	return err;
-}
-
-/* Seals, fsyncs and links one pack, then indexes it (committer thread). */
-static enum roost_err commit_pack(struct bk *b, struct pack_writer *pw, struct roost_errbuf *eb)
-{
-	struct pack_blobs pb;
-	memset(&pb, 0, sizeof(pb));
-	enum roost_err err = pack_writer_finish(pw, &b->r->keys, pb.id, &pb.size, &pb.blobs,
-	                                        &pb.n, eb);
-	if (err)
-		return err;
-	err = index_add_pack(b->r->index, pb.id, pb.size, pb.blobs, pb.n, 1);
-	pthread_mutex_lock(&b->plock);
-	if (!err && b->ndone == b->capdone) {
-		size_t nc = b->capdone ? b->capdone * 2 : 16;
-		struct pack_blobs *nd = realloc(b->done, nc * sizeof(*nd));
-		if (nd) {
-			b->done = nd;
-			b->capdone = nc;
-		} else {
-			err = ROOST_ENOMEM;
-		}
-	}
-	if (!err) {
-		b->done[b->ndone++] = pb;
-		if (b->ndone >= INDEX_EVERY)
-			err = flush_index_locked(b, eb);
-	} else {
-		free(pb.blobs);
-	}
-	pthread_mutex_unlock(&b->plock);
-	return err;
-}
-
-static void *committer(void *arg)
-{
-	struct bk *b = arg;
-	for (;;) {
-		pthread_mutex_lock(&b->clock_);
-		while (!b->cqlen && !b->cclosing)
-			pthread_cond_wait(&b->c_nonempty, &b->clock_);
-		struct pack_writer *pw = NULL;
-		if (b->cqlen) {
-			pw = b->cq[0];
-			memmove(b->cq, b->cq + 1, --b->cqlen * sizeof(*b->cq));
-			pthread_cond_broadcast(&b->c_nonfull);
-		}
-		pthread_mutex_unlock(&b->clock_);
-		if (!pw)
-			return NULL;
-		struct roost_errbuf eb;
-		enum roost_err err = b->fatal ? ROOST_ECANCELED : commit_pack(b, pw, &eb);
-		if (err == ROOST_ECANCELED)
-			pack_writer_abort(pw);
-		else if (err)
-			set_fatal(b, err, &eb);
-	}
-}
-
-/* Hands w's pack to the committer; the worker goes on with a new pack. */
-static enum roost_err finish_pack(struct bk *b, struct wctx *w, struct roost_errbuf *eb)
-{
-	(void)eb;
-	if (!w->pw)
-		return ROOST_OK;
-	pthread_mutex_lock(&b->clock_);
-	while (b->cqlen == sizeof(b->cq) / sizeof(b->cq[0]) && !b->fatal)
-		pthread_cond_wait(&b->c_nonfull, &b->clock_);
-	if (b->fatal) {
-		pthread_mutex_unlock(&b->clock_);
-		return b->fatal;
-	}
-	b->cq[b->cqlen++] = w->pw;
-	w->pw = NULL;
-	pthread_cond_signal(&b->c_nonempty);
-	pthread_mutex_unlock(&b->clock_);
-	return ROOST_OK;
-}
-
-/* Waits until every handed-over pack is committed and stops the committer. */
-static void stop_committer(struct bk *b)
-{
-	pthread_mutex_lock(&b->clock_);
-	b->cclosing = 1;
-	pthread_cond_broadcast(&b->c_nonempty);
-	pthread_mutex_unlock(&b->clock_);
-	pthread_join(b->committer, NULL);
-}
+/* ---- blobs ---- */
 
 /* Stores one blob unless the repository has (or is getting) it. */
 static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, const uint8_t *p,
@@ -246,10 +144,8 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 	const uint8_t *st;
 	size_t stn;
 	enum roost_err err = blob_encode(w->bc, &b->r->keys, p, n, &st, &stn);
-	if (!err && !w->pw)
-		err = pack_writer_new(b->r->be, &w->pw, eb);
 	if (!err)
-		err = pack_writer_add(w->pw, type, id, st, stn, (uint32_t)n, eb);
+		err = packer_add(b->pk, &w->pw, type, id, st, stn, (uint32_t)n, eb);
 	if (err) {
 		index_unclaim(b->r->index, id);
 		return err;
@@ -257,9 +153,7 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 	if (type == BLOB_DATA)
 		atomic_fetch_add(&b->bytes_new, n);
 	atomic_fetch_add(&b->blobs_new, 1);
-	if (pack_writer_size(w->pw) >= b->r->pack_size)
-		err = finish_pack(b, w, eb);
-	return err;
+	return packer_roll(b->pk, &w->pw, eb);
 }
 
 /* ---- directory completion ---- */
@@ -1306,7 +1200,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		nth = 1;
 	if (nth > 64)
 		nth = 64;
-	int started = 0, committer_started = 0;
+	int started = 0;
 	char *cpath = NULL;
 	struct prog prog = {0};
 	int prog_started = 0;
@@ -1322,14 +1216,8 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	pthread_cond_init(&b->q_nonempty, NULL);
 	pthread_cond_init(&b->q_nonfull, NULL);
 	pthread_mutex_init(&b->plock, NULL);
-	pthread_mutex_init(&b->clock_, NULL);
-	pthread_cond_init(&b->c_nonempty, NULL);
-	pthread_cond_init(&b->c_nonfull, NULL);
-	committer_started = pthread_create(&b->committer, NULL, committer, b) == 0;
-	if (!committer_started) {
-		err = roost_errf(eb, ROOST_EIO, "cannot start a thread");
+	if ((err = packer_new(r, PACKER_THREAD | PACKER_INDEX, commit_failed, b, &b->pk, eb)))
 		goto done;
-	}
 
 	if ((err = repo_load_index(r, eb)))
 		goto done;
@@ -1426,18 +1314,14 @@ join:
 	}
 	/* Remaining packs, then their index, then the snapshot. */
 	for (int i = 0; i < started && !err; i++)
-		err = finish_pack(b, &wa[i].w, eb);
+		err = packer_seal(b->pk, &wa[i].w.pw, eb);
 	if (!err)
-		err = finish_pack(b, &ww, eb);
-	stop_committer(b);
-	committer_started = 0;
+		err = packer_seal(b->pk, &ww.pw, eb);
+	packer_stop(b->pk);
 	if (!err && b->fatal)
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
-	if (!err) {
-		pthread_mutex_lock(&b->plock);
-		err = flush_index_locked(b, eb);
-		pthread_mutex_unlock(&b->plock);
-	}
+	if (!err)
+		err = packer_flush(b->pk, eb);
 	if (err)
 		goto done;
 
@@ -1478,8 +1362,6 @@ join:
 		b->fco = NULL;
 	}
 done:
-	if (b && committer_started)
-		stop_committer(b);
 	if (b) {
 		/* on failure, abort open packs: what was committed stays usable */
 		for (int i = 0; wa && i < started; i++) {
@@ -1490,11 +1372,7 @@ done:
 		pack_writer_abort(ww.pw);
 		blob_ctx_free(ww.bc);
 		free(ww.buf);
-		if (b->ndone) { /* committed packs whose index is still unwritten */
-			struct roost_errbuf e2;
-			flush_index_locked(b, &e2);
-		}
-		free(b->done);
+		packer_free(b->pk); /* indexes the packs committed so far */
 		fcache_free(b->fc);
 		fcache_out_free(b->fco);
 		if (prog_started || prog.b) {
@@ -1505,9 +1383,6 @@ done:
 		pthread_cond_destroy(&b->q_nonempty);
 		pthread_cond_destroy(&b->q_nonfull);
 		pthread_mutex_destroy(&b->plock);
-		pthread_mutex_destroy(&b->clock_);
-		pthread_cond_destroy(&b->c_nonempty);
-		pthread_cond_destroy(&b->c_nonfull);
 	}
 	free(b);
 	free(wa);

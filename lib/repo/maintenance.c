@@ -449,7 +449,10 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 				p.v[i].action = 3;
 
 	/* 5. repack the used blobs of mostly-unused and of small packs */
+	struct packer *pk = NULL;
 	struct pack_writer *pw = NULL;
+	if ((err = packer_new(r, 0, NULL, NULL, &pk, eb)))
+		goto done;
 	for (size_t i = 0; i < p.n && !err; i++) {
 		struct ppack *x = &p.v[i];
 		if (x->action != 3)
@@ -471,43 +474,21 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 			if (!err && blob_decode(bc, &r->keys, st, bl->length, raw, bl->raw_len, bl->id))
 				err = roost_errf(eb, ROOST_ECORRUPT,
 				                 "refusing to prune: a used blob in %s is damaged", pname);
-			if (!err && !pw)
-				err = pack_writer_new(r->be, &pw, eb);
 			if (!err)
-				err = pack_writer_add(pw, bl->type, bl->id, st, bl->length, bl->raw_len, eb);
+				err = packer_add(pk, &pw, bl->type, bl->id, st, bl->length, bl->raw_len, eb);
 			free(st);
 			free(raw);
 			res->blobs_repacked += !err;
-			if (!err && pack_writer_size(pw) >= r->pack_size) {
-				struct pack_blobs *nv = realloc(newpacks, (nnew + 1) * sizeof(*nv));
-				if (!nv) {
-					err = ROOST_ENOMEM;
-					break;
-				}
-				newpacks = nv;
-				memset(&newpacks[nnew], 0, sizeof(newpacks[nnew]));
-				err = pack_writer_finish(pw, &r->keys, newpacks[nnew].id, &newpacks[nnew].size,
-				                         &newpacks[nnew].blobs, &newpacks[nnew].n, eb);
-				pw = NULL;
-				nnew += !err;
-			}
+			if (!err)
+				err = packer_roll(pk, &pw, eb);
 		}
 		res->packs_repacked += !err;
 	}
-	if (!err && pw) {
-		struct pack_blobs *nv = realloc(newpacks, (nnew + 1) * sizeof(*nv));
-		if (!nv) {
-			err = ROOST_ENOMEM;
-		} else {
-			newpacks = nv;
-			memset(&newpacks[nnew], 0, sizeof(newpacks[nnew]));
-			err = pack_writer_finish(pw, &r->keys, newpacks[nnew].id, &newpacks[nnew].size,
-			                         &newpacks[nnew].blobs, &newpacks[nnew].n, eb);
-			nnew += !err;
-		}
-		pw = NULL;
-	}
+	if (!err)
+		err = packer_seal(pk, &pw, eb);
 	pack_writer_abort(pw);
+	packer_take(pk, &newpacks, &nnew);
+	packer_free(pk);
 	if (err)
 		goto done;
 

@@ -318,6 +318,49 @@ typedef void (*tree_err_cb)(void *ctx, const char *path, const char *msg);
 enum roost_err walk_trees(struct roost_repo *r, struct blob_ctx *bc, const uint8_t root[ID_LEN],
                           struct idset *seen, tree_visit_cb cb, tree_err_cb ecb, void *ctx);
 
+/* ---- packer.c: stored blobs into committed packs (backup, repack) ------- */
+/*
+ * A packer is shared by the threads that write blobs; each of them keeps its
+ * own open pack (a pack_writer, NULL until the first blob) and hands it to
+ * the packer when it fills. Thread-safe, except packer_stop, packer_take and
+ * packer_free, which the owner calls once the writers are done.
+ */
+struct packer;
+enum packer_flags {
+	PACKER_THREAD = 1 << 0, /* commit on a thread of the packer's own */
+	PACKER_INDEX = 1 << 1,  /* add committed packs to r->index, and write an
+	                           index object every 64 packs and at packer_flush */
+};
+/* on_error (may be NULL) hears of a failed commit on the packer's thread;
+ * the caller then stops with packer_fail. Free with packer_free. */
+enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
+                          void (*on_error)(void *, enum roost_err, const struct roost_errbuf *),
+                          void *ctx, struct packer **out, struct roost_errbuf *eb);
+/* Appends a stored (encoded) blob to *pw, opening it first if NULL. */
+enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
+                          const uint8_t id[ID_LEN], const uint8_t *stored, size_t n,
+                          uint32_t raw_len, struct roost_errbuf *eb);
+/* Hands *pw over with packer_seal if it has reached the repository's pack size. */
+enum roost_err packer_roll(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);
+/*
+ * Hands *pw (if open) over to be committed and sets it to NULL; waits while
+ * the committer has a full queue. After packer_fail returns that error and
+ * leaves *pw to the caller (pack_writer_abort).
+ */
+enum roost_err packer_seal(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);
+/* The operation failed (err, the first one counts): packs handed over are
+ * dropped, not committed, and nobody waits for room any more. */
+void packer_fail(struct packer *pk, enum roost_err err);
+/* Waits until every pack handed over is committed or dropped; ends the thread. */
+void packer_stop(struct packer *pk);
+/* PACKER_INDEX: writes the index object for committed packs not yet in one. */
+enum roost_err packer_flush(struct packer *pk, struct roost_errbuf *eb);
+/* The committed packs not in an index object; *v malloc'd, caller frees it
+ * and each blobs list. */
+void packer_take(struct packer *pk, struct pack_blobs **v, size_t *n);
+/* Stops, flushes the index (PACKER_INDEX, errors ignored), frees. NULL: no-op. */
+void packer_free(struct packer *pk);
+
 /* ---- maintenance.c: prune's marks --------------------------------------- */
 /* Packs prune has marked for deletion, with the time of their mark. */
 struct mark {
