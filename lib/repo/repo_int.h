@@ -12,8 +12,10 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "roost/backend.h"
 #include "roost/error.h"
@@ -360,6 +362,114 @@ enum roost_err packer_flush(struct packer *pk, struct roost_errbuf *eb);
 void packer_take(struct packer *pk, struct pack_blobs **v, size_t *n);
 /* Stops, flushes the index (PACKER_INDEX, errors ignored), frees. NULL: no-op. */
 void packer_free(struct packer *pk);
+
+/* ---- backup.c: a backup's shared state, reading files, writing trees ---- */
+#define BK_QUEUE_CAP 256 /* jobs queued for the workers */
+#define BK_BATCH 32      /* jobs a thread collects before queueing them */
+
+/* A directory being backed up: its tree fills while its children complete. */
+struct dnode {
+	struct dnode *parent;
+	size_t slot;       /* this directory's entry in parent->t */
+	struct tree t;     /* pre-sized: no realloc while workers write slots */
+	uint8_t *skip;     /* entries to drop at finalize */
+	/* children not complete, +1 while the walker is in it; the thread that
+	 * takes it to zero finalizes, and the atomic's ordering makes every
+	 * write other threads made to t and skip before their decrement visible */
+	atomic_int pending;
+};
+
+/* A file to read, or (is_dir) a directory to walk, for slot `slot` of dir. */
+struct fjob {
+	struct dnode *dir;
+	size_t slot;
+	char *path;
+	size_t path_len;
+	struct stat st;
+	int is_dir;   /* 1 a directory to walk, 2 part of one (names) */
+	char **names; /* is_dir 2: entries slot .. slot + nnames - 1 of dir */
+	size_t nnames;
+};
+
+/* What one thread (the walker or a worker) owns. */
+struct wctx {
+	struct blob_ctx *bc;
+	struct pack_writer *pw;    /* this thread's open pack, or NULL */
+	uint8_t *buf;
+	size_t bufcap;
+	int is_worker;             /* workers never wait for room in the queue */
+	struct fjob *batch[BK_BATCH]; /* jobs found by this thread, not yet queued */
+	size_t nbatch;
+};
+
+/* One backup run, shared by all its threads. */
+struct bk {
+	struct roost_repo *r;
+	const struct roost_backup_opts *o;
+	int64_t start_s;
+
+	pthread_mutex_t qlock; /* the queue and the fields up to plock */
+	pthread_cond_t q_nonempty, q_nonfull;
+	struct fjob *q[BK_QUEUE_CAP];
+	size_t qhead, qlen;
+	int closing;
+	char current[512];
+	int idle;    /* workers waiting for a job */
+	int walking; /* workers walking a directory: they may still queue jobs */
+
+	pthread_mutex_t plock; /* fatal error */
+	enum roost_err fatal;
+	struct roost_errbuf feb;
+
+	atomic_uint_fast64_t files, dirs, bytes, bytes_new, blobs_new, errors, files_done,
+		bytes_done;
+
+	struct packer *pk; /* commits packs (fsync + link) off the workers' path */
+
+	struct filescache *fc;
+	struct fcache_out *fco;
+	uint8_t root_id[ID_LEN];
+	int root_done;
+};
+
+/* A worker thread's argument (walk_worker). */
+struct worker_arg {
+	struct bk *b;
+	struct wctx w;
+};
+
+/* The backup failed or was canceled: threads stop taking on work. */
+static inline int bk_failed(const struct bk *b)
+{
+	return b->fatal != ROOST_OK || (b->o->cancel && *b->o->cancel);
+}
+/* Records the first fatal error (message from eb, if any) and wakes every
+ * thread that waits, so that all of them wind down. Thread-safe. */
+void bk_fatal(struct bk *b, enum roost_err err, const struct roost_errbuf *eb);
+/* A warning about one path: counted, reported, the backup goes on. */
+void bk_warn(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One child of d is complete; the last one writes d's tree and tells its parent. */
+void bk_child_done(struct bk *b, struct wctx *w, struct dnode *d);
+/* Reads, chunks and stores the file of job j into its slot (or marks it skipped). */
+void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j);
+
+/* ---- walk.c: the file-tree walk and its job queue ---------------------- */
+/* The paths to back up (absolute, clean, sorted) as nested names from "/";
+ * NULL out of memory. Free with walk_plan_free. */
+struct vnode *walk_plan(char *const *paths, size_t n);
+void walk_plan_free(struct vnode *root);
+/* Walks the plan on the calling thread (the walker), queueing jobs. */
+void walk_run(struct bk *b, struct wctx *w, struct vnode *root);
+/* The walker is done (or gave up): queues its last jobs and lets the
+ * workers end once the queue is empty. */
+void walk_close(struct bk *b, struct wctx *w);
+/* A worker thread: runs queued jobs until walk_close and an empty queue. */
+void *walk_worker(void *arg);
+/* Fills n's metadata (mode, owner, mtime, link identity, rdev) from st. */
+void walk_fill_meta(struct node *n, const struct stat *st);
+/* Reads n's extended attributes through fd (>= 0) or, for fd < 0, by path
+ * without following a symlink. */
+void walk_read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
 
 /* ---- maintenance.c: prune's marks --------------------------------------- */
 /* Packs prune has marked for deletion, with the time of their mark. */
