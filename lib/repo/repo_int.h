@@ -471,6 +471,36 @@ void walk_fill_meta(struct node *n, const struct stat *st);
  * without following a symlink. */
 void walk_read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
 
+/* ---- restore_cache.c: data blobs a restore writes more than once ------- */
+struct use; /* one blob's count and kept copy */
+/* The blobs a restore writes, counted by its pre-pass (uses_count, then
+ * uses_seal); thread-safe after uses_seal. */
+struct uses {
+	pthread_mutex_t lock;
+	struct use *v;
+	size_t cap, n; /* cap: 0 or a power of two */
+	size_t bytes;  /* held in bodies */
+	int off;       /* out of memory while counting: no caching */
+};
+void uses_init(struct uses *u);
+/* Frees the table and every kept copy. */
+void uses_release(struct uses *u);
+/* Counts one more write of id (the pre-pass, before any worker runs). */
+void uses_count(struct uses *u, const uint8_t id[ID_LEN]);
+/* After the pre-pass: which blobs are written more than once. From here on
+ * the table's layout, ids and multi flags are read without the lock. */
+void uses_seal(struct uses *u);
+/* The writes of n's extents from the first-th on will not happen. */
+void uses_drop(struct uses *u, const struct node *n, uint32_t first);
+/*
+ * A data blob's raw bytes into *p (malloc'd): from the kept verified form
+ * when an earlier write of the same blob left one, else from the repository
+ * (decrypted, verified), keeping its form if more writes of it are to come.
+ */
+enum roost_err uses_read(struct uses *u, struct roost_repo *r, struct blob_ctx *bc,
+                         const uint8_t id[ID_LEN], uint8_t **p, size_t *len,
+                         struct roost_errbuf *eb);
+
 /* ---- maintenance.c: prune's marks --------------------------------------- */
 /* Packs prune has marked for deletion, with the time of their mark. */
 struct mark {
