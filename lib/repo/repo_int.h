@@ -5,7 +5,8 @@
  * implement is docs/repository-format.md. Files with no section here offer
  * only the public API of include/roost/repo.h and backend.h:
  * backend_local.c (the local directory backend), browse.c (ls, diff),
- * check.c, and the entry points of backup.c, restore.c and maintenance.c.
+ * check.c and restore.c; backup.c and maintenance.c offer theirs besides
+ * what their sections declare.
  */
 #ifndef ROOST_REPO_INT_H
 #define ROOST_REPO_INT_H
