@@ -454,7 +454,7 @@ void bk_child_done(struct bk *b, struct wctx *w, struct dnode *d);
 /* Reads, chunks and stores the file of job j into its slot (or marks it skipped). */
 void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j);
 
-/* ---- walk.c: the file-tree walk and its job queue ---------------------- */
+/* ---- walk.c: the file-tree walk and its job queue ----------------------- */
 /* The paths to back up (absolute, clean, sorted) as nested names from "/";
  * NULL out of memory. Free with walk_plan_free. */
 struct vnode *walk_plan(char *const *paths, size_t n);
@@ -472,7 +472,7 @@ void walk_fill_meta(struct node *n, const struct stat *st);
  * without following a symlink. */
 void walk_read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
 
-/* ---- restore_cache.c: data blobs a restore writes more than once ------- */
+/* ---- restore_cache.c: data blobs a restore writes more than once -------- */
 struct use; /* one blob's count and kept copy */
 /* The blobs a restore writes, counted by its pre-pass (uses_count, then
  * uses_seal); thread-safe after uses_seal. */
