@@ -161,18 +161,19 @@ enum roost_err packer_seal(struct packer *pk, struct pack_writer **pw, struct ro
 {
 	if (!*pw)
 		return ROOST_OK;
-	if (!pk->running) {
-		struct pack_writer *p = *pw;
-		*pw = NULL; /* pack_writer_finish frees it whatever the outcome */
-		return commit_pack(pk, p, eb);
-	}
 	pthread_mutex_lock(&pk->qlock);
-	while (pk->qlen == COMMIT_QUEUE && !pk->failed)
+	while (pk->running && pk->qlen == COMMIT_QUEUE && !pk->failed)
 		pthread_cond_wait(&pk->nonfull, &pk->qlock);
 	if (pk->failed) {
 		enum roost_err err = pk->failed;
 		pthread_mutex_unlock(&pk->qlock);
 		return err;
+	}
+	if (!pk->running) { /* commit here, in the caller */
+		pthread_mutex_unlock(&pk->qlock);
+		struct pack_writer *p = *pw;
+		*pw = NULL; /* pack_writer_finish frees it whatever the outcome */
+		return commit_pack(pk, p, eb);
 	}
 	pk->q[pk->qlen++] = *pw;
 	*pw = NULL;
