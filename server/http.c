@@ -24,6 +24,7 @@
  * at will is logged through roost_log_limited.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 struct pss {
 	struct agent_conn *conn; /* WebSocket */
 	int64_t ws_host;
+	int fd_tag;              /* 1 + the connection's descriptor, for its count */
 	/* the current HTTP transaction */
 	int active;
 	char method[8];
@@ -233,6 +235,28 @@ static int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
 	return 0;
 }
 
+/* The connection's descriptor, noted while it is open so that
+ * LWS_CALLBACK_WSI_DESTROY (after the close) can release its count. */
+static void conn_tag(struct lws *wsi, struct pss *p)
+{
+	int fd = lws_get_socket_fd(wsi);
+	if (p && !p->fd_tag && fd >= 0 && (size_t)fd < nfds && fds[fd].tracked)
+		p->fd_tag = fd + 1;
+}
+
+/* A safety net for connections whose close was not seen (no tag): a
+ * counted descriptor that is no longer a socket was closed. */
+static void conn_sweep(void)
+{
+	for (size_t fd = 0; fd < nfds; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (fds[fd].tracked && getpeername((int)fd, (struct sockaddr *)&ss, &sl) &&
+		    errno != ENOTCONN)
+			conn_forget((int)fd);
+	}
+}
+
 static lws_sorted_usec_list_t sul_house;
 static struct lws_context *house_ctx;
 
@@ -241,6 +265,7 @@ static struct lws_context *house_ctx;
 static void housekeeping(lws_sorted_usec_list_t *sul)
 {
 	roost_log_limit_flush(0);
+	conn_sweep();
 	if (peak_conns >= 64 && nconns <= peak_conns / 4) {
 		malloc_trim(0);
 		log_debug("net.trimmed", "peak=%u connections=%u", peak_conns, nconns);
@@ -349,9 +374,11 @@ static void reset(struct pss *p)
 	free(p->out);
 	struct agent_conn *c = p->conn;
 	int64_t wh = p->ws_host;
+	int tag = p->fd_tag;
 	memset(p, 0, sizeof(*p));
 	p->conn = c;
 	p->ws_host = wh;
+	p->fd_tag = tag;
 }
 
 static const char *method_of(struct lws *wsi)
@@ -807,6 +834,7 @@ static const char *framing(struct lws *wsi, uint64_t *clen, int *status)
 
 static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 {
+	conn_tag(wsi, p);
 	rate_disarm(wsi, p);
 	reset(p);
 	p->active = 1;
@@ -1000,9 +1028,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return conn_accept(user, (int)(lws_intptr_t)in);
-	case LWS_CALLBACK_DEL_POLL_FD:
-		if (in)
-			conn_forget(((struct lws_pollargs *)in)->fd);
+	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+		conn_tag(wsi, p);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (p && p->fd_tag) {
+			conn_forget(p->fd_tag - 1);
+			p->fd_tag = 0;
+		}
 		break;
 	case LWS_CALLBACK_TIMER:
 		return rate_check(wsi, p);
@@ -1013,6 +1046,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(wsi, p);
 	case LWS_CALLBACK_ESTABLISHED:
+		conn_tag(wsi, p);
 		reset(p);
 		p->conn = hub_established(wsi, p->ws_host);
 		return p->conn ? 0 : -1;
