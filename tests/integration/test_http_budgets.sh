@@ -68,6 +68,10 @@ PA=$($H peraddr "$SPORT" 40)
 N=${PA#refused=}
 (( N >= 15 && N <= 25 )) && ok "connections beyond 20 from one address refused ($PA)" || bad "per-address limit: $PA"
 wait_until 5 curl -skf "$ROOST_SERVER/v1/health" && ok "served again once they close" || bad "health after per-address refusals"
+# closed connections no longer count: 60 in a row, one at a time, all served
+SEQ=0
+for i in $(seq 60); do curl -skf -o /dev/null "$ROOST_SERVER/v1/health" && SEQ=$((SEQ + 1)); done
+expect_eq "$SEQ" 60 "60 connections one after another from one address, all served (limit 20)"
 expect_contains "$(cat "$TMP/server.log")" "why=per_address_limit" "refusals are logged"
 stop_server
 finish
