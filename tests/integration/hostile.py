@@ -21,6 +21,12 @@
   hostile.py peraddr  PORT N               N TLS connections at once, held 2 s;
                                            prints "refused=K" (those the
                                            server closed at once)
+  hostile.py hammer   PORT TOKEN SECS      valid and invalid REST requests, about
+                                           20 a second, for SECS; prints
+                                           "valid=N invalid=M 5xx=K other=L"
+                                           (5xx: answers that were server errors;
+                                           other: a valid request not 200, or an
+                                           invalid one answered 2xx)
 """
 import socket
 import ssl
@@ -178,6 +184,48 @@ def cmd_peraddr(port, n):
     print(f"refused={refused}")
 
 
+def cmd_hammer(port, token, secs):
+    auth = f"Authorization: Bearer {token}\r\n"
+    valid = [f"GET /v1/hosts HTTP/1.1\r\nHost: x\r\n{auth}\r\n",
+             f"GET /v1/jobs?limit=20 HTTP/1.1\r\nHost: x\r\n{auth}\r\n",
+             "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"]
+    invalid = [
+        "GET /v1/hosts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n",
+        f"POST /v1/enroll-tokens HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 5\r\n\r\n{{nope",
+        f"POST /v1/enroll-tokens HTTP/1.1\r\nHost: x\r\n{auth}"
+        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        f"POST /v1/enroll-tokens HTTP/1.1\r\nHost: x\r\n{auth}"
+        "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+        f"POST /v1/enroll-tokens HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 2x\r\n\r\n{{}}",
+        f"GET /v1/nope HTTP/1.1\r\nHost: x\r\n{auth}\r\n",
+        f"DELETE /v1/jobs HTTP/1.1\r\nHost: x\r\n{auth}\r\n",
+        "PUT /v1/repo/packs/" + "0" * 64 + " HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    ]
+    counts = {"valid": 0, "invalid": 0, "5xx": 0, "other": 0}
+    end = time.time() + secs
+    i = 0
+    while time.time() < end:
+        i += 1
+        good = i % 2 == 0
+        text = (valid if good else invalid)[i % (len(valid) if good else len(invalid))]
+        try:
+            s = tls(port, timeout=10)
+            s.sendall(text.encode())
+            status, _ = read_response(s)
+            s.close()
+        except (OSError, ssl.SSLError):
+            status = "closed"
+        counts["valid" if good else "invalid"] += 1
+        if status.startswith("5") and status != "501":
+            counts["5xx"] += 1
+        elif good and status != "200":
+            counts["other"] += 1
+        elif not good and status.startswith("2"):
+            counts["other"] += 1
+        time.sleep(0.05)
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "request":
@@ -190,6 +238,8 @@ def main():
         cmd_keepalive(a[1], float(a[2]))
     elif a[0] == "flood":
         cmd_flood(a[1], int(a[2]), float(a[3]))
+    elif a[0] == "hammer":
+        cmd_hammer(a[1], a[2], float(a[3]))
     elif a[0] == "peraddr":
         cmd_peraddr(a[1], int(a[2]))
     else:
