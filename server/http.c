@@ -9,13 +9,34 @@
  * only occupies its own connection. Responses are written from
  * LWS_CALLBACK_HTTP_WRITEABLE, objects in 256 KiB slices. Every buffer handed
  * to lws_write has LWS_PRE bytes in front (DESIGN.md, pitfalls).
+ *
+ * Framing: a body is read only by Content-Length. Transfer-Encoding
+ * (chunked or any other) is refused (411, 501), as are both headers at once
+ * and malformed or repeated lengths (400); such a connection is closed
+ * after the answer, since where its next request starts is unknown.
+ *
+ * Budgets (http.h): the TLS handshake and the headers have libwebsockets'
+ * deadlines (timeout_secs, timeout_secs_ah_idle, set in main.c); a body or
+ * a response must move at least body_min_rate bytes a second, checked by a
+ * per-connection timer every body_window_s; connections are counted per
+ * address (refused beyond max_per_addr) and in all, where libwebsockets
+ * stops polling the listening socket at max_conns. What peers can repeat
+ * at will is logged through roost_log_limited.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "committer.h"
+#include "http.h"
 #include "hub.h"
+#include "objcheck.h"
 #include "roost/buf.h"
 #include "roost/log.h"
 #include "roostd.h"
@@ -27,6 +48,7 @@
 struct pss {
 	struct agent_conn *conn; /* WebSocket */
 	int64_t ws_host;
+	int fd_tag;              /* 1 + the connection's descriptor, for its count */
 	/* the current HTTP transaction */
 	int active;
 	char method[8];
@@ -53,7 +75,272 @@ struct pss {
 	int dispatched; /* the response is under way: ignore late body events */
 	uint64_t put_id;   /* nonzero: the upload's commit is on the committer thread */
 	struct commit *committed; /* its result, to answer from the writeable callback */
+	struct objcheck *check;   /* upload: its content against its name (owned) */
+	/* framing and progress */
+	uint64_t clen;     /* declared Content-Length */
+	uint64_t received; /* body bytes that arrived */
+	uint64_t sent;     /* response body bytes written */
+	uint64_t win_mark; /* received + sent when the rate window began */
+	int timed;         /* the rate timer is armed */
+	int body_done;
+	int close_after;   /* framing refused: close once answered */
 };
+
+/* ---- connection budgets ---- */
+
+static struct http_limits limits = {10, 1024, 0, 1000};
+
+void http_configure(const struct http_limits *l)
+{
+	limits = *l;
+	if (limits.body_window_s < 1)
+		limits.body_window_s = 1;
+}
+
+/* Connections by address: open addressing, deletion by backward shift; at
+ * most max_conns entries in a table of at least twice as many slots. */
+struct addr_slot {
+	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
+	unsigned count;   /* 0: free */
+};
+static struct addr_slot *atab;
+static size_t amask;
+/* Per descriptor: 1 + the accepted connection's place in the count, kept
+ * only to find its address again when it closes. */
+struct fd_rec {
+	uint8_t addr[16];
+	uint8_t tracked;
+};
+static struct fd_rec *fds;
+static size_t nfds;
+static unsigned nconns, peak_conns;
+
+static size_t addr_home(const uint8_t a[16])
+{
+	uint64_t h = 1469598103934665603ull;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 1099511628211ull;
+	return (size_t)h & amask;
+}
+
+static int addr_table(void)
+{
+	if (atab)
+		return 0;
+	size_t n = 64;
+	while (n < 2 * (size_t)limits.max_conns + 2)
+		n *= 2;
+	atab = calloc(n, sizeof(*atab));
+	if (!atab)
+		return -1;
+	amask = n - 1;
+	return 0;
+}
+
+static struct addr_slot *addr_find(const uint8_t a[16], int add)
+{
+	for (size_t i = addr_home(a);; i = (i + 1) & amask) {
+		if (!atab[i].count) {
+			if (!add)
+				return NULL;
+			memcpy(atab[i].addr, a, 16);
+			return &atab[i];
+		}
+		if (!memcmp(atab[i].addr, a, 16))
+			return &atab[i];
+	}
+}
+
+static void addr_release(const uint8_t a[16])
+{
+	struct addr_slot *e = addr_find(a, 0);
+	if (!e || --e->count)
+		return;
+	size_t i = (size_t)(e - atab), j = i;
+	for (;;) { /* backward shift: keep every entry reachable from its home */
+		j = (j + 1) & amask;
+		if (!atab[j].count)
+			break;
+		size_t k = addr_home(atab[j].addr);
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			atab[i] = atab[j];
+			i = j;
+		}
+	}
+	atab[i].count = 0;
+}
+
+static void addr_text(const uint8_t a[16], char *out, size_t cap)
+{
+	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (!memcmp(a, v4, 12))
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+}
+
+static void conn_forget(int fd)
+{
+	if (fd < 0 || (size_t)fd >= nfds || !fds[fd].tracked)
+		return;
+	fds[fd].tracked = 0;
+	addr_release(fds[fd].addr);
+	nconns--;
+}
+
+/* A new connection (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): 0 keeps it,
+ * -1 has libwebsockets close it. */
+static int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
+{
+	uint8_t addr[16] = {0};
+	if (a && a->cli_addr.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->cli_addr;
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &s4->sin_addr, 4);
+	} else if (a && a->cli_addr.ss_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)&a->cli_addr)->sin6_addr, 16);
+	}
+	if (fd < 0 || addr_table())
+		return 0;
+	if ((size_t)fd >= nfds) {
+		size_t n = nfds ? nfds : 1024;
+		while (n <= (size_t)fd)
+			n *= 2;
+		struct fd_rec *nf = realloc(fds, n * sizeof(*nf));
+		if (!nf)
+			return 0;
+		memset(nf + nfds, 0, (n - nfds) * sizeof(*nf));
+		fds = nf;
+		nfds = n;
+	}
+	conn_forget(fd); /* a record left by a connection that never reached poll */
+	struct addr_slot *e = addr_find(addr, 1);
+	char ip[INET6_ADDRSTRLEN];
+	if (limits.max_per_addr && e->count >= limits.max_per_addr) {
+		addr_text(addr, ip, sizeof(ip));
+		roost_log_limited(ROOST_LOG_WARN, "net.refused", ip,
+		                  "peer=%s why=per_address_limit limit=%u", ip, limits.max_per_addr);
+		return -1;
+	}
+	e->count++;
+	memcpy(fds[fd].addr, addr, 16);
+	fds[fd].tracked = 1;
+	nconns++;
+	if (nconns > peak_conns)
+		peak_conns = nconns;
+	if (nconns >= limits.max_conns)
+		roost_log_limited(ROOST_LOG_WARN, "net.saturated", NULL,
+		                  "connections=%u limit=%u what=\"accepting paused until one closes\"",
+		                  nconns, limits.max_conns);
+	return 0;
+}
+
+/* The connection's descriptor, noted while it is open so that
+ * LWS_CALLBACK_WSI_DESTROY (after the close) can release its count. */
+static void conn_tag(struct lws *wsi, struct pss *p)
+{
+	int fd = lws_get_socket_fd(wsi);
+	if (p && !p->fd_tag && fd >= 0 && (size_t)fd < nfds && fds[fd].tracked)
+		p->fd_tag = fd + 1;
+}
+
+/* A safety net for connections whose close was not seen (no tag): a
+ * counted descriptor that is no longer a socket was closed. */
+static void conn_sweep(void)
+{
+	for (size_t fd = 0; fd < nfds; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (fds[fd].tracked && getpeername((int)fd, (struct sockaddr *)&ss, &sl) &&
+		    errno != ENOTCONN)
+			conn_forget((int)fd);
+	}
+}
+
+static lws_sorted_usec_list_t sul_house;
+static struct lws_context *house_ctx;
+
+/* Once a second: summaries of suppressed log lines; memory back to the
+ * system once a burst of connections is over (glibc keeps freed heap). */
+static void housekeeping(lws_sorted_usec_list_t *sul)
+{
+	roost_log_limit_flush(0);
+	conn_sweep();
+	if (peak_conns >= 64 && nconns <= peak_conns / 4) {
+		malloc_trim(0);
+		log_debug("net.trimmed", "peak=%u connections=%u", peak_conns, nconns);
+		peak_conns = nconns;
+	}
+	lws_sul_schedule(house_ctx, 0, sul, housekeeping, LWS_US_PER_SEC);
+}
+
+void http_start(struct lws_context *ctx)
+{
+	house_ctx = ctx;
+	lws_sul_schedule(ctx, 0, &sul_house, housekeeping, LWS_US_PER_SEC);
+}
+
+void http_stop(void)
+{
+	free(atab);
+	free(fds);
+	atab = NULL;
+	fds = NULL;
+	nfds = 0;
+	nconns = peak_conns = 0;
+	roost_log_limit_flush(1);
+}
+
+static const char *peer_of(struct lws *wsi, char *buf, size_t cap)
+{
+	int fd = lws_get_socket_fd(wsi);
+	if (fd >= 0 && (size_t)fd < nfds && fds[fd].tracked)
+		addr_text(fds[fd].addr, buf, cap);
+	else
+		snprintf(buf, cap, "-");
+	return buf;
+}
+
+/* The rate window: armed while a body is expected or a response is being
+ * written. */
+static void rate_arm(struct lws *wsi, struct pss *p)
+{
+	p->win_mark = p->received + p->sent;
+	p->timed = 1;
+	lws_set_timer_usecs(wsi, (lws_usec_t)limits.body_window_s * LWS_US_PER_SEC);
+}
+
+static void rate_disarm(struct lws *wsi, struct pss *p)
+{
+	if (p->timed)
+		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	p->timed = 0;
+}
+
+/* LWS_CALLBACK_TIMER: -1 closes a connection that moved too little. */
+static int rate_check(struct lws *wsi, struct pss *p)
+{
+	if (!p || !p->timed)
+		return 0;
+	p->timed = 0;
+	int body = p->active && !p->body_done;
+	int writing = p->active && p->dispatched && (p->streaming || p->outpos < p->outlen);
+	if (!body && !writing)
+		return 0; /* waiting for the committer, or between requests */
+	uint64_t moved = p->received + p->sent - p->win_mark;
+	uint64_t need = (uint64_t)limits.body_min_rate * (uint64_t)limits.body_window_s;
+	if (moved < need) {
+		char ip[INET6_ADDRSTRLEN];
+		peer_of(wsi, ip, sizeof(ip));
+		roost_log_limited(ROOST_LOG_WARN, body ? "http.slow_body" : "http.slow_reader", ip,
+		                  "peer=%s method=%s path=%s moved=%llu window_s=%d min_rate=%u",
+		                  ip, p->method, roost_lq(p->path), (unsigned long long)moved,
+		                  limits.body_window_s, limits.body_min_rate);
+		return -1;
+	}
+	rate_arm(wsi, p);
+	return 0;
+}
 
 /* Uploads waiting for their commit, so a result finds its connection (or
  * learns that it closed meanwhile). Few at a time: a linear list. */
@@ -79,6 +366,7 @@ static void reset(struct pss *p)
 {
 	if (p->put_id)
 		pending_forget(p);
+	objcheck_free(p->check);
 	free(p->committed);
 	if (p->w)
 		g_srv->repo_be->ops->writer_abort(p->w);
@@ -86,9 +374,11 @@ static void reset(struct pss *p)
 	free(p->out);
 	struct agent_conn *c = p->conn;
 	int64_t wh = p->ws_host;
+	int tag = p->fd_tag;
 	memset(p, 0, sizeof(*p));
 	p->conn = c;
 	p->ws_host = wh;
+	p->fd_tag = tag;
 }
 
 static const char *method_of(struct lws *wsi)
@@ -159,15 +449,20 @@ static int start_response(struct lws *wsi, struct pss *p, int status, const char
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 	                                (const unsigned char *)"no-store", 8, &q, end))
 		return -1;
+	if (p->close_after &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+	                                (const unsigned char *)"close", 5, &q, end))
+		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &q, end))
 		return -1;
 	if (p->head || len == 0) {
 		p->outlen = p->outpos = 0;
 		p->streaming = 0;
-		if (lws_http_transaction_completed(wsi))
+		if (p->close_after || lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
 	}
+	rate_arm(wsi, p); /* the reader must keep up, too */
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -342,6 +637,11 @@ static void upload_begin(struct pss *p, uint64_t clen)
 	if (s->repo_be->ops->writer_open(s->repo_be, &p->w, &eb)) {
 		p->up_status = 500;
 		snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
+		return;
+	}
+	if (!(p->check = objcheck_new(p->objname))) {
+		p->up_status = 500;
+		snprintf(p->up_msg, sizeof(p->up_msg), "out of memory");
 	}
 }
 
@@ -349,8 +649,19 @@ static int answer_commit(struct lws *wsi, struct pss *p, const struct commit *c)
 {
 	if (c->err == ROOST_EEXIST)
 		return respond_error(wsi, p, 409, "exists", "object exists; objects are never overwritten");
-	if (c->err)
+	if (c->err == ROOST_ECORRUPT) {
+		char ip[INET6_ADDRSTRLEN];
+		peer_of(wsi, ip, sizeof(ip));
+		roost_log_limited(ROOST_LOG_WARN, "repo.put_refused", ip,
+		                  "peer=%s host=%lld object=%s status=400 why=%s", ip,
+		                  (long long)p->host_id, roost_lq(c->name), roost_lq(c->msg));
+		return respond_error(wsi, p, 400, "bad_content", c->msg);
+	}
+	if (c->err) {
+		log_error("repo.commit_failed", "host=%lld object=%s msg=%s", (long long)p->host_id,
+		          roost_lq(c->name), roost_lq(c->msg));
 		return respond_error(wsi, p, 500, "repository", c->msg);
+	}
 	log_debug("repo.put", "host=%lld object=%s", (long long)p->host_id, roost_lq(c->name));
 	return respond_json(wsi, p, 201, json_pack("{s:s}", "name", c->name));
 }
@@ -363,41 +674,45 @@ static int upload_finish(struct lws *wsi, struct pss *p)
 			s->repo_be->ops->writer_abort(p->w);
 			p->w = NULL;
 		}
-		if (p->up_status != 409)
-			log_warn("repo.put_refused", "host=%lld object=%s status=%d why=%s",
-			         (long long)p->host_id, roost_lq(p->objname), p->up_status,
-			         roost_lq(p->up_msg));
+		if (p->up_status != 409) {
+			char ip[INET6_ADDRSTRLEN];
+			peer_of(wsi, ip, sizeof(ip));
+			roost_log_limited(ROOST_LOG_WARN, "repo.put_refused", ip,
+			                  "peer=%s host=%lld object=%s status=%d why=%s", ip,
+			                  (long long)p->host_id, roost_lq(p->objname), p->up_status,
+			                  roost_lq(p->up_msg));
+		}
 		return respond_error(wsi, p, p->up_status,
 		                     p->up_status == 409   ? "exists"
 		                     : p->up_status == 403 ? "forbidden"
 		                     : p->up_status == 401 ? "unauthorized"
 		                     : p->up_status == 404 ? "not_found"
 		                     : p->up_status == 413 ? "too_large"
+		                     : p->up_status == 400 ? "bad_length"
 		                                           : "repository",
 		                     p->up_msg);
 	}
-	struct roost_errbuf eb = {{0}};
 	struct roost_bwriter *w = p->w;
+	struct objcheck *check = p->check;
 	p->w = NULL;
-	if (!w && s->repo_be->ops->writer_open(s->repo_be, &w, &eb))
-		return respond_error(wsi, p, 500, "repository", eb.msg);
+	p->check = NULL;
 	if (npending == cappending) {
 		size_t nc = cappending ? cappending * 2 : 16;
 		struct pending_put *np = realloc(pending, nc * sizeof(*np));
 		if (!np) {
 			s->repo_be->ops->writer_abort(w);
+			objcheck_free(check);
 			return respond_error(wsi, p, 500, "repository", "out of memory");
 		}
 		pending = np;
 		cappending = nc;
 	}
 	uint64_t id = next_put_id++;
-	if (committer_submit(id, w, p->objname)) {
+	if (committer_submit(id, w, check, p->objname)) {
 		/* no committer thread (unit tests): commit here */
-		enum roost_err err = s->repo_be->ops->writer_commit(w, p->objname, &eb);
-		struct commit c = {.err = err};
-		snprintf(c.msg, sizeof(c.msg), "%s", eb.msg);
+		struct commit c = {.w = w, .check = check};
 		snprintf(c.name, sizeof(c.name), "%s", p->objname);
+		committer_run(&c);
 		return answer_commit(wsi, p, &c);
 	}
 	pending[npending++] = (struct pending_put){id, wsi, p};
@@ -456,13 +771,71 @@ static int dispatch_request(struct lws *wsi, struct pss *p)
 	if (p->dispatched)
 		return 0;
 	p->dispatched = 1;
+	p->body_done = 1;
+	rate_disarm(wsi, p);
+	/* libwebsockets' content timeout would also run through a slow commit;
+	 * the response is timed by the rate window instead */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	if (p->received != p->clen) {
+		/* libwebsockets counts by Content-Length too: a broken invariant, but
+		 * never store or act on a body that is not the declared one */
+		p->close_after = 1;
+		if (p->is_repo && !strcmp(p->method, "PUT") && !p->up_status) {
+			p->up_status = 400;
+			snprintf(p->up_msg, sizeof(p->up_msg),
+			         "body of %llu bytes, Content-Length said %llu",
+			         (unsigned long long)p->received, (unsigned long long)p->clen);
+		} else if (!(p->is_repo && !strcmp(p->method, "PUT"))) {
+			return respond_error(wsi, p, 400, "bad_length",
+			                     "the body's length differs from Content-Length");
+		}
+	}
 	if (p->is_repo)
 		return !strcmp(p->method, "PUT") ? upload_finish(wsi, p) : repo_request(wsi, p);
 	return api_request(wsi, p);
 }
 
+/* The request's framing: NULL when its body (if any) is Content-Length
+ * bytes (*clen), else why not, with *status set to 400, 411 or 501. */
+static const char *framing(struct lws *wsi, uint64_t *clen, int *status)
+{
+	char v[64];
+	*clen = 0;
+	int te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+	int cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	*status = 400;
+	if (te > 0 && cl > 0)
+		return "both Content-Length and Transfer-Encoding: ambiguous framing";
+	if (te > 0) {
+		if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
+		    !strcasecmp(v, "chunked")) {
+			*status = 411;
+			return "chunked request bodies are not accepted: send Content-Length";
+		}
+		*status = 501;
+		return "Transfer-Encoding is not supported: send Content-Length";
+	}
+	if (cl <= 0)
+		return NULL;
+	if (lws_hdr_copy_fragment(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0)
+		return "Content-Length given more than once";
+	int n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (n <= 0 || n > 19)
+		return "malformed Content-Length";
+	uint64_t x = 0;
+	for (int i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return "malformed Content-Length";
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*clen = x;
+	return NULL;
+}
+
 static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 {
+	conn_tag(wsi, p);
+	rate_disarm(wsi, p);
 	reset(p);
 	p->active = 1;
 	const char *m = method_of(wsi);
@@ -485,19 +858,36 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 		qn += (size_t)snprintf(p->query + qn, sizeof(p->query) - qn, "%s%s", qn ? "&" : "",
 		                       frag);
 	}
+	uint64_t clen = 0;
+	int st;
+	const char *bad = framing(wsi, &clen, &st);
+	if (bad) {
+		char ip[INET6_ADDRSTRLEN];
+		peer_of(wsi, ip, sizeof(ip));
+		p->close_after = 1;
+		p->dispatched = 1;
+		p->body_done = 1;
+		roost_log_limited(ROOST_LOG_WARN, "http.bad_framing", ip,
+		                  "peer=%s method=%s path=%s status=%d why=%s", ip, m,
+		                  roost_lq(p->path), st, roost_lq(bad));
+		return respond_error(wsi, p, st,
+		                     st == 411   ? "length_required"
+		                     : st == 501 ? "not_implemented"
+		                                 : "bad_framing",
+		                     bad);
+	}
 	resolve_auth(wsi, &p->auth, &p->auth_bad, &p->host_id);
 	p->is_repo = !strncmp(p->path, "/v1/repo/", 9);
-	uint64_t clen = 0;
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-		clen = strtoull(cl, NULL, 10);
 	int has_body = !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+	p->clen = has_body ? clen : 0;
 	if (p->is_repo && !strcmp(m, "PUT"))
 		upload_begin(p, clen);
 	else if (clen > API_BODY_MAX)
 		p->too_big = 1;
-	if (has_body && clen > 0)
+	if (has_body && clen > 0) {
+		rate_arm(wsi, p);
 		return 0; /* wait for the body */
+	}
 	return dispatch_request(wsi, p);
 }
 
@@ -505,14 +895,22 @@ static int on_body(struct pss *p, const void *in, size_t len)
 {
 	if (!len || !in)
 		return 0;
+	p->received += len;
 	if (p->is_repo && !strcmp(p->method, "PUT")) {
 		if (p->up_status || !p->w)
 			return 0; /* discarded */
+		if (p->received > p->clen) {
+			p->up_status = 400;
+			snprintf(p->up_msg, sizeof(p->up_msg), "more body than Content-Length said");
+			return 0;
+		}
 		struct roost_errbuf eb = {{0}};
 		if (g_srv->repo_be->ops->writer_write(p->w, in, len, &eb)) {
 			p->up_status = 500;
 			snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
+			return 0;
 		}
+		objcheck_update(p->check, in, len);
 		return 0;
 	}
 	if (p->too_big || p->blen + len > API_BODY_MAX) {
@@ -542,6 +940,7 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 			return -1; /* headers are out: all we can do is close */
 		}
 		p->soff += n;
+		p->sent += n;
 		int last = p->soff >= p->send;
 		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
 		    (int)n)
@@ -570,6 +969,7 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 			return -1;
 		}
 		p->outpos += n;
+		p->sent += n;
 		if (!last) {
 			lws_callback_on_writable(wsi);
 			return 0;
@@ -578,7 +978,8 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 		return 0;
 	}
 	p->active = 0;
-	if (lws_http_transaction_completed(wsi))
+	rate_disarm(wsi, p);
+	if (p->close_after || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -587,7 +988,9 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 {
 	char uri[64];
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/v1/agent")) {
-		log_warn("agent.refused", "why=\"WebSocket only at /v1/agent\"");
+		char ip[INET6_ADDRSTRLEN];
+		roost_log_limited(ROOST_LOG_WARN, "agent.refused", peer_of(wsi, ip, sizeof(ip)),
+		                  "peer=%s why=\"WebSocket only at /v1/agent\"", ip);
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return -1;
 	}
@@ -596,10 +999,10 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 	int64_t hid;
 	resolve_auth(wsi, &k, &bad, &hid);
 	if (k != AUTH_HOST) {
-		char ip[64] = "";
-		lws_get_peer_simple(wsi, ip, sizeof(ip));
-		log_warn("agent.refused", "peer=%s why=%s", roost_lq(ip),
-		         bad ? "\"invalid credentials\"" : "\"missing credentials\"");
+		char ip[INET6_ADDRSTRLEN];
+		roost_log_limited(ROOST_LOG_WARN, "agent.refused", peer_of(wsi, ip, sizeof(ip)),
+		                  "peer=%s why=%s", ip,
+		                  bad ? "\"invalid credentials\"" : "\"missing credentials\"");
 		lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, NULL);
 		return -1;
 	}
@@ -623,6 +1026,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		commits_done();
 		return 0;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return conn_accept(user, (int)(lws_intptr_t)in);
+	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+		conn_tag(wsi, p);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (p && p->fd_tag) {
+			conn_forget(p->fd_tag - 1);
+			p->fd_tag = 0;
+		}
+		break;
+	case LWS_CALLBACK_TIMER:
+		return rate_check(wsi, p);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (p)
 			reset(p);
@@ -630,6 +1046,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(wsi, p);
 	case LWS_CALLBACK_ESTABLISHED:
+		conn_tag(wsi, p);
 		reset(p);
 		p->conn = hub_established(wsi, p->ws_host);
 		return p->conn ? 0 : -1;
