@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "roost/log.h"
 #include "roost/proto.h"
 #include "roostd.h"
@@ -76,6 +77,12 @@ int db_exec(const char *sql, const char *types, ...)
 		note_failure("the statement could not be prepared");
 		return SQLITE_ERROR;
 	}
+	if (fault_hit("store_write")) { /* tests: as a full disk answers */
+		sqlite3_finalize(st);
+		note_failure("database or disk is full (ROOST_FAULT)");
+		log_error("store.error", "op=exec msg=%s", roost_lq(last_error));
+		return SQLITE_FULL;
+	}
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		note_failure(sqlite3_errmsg(g_srv->st->db));
@@ -114,6 +121,11 @@ int db_begin(void)
 int db_commit(void)
 {
 	if (failures) { /* one write of the transaction failed: none of it happened */
+		db_rollback();
+		return -1;
+	}
+	if (fault_hit("store_write")) {
+		note_failure("database or disk is full (ROOST_FAULT)");
 		db_rollback();
 		return -1;
 	}

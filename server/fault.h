@@ -6,10 +6,13 @@
  *
  *   ROOST_FAULT=SITE:N[,SITE:N...]   the Nth call at SITE fails (N >= 1)
  *   ROOST_FAULT=SITE:N+              the Nth and every later call fails
+ *   ROOST_FAULT=SITE@/FILE           every call fails while /FILE exists
+ *                                    (a test makes and removes the condition)
  *
- * Sites: "commit" (an object upload's commit, server/committer.c). A new
- * site is a name and one `if (fault_hit("name"))` where the failure is
- * simulated (e.g. "store_write" before a store statement runs).
+ * Sites: "commit" (an object upload's commit, server/committer.c) and
+ * "store_write" (a store statement or commit, server/db.c, failing as a
+ * full disk would). A new site is a name and one `if (fault_hit("name"))`
+ * where the failure is simulated.
  */
 #ifndef ROOSTD_FAULT_H
 #define ROOSTD_FAULT_H

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "fault.h"
@@ -84,6 +86,32 @@ static int check(const char *name, const uint8_t *p, size_t n, const struct roos
 	return rc;
 }
 
+/* SITE@FILE: the site fails exactly while the file exists. */
+static void test_fault_flag_file(void **st)
+{
+	(void)st;
+	char msg[256], path[] = "/tmp/roost-fault-XXXXXX", spec[300];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(spec, sizeof(spec), "store_write@%s,commit:1", path);
+	assert_int_equal(fault_init(spec, msg, sizeof(msg)), 0);
+	assert_int_equal(fault_hit("store_write"), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(fault_hit("store_write"), 1);
+	assert_int_equal(fault_hit("store_write"), 1);
+	assert_int_equal(fault_hit("commit"), 1); /* the other site keeps its own rule */
+	unlink(path);
+	assert_int_equal(fault_hit("store_write"), 0);
+	assert_int_equal(fault_init("store_write@relative", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "ROOST_FAULT"));
+	assert_int_equal(fault_init("@/tmp/x", msg, sizeof(msg)), -1);
+	fault_init(NULL, msg, sizeof(msg));
+}
+
 static void test_objcheck(void **st)
 {
 	(void)st;
@@ -137,6 +165,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fault_spec),
+		cmocka_unit_test(test_fault_flag_file),
 		cmocka_unit_test(test_objcheck),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
