@@ -149,6 +149,10 @@ stop_agent() { # NAME [SIGNAL]: as stop_server
   stop_daemon "$pid" "${2:-TERM}" || true
 }
 
+# an object upload is in flight: roostd is writing a temporary in its repository
+# (its local backend writes tmp/PID-..., then links it into place)
+upload_in_flight() { [[ -n $(find "$SDATA/repo/tmp" -type f -name "$SPID-*" -size +0 2>/dev/null | head -1) ]]; }
+
 host_online() { [[ $("$ROOST" host show "$1" --json | json_get 'd["online"]') == true ]]; }
 host_offline() { ! host_online "$1"; }
 # jobs of a host as JSON (newest first)

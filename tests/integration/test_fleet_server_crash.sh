@@ -115,7 +115,7 @@ for i in $(seq 1 12); do head -c 4000000 /dev/urandom > "$TMP/big/b$i"; done
 expect_rc 0 "$ROOST" group add srv big --path "$TMP/big"
 puts0=$(grep -c "event=repo.put host=1 object=\"\?packs/" "$TMP/server.log" || true)
 J=$("$ROOST" backup srv --group big)
-uploading() { (( $(grep -c "event=repo.put host=1 object=\"\?packs/" "$TMP/server.log") > puts0 )); }
+uploading() { upload_in_flight; }
 if wait_until 60 uploading && job_is "$J" running; then
   stop_agent srv KILL
   ok "agent killed after $(( $(grep -c "event=repo.put host=1 object=\"\?packs/" "$TMP/server.log") - puts0 )) packs of job $J were uploaded, job still running"
