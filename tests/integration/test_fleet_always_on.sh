@@ -104,7 +104,8 @@ expect_contains "$(grep "schedule=$ONCE slot=" "$TMP/server.log")" "via=persiste
 stop_server
 rm -f "$SDATA/tls-cert.pem" "$SDATA/tls-key.pem"
 start_server 2
-sleep 3
+# the agent's next attempt (it retries with a backoff) meets the new certificate
+wait_until 30 grep -q "event=agent.pin_mismatch" "$TMP/agent-srv.log" || true
 expect_contains "$(cat "$TMP/agent-srv.log")" "event=agent.pin_mismatch" "a changed certificate is refused"
 expect_contains "$(cat "$TMP/agent-srv.log")" "refusing to connect" "with a clear message"
 expect_eq "$("$ROOST" host show srv --json | json_get 'd["online"]')" false "the agent did not connect to it"
