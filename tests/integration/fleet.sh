@@ -85,12 +85,16 @@ scan_sanitizer_logs() {
 }
 
 # at finish: every daemon still running is stopped gracefully, then the logs are read
+FLEET_FINISHED=0
 fleet_finish() {
   local pid
+  FLEET_FINISHED=1
   for pid in "${!DAEMON_LABEL[@]}"; do stop_daemon "$pid" TERM || true; done
   scan_sanitizer_logs
 }
 finish_hooks+=(fleet_finish)
+# a test that ends early (set -e) never reaches finish: its daemon logs are still shown
+cleanup_hooks+=('[[ $FLEET_FINISHED == 1 ]] || { echo "# the test ended early; sanitizer reports in the daemon logs:"; scan_sanitizer_logs; }')
 
 free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
