@@ -87,12 +87,17 @@ expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.pa
 
 # a fire while the server is down is persisted and sent after the next hello
 expect_rc 0 "$ROOST" schedule disable srv burst
-F=$(( $(date +%s) + 3 ))
+# the slot is far enough ahead for the schedule to reach the agent and the
+# server to stop before it, even under TSan; both are waited for, not slept
+configs=$(grep -c "event=agent.config" "$TMP/agent-srv.log" || true)
+F=$(( $(date +%s) + 10 ))
 expect_rc 0 "$ROOST" schedule add srv once --cron "$(cron_at $F)" --group data
 ONCE=$("$ROOST" schedule list srv --json | json_get '[s["id"] for s in d if s["name"]=="once"][0]')
-sleep 1
+wait_until 8 eval '(( $(grep -c "event=agent.config" "$TMP/agent-srv.log") > configs ))' \
+  || bad "the agent did not get the new schedule"
 stop_server
-wait_until 10 grep -q "event=fire schedule=$ONCE .*sent=later(persisted)" "$TMP/agent-srv.log" \
+(( $(date +%s) < F )) && ok "the server is down before the slot" || bad "too slow: the server stopped after the slot (timing)"
+wait_until 20 grep -q "event=fire schedule=$ONCE .*sent=later(persisted)" "$TMP/agent-srv.log" \
   && ok "the agent persisted a fire while the server was down" || bad "no persisted fire"
 start_server 2
 wait_until 20 jobs_at_least srv 1 "j['schedule_id']==$ONCE and j['trigger']=='schedule' and j['status']=='succeeded'" \
