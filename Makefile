@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check test fuzz bench bench-fleet soak demo demo-stop clean
+.PHONY: all deps build check check-soak test fuzz bench bench-fleet soak demo demo-stop clean
 
 all: build
 
@@ -31,6 +31,23 @@ check: deps
 	  ctest --output-on-failure -j$(JOBS)
 
 test: check
+
+# The kill and race tests of make check with many more trials (not in CI's
+# budget): kill -9 of roostd, of backups, prune racing backups.
+SOAK_TRIALS ?= 200
+check-soak: deps
+	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DROOST_SANITIZE=ON -DROOST_WERROR=ON
+	cmake --build $(CHECK_BUILD) -j$(JOBS)
+	set -e; for t in fleet_server_crash repo_crash repo_prune_race; do \
+	  echo "== check-soak: test_$$t"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ROOST_BIN=$(CURDIR)/$(CHECK_BUILD)/bin ROOST_SRC=$(CURDIR) \
+	  SERVER_CRASH_TRIALS=$(SOAK_TRIALS) CRASH_TRIALS=$(SOAK_TRIALS) PRUNE_ROUNDS=$$(( $(SOAK_TRIALS) / 3 )) \
+	  bash tests/integration/test_$$t.sh > $(CHECK_BUILD)/soak-$$t.log 2>&1 \
+	    && rc=0 || rc=$$?; \
+	  grep -v '^ok' $(CHECK_BUILD)/soak-$$t.log | tail -40; \
+	  [ $$rc -eq 0 ] || { echo "check-soak: test_$$t failed (log: $(CHECK_BUILD)/soak-$$t.log)"; exit 1; }; \
+	done
 
 # libFuzzer targets (clang). FUZZ_SECONDS per target; new inputs go to fuzz/corpus-new.
 FUZZ_SECONDS ?= 60

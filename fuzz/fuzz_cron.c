@@ -21,7 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = 0;
+	/* empty before every call: a rejection that sets no message must be seen,
+	 * not hidden by the previous input's text */
 	struct roost_errbuf eb;
+	memset(&eb, 0, sizeof(eb));
 	struct cron *c;
 	if (cron_parse(s, NULL, &c, &eb) == ROOST_OK) {
 		int64_t t = 1764000000; /* 2025-11-24 */

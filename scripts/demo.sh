@@ -10,6 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 DEMO=${DEMO:-demo-data}
 PORT=${ROOST_DEMO_PORT:-8443}
+# the demo schedule (tests use a short one, e.g. '*/5 * * * * *')
+CRON=${ROOST_DEMO_CRON:-0 * * * *}
 BIN=${BIN:-build/bin}
 demo=$(realpath -m "$DEMO")
 
@@ -55,8 +57,8 @@ done
 say "roost group add demo-host sources --path $root/docs --path $root/include"
 roost group add demo-host sources --path "$root/docs" --path "$root/include" --exclude '*.swp'
 
-say "roost schedule add demo-host hourly --cron '0 * * * *' --group sources"
-roost schedule add demo-host hourly --cron '0 * * * *' --group sources
+say "roost schedule add demo-host hourly --cron '$CRON' --group sources"
+roost schedule add demo-host hourly --cron "$CRON" --group sources
 
 say "roost backup demo-host --group sources   (the agent backs up through the server)"
 JOB=$(roost backup demo-host --group sources)

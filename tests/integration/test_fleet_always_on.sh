@@ -44,9 +44,10 @@ expect_rc 2 "$ROOST" restore srv latest --target relative
 stop_agent srv
 start_agent srv ROOST_AGENT_TEST_JOB_DELAY_MS=6000
 wait_until 10 host_online srv || bad "agent not back"
-# three instants 2 s apart, within one minute
-now=$(date +%s); while (( now % 60 > 45 )); do sleep 1; now=$(date +%s); done
-T1=$((now + 2)); T2=$((now + 4)); T3=$((now + 6))
+# three instants 2 s apart, within one minute; the first 5 s ahead, so that
+# the schedule has reached the agent before it (slow under TSan and load)
+now=$(date +%s); while (( now % 60 > 40 )); do sleep 1; now=$(date +%s); done
+T1=$((now + 5)); T2=$((now + 7)); T3=$((now + 9))
 c1=($(cron_at $T1)); c2=($(cron_at $T2)); c3=($(cron_at $T3))
 CRON="${c1[0]},${c2[0]},${c3[0]} ${c1[1]} ${c1[2]} ${c1[3]} ${c1[4]} *"
 before=$(count_jobs srv 'True')
@@ -54,7 +55,15 @@ expect_rc 0 "$ROOST" schedule add srv burst --cron "$CRON" --group data
 SID=$("$ROOST" schedule list srv --json | json_get '[s["id"] for s in d if s["name"]=="burst"][0]')
 wait_until 30 jobs_at_least srv 1 "j['schedule_id']==$SID and j['trigger']=='pending' and j['status']=='succeeded'" \
   && ok "the pending run ran after the busy job" || bad "no pending run: $(jobs_json srv)"
-sleep 1
+# The cron has exactly three instants, all past now; once the server has
+# handled three fires of it (one log line each) no further fire, and so no
+# further job, can come: the exact counts below can not miss a late one.
+sleep_until() { while (( $(date +%s) <= $1 )); do sleep 0.1; done; }
+sleep_until "$T3"
+live_fires() { grep -c "event=fire host=1 schedule=$SID slot=.* via=live" "$TMP/server.log" || true; }
+wait_until 20 eval '(( $(live_fires) >= 3 ))' && ok "the server handled all three fires" || bad "fires handled: $(live_fires)"
+wait_until 20 eval '[[ $(count_jobs srv "j[\"status\"] in (\"queued\",\"running\")") == 0 ]]' || bad "jobs still running"
+expect_eq "$(live_fires)" 3 "exactly three fires reached the server"
 expect_eq "$(count_jobs srv "j['schedule_id']==$SID")" 2 "three fires while busy became two jobs: the first and one coalesced run"
 expect_eq "$(count_jobs srv "j['schedule_id']==$SID and j['trigger']=='schedule'")" 1 "one job from the first fire"
 expect_eq "$(grep -c "schedule=$SID slot=.* action=pending" "$TMP/server.log")" 2 "two fires coalesced"
@@ -78,12 +87,17 @@ expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.pa
 
 # a fire while the server is down is persisted and sent after the next hello
 expect_rc 0 "$ROOST" schedule disable srv burst
-F=$(( $(date +%s) + 3 ))
+# the slot is far enough ahead for the schedule to reach the agent and the
+# server to stop before it, even under TSan; both are waited for, not slept
+configs=$(grep -c "event=agent.config" "$TMP/agent-srv.log" || true)
+F=$(( $(date +%s) + 10 ))
 expect_rc 0 "$ROOST" schedule add srv once --cron "$(cron_at $F)" --group data
 ONCE=$("$ROOST" schedule list srv --json | json_get '[s["id"] for s in d if s["name"]=="once"][0]')
-sleep 1
+wait_until 8 eval '(( $(grep -c "event=agent.config" "$TMP/agent-srv.log") > configs ))' \
+  || bad "the agent did not get the new schedule"
 stop_server
-wait_until 10 grep -q "event=fire schedule=$ONCE .*sent=later(persisted)" "$TMP/agent-srv.log" \
+(( $(date +%s) < F )) && ok "the server is down before the slot" || bad "too slow: the server stopped after the slot (timing)"
+wait_until 20 grep -q "event=fire schedule=$ONCE .*sent=later(persisted)" "$TMP/agent-srv.log" \
   && ok "the agent persisted a fire while the server was down" || bad "no persisted fire"
 start_server 2
 wait_until 20 jobs_at_least srv 1 "j['schedule_id']==$ONCE and j['trigger']=='schedule' and j['status']=='succeeded'" \
@@ -95,7 +109,8 @@ expect_contains "$(grep "schedule=$ONCE slot=" "$TMP/server.log")" "via=persiste
 stop_server
 rm -f "$SDATA/tls-cert.pem" "$SDATA/tls-key.pem"
 start_server 2
-sleep 3
+# the agent's next attempt (it retries with a backoff) meets the new certificate
+wait_until 30 grep -q "event=agent.pin_mismatch" "$TMP/agent-srv.log" || true
 expect_contains "$(cat "$TMP/agent-srv.log")" "event=agent.pin_mismatch" "a changed certificate is refused"
 expect_contains "$(cat "$TMP/agent-srv.log")" "refusing to connect" "with a clear message"
 expect_eq "$("$ROOST" host show srv --json | json_get 'd["online"]')" false "the agent did not connect to it"

@@ -13,9 +13,26 @@ echo one > "$TMP/src1/a"; echo two > "$TMP/src2/b"
 U=$ROOST_SERVER
 sleep_until() { local t=$1; while (( $(date +%s) < t )); do sleep 0.1; done; }
 catchups() { count_jobs "$1" "j['trigger']=='catchup'${2:+ and $2}"; }
+# Waits until a catch-up armed by HOST_ID's last hello can no longer come:
+# the settle window (2 s) after that hello, plus 3 s. "Exactly N" counts are
+# taken after this, so a late duplicate would be seen.
+settled_after_last_hello() { # HOST_ID
+  local t
+  t=$($PY - "$TMP/server.log" "$1" <<'PYEOF'
+import datetime, re, sys
+last = 0
+for line in open(sys.argv[1], errors="replace"):
+    if f"event=agent.hello host={sys.argv[2]} " in line:
+        ts = re.match(r"ts=(\S+)", line).group(1).replace("Z", "+00:00")
+        last = datetime.datetime.fromisoformat(ts).timestamp()
+print(int(last) + 1)
+PYEOF
+)
+  sleep_until $((t + 2 + 3))
+}
 set_cron() { # HOST SCHEDULE_ID EXPR
   curl -skf -H "Authorization: Bearer $ROOST_TOKEN" -X PATCH -d "{\"cron\":\"$3\"}" \
-    "$U/v1/hosts/$1/schedules/$2" >/dev/null
+    "$U/v1/hosts/$1/schedules/$2" >/dev/null || bad "PATCH schedule $2 of $1 to \"$3\" failed"
 }
 
 # --- 3. laptop: catch-up after the settle window
@@ -58,10 +75,13 @@ stop_agent lap
 F2=$(( $(date +%s) + 2 ))
 set_cron lap "$SID" "$(cron_at $F2)"
 sleep_until $((F2 + 1))
+skips_before=$(grep -c "event=catchup.skip host=1 why=host_offline" "$TMP/server.log" || true)
 start_agent lap
 wait_until 10 host_online lap || bad "laptop not back"
 stop_agent lap
-sleep 3
+# the timer fired and found the host gone: the event that proves no dispatch can follow
+wait_until 10 eval '(( $(grep -c "event=catchup.skip host=1 why=host_offline" "$TMP/server.log") > skips_before ))' \
+  && ok "the settle timer fired after the laptop left" || bad "the settle timer never fired"
 expect_eq "$(catchups lap)" 2 "no catch-up for a laptop gone before the settle window ended"
 expect_contains "$(cat "$TMP/server.log")" "event=catchup.skip host=1 why=host_offline" "the skip is logged with its reason"
 
@@ -72,7 +92,7 @@ for i in 1 2; do
 done
 start_agent lap
 wait_until 10 jobs_at_least lap 3 "j['trigger']=='catchup'" && ok "the flapping laptop is caught up" || bad "no catch-up after flapping"
-sleep 3
+settled_after_last_hello 1
 expect_eq "$(catchups lap)" 3 "one catch-up, not several"
 armed_after=$(grep -c "event=catchup.armed host=1 " "$TMP/server.log")
 expect_eq "$((armed_after - armed_before))" 3 "each hello re-armed the one timer"
@@ -108,7 +128,8 @@ sleep_until $((S + 5))
 start_agent lap2
 wait_until 6 jobs_at_least lap2 $((before + 1)) "j['trigger']=='catchup'" \
   && ok "the missed slow window is caught up" || bad "slow schedule's window hidden: $(jobs_json lap2)"
-sleep 1
+LAP2_ID=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_id"])' "$TMP/agent-lap2/identity.json")
+settled_after_last_hello "$LAP2_ID"
 expect_eq "$(catchups lap2)" $((before + 1)) "only the overdue (schedule, group) is dispatched"
 expect_eq "$(jobs_json lap2 | json_get "[j['schedule_id'] for j in d if j['trigger']=='catchup'][0]")" "$SLOW" "the catch-up is the slow schedule's"
 expect_eq "$(jobs_json lap2 | json_get "[j['group_id'] for j in d if j['trigger']=='catchup'][0]")" "$G2" "for its group"

@@ -4,7 +4,8 @@
 
   wsclient.py probe    HOST PORT AUTH PATH   prints the upgrade's HTTP status
   wsclient.py bigframe HOST PORT AUTH N      hello, then one N-byte text frame;
-                                             prints "closed CODE" or "open"
+                                             prints "closed CODE" (0: dropped without
+                                             a close frame) or "open"
   wsclient.py garbage  HOST PORT AUTH [N]    hello, then malformed messages (N
                                              rounds); prints "open" if still served
   wsclient.py replace  HOST PORT AUTH        two connections for one host: prints
@@ -91,13 +92,17 @@ def hello(s):
 
 
 def until_close(s):
-    """Reads frames until a close frame or EOF; returns the close code or 0."""
+    """Reads frames until a close frame, EOF or the socket's timeout.
+    Returns the close code, 0 when the connection ended without a close
+    frame, or None when it is still open at the timeout."""
     try:
         while True:
             op, data = recv_frame(s)
             if op == 8:
                 return struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 1005
-    except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
+    except socket.timeout:
+        return None
+    except (ConnectionError, ssl.SSLError, OSError):
         return 0
 
 
@@ -120,7 +125,7 @@ def main():
             pass
         s.settimeout(5)
         code = until_close(s)
-        print(f"closed {code}" if code or True else "open")
+        print("open" if code is None else f"closed {code}")
     elif cmd == "replace":
         s.settimeout(5)
         op, data = recv_frame(s)  # the config

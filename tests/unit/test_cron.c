@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "roost/cron.h"
@@ -340,48 +341,96 @@ static void test_random_against_brute_force(void **st)
 	assert_true(checked > 200);
 }
 
-/* In a DST zone: fires are the first occurrence of each matching wall time. */
+/* In a DST zone: fires are the first occurrence of each matching wall time.
+ * The reference is independent of lib/cron and lib/util/tz: wall times come
+ * from glibc's localtime_r (the system tzdata) and each expression's match is
+ * written out by hand. */
+static int m_every7(int h, int m) { (void)h; return m % 7 == 0; }
+static int m_0130(int h, int m) { return h == 1 && m == 30; }
+static int m_0200_0230(int h, int m) { return h == 2 && (m == 0 || m == 30); }
+static int m_15_0to3(int h, int m) { return m == 15 && h <= 3; }
+static int m_every20_1to2(int h, int m) { return m % 20 == 0 && h >= 1 && h <= 2; }
+static int m_hourly(int h, int m) { (void)h; return m == 0; }
+
+static void wall_of(int64_t t, struct tm *tm)
+{
+	time_t tt = (time_t)t;
+	assert_non_null(localtime_r(&tt, tm));
+}
+
+static int same_wall(const struct tm *a, const struct tm *b)
+{
+	return a->tm_year == b->tm_year && a->tm_yday == b->tm_yday && a->tm_hour == b->tm_hour &&
+	       a->tm_min == b->tm_min;
+}
+
 static void test_random_dst_zone(void **st)
 {
 	(void)st;
-	const struct roost_tz *tz;
-	assert_int_equal(roost_tz_get("America/New_York", &tz, NULL), ROOST_OK);
-	static const char *const exprs[] = {"*/7 * * * *", "30 1 * * *", "0,30 2 * * *",
-	                                    "15 0-3 * * *", "*/20 1-2 * * *", "0 * * * *"};
+	static const struct {
+		const char *expr;
+		int (*match)(int h, int m);
+	} cases[] = {{"*/7 * * * *", m_every7},     {"30 1 * * *", m_0130},
+	             {"0,30 2 * * *", m_0200_0230}, {"15 0-3 * * *", m_15_0to3},
+	             {"*/20 1-2 * * *", m_every20_1to2}, {"0 * * * *", m_hourly}};
 	static const char *const starts[] = {"2026-03-07T20:00:00Z", "2026-10-31T20:00:00Z",
 	                                     "2026-11-01T05:59:00Z", "2026-11-01T06:30:00Z"};
-	for (size_t e = 0; e < sizeof(exprs) / sizeof(exprs[0]); e++)
+	const char *old = getenv("TZ");
+	char *saved = old ? strdup(old) : NULL;
+	setenv("TZ", "America/New_York", 1);
+	tzset();
+	/* the system zone really is New York with DST (not UTC for want of tzdata) */
+	struct tm probe;
+	wall_of(T("2026-07-01T12:00:00Z"), &probe);
+	assert_int_equal(probe.tm_hour, 8);
+	wall_of(T("2026-01-01T12:00:00Z"), &probe);
+	assert_int_equal(probe.tm_hour, 7);
+	int spring_checked = 0, fall_checked = 0;
+	for (size_t e = 0; e < sizeof(cases) / sizeof(cases[0]); e++)
 		for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
 			struct cron *c;
-			assert_int_equal(cron_parse(exprs[e], "America/New_York", &c, NULL), ROOST_OK);
+			assert_int_equal(cron_parse(cases[e].expr, "America/New_York", &c, NULL), ROOST_OK);
 			int64_t t = T(starts[s]);
 			for (int k = 0; k < 6; k++) {
 				int64_t want = 0;
 				for (int64_t m = t + 60 - (t % 60); !want; m += 60) {
-					int64_t wall = m + roost_tz_offset_at(tz, m);
+					struct tm w, prev;
+					wall_of(m, &w);
+					if (!cases[e].match(w.tm_hour, w.tm_min))
+						continue;
 					/* first occurrence: no earlier instant shows the same wall time */
 					int first = 1;
-					for (int64_t back = 60; back <= 7200; back += 60)
-						if (m - back + roost_tz_offset_at(tz, m - back) == wall)
+					for (int64_t back = 60; back <= 7200 && first; back += 60) {
+						wall_of(m - back, &prev);
+						if (same_wall(&prev, &w))
 							first = 0;
-					/* reuse the UTC evaluation of the same fields as the matcher */
-					struct cron *u;
-					assert_int_equal(cron_parse(exprs[e], NULL, &u, NULL), ROOST_OK);
-					int64_t nx;
-					int match = cron_next(u, wall - 1, &nx) == ROOST_OK && nx == wall;
-					cron_free(u);
-					if (match && first)
+					}
+					if (first)
 						want = m;
+					else
+						fall_checked++;
 				}
 				int64_t got;
 				assert_int_equal(cron_next(c, t, &got), ROOST_OK);
 				if (got != want)
-					fail_msg("%s from %lld: got %lld want %lld", exprs[e], (long long)t,
+					fail_msg("%s from %lld: got %lld want %lld", cases[e].expr, (long long)t,
 					         (long long)got, (long long)want);
+				if (got - t > 3600 && starts[s][6] == '3')
+					spring_checked++;
 				t = got;
 			}
 			cron_free(c);
 		}
+	if (saved) {
+		setenv("TZ", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+	/* the repeated hour and the skipped hour were both crossed */
+	assert_true(fall_checked > 0);
+	assert_true(spring_checked > 0);
 }
 
 int main(void)

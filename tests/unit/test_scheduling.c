@@ -179,6 +179,55 @@ static void test_fire_duplicate_and_covered(void **st)
 	assert_int_equal(njobs("1"), 1);
 }
 
+/* The seen-fires rule alone: a duplicate slot NEWER than every job of its
+ * schedule, so "covered by a later job" can not drop it. Only the fires table
+ * (host, schedule, slot) stands between it and a second job. */
+static void test_fire_duplicate_newer_than_every_job(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	const int64_t slot = T0 + 30; /* after "now": newer than any job created so far */
+	dispatch_fire(1, 2, slot, "live");
+	assert_int_equal(njobs("schedule_id=2"), 1);
+	assert_int_equal(db_int(-1, "SELECT MAX(created_at) FROM jobs WHERE schedule_id=2", NULL), T0);
+	finish(1, 1, "succeeded");
+	assert_false(host_busy(1));
+	/* idle host, usable schedule, slot > every job's created_at: only "seen" can drop it */
+	dispatch_fire(1, 2, slot, "persisted");
+	dispatch_fire(1, 2, slot, "live");
+	assert_int_equal(njobs("schedule_id=2"), 1);
+	assert_int_equal(nsent("job.start"), 1);
+	assert_false(host_busy(1));
+	/* and while busy: the duplicate does not become a pending run either */
+	dispatch_fire(1, 1, T0 + 40, "live"); /* another schedule: the host is busy now */
+	assert_true(host_busy(1));
+	dispatch_fire(1, 2, slot, "persisted");
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
+	/* a new slot of the same schedule still counts */
+	dispatch_fire(1, 2, slot + 1, "live");
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE schedule_id=2", NULL), 1);
+}
+
+static void test_hello_replays_duplicate_newer_than_every_job(void **st)
+{
+	(void)st;
+	hello(1);
+	/* the same persisted fire twice in one hello, then again in the next hello */
+	struct proto_fire f[2] = {{2, T0 + 30}, {2, T0 + 30}};
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	m.fires = f;
+	m.nfires = 2;
+	dispatch_hello(1, &m);
+	assert_int_equal(njobs("schedule_id=2"), 1);
+	finish(1, 1, "succeeded");
+	dispatch_hello(1, &m);
+	assert_int_equal(njobs("schedule_id=2"), 1);
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
+}
+
 static void run_timer_at(int64_t t)
 {
 	S.fake_now = t;
@@ -473,6 +522,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fire_idle_one_job_per_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fire_busy_coalesces_then_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fire_duplicate_and_covered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fire_duplicate_newer_than_every_job, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_hello_replays_duplicate_newer_than_every_job, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_catchup_after_settle_never_succeeded, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_catchup_skips, setup, teardown),

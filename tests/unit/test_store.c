@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of server/store.c: migrations, WAL, persistence, constraints. */
+/* Unit tests of server/store.c: migrations, WAL, persistence, constraints;
+ * the pending-run upsert is exercised through the production code path
+ * (dispatch_fire on a store opened from a file), not a copy of its SQL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "roostd.h"
 #include "store.h"
 
 static char dir[64];
@@ -100,11 +104,10 @@ static void test_constraints_and_cascades(void **st)
 	exec_ok(s, "INSERT INTO schedule_groups VALUES (1, 1)");
 	exec_ok(s, "INSERT INTO pending_runs VALUES (10, 1, 100, 200)");
 	exec_ok(s, "INSERT INTO group_success VALUES (1, 1, 50)");
-	/* one pending run per (host, schedule): a second fire while busy upserts */
-	exec_ok(s, "INSERT INTO pending_runs VALUES (10, 1, 300, 300) "
-	           "ON CONFLICT (host_id, schedule_id) DO UPDATE SET last_fire = excluded.last_fire");
+	/* the primary key allows one pending run per (host, schedule) */
+	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO pending_runs VALUES (10, 1, 300, 300)",
+	                                  NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(scalar(s, "SELECT count(*) FROM pending_runs"), 1);
-	assert_int_equal(scalar(s, "SELECT first_fire * 1000 + last_fire FROM pending_runs"), 100300);
 	/* invalid values are refused by the schema */
 	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO hosts (name, hostname, mode, "
 	                                         "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', x'00', 1)",
@@ -124,6 +127,107 @@ static void test_constraints_and_cascades(void **st)
 	store_close(s);
 }
 
+static int fake_online(int64_t h)
+{
+	return h == 10;
+}
+
+static int fake_send(int64_t h, json_t *m)
+{
+	(void)h;
+	(void)m;
+	return 0;
+}
+
+/* Fires while the host is busy go through the production statement
+ * (dispatch_fire's pending_runs upsert), on a store opened from a file and
+ * reopened: one row per (host, schedule), the first fire kept, the newest
+ * fire kept as last_fire whatever order the fires arrive in. */
+static void test_pending_upsert_production_path(void **st)
+{
+	(void)st;
+	struct srv srv;
+	memset(&srv, 0, sizeof(srv));
+	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	srv.heap = catchup_heap_new();
+	srv.settle_s = 60;
+	srv.fake_now = 1795000000;
+	srv.send_hook = fake_send;
+	srv.online_hook = fake_online;
+	g_srv = &srv;
+	exec_ok(srv.st, "INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at) "
+	                "VALUES (10, 'srv', 'srv', 'always-on', x'01', 1)");
+	exec_ok(srv.st, "INSERT INTO source_groups (id, host_id, name, paths) VALUES (1, 10, 'etc', '[\"/etc\"]')");
+	exec_ok(srv.st, "INSERT INTO schedules (id, host_id, name, cron) VALUES (1, 10, 'a', '0 * * * *'), "
+	                "(2, 10, 'b', '0 * * * *')");
+	exec_ok(srv.st, "INSERT INTO schedule_groups VALUES (1, 1), (2, 1)");
+	const int64_t t = srv.fake_now;
+	dispatch_fire(10, 2, t - 10, "live"); /* idle: a job; the host is busy from now on */
+	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
+	dispatch_fire(10, 1, t + 100, "live");
+	dispatch_fire(10, 1, t + 300, "live");
+	dispatch_fire(10, 1, t + 200, "persisted"); /* late, out of order */
+	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
+	store_close(srv.st);
+	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM pending_runs"), 1);
+	assert_int_equal(scalar(srv.st, "SELECT first_fire - 1795000000 FROM pending_runs WHERE "
+	                                "host_id=10 AND schedule_id=1"), 100);
+	assert_int_equal(scalar(srv.st, "SELECT last_fire - 1795000000 FROM pending_runs WHERE "
+	                                "host_id=10 AND schedule_id=1"), 300);
+	g_srv = NULL;
+	catchup_heap_free(srv.heap);
+	store_close(srv.st);
+}
+
+struct snap {
+	char *bytes;
+	size_t n;
+	struct timespec mtime;
+	off_t size;
+};
+
+static void snap_take(const char *p, struct snap *sn)
+{
+	struct stat sb;
+	assert_int_equal(stat(p, &sb), 0);
+	sn->mtime = sb.st_mtim;
+	sn->size = sb.st_size;
+	FILE *f = fopen(p, "rb");
+	assert_non_null(f);
+	sn->bytes = malloc((size_t)sb.st_size + 1);
+	assert_non_null(sn->bytes);
+	sn->n = fread(sn->bytes, 1, (size_t)sb.st_size, f);
+	fclose(f);
+	assert_int_equal(sn->n, (size_t)sb.st_size);
+}
+
+/* the file is as it was: same size, same bytes, same mtime */
+static void snap_same(const char *p, struct snap *before)
+{
+	struct snap after;
+	snap_take(p, &after);
+	size_t first_diff = before->n;
+	for (size_t i = 0; i < before->n && i < after.n; i++)
+		if (after.bytes[i] != before->bytes[i]) {
+			first_diff = i;
+			break;
+		}
+	free(after.bytes);
+	free(before->bytes);
+	if (after.size != before->size || first_diff != before->n)
+		fail_msg("%s changed: size %lld -> %lld, first differing byte at offset %zu", p,
+		         (long long)before->size, (long long)after.size, first_diff);
+	assert_int_equal(after.mtime.tv_sec, before->mtime.tv_sec);
+	assert_int_equal(after.mtime.tv_nsec, before->mtime.tv_nsec);
+}
+
+static int exists(const char *p)
+{
+	struct stat sb;
+	return stat(p, &sb) == 0;
+}
+
 static void test_newer_database_refused_untouched(void **st)
 {
 	(void)st;
@@ -133,18 +237,49 @@ static void test_newer_database_refused_untouched(void **st)
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_latest() + 5);
 	exec_ok(s, sql);
 	store_close(s);
+	struct snap before;
+	snap_take(path, &before);
+	sleep(1); /* a write now would show in the mtime even on a coarse clock */
 	struct roost_errbuf eb = {{0}};
 	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
 	assert_null(s);
 	assert_non_null(strstr(eb.msg, "newer than this roostd knows"));
+	snap_same(path, &before);
 	/* not a database at all */
 	char junk[140];
 	snprintf(junk, sizeof(junk), "%s/junk.db", dir);
 	FILE *f = fopen(junk, "w");
 	fputs("this is not sqlite, just text long enough to be read as a header.........", f);
 	fclose(f);
+	snap_take(junk, &before);
 	assert_int_equal(store_open(junk, &s, &eb), ROOST_EIO);
 	assert_non_null(strstr(eb.msg, "store:"));
+	snap_same(junk, &before);
+}
+
+/* A newer database written by plain SQLite in its default (rollback journal)
+ * mode: refusing it must not convert it to WAL or leave WAL files behind. */
+static void test_newer_rollback_database_refused_untouched(void **st)
+{
+	(void)st;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "CREATE TABLE future (x); PRAGMA user_version=%d;",
+	         store_schema_latest() + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct snap before;
+	snap_take(path, &before);
+	sleep(1);
+	struct store *s;
+	struct roost_errbuf eb = {{0}};
+	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
+	assert_null(s);
+	snap_same(path, &before);
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_false(exists(wal));
 }
 
 int main(void)
@@ -154,7 +289,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_keeps_data_and_does_not_remigrate, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_constraints_and_cascades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_upsert_production_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
+		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
