@@ -123,11 +123,8 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
-		err = sql_fail(eb, db, "configure");
-		goto fail;
-	}
+	/* the version first: a store of a newer roostd is refused before
+	 * anything (WAL mode included) is written to it */
 	int v;
 	if (user_version(db, &v)) {
 		err = sql_fail(eb, db, "read schema version");
@@ -137,6 +134,11 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 		err = roost_errf(eb, ROOST_ENOTSUP,
 		                 "store: %s has schema version %d, newer than this roostd knows (%d); "
 		                 "refusing to touch it", path, v, store_schema_latest());
+		goto fail;
+	}
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_fail(eb, db, "configure");
 		goto fail;
 	}
 	for (int m = v; m < store_schema_latest(); m++) {

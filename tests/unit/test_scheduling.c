@@ -187,24 +187,24 @@ static void test_fire_duplicate_newer_than_every_job(void **st)
 	(void)st;
 	online[1] = 1;
 	const int64_t slot = T0 + 30; /* after "now": newer than any job created so far */
-	dispatch_fire(1, 2, slot, "live");
+	fires_handle(1, 2, slot, "live");
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(db_int(-1, "SELECT MAX(created_at) FROM jobs WHERE schedule_id=2", NULL), T0);
 	finish(1, 1, "succeeded");
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	/* idle host, usable schedule, slot > every job's created_at: only "seen" can drop it */
-	dispatch_fire(1, 2, slot, "persisted");
-	dispatch_fire(1, 2, slot, "live");
+	fires_handle(1, 2, slot, "persisted");
+	fires_handle(1, 2, slot, "live");
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(nsent("job.start"), 1);
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	/* and while busy: the duplicate does not become a pending run either */
-	dispatch_fire(1, 1, T0 + 40, "live"); /* another schedule: the host is busy now */
-	assert_true(host_busy(1));
-	dispatch_fire(1, 2, slot, "persisted");
+	fires_handle(1, 1, T0 + 40, "live"); /* another schedule: the host is busy now */
+	assert_true(db_host_busy(1));
+	fires_handle(1, 2, slot, "persisted");
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
 	/* a new slot of the same schedule still counts */
-	dispatch_fire(1, 2, slot + 1, "live");
+	fires_handle(1, 2, slot + 1, "live");
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE schedule_id=2", NULL), 1);
 }
 
@@ -220,10 +220,10 @@ static void test_hello_replays_duplicate_newer_than_every_job(void **st)
 	m.protocol = PROTO_VERSION;
 	m.fires = f;
 	m.nfires = 2;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	finish(1, 1, "succeeded");
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
 }
