@@ -274,7 +274,6 @@ void hub_pong(struct agent_conn *c)
 static void keepalive_cb(lws_sorted_usec_list_t *sul)
 {
 	struct srv *s = g_srv;
-	roost_log_limit_flush(0); /* a flood that stopped is summed up */
 	int64_t now = mono_ms(), limit = s->agent_timeout_s * 1000;
 	for (size_t i = 0; i < s->conns_cap; i++) {
 		struct agent_conn *c = s->conns[i];
