@@ -10,11 +10,17 @@
  *   store.c      opening the SQLite store and its numbered migrations
  *   db.c         bound-parameter queries and small host/schedule facts
  *   views.c      the REST API's JSON objects: host, group, schedule, job
- *   http.c       the libwebsockets protocol: HTTP requests, object uploads
- *                and downloads, the agent WebSocket; routing; responses
+ *   http.c       the libwebsockets callback: a request's path (framing,
+ *                auth, routing), the agent WebSocket handed to the hub
+ *   budgets.c    connection budgets: per-address and total counts, the
+ *                rate window, housekeeping (http.h, http_int.h)
+ *   respond.c    HTTP responses (headers, JSON bodies, streams)
+ *   repo_api.c   the repository object API: listings, GET/HEAD, PUT
+ *   objcheck.c   an upload's content checked against its name
  *   api.c        REST handlers (admin routes, enrollment)
  *   bodies.c     strict decoding of REST request bodies (fuzzed)
  *   committer.c  the thread that makes uploaded objects durable
+ *   fault.c      ROOST_FAULT: failures injected at named sites (tests)
  *   hub.c        agent connections: frames in, queued messages out
  *   agents.c     what an agent's hello, messages and disconnect lead to;
  *                the config message
