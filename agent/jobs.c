@@ -210,9 +210,10 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	memcpy(hostname, j->name, sizeof(hostname));
 	pthread_mutex_unlock(&j->mu);
 	enum roost_err err;
-	for (int waited = 0; waited < j->test_delay_ms && !j->cancel; waited += 20)
+	for (int waited = 0; waited < j->test_delay_ms && !__atomic_load_n(&j->cancel, __ATOMIC_RELAXED);
+	     waited += 20)
 		usleep(20 * 1000);
-	if (j->cancel) {
+	if (__atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
 		status = "canceled";
 		snprintf(err_msg, sizeof(err_msg), "canceled");
 		goto out;
@@ -333,7 +334,7 @@ static void *job_main(void *arg)
 		queue_take_locked(j, 0, &j->current);
 		j->has_current = 1;
 		j->current_started = (int64_t)time(NULL);
-		j->cancel = 0;
+		__atomic_store_n(&j->cancel, 0, __ATOMIC_RELAXED);
 		memset(&j->prog, 0, sizeof(j->prog));
 		save_jobs_locked(j);
 		struct proto_job acc = {.job_id = j->current.job_id,
@@ -470,14 +471,14 @@ int jobs_start(struct jobs *j, void (*wake)(void *ctx), void *ctx)
 void jobs_interrupt(struct jobs *j)
 {
 	j->stop = 1;
-	j->cancel = 1;
+	__atomic_store_n(&j->cancel, 1, __ATOMIC_RELAXED);
 }
 
 void jobs_stop(struct jobs *j)
 {
 	pthread_mutex_lock(&j->mu);
 	j->stop = 1;
-	j->cancel = 1;
+	__atomic_store_n(&j->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
 	if (j->started)
@@ -546,7 +547,7 @@ void jobs_cancel_job(struct jobs *j, int64_t job_id)
 {
 	pthread_mutex_lock(&j->mu);
 	if (j->has_current && j->current.job_id == job_id) {
-		j->cancel = 1;
+		__atomic_store_n(&j->cancel, 1, __ATOMIC_RELAXED);
 		log_info("job.cancel", "job=%lld state=running", (long long)job_id);
 	}
 	for (size_t i = 0; i < j->nqueue; i++) {

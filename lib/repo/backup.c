@@ -589,7 +589,7 @@ join:
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
 		goto done;
 	}
-	if (o->cancel && *o->cancel) {
+	if (o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED)) {
 		err = roost_errf(eb, ROOST_ECANCELED, "backup canceled");
 		goto done;
 	}

@@ -442,7 +442,8 @@ struct worker_arg {
 /* The backup failed or was canceled: threads stop taking on work. */
 static inline int bk_failed(const struct bk *b)
 {
-	return b->fatal != ROOST_OK || (b->o->cancel && *b->o->cancel);
+	return b->fatal != ROOST_OK ||
+	       (b->o->cancel && __atomic_load_n(b->o->cancel, __ATOMIC_RELAXED));
 }
 /* Records the first fatal error (message from eb, if any) and wakes every
  * thread that waits, so that all of them wind down. Thread-safe. */

@@ -128,7 +128,7 @@ static void rwarn(struct rs *s, const char *fmt, ...)
 
 static int canceled(struct rs *s)
 {
-	return s->fatal || (s->o->cancel && *s->o->cancel);
+	return s->fatal || (s->o->cancel && __atomic_load_n(s->o->cancel, __ATOMIC_RELAXED));
 }
 
 /* Display form of a snapshot path: bytes that are not printable become '?'. */
@@ -741,7 +741,7 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	for (size_t i = 0; i < s->nlinks; i++)
 		free(s->links[i].rel);
 	free(s->links);
-	if (!err && o->cancel && *o->cancel)
+	if (!err && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED))
 		err = roost_errf(eb, ROOST_ECANCELED, "restore canceled");
 	res->files = atomic_load(&s->files);
 	res->dirs = atomic_load(&s->ndirs_done);
