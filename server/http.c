@@ -417,6 +417,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_TIMER:
 		return rate_check(wsi, p);
 	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* before lws frees p, however it closed */
 		if (p)
 			reset(p);
 		return 0;

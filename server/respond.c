@@ -33,6 +33,8 @@ int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype
 	if (lws_finalize_write_http_header(wsi, start, &q, end))
 		return -1;
 	if (p->head || len == 0) {
+		free(p->out); /* a HEAD answer has no body: nothing to keep */
+		p->out = NULL;
 		p->outlen = p->outpos = 0;
 		p->streaming = 0;
 		if (p->close_after || lws_http_transaction_completed(wsi))

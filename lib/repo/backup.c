@@ -607,6 +607,10 @@ join:
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
 	if (!err)
 		err = packer_flush(b->pk, eb);
+	/* the snapshot is the commit point: a cancel that came while the last
+	 * packs and the index went up still cancels (they are reused next time) */
+	if (!err && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED))
+		err = roost_errf(eb, ROOST_ECANCELED, "backup canceled");
 	if (err)
 		goto done;
 
