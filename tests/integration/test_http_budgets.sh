@@ -31,19 +31,18 @@ stop_server
 
 # 2. a descriptor limit of 256 (160 connections after the reserve) and a flood of 400
 SPORT=$(free_port)
-: > "$TMP/server2.log"
+: > "$TMP/extra-server2.log"
 bash -c 'ulimit -n 256 && exec "$@"' _ "$ROOST_BIN/roostd" --data "$SDATA" --listen "127.0.0.1:$SPORT" \
-  --header-timeout 3 --max-conns-per-addr 0 >>"$TMP/server.out" 2>>"$TMP/server2.log" &
+  --header-timeout 3 --max-conns-per-addr 0 >>"$TMP/server.out" 2>>"$TMP/extra-server2.log" &
 SPID=$!
-disown "$SPID"
-cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+daemon_started "$SPID" roostd
 export ROOST_SERVER="https://127.0.0.1:$SPORT"
 wait_until 20 curl -skf "$ROOST_SERVER/v1/health" || bad "roostd did not come up under ulimit -n 256"
-expect_contains "$(cat "$TMP/server2.log")" "nofile=256" "roostd sees the limit"
+expect_contains "$(cat "$TMP/extra-server2.log")" "nofile=256" "roostd sees the limit"
 $H keepalive "$SPORT" 14 > "$TMP/ka.out" &
 KA=$!
 sleep 1
-LINES0=$(wc -l < "$TMP/server2.log")
+LINES0=$(wc -l < "$TMP/extra-server2.log")
 $H flood "$SPORT" 400 8 > "$TMP/flood.out" &
 FLOOD=$!
 wait_until 10 grep -q opened "$TMP/flood.out" || true
@@ -51,15 +50,15 @@ sleep 1
 T0=$(cpu_ticks "$SPID"); sleep 3; T1=$(cpu_ticks "$SPID")
 (( T1 - T0 < 150 )) && ok "no busy loop at the limit ($((T1 - T0)) ticks of CPU in 3 s)" \
   || bad "roostd spins at the limit: $((T1 - T0)) ticks in 3 s"
-expect_contains "$(cat "$TMP/server2.log")" "event=net.saturated" "the pause is logged"
+expect_contains "$(cat "$TMP/extra-server2.log")" "event=net.saturated" "the pause is logged"
 wait "$FLOOD"
 wait_until 5 curl -skf -m 2 "$ROOST_SERVER/v1/health" && ok "health answers once the flood stops" \
   || bad "health does not answer after the flood"
 wait "$KA"
 expect_contains "$(cat "$TMP/ka.out")" "fail=0" "an open connection is served through the flood ($(cat "$TMP/ka.out"))"
-LINES=$(( $(wc -l < "$TMP/server2.log") - LINES0 ))
+LINES=$(( $(wc -l < "$TMP/extra-server2.log") - LINES0 ))
 (( LINES < 60 )) && ok "the log stays bounded: $LINES lines" || bad "log flood: $LINES lines"
-kill -TERM "$SPID"; wait_pid "$SPID"
+stop_server
 
 # 3. per address: at most 20 connections at once from 127.0.0.1
 SPORT=$(free_port)
