@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check test fuzz bench bench-fleet demo demo-stop clean
+.PHONY: all deps build check test fuzz bench bench-fleet bench-soak demo demo-stop clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench: build
 # roostd under N agent connections (issue 4's load figures)
 bench-fleet: build
 	bench/fleet_load
+
+# 200 agents killed and restarted for 30 minutes under a REST hammer (issue 16)
+bench-soak: build
+	ROOST_BIN=$(CURDIR)/$(BUILD)/bin bench/soak
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
