@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check check-soak test fuzz bench bench-fleet soak demo demo-stop clean
+.PHONY: all deps build check check-soak test fuzz bench bench-fleet bench-soak demo demo-stop clean
 
 all: build
 
@@ -66,7 +66,7 @@ bench-fleet: build
 
 # roostd under 200 agents killed at random and a REST hammer for 30 minutes
 # (issue 16; make check runs the same soak scaled down, test_soak.sh)
-soak: build
+bench-soak: build
 	bench/soak
 
 clean:

@@ -19,7 +19,7 @@ struct http_limits {
 	unsigned max_per_addr;
 	/* Connections at once in all (what the descriptor limit allows after a
 	 * reserve for files): at this count accepting pauses (libwebsockets'
-	 * fd_limit_per_thread = max_conns + 3) until one closes. */
+	 * fd_limit_per_thread = max_conns + 1) until one closes. */
 	unsigned max_conns;
 };
 

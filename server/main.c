@@ -478,7 +478,7 @@ int main(int argc, char **argv)
 	info.alpn = "http/1.1";
 	info.timeout_secs = (unsigned)header_timeout;      /* TLS handshake */
 	info.timeout_secs_ah_idle = (unsigned)header_timeout; /* request headers */
-	info.fd_limit_per_thread = hl.max_conns + 3; /* + listener, event pipe, spare */
+	info.fd_limit_per_thread = hl.max_conns + 1; /* it pauses at this - 1 */
 	info.ka_time = 0;
 	info.max_http_header_data = 4096;
 	info.vhost_name = "roostd";

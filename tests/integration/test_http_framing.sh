@@ -11,6 +11,10 @@ H="$PY $ROOST_SRC/tests/integration/hostile.py"
 
 start_server 2
 U=$ROOST_SERVER
+# the store holds credential hashes: private, and so are its WAL and index
+for f in roostd.db roostd.db-wal roostd.db-shm; do
+  [[ -e $SDATA/$f ]] && expect_eq "$(stat -c %a "$SDATA/$f")" 600 "$f is 0600"
+done
 code() { curl -sk -o "$TMP/body" -w '%{http_code}' "$@"; }
 TOK=$("$ROOST" token create --uses 1)
 expect_eq "$(code -X POST -d "{\"token\":\"$TOK\",\"hostname\":\"h1\",\"mode\":\"always-on\"}" $U/v1/enroll)" 201 "enroll a host"
