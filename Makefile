@@ -67,7 +67,7 @@ bench-fleet: build
 # roostd under 200 agents killed at random and a REST hammer for 30 minutes
 # (issue 16; make check runs the same soak scaled down, test_soak.sh)
 bench-soak: build
-	bench/soak
+	ROOST_BIN=$(CURDIR)/$(BUILD)/bin bench/soak
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
