@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check check-soak test fuzz bench bench-fleet demo demo-stop clean
+.PHONY: all deps build check check-soak test fuzz bench bench-fleet soak demo demo-stop clean
 
 all: build
 
@@ -63,6 +63,11 @@ bench: build
 # roostd under N agent connections (issue 4's load figures)
 bench-fleet: build
 	bench/fleet_load
+
+# roostd under 200 agents killed at random and a REST hammer for 30 minutes
+# (issue 16; make check runs the same soak scaled down, test_soak.sh)
+soak: build
+	bench/soak
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -42,6 +42,15 @@ static void ok(struct resp *rs, int status, json_t *j)
 	rs->json = j ? j : json_object();
 }
 
+/* The store did not keep a write: 503 (the client may retry), never a 2xx. */
+static void store_failed(struct resp *rs, const char *what)
+{
+	char m[400];
+	snprintf(m, sizeof(m), "%s: the store could not record it (%s)", what, db_last_error());
+	log_error("api.store_failed", "what=%s msg=%s", roost_lq(what), roost_lq(db_last_error()));
+	resp_error(rs, 503, "store_error", m, NULL);
+}
+
 static void not_found(struct resp *rs, const char *what)
 {
 	char m[160];
@@ -88,7 +97,7 @@ static void enroll_tokens_create(struct req *rq, struct resp *rs)
 	int64_t now = srv_now();
 	if (db_exec("INSERT INTO enroll_tokens (token_hash, expires_at, uses_left, created_at) "
 	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != SQLITE_DONE) {
-		resp_error(rs, 500, "internal", "could not store the token", NULL);
+		store_failed(rs, "the enrollment token");
 		goto out;
 	}
 	log_info("enroll.token_created", "ttl_s=%lld uses=%lld", (long long)t, (long long)u);
@@ -130,7 +139,7 @@ static void enroll(struct req *rq, struct resp *rs)
 	}
 	int64_t now = srv_now();
 	if (db_begin()) {
-		resp_error(rs, 503, "busy", "store busy", NULL);
+		store_failed(rs, "the enrollment");
 		goto out;
 	}
 	/* constant-time comparison against each live token (there are few) */
@@ -162,13 +171,12 @@ static void enroll(struct req *rq, struct resp *rs)
 	            "VALUES (?, ?, ?, ?, ?, ?)", "ttttbi", name, hostname, os ? os : "", mode, sh,
 	            sizeof(sh), now) != SQLITE_DONE) {
 		db_rollback();
-		resp_error(rs, 500, "internal", "could not create the host", NULL);
+		store_failed(rs, "the new host");
 		goto out;
 	}
 	int64_t hid = sqlite3_last_insert_rowid(g_srv->st->db);
 	if (db_commit()) {
-		db_rollback();
-		resp_error(rs, 500, "internal", "could not commit", NULL);
+		store_failed(rs, "the new host");
 		goto out;
 	}
 	log_info("enroll.ok", "host=%lld name=%s mode=%s", (long long)hid, roost_lq(name), mode);
@@ -214,14 +222,20 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 		resp_error(rs, 409, "conflict", "name: another host has it", "name");
 		goto out;
 	}
-	if (m)
-		db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
-	if (n)
-		db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+	if (db_begin() == 0) {
+		if (m)
+			db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
+		if (n)
+			db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+	}
+	if (db_commit()) {
+		store_failed(rs, "the host's change");
+		goto out;
+	}
 	log_info("host.changed", "host=%lld mode=%s name=%s", (long long)hid, roost_lq(m),
 	         roost_lq(n));
-	hub_push_config(hid);
-	ok(rs, 200, db_host_json(hid));
+	agents_push_config(hid);
+	ok(rs, 200, view_host(hid));
 out:
 	json_decref(o);
 }
@@ -241,22 +255,28 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 		           "name");
 		goto out;
 	}
-	if (!gid) {
-		db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES (?, ?, ?, ?)",
-		        "itt" "t", hid, g.name, paths, ex ? ex : "[]");
-		gid = sqlite3_last_insert_rowid(g_srv->st->db);
-		ok(rs, 201, db_group_json(gid));
-	} else {
-		if (g.has_name)
-			db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
-		if (paths)
-			db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
-		if (ex)
-			db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
-		ok(rs, 200, db_group_json(gid));
+	int created = !gid;
+	if (db_begin() == 0) {
+		if (created) {
+			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES "
+			        "(?, ?, ?, ?)", "itt" "t", hid, g.name, paths, ex ? ex : "[]");
+			gid = sqlite3_last_insert_rowid(g_srv->st->db);
+		} else {
+			if (g.has_name)
+				db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
+			if (paths)
+				db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
+			if (ex)
+				db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
+		}
 	}
+	if (db_commit()) {
+		store_failed(rs, "the group");
+		goto out;
+	}
+	ok(rs, created ? 201 : 200, view_group(gid));
 	log_info("group.saved", "host=%lld group=%lld", (long long)hid, (long long)gid);
-	hub_push_config(hid);
+	agents_push_config(hid);
 out:
 	free(paths);
 	free(ex);
@@ -299,7 +319,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		}
 	}
 	if (db_begin()) {
-		resp_error(rs, 503, "busy", "store busy", NULL);
+		store_failed(rs, "the schedule");
 		goto out;
 	}
 	int created = !sid;
@@ -322,14 +342,13 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 			        "ii", sid, (int64_t)json_integer_value(e));
 	}
 	if (db_commit()) {
-		db_rollback();
-		resp_error(rs, 500, "internal", "could not commit", NULL);
+		store_failed(rs, "the schedule");
 		goto out;
 	}
 	log_info("schedule.saved", "host=%lld schedule=%lld cron=%s", (long long)hid,
 	         (long long)sid, roost_lq(s.has_cron ? s.cron : NULL));
-	ok(rs, created ? 201 : 200, db_schedule_json(sid));
-	hub_push_config(hid);
+	ok(rs, created ? 201 : 200, view_schedule(sid));
+	agents_push_config(hid);
 out:
 	body_schedule_free(&s);
 }
@@ -398,13 +417,13 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 		json_decref(p);
 		body_restore_free(&r);
 	}
-	int64_t id = dispatch_job(hid, 0, gid, kind, "manual", params, "requested through the API");
+	int64_t id = jobs_dispatch(hid, 0, gid, kind, "manual", params, "requested through the API");
 	free(params);
 	if (!id) {
-		resp_error(rs, 500, "internal", "could not create the job", NULL);
+		store_failed(rs, "the job");
 		return;
 	}
-	ok(rs, 201, db_job_json(id));
+	ok(rs, 201, view_job(id));
 }
 
 static void jobs_list(struct req *rq, struct resp *rs)
@@ -437,7 +456,7 @@ static void jobs_list(struct req *rq, struct resp *rs)
 	                        "(?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3", "iti", hid,
 	                        status, limit);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *j = db_job_json(sqlite3_column_int64(st, 0));
+		json_t *j = view_job(sqlite3_column_int64(st, 0));
 		if (j)
 			json_array_append_new(arr, j);
 	}
@@ -447,37 +466,23 @@ static void jobs_list(struct req *rq, struct resp *rs)
 
 static void job_cancel(int64_t jid, struct resp *rs)
 {
-	sqlite3_stmt *st = db_q("SELECT host_id, status FROM jobs WHERE id=?", "i", jid);
-	int64_t hid = 0;
-	char status[16] = "";
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		hid = sqlite3_column_int64(st, 0);
-		snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (!hid) {
+	int64_t hid;
+	switch (jobs_cancel(jid, &hid)) {
+	case JOBS_CANCEL_UNKNOWN:
 		not_found(rs, "job");
 		return;
-	}
-	if (proto_status_final(status)) {
+	case JOBS_CANCEL_ENDED:
 		resp_error(rs, 409, "conflict", "the job has already ended", NULL);
 		return;
+	case JOBS_CANCEL_STORE_FAILED:
+		store_failed(rs, "the cancellation");
+		return;
+	case JOBS_CANCEL_ENDED_HERE:
+		if (!db_host_busy(hid))
+			pending_dispatch(hid);
+		break;
 	}
-	json_t *m = json_pack("{s:s, s:I}", "type", "job.cancel", "job_id", (json_int_t)jid);
-	int sent = hub_send(hid, m) == 0;
-	json_decref(m);
-	if (!sent || !strcmp(status, "queued")) {
-		/* nobody is running it: it ends here */
-		db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' WHERE id=? "
-		        "AND status IN ('queued','running')", "ii", srv_now(), jid);
-		db_exec("UPDATE hosts SET current_job_id = (SELECT id FROM jobs WHERE host_id=? AND "
-		        "status IN ('queued','running') ORDER BY id LIMIT 1) WHERE id=?", "ii", hid, hid);
-		if (!host_busy(hid))
-			dispatch_pending(hid);
-	}
-	log_info("job.cancel", "host=%lld job=%lld sent=%s", (long long)hid, (long long)jid,
-	         sent ? "yes" : "no");
-	ok(rs, 200, db_job_json(jid));
+	ok(rs, 200, view_job(jid));
 }
 
 /* ---- snapshots ---- */
@@ -550,12 +555,17 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 	/* seg[0]="v1", seg[1]="hosts", seg[2]=id */
 	if (ns == 3) {
 		if (is(rq, "GET"))
-			ok(rs, 200, db_host_json(hid));
+			ok(rs, 200, view_host(hid));
 		else if (is(rq, "PATCH"))
 			host_patch(hid, rq, rs);
 		else if (is(rq, "DELETE")) {
-			db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
-			catchup_heap_disarm(g_srv->heap, hid);
+			if (db_begin() == 0)
+				db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
+			if (db_commit()) {
+				store_failed(rs, "the host's removal");
+				return;
+			}
+			catchup_disarm(hid);
 			hub_kick(hid);
 			log_info("host.removed", "host=%lld", (long long)hid);
 			ok(rs, 200, json_pack("{s:b}", "deleted", 1));
@@ -579,9 +589,9 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 	if (ns == 4) {
 		if (is(rq, "GET"))
 			ok(rs, 200, groups ? list_ids("SELECT id FROM source_groups WHERE host_id=? ORDER "
-			                              "BY id", "i", hid, db_group_json)
+			                              "BY id", "i", hid, view_group)
 			                   : list_ids("SELECT id FROM schedules WHERE host_id=? ORDER BY id",
-			                              "i", hid, db_schedule_json));
+			                              "i", hid, view_schedule));
 		else if (is(rq, "POST"))
 			groups ? group_write(hid, 0, rq, rs) : schedule_write(hid, 0, rq, rs);
 		else
@@ -605,13 +615,18 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 		return;
 	}
 	if (is(rq, "GET"))
-		ok(rs, 200, groups ? db_group_json(oid) : db_schedule_json(oid));
+		ok(rs, 200, groups ? view_group(oid) : view_schedule(oid));
 	else if (is(rq, "PATCH"))
 		groups ? group_write(hid, oid, rq, rs) : schedule_write(hid, oid, rq, rs);
 	else if (is(rq, "DELETE")) {
-		db_exec(groups ? "DELETE FROM source_groups WHERE id=?" : "DELETE FROM schedules WHERE id=?",
-		        "i", oid);
-		hub_push_config(hid);
+		if (db_begin() == 0)
+			db_exec(groups ? "DELETE FROM source_groups WHERE id=?"
+			               : "DELETE FROM schedules WHERE id=?", "i", oid);
+		if (db_commit()) {
+			store_failed(rs, groups ? "the group's removal" : "the schedule's removal");
+			return;
+		}
+		agents_push_config(hid);
 		ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 	} else
 		method_not_allowed(rs);
@@ -664,7 +679,7 @@ void api_handle(struct req *rq, struct resp *rs)
 	} else if (!strcmp(r, "hosts")) {
 		if (ns == 2) {
 			if (is(rq, "GET"))
-				ok(rs, 200, list_ids("SELECT id FROM hosts ORDER BY id", NULL, 0, db_host_json));
+				ok(rs, 200, list_ids("SELECT id FROM hosts ORDER BY id", NULL, 0, view_host));
 			else
 				method_not_allowed(rs);
 			return;
@@ -682,7 +697,7 @@ void api_handle(struct req *rq, struct resp *rs)
 		                                                          "id=?", "i", jid)))
 			not_found(rs, "job");
 		else if (ns == 3 && is(rq, "GET"))
-			ok(rs, 200, db_job_json(jid));
+			ok(rs, 200, view_job(jid));
 		else if (ns == 4 && !strcmp(seg[3], "cancel") && is(rq, "POST"))
 			job_cancel(jid, rs);
 		else if (ns <= 4)

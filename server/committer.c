@@ -12,12 +12,36 @@
 #include <string.h>
 
 #include "committer.h"
+#include "fault.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct commit *todo_head, *todo_tail, *done_head;
 static pthread_t th;
 static int running, stopping;
+
+void committer_run(struct commit *c)
+{
+	const struct roost_backend_ops *ops = g_srv->repo_be->ops;
+	struct roost_errbuf eb = {{0}};
+	char why[256];
+	if (fault_hit("commit")) {
+		ops->writer_abort(c->w);
+		c->err = ROOST_EIO;
+		snprintf(c->msg, sizeof(c->msg), "commit of %s failed: injected fault (ROOST_FAULT)",
+		         c->name);
+	} else if (c->check && objcheck_finish(c->check, ops, c->w, why, sizeof(why))) {
+		ops->writer_abort(c->w);
+		c->err = ROOST_ECORRUPT;
+		snprintf(c->msg, sizeof(c->msg), "%.128s refused: %s", c->name, why);
+	} else {
+		c->err = ops->writer_commit(c->w, c->name, &eb);
+		snprintf(c->msg, sizeof(c->msg), "%s", eb.msg);
+	}
+	c->w = NULL;
+	objcheck_free(c->check);
+	c->check = NULL;
+}
 
 static void *committer_main(void *arg)
 {
@@ -33,10 +57,7 @@ static void *committer_main(void *arg)
 		if (!todo_head)
 			todo_tail = NULL;
 		pthread_mutex_unlock(&mu);
-		struct roost_errbuf eb = {{0}};
-		c->err = g_srv->repo_be->ops->writer_commit(c->w, c->name, &eb);
-		c->w = NULL;
-		snprintf(c->msg, sizeof(c->msg), "%s", eb.msg);
+		committer_run(c);
 		pthread_mutex_lock(&mu);
 		c->next = done_head;
 		done_head = c;
@@ -70,7 +91,8 @@ void committer_stop(void)
 		free(c);
 }
 
-int committer_submit(uint64_t id, struct roost_bwriter *w, const char *name)
+int committer_submit(uint64_t id, struct roost_bwriter *w, struct objcheck *check,
+                     const char *name)
 {
 	if (!running)
 		return -1;
@@ -79,6 +101,7 @@ int committer_submit(uint64_t id, struct roost_bwriter *w, const char *name)
 		return -1;
 	c->id = id;
 	c->w = w;
+	c->check = check;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	pthread_mutex_lock(&mu);
 	if (todo_tail)

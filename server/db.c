@@ -1,30 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* Store queries and the API's JSON objects (DESIGN.md, REST API). */
+/*
+ * Queries on roostd's store: bound-parameter helpers over the one SQLite
+ * connection of the event loop, and the small facts about hosts and
+ * schedules that the scheduling files share. Knows nothing of agents,
+ * sockets or JSON views (those are hub.c and views.c).
+ */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "roost/cron.h"
+#include "fault.h"
 #include "roost/log.h"
-#include "roost/timeutil.h"
+#include "roost/proto.h"
 #include "roostd.h"
 
-struct srv *g_srv;
+/* Failed writes since the last db_begin(), and the last one's message. A
+ * write outside a transaction counts too (the caller reads it at once). */
+static int failures;
+static char last_error[256];
 
-int64_t srv_now(void)
+static void note_failure(const char *msg)
 {
-	if (g_srv && g_srv->fake_now)
-		return g_srv->fake_now;
-	return (int64_t)time(NULL);
-}
-
-json_t *json_time(int64_t t)
-{
-	if (!t)
-		return json_null();
-	char buf[40];
-	return json_string(roost_time_format(t, buf, sizeof(buf)));
+	failures++;
+	snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "unknown store error");
 }
 
 static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
@@ -32,6 +31,13 @@ static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(g_srv->st->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		log_error("store.error", "op=prepare msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
+		return NULL;
+	}
+	int want = sqlite3_bind_parameter_count(st), given = types ? (int)strlen(types) : 0;
+	if (want != given) { /* a broken invariant of the caller: fail loudly, bind nothing */
+		log_error("store.error", "op=bind msg=\"%d parameters, %d given\" sql=%s", want, given,
+		          roost_lq(sql));
+		sqlite3_finalize(st);
 		return NULL;
 	}
 	for (int i = 0; types && types[i]; i++) {
@@ -67,11 +73,21 @@ int db_exec(const char *sql, const char *types, ...)
 	va_start(ap, types);
 	sqlite3_stmt *st = vq(sql, types, ap);
 	va_end(ap);
-	if (!st)
+	if (!st) {
+		note_failure("the statement could not be prepared");
 		return SQLITE_ERROR;
+	}
+	if (fault_hit("store_write")) { /* tests: as a full disk answers */
+		sqlite3_finalize(st);
+		note_failure("database or disk is full (ROOST_FAULT)");
+		log_error("store.error", "op=exec msg=%s", roost_lq(last_error));
+		return SQLITE_FULL;
+	}
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW && rc != SQLITE_CONSTRAINT)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
 		log_error("store.error", "op=exec msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
+	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
@@ -93,12 +109,33 @@ int64_t db_int(int64_t dflt, const char *sql, const char *types, ...)
 
 int db_begin(void)
 {
-	return sqlite3_exec(g_srv->st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	failures = 0;
+	last_error[0] = 0;
+	if (sqlite3_exec(g_srv->st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
+		return -1;
+	}
+	return 0;
 }
 
 int db_commit(void)
 {
-	return sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (failures) { /* one write of the transaction failed: none of it happened */
+		db_rollback();
+		return -1;
+	}
+	if (fault_hit("store_write")) {
+		note_failure("database or disk is full (ROOST_FAULT)");
+		db_rollback();
+		return -1;
+	}
+	if (sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		note_failure(sqlite3_errmsg(g_srv->st->db));
+		log_error("store.error", "op=commit msg=%s", roost_lq(last_error));
+		db_rollback();
+		return -1;
+	}
+	return 0;
 }
 
 void db_rollback(void)
@@ -106,29 +143,23 @@ void db_rollback(void)
 	sqlite3_exec(g_srv->st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static json_t *col_time(sqlite3_stmt *st, int i)
+int db_failures(void)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-	                                                 : json_time(sqlite3_column_int64(st, i));
+	return failures;
 }
 
-static json_t *col_id(sqlite3_stmt *st, int i)
+const char *db_last_error(void)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-	                                                 : json_integer(sqlite3_column_int64(st, i));
+	return last_error[0] ? last_error : "unknown store error";
 }
 
-static json_t *col_text(sqlite3_stmt *st, int i)
+int64_t db_host_resolve(const char *ref)
 {
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
-	return j ? j : json_array();
+	char *e;
+	long long id = strtoll(ref, &e, 10);
+	if (*ref && !*e && id > 0 && db_int(0, "SELECT id FROM hosts WHERE id=?", "i", (int64_t)id))
+		return id;
+	return db_int(0, "SELECT id FROM hosts WHERE name=?", "t", ref);
 }
 
 char *db_host_tz(int64_t host_id)
@@ -141,180 +172,77 @@ char *db_host_tz(int64_t host_id)
 	return tz;
 }
 
-json_t *db_host_json(int64_t host_id)
+int db_host_mode(int64_t host_id, char *mode, size_t cap)
 {
-	sqlite3_stmt *st = db_q("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
-	                        " tz, created_at FROM hosts WHERE id=?", "i", host_id);
-	json_t *h = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t cur = db_int(0, "SELECT id FROM jobs WHERE host_id=? AND status IN "
-		                        "('queued','running') ORDER BY (status='running') DESC, id LIMIT 1",
-		                     "i", host_id);
-		struct catchup_due d;
-		h = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:b, s:o, s:o}",
-		              "id", (json_int_t)host_id, "name", col_text(st, 1), "hostname",
-		              col_text(st, 2), "os", col_text(st, 3), "mode", col_text(st, 4),
-		              "online", hub_online(host_id), "last_seen_at", col_time(st, 5),
-		              "last_backup_at", col_time(st, 6), "current_job_id",
-		              cur ? json_integer(cur) : json_null(), "overdue",
-		              db_overdue(host_id, srv_now(), &d, 1) > 0, "tz", col_text(st, 7),
-		              "created_at", col_time(st, 8));
-	}
+	sqlite3_stmt *st = db_q("SELECT mode FROM hosts WHERE id=?", "i", host_id);
+	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	if (found)
+		snprintf(mode, cap, "%s", sqlite3_column_text(st, 0));
+	else if (cap)
+		mode[0] = 0;
 	sqlite3_finalize(st);
-	return h;
+	return found ? 0 : -1;
 }
 
-int64_t db_host_resolve(const char *ref)
+int db_host_busy(int64_t host_id)
 {
-	char *e;
-	long long id = strtoll(ref, &e, 10);
-	if (*ref && !*e && id > 0 && db_int(0, "SELECT id FROM hosts WHERE id=?", "i", (int64_t)id))
-		return id;
-	return db_int(0, "SELECT id FROM hosts WHERE name=?", "t", ref);
+	return db_int(0, "SELECT COUNT(*) FROM jobs WHERE host_id=? AND status IN "
+	                 "('queued','running')", "i", host_id) > 0;
 }
 
-json_t *db_group_json(int64_t group_id)
+void db_host_refresh_current(int64_t host_id)
 {
-	sqlite3_stmt *st =
-		db_q("SELECT id, name, paths, excludes, host_id FROM source_groups WHERE id=?", "i",
-		     group_id);
-	json_t *g = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		g = json_pack("{s:I, s:o, s:o, s:o, s:I}", "id", (json_int_t)group_id, "name",
-		              col_text(st, 1), "paths", col_json(st, 2), "excludes", col_json(st, 3),
-		              "host_id", (json_int_t)sqlite3_column_int64(st, 4));
-	sqlite3_finalize(st);
-	return g;
+	db_exec("UPDATE hosts SET current_job_id = (SELECT id FROM jobs WHERE host_id=? AND status "
+	        "IN ('queued','running') ORDER BY (status='running') DESC, id LIMIT 1) WHERE id=?",
+	        "ii", host_id, host_id);
 }
 
-static json_t *schedule_group_ids(int64_t schedule_id)
+size_t db_schedule_groups(int64_t host_id, int64_t schedule_id, int64_t *out, size_t cap,
+                          int *enabled)
 {
-	json_t *a = json_array();
+	*enabled = (int)db_int(-1, "SELECT enabled FROM schedules WHERE id=? AND host_id=?", "ii",
+	                       schedule_id, host_id);
+	if (*enabled < 0)
+		return 0;
+	size_t n = 0;
 	sqlite3_stmt *st = db_q("SELECT group_id FROM schedule_groups WHERE schedule_id=? "
 	                        "ORDER BY group_id", "i", schedule_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_integer(sqlite3_column_int64(st, 0)));
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < cap)
+		out[n++] = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return a;
+	return n;
 }
 
-json_t *db_schedule_json(int64_t schedule_id)
+/* A stored JSON array of strings into a string vector; -1 on a bad row or no memory. */
+static int strv_from_json(const char *text, char ***v, size_t *n)
 {
-	sqlite3_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz FROM "
-	                        "schedules s JOIN hosts h ON h.id = s.host_id WHERE s.id=?",
-	                        "i", schedule_id);
-	json_t *s = NULL;
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *e;
+	int rc = json_is_array(a) ? 0 : -1;
+	json_array_foreach(a, i, e) {
+		if (rc || !json_is_string(e) || proto_strv_push(v, n, json_string_value(e)) != ROOST_OK)
+			rc = -1;
+	}
+	json_decref(a);
+	return rc;
+}
+
+int db_group_load(int64_t group_id, struct proto_group *g)
+{
+	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id FROM source_groups WHERE id=?",
+	                        "i", group_id);
+	int rc = -1;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		struct cron *c = NULL;
-		int64_t next = 0;
-		if (sqlite3_column_int(st, 3) &&
-		    cron_parse((const char *)sqlite3_column_text(st, 2),
-		               (const char *)sqlite3_column_text(st, 5), &c, NULL) == ROOST_OK &&
-		    cron_next(c, srv_now(), &next) != ROOST_OK)
-			next = 0;
-		cron_free(c);
-		s = json_pack("{s:I, s:o, s:o, s:b, s:o, s:o, s:I}", "id", (json_int_t)schedule_id,
-		              "name", col_text(st, 1), "cron", col_text(st, 2), "enabled",
-		              sqlite3_column_int(st, 3), "group_ids", schedule_group_ids(schedule_id),
-		              "next_at", json_time(next), "host_id",
-		              (json_int_t)sqlite3_column_int64(st, 4));
+		g->id = group_id;
+		g->host_id = sqlite3_column_int64(st, 3);
+		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 0));
+		rc = strv_from_json((const char *)sqlite3_column_text(st, 1), &g->paths, &g->npaths) ||
+		     strv_from_json((const char *)sqlite3_column_text(st, 2), &g->excludes,
+		                    &g->nexcludes) ? -1 : 0;
+		if (rc)
+			proto_group_release(g);
 	}
 	sqlite3_finalize(st);
-	return s;
-}
-
-json_t *db_job_json(int64_t job_id)
-{
-	sqlite3_stmt *st = db_q("SELECT id, host_id, schedule_id, group_id, kind, trigger, status,"
-	                        " created_at, started_at, finished_at, snapshot_id, files, bytes,"
-	                        " bytes_new, error, params FROM jobs WHERE id=?", "i", job_id);
-	json_t *j = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		j = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-		              " s:{s:I, s:I, s:I}, s:o}",
-		              "id", (json_int_t)job_id, "host_id",
-		              (json_int_t)sqlite3_column_int64(st, 1), "schedule_id", col_id(st, 2),
-		              "group_id", col_id(st, 3), "kind", col_text(st, 4), "trigger",
-		              col_text(st, 5), "status", col_text(st, 6), "created_at",
-		              col_time(st, 7), "started_at", col_time(st, 8), "finished_at",
-		              col_time(st, 9), "snapshot_id", col_text(st, 10), "stats", "files",
-		              (json_int_t)sqlite3_column_int64(st, 11), "bytes",
-		              (json_int_t)sqlite3_column_int64(st, 12), "bytes_new",
-		              (json_int_t)sqlite3_column_int64(st, 13), "error", col_text(st, 14));
-		const char *params = (const char *)sqlite3_column_text(st, 15);
-		json_t *p = params ? json_loads(params, 0, NULL) : NULL;
-		if (p)
-			json_object_set_new(j, "params", p);
-	}
-	sqlite3_finalize(st);
-	return j;
-}
-
-size_t db_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap)
-{
-	char *tz = db_host_tz(host_id);
-	size_t total = 0;
-	sqlite3_stmt *ss = db_q("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
-	                        "i", host_id);
-	while (ss && sqlite3_step(ss) == SQLITE_ROW) {
-		struct catchup_group groups[64];
-		size_t ng = 0;
-		int64_t sid = sqlite3_column_int64(ss, 0);
-		sqlite3_stmt *gs = db_q("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
-		                        " LEFT JOIN group_success gs ON gs.schedule_id = sg.schedule_id"
-		                        " AND gs.group_id = sg.group_id WHERE sg.schedule_id=?"
-		                        " ORDER BY sg.group_id", "i", sid);
-		while (gs && sqlite3_step(gs) == SQLITE_ROW && ng < 64) {
-			groups[ng].group_id = sqlite3_column_int64(gs, 0);
-			groups[ng].succeeded = sqlite3_column_type(gs, 1) != SQLITE_NULL;
-			groups[ng].last_success = sqlite3_column_int64(gs, 1);
-			ng++;
-		}
-		sqlite3_finalize(gs);
-		struct catchup_schedule cs = {
-			.schedule_id = sid,
-			.cron = (const char *)sqlite3_column_text(ss, 1),
-			.tz = tz,
-			.enabled = sqlite3_column_int(ss, 2),
-			.groups = groups,
-			.ngroups = ng,
-		};
-		struct catchup_host h = {.connected = 1, .intermittent = 1, .busy = 0};
-		size_t n = 0;
-		sched_catchup_eval(&h, &cs, 1, now, total < cap ? out + total : NULL,
-		                   total < cap ? cap - total : 0, &n);
-		total += n;
-	}
-	sqlite3_finalize(ss);
-	free(tz);
-	return total;
-}
-
-json_t *db_config_json(int64_t host_id)
-{
-	json_t *groups = json_array(), *scheds = json_array();
-	sqlite3_stmt *st = db_q("SELECT id FROM source_groups WHERE host_id=? ORDER BY id", "i",
-	                        host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *g = db_group_json(sqlite3_column_int64(st, 0));
-		if (g)
-			json_array_append_new(groups, g);
-	}
-	sqlite3_finalize(st);
-	st = db_q("SELECT id FROM schedules WHERE host_id=? ORDER BY id", "i", host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *s = db_schedule_json(sqlite3_column_int64(st, 0));
-		if (s)
-			json_array_append_new(scheds, s);
-	}
-	sqlite3_finalize(st);
-	json_t *h = db_host_json(host_id);
-	json_t *c = json_pack("{s:s, s:I, s:O, s:O, s:o, s:o, s:{s:s, s:s}, s:I}", "type", "config",
-	                      "host_id", (json_int_t)host_id, "name",
-	                      h ? json_object_get(h, "name") : json_null(), "mode",
-	                      h ? json_object_get(h, "mode") : json_null(), "groups", groups,
-	                      "schedules", scheds, "repository", "url", "/v1/repo", "password",
-	                      g_srv->repo_password, "timeout_s", (json_int_t)g_srv->agent_timeout_s);
-	json_decref(h);
-	return c;
+	return rc;
 }

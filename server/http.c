@@ -9,76 +9,41 @@
  * only occupies its own connection. Responses are written from
  * LWS_CALLBACK_HTTP_WRITEABLE, objects in 256 KiB slices. Every buffer handed
  * to lws_write has LWS_PRE bytes in front (DESIGN.md, pitfalls).
+ *
+ * Framing: a body is read only by Content-Length. Transfer-Encoding
+ * (chunked or any other) is refused (411, 501), as are both headers at once
+ * and malformed or repeated lengths (400); such a connection is closed
+ * after the answer, since where its next request starts is unknown.
+ *
+ * Budgets (http.h): the TLS handshake and the headers have libwebsockets'
+ * deadlines (timeout_secs, timeout_secs_ah_idle, set in main.c); a body or
+ * a response must move at least body_min_rate bytes a second, checked by a
+ * per-connection timer every body_window_s; connections are counted per
+ * address (refused beyond max_per_addr) and in all, where libwebsockets
+ * stops polling the listening socket at max_conns. What peers can repeat
+ * at will is logged through roost_log_limited.
+ *
+ * This file is the callback and the request's path through it; the budgets
+ * are budgets.c, responses respond.c, the object API repo_api.c
+ * (http_int.h is what they share).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "committer.h"
-#include "hub.h"
+#include "http_int.h"
+#include "objcheck.h"
 #include "roost/buf.h"
 #include "roost/log.h"
-#include "roostd.h"
-
-#define API_BODY_MAX (1u << 20)
-#define OBJECT_MAX ((uint64_t)1 << 30)
-#define SLICE (256u * 1024)
-
-struct pss {
-	struct agent_conn *conn; /* WebSocket */
-	int64_t ws_host;
-	/* the current HTTP transaction */
-	int active;
-	char method[8];
-	char path[512];
-	char query[1024];
-	enum auth_kind auth;
-	int auth_bad;
-	int64_t host_id;
-	int is_repo;
-	char *body;
-	size_t blen, bcap;
-	int too_big;
-	/* upload */
-	struct roost_bwriter *w;
-	char objname[128];
-	int up_status; /* nonzero: answer this at completion */
-	char up_msg[600];
-	/* response */
-	uint8_t *out; /* LWS_PRE + outlen */
-	size_t outlen, outpos;
-	char sname[128];
-	uint64_t soff, send;
-	int streaming, head;
-	int dispatched; /* the response is under way: ignore late body events */
-	uint64_t put_id;   /* nonzero: the upload's commit is on the committer thread */
-	struct commit *committed; /* its result, to answer from the writeable callback */
-};
-
-/* Uploads waiting for their commit, so a result finds its connection (or
- * learns that it closed meanwhile). Few at a time: a linear list. */
-struct pending_put {
-	uint64_t id;
-	struct lws *wsi;
-	struct pss *p;
-};
-static struct pending_put *pending;
-static size_t npending, cappending;
-static uint64_t next_put_id = 1;
-
-static void pending_forget(struct pss *p)
-{
-	for (size_t i = 0; i < npending; i++)
-		if (pending[i].p == p) {
-			pending[i] = pending[--npending];
-			return;
-		}
-}
 
 static void reset(struct pss *p)
 {
 	if (p->put_id)
-		pending_forget(p);
+		repo_api_forget(p);
+	objcheck_free(p->check);
 	free(p->committed);
 	if (p->w)
 		g_srv->repo_be->ops->writer_abort(p->w);
@@ -86,9 +51,11 @@ static void reset(struct pss *p)
 	free(p->out);
 	struct agent_conn *c = p->conn;
 	int64_t wh = p->ws_host;
+	int tag = p->fd_tag;
 	memset(p, 0, sizeof(*p));
 	p->conn = c;
 	p->ws_host = wh;
+	p->fd_tag = tag;
 }
 
 static const char *method_of(struct lws *wsi)
@@ -143,290 +110,6 @@ static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_
 	sqlite3_finalize(st);
 }
 
-/* Sends headers and arranges for the body (p->out or a stream) to follow. */
-static int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype,
-                          uint64_t len, const char *content_range)
-{
-	uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof(buf) - 1;
-	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, (lws_filepos_t)len, &q,
-	                                end))
-		return -1;
-	if (content_range &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-range:",
-	                                (const unsigned char *)content_range,
-	                                (int)strlen(content_range), &q, end))
-		return -1;
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-	                                (const unsigned char *)"no-store", 8, &q, end))
-		return -1;
-	if (lws_finalize_write_http_header(wsi, start, &q, end))
-		return -1;
-	if (p->head || len == 0) {
-		p->outlen = p->outpos = 0;
-		p->streaming = 0;
-		if (lws_http_transaction_completed(wsi))
-			return -1;
-		return 0;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j)
-{
-	char *txt = json_dumps(j ? j : json_null(), JSON_COMPACT);
-	json_decref(j);
-	if (!txt)
-		return -1;
-	size_t n = strlen(txt);
-	free(p->out);
-	p->out = malloc(LWS_PRE + n + 1);
-	if (!p->out) {
-		free(txt);
-		return -1;
-	}
-	memcpy(p->out + LWS_PRE, txt, n);
-	p->out[LWS_PRE + n] = '\n';
-	free(txt);
-	p->outlen = n + 1;
-	p->outpos = 0;
-	return start_response(wsi, p, status, "application/json", p->outlen, NULL);
-}
-
-static int respond_error(struct lws *wsi, struct pss *p, int status, const char *code,
-                         const char *msg)
-{
-	struct resp rs = {0};
-	resp_error(&rs, status, code, msg, NULL);
-	return respond_json(wsi, p, rs.status, rs.json);
-}
-
-/* ---- repository object API ---- */
-
-static int type_ok(const char *t)
-{
-	return !strcmp(t, "keys") || !strcmp(t, "packs") || !strcmp(t, "index") ||
-	       !strcmp(t, "snapshots") || !strcmp(t, "marks");
-}
-
-static int list_cb(void *ctx, const char *name, uint64_t size)
-{
-	json_array_append_new((json_t *)ctx,
-	                      json_pack("{s:s, s:I}", "name", name, "size", (json_int_t)size));
-	return 0;
-}
-
-/* Parses "bytes=a-b" / "bytes=a-" against size; 0 ok, -1 unsatisfiable. */
-static int parse_range(const char *r, uint64_t size, uint64_t *a, uint64_t *b)
-{
-	unsigned long long x, y;
-	char dash;
-	if (sscanf(r, "bytes=%llu%c", &x, &dash) != 2 || dash != '-')
-		return -1;
-	const char *after = strchr(r, '-') + 1;
-	if (*after == 0)
-		y = size ? size - 1 : 0;
-	else if (sscanf(after, "%llu", &y) != 1)
-		return -1;
-	if (x > y || x >= size)
-		return -1;
-	if (y >= size)
-		y = size - 1;
-	*a = x;
-	*b = y;
-	return 0;
-}
-
-static int repo_request(struct lws *wsi, struct pss *p)
-{
-	struct srv *s = g_srv;
-	if (p->auth == AUTH_NONE)
-		return respond_error(wsi, p, 401, "unauthorized",
-		                     p->auth_bad ? "invalid credentials" : "missing credentials");
-	const char *rest = p->path + strlen("/v1/repo/");
-	size_t rl = strlen(rest);
-	struct roost_errbuf eb = {{0}};
-	/* listing: /v1/repo/<type>/ or /v1/repo/<type> */
-	char type[32];
-	if (rl < sizeof(type) && strcspn(rest, "/") >= rl - 1 &&
-	    (rest[rl - 1] == '/' || type_ok(rest))) {
-		snprintf(type, sizeof(type), "%.*s", (int)strcspn(rest, "/"), rest);
-		if (!type_ok(type))
-			return respond_error(wsi, p, 404, "not_found", "no such object type");
-		if (strcmp(p->method, "GET"))
-			return respond_error(wsi, p, 405, "method_not_allowed", "listings are GET only");
-		json_t *arr = json_array();
-		if (s->repo_be->ops->list(s->repo_be, type, list_cb, arr, &eb)) {
-			json_decref(arr);
-			return respond_error(wsi, p, 500, "repository", eb.msg);
-		}
-		return respond_json(wsi, p, 200, arr);
-	}
-	if (!roost_backend_name_valid(rest))
-		return respond_error(wsi, p, 404, "not_found", "invalid object name");
-	snprintf(p->objname, sizeof(p->objname), "%s", rest);
-	if (!strcmp(p->method, "DELETE"))
-		return p->auth == AUTH_HOST
-		               ? respond_error(wsi, p, 403, "forbidden",
-		                               "the repository is append-only for hosts")
-		               : respond_error(wsi, p, 405, "method_not_allowed",
-		                               "objects are removed by prune on the server");
-	if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD")) {
-		uint64_t size;
-		enum roost_err err = s->repo_be->ops->stat(s->repo_be, p->objname, &size, &eb);
-		if (err == ROOST_ENOENT)
-			return respond_error(wsi, p, 404, "not_found", "no such object");
-		if (err)
-			return respond_error(wsi, p, 500, "repository", eb.msg);
-		char range[128], cr[128];
-		uint64_t a = 0, b = size ? size - 1 : 0;
-		int ranged = 0;
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
-		    lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE) > 0) {
-			if (parse_range(range, size, &a, &b)) {
-				snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-				return respond_error(wsi, p, 416, "range", "range not satisfiable");
-			}
-			ranged = 1;
-			snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)a,
-			         (unsigned long long)b, (unsigned long long)size);
-		}
-		snprintf(p->sname, sizeof(p->sname), "%s", p->objname);
-		p->soff = a;
-		p->send = size ? b + 1 : 0;
-		p->streaming = 1;
-		return start_response(wsi, p, ranged ? 206 : 200, "application/octet-stream",
-		                      p->send - p->soff, ranged ? cr : NULL);
-	}
-	return respond_error(wsi, p, 405, "method_not_allowed", "GET, HEAD or PUT");
-}
-
-/* PUT: decides at the start whether the body will be stored or discarded. */
-static void upload_begin(struct pss *p, uint64_t clen)
-{
-	struct srv *s = g_srv;
-	const char *rest = p->path + strlen("/v1/repo/");
-	struct roost_errbuf eb = {{0}};
-	p->up_status = 0;
-	if (p->auth == AUTH_NONE) {
-		p->up_status = 401;
-		snprintf(p->up_msg, sizeof(p->up_msg), "%s",
-		         p->auth_bad ? "invalid credentials" : "missing credentials");
-		return;
-	}
-	if (!roost_backend_name_valid(rest)) {
-		p->up_status = 404;
-		snprintf(p->up_msg, sizeof(p->up_msg), "invalid object name");
-		return;
-	}
-	snprintf(p->objname, sizeof(p->objname), "%s", rest);
-	int data = !strncmp(rest, "packs/", 6) || !strncmp(rest, "index/", 6) ||
-	           !strncmp(rest, "snapshots/", 10);
-	if (p->auth == AUTH_HOST && !data) {
-		p->up_status = 403;
-		snprintf(p->up_msg, sizeof(p->up_msg),
-		         "hosts may add packs, index and snapshot objects only");
-		return;
-	}
-	if (clen > OBJECT_MAX) {
-		p->up_status = 413;
-		snprintf(p->up_msg, sizeof(p->up_msg), "object larger than 1 GiB");
-		return;
-	}
-	uint64_t existing;
-	if (s->repo_be->ops->stat(s->repo_be, p->objname, &existing, &eb) == ROOST_OK) {
-		p->up_status = 409;
-		snprintf(p->up_msg, sizeof(p->up_msg), "object exists; objects are never overwritten");
-		return;
-	}
-	if (s->repo_be->ops->writer_open(s->repo_be, &p->w, &eb)) {
-		p->up_status = 500;
-		snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
-	}
-}
-
-static int answer_commit(struct lws *wsi, struct pss *p, const struct commit *c)
-{
-	if (c->err == ROOST_EEXIST)
-		return respond_error(wsi, p, 409, "exists", "object exists; objects are never overwritten");
-	if (c->err)
-		return respond_error(wsi, p, 500, "repository", c->msg);
-	log_debug("repo.put", "host=%lld object=%s", (long long)p->host_id, roost_lq(c->name));
-	return respond_json(wsi, p, 201, json_pack("{s:s}", "name", c->name));
-}
-
-static int upload_finish(struct lws *wsi, struct pss *p)
-{
-	struct srv *s = g_srv;
-	if (p->up_status) {
-		if (p->w) {
-			s->repo_be->ops->writer_abort(p->w);
-			p->w = NULL;
-		}
-		if (p->up_status != 409)
-			log_warn("repo.put_refused", "host=%lld object=%s status=%d why=%s",
-			         (long long)p->host_id, roost_lq(p->objname), p->up_status,
-			         roost_lq(p->up_msg));
-		return respond_error(wsi, p, p->up_status,
-		                     p->up_status == 409   ? "exists"
-		                     : p->up_status == 403 ? "forbidden"
-		                     : p->up_status == 401 ? "unauthorized"
-		                     : p->up_status == 404 ? "not_found"
-		                     : p->up_status == 413 ? "too_large"
-		                                           : "repository",
-		                     p->up_msg);
-	}
-	struct roost_errbuf eb = {{0}};
-	struct roost_bwriter *w = p->w;
-	p->w = NULL;
-	if (!w && s->repo_be->ops->writer_open(s->repo_be, &w, &eb))
-		return respond_error(wsi, p, 500, "repository", eb.msg);
-	if (npending == cappending) {
-		size_t nc = cappending ? cappending * 2 : 16;
-		struct pending_put *np = realloc(pending, nc * sizeof(*np));
-		if (!np) {
-			s->repo_be->ops->writer_abort(w);
-			return respond_error(wsi, p, 500, "repository", "out of memory");
-		}
-		pending = np;
-		cappending = nc;
-	}
-	uint64_t id = next_put_id++;
-	if (committer_submit(id, w, p->objname)) {
-		/* no committer thread (unit tests): commit here */
-		enum roost_err err = s->repo_be->ops->writer_commit(w, p->objname, &eb);
-		struct commit c = {.err = err};
-		snprintf(c.msg, sizeof(c.msg), "%s", eb.msg);
-		snprintf(c.name, sizeof(c.name), "%s", p->objname);
-		return answer_commit(wsi, p, &c);
-	}
-	pending[npending++] = (struct pending_put){id, wsi, p};
-	p->put_id = id;
-	return 0; /* answered when the commit is done */
-}
-
-/* Event loop: results of finished commits go to their connections. */
-static void commits_done(void)
-{
-	struct commit *c;
-	while ((c = committer_take_done())) {
-		size_t i;
-		for (i = 0; i < npending && pending[i].id != c->id; i++)
-			;
-		if (i == npending) { /* the client went away; the object is stored all the same */
-			free(c);
-			continue;
-		}
-		struct pss *p = pending[i].p;
-		struct lws *wsi = pending[i].wsi;
-		pending[i] = pending[--npending];
-		p->put_id = 0;
-		free(p->committed);
-		p->committed = c;
-		lws_callback_on_writable(wsi);
-	}
-}
-
 /* ---- REST ---- */
 
 static int api_request(struct lws *wsi, struct pss *p)
@@ -456,13 +139,71 @@ static int dispatch_request(struct lws *wsi, struct pss *p)
 	if (p->dispatched)
 		return 0;
 	p->dispatched = 1;
+	p->body_done = 1;
+	rate_disarm(wsi, p);
+	/* libwebsockets' content timeout would also run through a slow commit;
+	 * the response is timed by the rate window instead */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	if (p->received != p->clen) {
+		/* libwebsockets counts by Content-Length too: a broken invariant, but
+		 * never store or act on a body that is not the declared one */
+		p->close_after = 1;
+		if (p->is_repo && !strcmp(p->method, "PUT") && !p->up_status) {
+			p->up_status = 400;
+			snprintf(p->up_msg, sizeof(p->up_msg),
+			         "body of %llu bytes, Content-Length said %llu",
+			         (unsigned long long)p->received, (unsigned long long)p->clen);
+		} else if (!(p->is_repo && !strcmp(p->method, "PUT"))) {
+			return respond_error(wsi, p, 400, "bad_length",
+			                     "the body's length differs from Content-Length");
+		}
+	}
 	if (p->is_repo)
-		return !strcmp(p->method, "PUT") ? upload_finish(wsi, p) : repo_request(wsi, p);
+		return !strcmp(p->method, "PUT") ? repo_api_upload_finish(wsi, p) : repo_api_request(wsi, p);
 	return api_request(wsi, p);
+}
+
+/* The request's framing: NULL when its body (if any) is Content-Length
+ * bytes (*clen), else why not, with *status set to 400, 411 or 501. */
+static const char *framing(struct lws *wsi, uint64_t *clen, int *status)
+{
+	char v[64];
+	*clen = 0;
+	int te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+	int cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	*status = 400;
+	if (te > 0 && cl > 0)
+		return "both Content-Length and Transfer-Encoding: ambiguous framing";
+	if (te > 0) {
+		if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
+		    !strcasecmp(v, "chunked")) {
+			*status = 411;
+			return "chunked request bodies are not accepted: send Content-Length";
+		}
+		*status = 501;
+		return "Transfer-Encoding is not supported: send Content-Length";
+	}
+	if (cl <= 0)
+		return NULL;
+	if (lws_hdr_copy_fragment(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0)
+		return "Content-Length given more than once";
+	int n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (n <= 0 || n > 19)
+		return "malformed Content-Length";
+	uint64_t x = 0;
+	for (int i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return "malformed Content-Length";
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*clen = x;
+	return NULL;
 }
 
 static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 {
+	conn_tag(wsi, p);
+	rate_disarm(wsi, p);
 	reset(p);
 	p->active = 1;
 	const char *m = method_of(wsi);
@@ -485,19 +226,36 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 		qn += (size_t)snprintf(p->query + qn, sizeof(p->query) - qn, "%s%s", qn ? "&" : "",
 		                       frag);
 	}
+	uint64_t clen = 0;
+	int st;
+	const char *bad = framing(wsi, &clen, &st);
+	if (bad) {
+		char ip[INET6_ADDRSTRLEN];
+		peer_of(wsi, ip, sizeof(ip));
+		p->close_after = 1;
+		p->dispatched = 1;
+		p->body_done = 1;
+		roost_log_limited(ROOST_LOG_WARN, "http.bad_framing", ip,
+		                  "peer=%s method=%s path=%s status=%d why=%s", ip, m,
+		                  roost_lq(p->path), st, roost_lq(bad));
+		return respond_error(wsi, p, st,
+		                     st == 411   ? "length_required"
+		                     : st == 501 ? "not_implemented"
+		                                 : "bad_framing",
+		                     bad);
+	}
 	resolve_auth(wsi, &p->auth, &p->auth_bad, &p->host_id);
 	p->is_repo = !strncmp(p->path, "/v1/repo/", 9);
-	uint64_t clen = 0;
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-		clen = strtoull(cl, NULL, 10);
 	int has_body = !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+	p->clen = has_body ? clen : 0;
 	if (p->is_repo && !strcmp(m, "PUT"))
-		upload_begin(p, clen);
+		repo_api_upload_begin(p, clen);
 	else if (clen > API_BODY_MAX)
 		p->too_big = 1;
-	if (has_body && clen > 0)
+	if (has_body && clen > 0) {
+		rate_arm(wsi, p);
 		return 0; /* wait for the body */
+	}
 	return dispatch_request(wsi, p);
 }
 
@@ -505,14 +263,22 @@ static int on_body(struct pss *p, const void *in, size_t len)
 {
 	if (!len || !in)
 		return 0;
+	p->received += len;
 	if (p->is_repo && !strcmp(p->method, "PUT")) {
 		if (p->up_status || !p->w)
 			return 0; /* discarded */
+		if (p->received > p->clen) {
+			p->up_status = 400;
+			snprintf(p->up_msg, sizeof(p->up_msg), "more body than Content-Length said");
+			return 0;
+		}
 		struct roost_errbuf eb = {{0}};
 		if (g_srv->repo_be->ops->writer_write(p->w, in, len, &eb)) {
 			p->up_status = 500;
 			snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
+			return 0;
 		}
+		objcheck_update(p->check, in, len);
 		return 0;
 	}
 	if (p->too_big || p->blen + len > API_BODY_MAX) {
@@ -527,7 +293,7 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 	if (p->committed) {
 		struct commit *c = p->committed;
 		p->committed = NULL;
-		int rc = answer_commit(wsi, p, c);
+		int rc = repo_api_answer_commit(wsi, p, c);
 		free(c);
 		return rc;
 	}
@@ -542,6 +308,7 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 			return -1; /* headers are out: all we can do is close */
 		}
 		p->soff += n;
+		p->sent += n;
 		int last = p->soff >= p->send;
 		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
 		    (int)n)
@@ -570,6 +337,7 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 			return -1;
 		}
 		p->outpos += n;
+		p->sent += n;
 		if (!last) {
 			lws_callback_on_writable(wsi);
 			return 0;
@@ -578,7 +346,15 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 		return 0;
 	}
 	p->active = 0;
-	if (lws_http_transaction_completed(wsi))
+	rate_disarm(wsi, p);
+	/* a kept-alive connection holds nothing between requests */
+	free(p->out);
+	p->out = NULL;
+	p->outlen = p->outpos = 0;
+	free(p->body);
+	p->body = NULL;
+	p->blen = p->bcap = 0;
+	if (p->close_after || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -587,7 +363,9 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 {
 	char uri[64];
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/v1/agent")) {
-		log_warn("agent.refused", "why=\"WebSocket only at /v1/agent\"");
+		char ip[INET6_ADDRSTRLEN];
+		roost_log_limited(ROOST_LOG_WARN, "agent.refused", peer_of(wsi, ip, sizeof(ip)),
+		                  "peer=%s why=\"WebSocket only at /v1/agent\"", ip);
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return -1;
 	}
@@ -596,10 +374,10 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 	int64_t hid;
 	resolve_auth(wsi, &k, &bad, &hid);
 	if (k != AUTH_HOST) {
-		char ip[64] = "";
-		lws_get_peer_simple(wsi, ip, sizeof(ip));
-		log_warn("agent.refused", "peer=%s why=%s", roost_lq(ip),
-		         bad ? "\"invalid credentials\"" : "\"missing credentials\"");
+		char ip[INET6_ADDRSTRLEN];
+		roost_log_limited(ROOST_LOG_WARN, "agent.refused", peer_of(wsi, ip, sizeof(ip)),
+		                  "peer=%s why=%s", ip,
+		                  bad ? "\"invalid credentials\"" : "\"missing credentials\"");
 		lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, NULL);
 		return -1;
 	}
@@ -621,8 +399,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writeable(wsi, p);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		commits_done();
+		repo_api_commits_done();
 		return 0;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return conn_accept(user, (int)(lws_intptr_t)in);
+	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+		conn_tag(wsi, p);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (p && p->fd_tag) {
+			conn_forget(p->fd_tag - 1);
+			p->fd_tag = 0;
+		}
+		if (p && !p->conn)
+			reset(p); /* closed without CLOSED_HTTP (at shutdown): nothing kept */
+		break;
+	case LWS_CALLBACK_TIMER:
+		return rate_check(wsi, p);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (p)
 			reset(p);
@@ -630,6 +423,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(wsi, p);
 	case LWS_CALLBACK_ESTABLISHED:
+		conn_tag(wsi, p);
 		reset(p);
 		p->conn = hub_established(wsi, p->ws_host);
 		return p->conn ? 0 : -1;

@@ -2,14 +2,18 @@
 /*
  * The agent hub: one authenticated WebSocket per host. Frames are
  * reassembled up to PROTO_MAX_FRAME (larger: the connection is closed with
- * 1009), decoded by lib/proto and handed to dispatch. Outgoing messages wait
+ * 1009), decoded by lib/proto and reported, with disconnects, through the
+ * struct hub_handler registered at start (server/agents.c): the hub knows
+ * nothing of configs, jobs or the store. Outgoing messages wait
  * in a bounded per-connection queue written when the socket is writable.
  * A new connection for a host replaces the old one, which is closed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
+#include "roostd.h"
 #include "roost/buf.h"
 #include "roost/clock.h"
 #include "roost/log.h"
@@ -34,6 +38,13 @@ struct agent_conn {
 	struct outmsg *head, *tail;
 	size_t qbytes;
 };
+
+static const struct hub_handler *handler;
+
+void hub_set_handler(const struct hub_handler *h)
+{
+	handler = h;
+}
 
 static struct agent_conn *get(int64_t host_id)
 {
@@ -117,16 +128,6 @@ int hub_send(int64_t host_id, json_t *msg)
 	return 0;
 }
 
-void hub_push_config(int64_t host_id)
-{
-	if (!hub_online(host_id))
-		return;
-	json_t *cfg = db_config_json(host_id);
-	if (hub_send(host_id, cfg) == 0)
-		log_info("agent.config", "host=%lld why=changed", (long long)host_id);
-	json_decref(cfg);
-}
-
 void hub_kick(int64_t host_id)
 {
 	struct agent_conn *c = get(host_id);
@@ -180,7 +181,8 @@ void hub_closed(struct agent_conn *c)
 	if (get(c->host_id) == c) {
 		put(c->host_id, NULL);
 		log_info("agent.disconnected", "host=%lld", (long long)c->host_id);
-		dispatch_disconnected(c->host_id);
+		if (handler && handler->disconnected)
+			handler->disconnected(c->host_id);
 	}
 	free_queue(c);
 	free(c->rx);
@@ -222,14 +224,19 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 	struct proto_msg m;
 	enum roost_err err = proto_decode_agent(buf, len, &m, &eb);
 	if (err) {
-		log_warn("agent.bad_message", "host=%lld msg=%s", (long long)c->host_id,
-		         roost_lq(eb.msg));
+		char src[32];
+		snprintf(src, sizeof(src), "host=%lld", (long long)c->host_id);
+		/* one agent sending nonsense at will must not flood the log */
+		roost_log_limited(ROOST_LOG_WARN, "agent.bad_message", src, "host=%lld msg=%s",
+		                  (long long)c->host_id, roost_lq(eb.msg));
 		return 0; /* ignore; a peer speaking nonsense is not a reason to drop its jobs */
 	}
 	if (!c->hello_done && m.type != PROTO_HELLO) {
-		log_warn("agent.bad_message", "host=%lld msg=\"message before hello\"",
-		         (long long)c->host_id);
-		proto_msg_free(&m);
+		char src[32];
+		snprintf(src, sizeof(src), "host=%lld", (long long)c->host_id);
+		roost_log_limited(ROOST_LOG_WARN, "agent.bad_message", src,
+		                  "host=%lld msg=\"message before hello\"", (long long)c->host_id);
+		proto_msg_release(&m);
 		return 0;
 	}
 	switch (m.type) {
@@ -241,16 +248,15 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 			break;
 		}
 		c->hello_done = 1;
-		dispatch_hello(c->host_id, &m);
-		break;
-	case PROTO_FIRE:
-		dispatch_fire(c->host_id, m.fire.schedule_id, m.fire.slot, "live");
+		if (handler && handler->message)
+			handler->message(c->host_id, &m);
 		break;
 	default:
-		dispatch_job_msg(c->host_id, &m);
+		if (handler && handler->message)
+			handler->message(c->host_id, &m);
 		break;
 	}
-	proto_msg_free(&m);
+	proto_msg_release(&m);
 	return 0;
 }
 

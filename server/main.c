@@ -27,17 +27,23 @@
 #include "roost/http.h"
 #include "roost/log.h"
 #include "committer.h"
+#include "fault.h"
+#include "http.h"
 #include "hub.h"
 #include "roostd.h"
 
-extern const struct lws_protocols roostd_protocols[];
+/* Descriptors kept for what is not a connection (store, log, repository
+ * files of uploads and reads in progress): 64 and an eighth of the limit. */
+#define FD_RESERVE(n) (64 + (n) / 8)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: roostd --data DIR [--listen HOST:PORT] [--catchup-settle SECONDS]\n"
 	        "              [--tls-cert FILE --tls-key FILE] [--agent-timeout SECONDS]\n"
-	        "              [--log-level LEVEL]\n"
+	        "              [--log-level LEVEL] [--header-timeout SECONDS]\n"
+	        "              [--body-timeout SECONDS] [--body-min-rate BYTES]\n"
+	        "              [--max-conns-per-addr N]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -50,6 +56,14 @@ static void usage(FILE *f)
 	        "  --agent-timeout SECS    an agent silent this long is gone (default 60;\n"
 	        "                          pinged after a third of it)\n"
 	        "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+	        "  --header-timeout SECS   a connection's TLS handshake, and then its request\n"
+	        "                          headers, must each be done within this (default 10)\n"
+	        "  --body-timeout SECS     a request body or response must move at least\n"
+	        "  --body-min-rate BYTES   BYTES per second in every window of SECS, or the\n"
+	        "                          connection is closed (defaults 10 and 1024)\n"
+	        "  --max-conns-per-addr N  connections at once from one address (default 512;\n"
+	        "                          0: no limit). Beyond the descriptor limit (raised to\n"
+	        "                          the hard limit at start) accepting pauses.\n"
 	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
 	        "`roost` admin commands (ROOST_TOKEN or --token-file).\n");
@@ -213,15 +227,26 @@ static void on_signal(int sig)
 		lws_cancel_service(srv_state.lws);
 }
 
+/* libwebsockets' own lines, rate-limited by their first word ("accept:"
+ * repeats at the descriptor limit), as event "lws". */
 static void lws_log_emit(int level, const char *line)
 {
-	roost_log_foreign(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", line);
+	char key[32], msg[512];
+	size_t k = strcspn(line, " \n");
+	snprintf(key, sizeof(key), "%.*s", (int)(k < sizeof(key) - 1 ? k : sizeof(key) - 1), line);
+	snprintf(msg, sizeof(msg), "%s", line);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	roost_log_limited(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", key,
+	                  "msg=%s", roost_lq(msg));
 }
 
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
-	long settle = 60, agent_timeout = 60;
+	long settle = 60, agent_timeout = 60, header_timeout = 10, body_timeout = 10;
+	long body_rate = 1024, per_addr = 512;
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -230,6 +255,10 @@ int main(int argc, char **argv)
 		{"tls-key", required_argument, 0, 'k'},
 		{"log-level", required_argument, 0, 'L'},
 		{"agent-timeout", required_argument, 0, 'T'},
+		{"header-timeout", required_argument, 0, 'H'},
+		{"body-timeout", required_argument, 0, 'B'},
+		{"body-min-rate", required_argument, 0, 'R'},
+		{"max-conns-per-addr", required_argument, 0, 'P'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -245,6 +274,22 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			if (parse_seconds(optarg, "--agent-timeout", 3, 3600, &agent_timeout))
+				return 2;
+			break;
+		case 'H':
+			if (parse_seconds(optarg, "--header-timeout", 1, 3600, &header_timeout))
+				return 2;
+			break;
+		case 'B':
+			if (parse_seconds(optarg, "--body-timeout", 1, 3600, &body_timeout))
+				return 2;
+			break;
+		case 'R':
+			if (parse_seconds(optarg, "--body-min-rate", 0, 1L << 30, &body_rate))
+				return 2;
+			break;
+		case 'P':
+			if (parse_seconds(optarg, "--max-conns-per-addr", 0, 1L << 20, &per_addr))
 				return 2;
 			break;
 		case 'c': cert = optarg; break;
@@ -297,10 +342,40 @@ int main(int argc, char **argv)
 		port = (int)p;
 	}
 	struct rlimit rl; /* one descriptor per agent: take all we may */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	rlim_t nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rlim_t was = rl.rlim_cur;
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				rl.rlim_cur = was;
+		}
+		nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20) ? (1u << 20)
+		                                                                 : rl.rlim_cur;
 	}
+	if (nofile < 2 * FD_RESERVE(nofile)) {
+		fprintf(stderr, "roostd: the descriptor limit (%lu) is too low; at least %lu\n",
+		        (unsigned long)nofile, (unsigned long)(2 * FD_RESERVE(nofile)));
+		return 1;
+	}
+	{
+		char msg[256];
+		const char *spec = getenv("ROOST_FAULT");
+		if (fault_init(spec, msg, sizeof(msg))) {
+			fprintf(stderr, "roostd: %s\n", msg);
+			return 2;
+		}
+		if (spec && *spec)
+			log_warn("fault.armed", "spec=%s what=\"tests only: these calls will fail\"",
+			         roost_lq(spec));
+	}
+	struct http_limits hl = {
+		.body_window_s = (int)body_timeout,
+		.body_min_rate = (uint32_t)body_rate,
+		.max_per_addr = (unsigned)per_addr,
+		.max_conns = (unsigned)(nofile - FD_RESERVE(nofile)),
+	};
+	http_configure(&hl);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "roostd: libsodium failed to initialize\n");
 		return 1;
@@ -382,9 +457,10 @@ int main(int argc, char **argv)
 	}
 	sodium_memzero(pw, sizeof(pw));
 	free(pwp);
-	s->heap = catchup_heap_new();
-	if (!s->heap)
+	s->catchups = dueheap_new();
+	if (!s->catchups)
 		return 1;
+	hub_set_handler(&agents_handler);
 
 	/* libwebsockets */
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -400,7 +476,9 @@ int main(int argc, char **argv)
 	info.ssl_cert_filepath = certp;
 	info.ssl_private_key_filepath = keyp;
 	info.alpn = "http/1.1";
-	info.timeout_secs = 60;
+	info.timeout_secs = (unsigned)header_timeout;      /* TLS handshake */
+	info.timeout_secs_ah_idle = (unsigned)header_timeout; /* request headers */
+	info.fd_limit_per_thread = hl.max_conns + 3; /* + listener, event pipe, spare */
 	info.ka_time = 0;
 	info.max_http_header_data = 4096;
 	info.vhost_name = "roostd";
@@ -411,6 +489,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hub_start();
+	agents_start();
+	http_start(s->lws);
 	if (committer_start()) {
 		fprintf(stderr, "roostd: could not start the commit thread\n");
 		return 1;
@@ -422,17 +502,21 @@ int main(int argc, char **argv)
 	printf("roostd %s listening on https://%s:%d\nTLS certificate SHA-256 fingerprint: %s\n"
 	       "admin token: %s/admin.token\n", ROOST_VERSION, host, port, fp, data);
 	fflush(stdout);
-	log_info("roostd.start", "listen=%s:%d fingerprint=%s data=%s settle_s=%ld", host, port, fp,
-	         roost_lq(data), settle);
+	log_info("roostd.start",
+	         "listen=%s:%d fingerprint=%s data=%s settle_s=%ld nofile=%lu max_conns=%u "
+	         "max_conns_per_addr=%ld",
+	         host, port, fp, roost_lq(data), settle, (unsigned long)nofile, hl.max_conns,
+	         per_addr);
 	while (!s->stop)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
 	committer_stop();
 	lws_context_destroy(s->lws);
+	http_stop();
 	roost_repo_close(s->repo);
 	roost_backend_close(s->repo_be);
-	catchup_heap_free(s->heap);
+	dueheap_free(s->catchups);
 	store_close(s->st);
 	free(certp);
 	free(keyp);

@@ -1,20 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * roostd's shared state and the interfaces between its parts:
+ * roostd's shared state and the map of its files (docs/architecture.md has
+ * the whole tree). One section per file below; self-contained pieces have
+ * headers of their own (store.h, dueheap.h, hub.h, auth.h, committer.h).
  *
- *   main.c      arguments, the data directory (store, TLS, admin token,
- *               default repository), the event loop
- *   http.c      the libwebsockets protocol: HTTP requests and the agent
- *               WebSocket on one TLS port; routing; response writing
- *   api.c       REST handlers (admin routes, enrollment)
- *   bodies.c    strict decoding of REST request bodies (fuzzed)
- *   db.c        store queries and the API's JSON objects
- *   hub.c       agent connections, message handling
- *   dispatch.c  fires, pending runs, catch-up, the job lifecycle
- *             and the append-only object API for agents
+ *   main.c       arguments, the data directory (store, TLS, admin token,
+ *                default repository), wiring, the event loop
+ *   srv.c        struct srv (g_srv) and the clock, srv_now()
+ *   store.c      opening the SQLite store and its numbered migrations
+ *   db.c         bound-parameter queries and small host/schedule facts
+ *   views.c      the REST API's JSON objects: host, group, schedule, job
+ *   http.c       the libwebsockets callback: a request's path (framing,
+ *                auth, routing), the agent WebSocket handed to the hub
+ *   budgets.c    connection budgets: per-address and total counts, the
+ *                rate window, housekeeping (http.h, http_int.h)
+ *   respond.c    HTTP responses (headers, JSON bodies, streams)
+ *   repo_api.c   the repository object API: listings, GET/HEAD, PUT
+ *   objcheck.c   an upload's content checked against its name
+ *   api.c        REST handlers (admin routes, enrollment)
+ *   bodies.c     strict decoding of REST request bodies (fuzzed)
+ *   committer.c  the thread that makes uploaded objects durable
+ *   fault.c      ROOST_FAULT: failures injected at named sites (tests)
+ *   hub.c        agent connections: frames in, queued messages out
+ *   agents.c     what an agent's hello, messages and disconnect lead to;
+ *                the config message
+ *   jobs.c       the job lifecycle: create, start, report, finish, cancel
+ *   fires.c      fires from always-on hosts, idempotent per slot
+ *   pending.c    pending runs: fires while busy, coalesced, FIFO
+ *   catchup.c    catch-up of intermittent hosts: the overdue rule, arm, run
+ *   dueheap.c    due times by id (the catch-up timer's heap)
+ *   auth.c       secrets, hashes, constant-time comparison
+ *
+ * Calls go one way (scripts/server-deps.py checks it in make check):
+ * http -> api -> agents -> fires -> pending -> jobs -> db; catchup -> jobs;
+ * views -> catchup; the hub calls nothing of the scheduling core and is
+ * reached from it only through hub_send/hub_online.
  *
  * Everything runs on the one event-loop thread, so no locking: a request,
- * a frame and a timer each run to completion.
+ * a frame and a timer each run to completion (the committer thread hands
+ * its results back through the event loop).
  */
 #ifndef ROOSTD_ROOSTD_H
 #define ROOSTD_ROOSTD_H
@@ -24,30 +48,33 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "dueheap.h"
+#include "hub.h"
 #include "roost/backend.h"
 #include "roost/error.h"
 #include "roost/proto.h"
 #include "roost/repo.h"
-#include "roostd_sched.h"
 #include "store.h"
 
 struct agent_conn;
+
+/* ---- srv.c ---- */
 
 struct srv {
 	struct lws_context *lws;
 	struct store *st;
 	char *data_dir;
 	uint8_t admin_hash[AUTH_HASH_LEN];
-	int64_t settle_s;
+	int64_t settle_s;        /* catch-up settle window */
 	int64_t agent_timeout_s; /* silent this long: gone; pinged after a third */
-	struct catchup_heap *heap;
+	struct due_heap *catchups; /* intermittent hosts in their settle window */
 	lws_sorted_usec_list_t sul_catchup;
 	int sul_armed;
 	int64_t sul_due;
 	struct roost_backend *repo_be;
 	struct roost_repo *repo;  /* opened lazily, for snapshot listings */
 	char repo_password[128];
-	/* agent connections by host id (open addressing) */
+	/* the hub's connections, indexed by host id (NULL: not connected) */
 	struct agent_conn **conns;
 	size_t conns_cap, nconns;
 	volatile int stop;
@@ -59,62 +86,207 @@ struct srv {
 
 extern struct srv *g_srv;
 
-/* ---- time ---- */
+/* Seconds since the epoch, UTC (fake_now when a test set it). */
 int64_t srv_now(void);
-json_t *json_time(int64_t t); /* RFC 3339 string, or null for 0 */
+/* RFC 3339 string, or null for 0 (new reference). */
+json_t *json_time(int64_t t);
 
 /* ---- db.c ---- */
+
 /* Prepares sql and binds args by types: 'i' int64, 't' text (NULL = null),
- * 'b' blob (pointer, then size_t length). NULL on failure (logged). */
+ * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
+ * caller finalizes the statement. */
 sqlite3_stmt *db_q(const char *sql, const char *types, ...);
-/* Runs a statement to completion; SQLITE_DONE on success. */
+/* Runs a statement to completion; SQLITE_DONE on success. A failure (a
+ * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
 /* First column of the first row as int64, or dflt. */
 int64_t db_int(int64_t dflt, const char *sql, const char *types, ...);
+/* A transaction: db_begin() resets the failure count; db_commit() commits
+ * only when no write since db_begin() failed, else rolls back; 0 or -1.
+ * Every API write goes through one, so a 2xx means the store kept it. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
-
-json_t *db_host_json(int64_t host_id);             /* NULL if absent */
-json_t *db_group_json(int64_t group_id);
-json_t *db_schedule_json(int64_t schedule_id);
-json_t *db_job_json(int64_t job_id);
+/* Failed writes since the last db_begin(), and the last failure's message. */
+int db_failures(void);
+const char *db_last_error(void);
 /* Resolves "HOST" as an id or a unique name; 0 if none. */
 int64_t db_host_resolve(const char *ref);
 /* The host's zone name (malloc'd) or NULL for UTC. */
 char *db_host_tz(int64_t host_id);
-/* Overdue (schedule, group) pairs of a host as of now, for `overdue` and catch-up.
- * Returns the count; fills out[0..cap). */
-size_t db_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap);
-/* The config message pushed to a host. */
-json_t *db_config_json(int64_t host_id);
+/* The host's mode into mode[cap]; 0, or -1 if there is no such host. */
+int db_host_mode(int64_t host_id, char *mode, size_t cap);
+/* Has the host a current (queued or running) job? */
+int db_host_busy(int64_t host_id);
+/* hosts.current_job_id := its running job, else its oldest queued one, else null. */
+void db_host_refresh_current(int64_t host_id);
+/* The groups of one of the host's schedules into out[0..cap); *enabled is
+ * the schedule's flag, or -1 when the host has no such schedule. Count. */
+size_t db_schedule_groups(int64_t host_id, int64_t schedule_id, int64_t *out, size_t cap,
+                          int *enabled);
+/* A group as the protocol carries it (config, job.start) into *g, zeroed by
+ * the caller and released with proto_group_release; 0, or -1 if absent. */
+int db_group_load(int64_t group_id, struct proto_group *g);
 
-/* ---- hub.c ---- */
-int hub_online(int64_t host_id);
-/* Queues a message to the host's agent; -1 if not connected or its queue is full. */
-int hub_send(int64_t host_id, json_t *msg);
-/* Pushes the host's config again (after a change of its groups or schedules). */
-void hub_push_config(int64_t host_id);
-/* Closes the host's connection (host removed). */
-void hub_kick(int64_t host_id);
+/* ---- views.c: the API's objects (new references; NULL if absent) ---- */
 
-/* ---- dispatch.c ---- */
-int host_busy(int64_t host_id);
-/* Creates a job and sends job.start; returns the job id or 0. */
-int64_t dispatch_job(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
-                     const char *trigger, const char *params, const char *why);
-void dispatch_fire(int64_t host_id, int64_t schedule_id, int64_t slot, const char *via);
-void dispatch_hello(int64_t host_id, const struct proto_msg *m);
-void dispatch_job_msg(int64_t host_id, const struct proto_msg *m);
-void dispatch_disconnected(int64_t host_id);
-/* When a host's last job ends: the oldest pending run. */
-void dispatch_pending(int64_t host_id);
+json_t *view_host(int64_t host_id);
+json_t *view_group(int64_t group_id);
+json_t *view_schedule(int64_t schedule_id);
+json_t *view_job(int64_t job_id);
+
+/* ---- agents.c ---- */
+
+/* Registered with the hub by main.c. */
+extern const struct hub_handler agents_handler;
+/* Starts the once-a-second retry of unrecorded job ends (after the lws context exists). */
+void agents_start(void);
+/* The retry itself: records what it can, then each such idle host's next pending run. */
+void agents_retry_unrecorded(void);
+void agents_on_hello(int64_t host_id, const struct proto_msg *m);
+/* Any message (a hello included): what it leads to. */
+void agents_on_message(int64_t host_id, const struct proto_msg *m);
+void agents_on_disconnect(int64_t host_id);
+/* The config message of a host (new reference). */
+json_t *agents_config_msg(int64_t host_id);
+/* Pushes the host's config again, if connected (after a change of its host
+ * row, groups or schedules). */
+void agents_push_config(int64_t host_id);
+
+/* ---- jobs.c ---- */
+
+/* A queued job in the store (current_job_id set if none); its id, or 0. */
+int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
+                    const char *trigger, const char *params);
+/* Sends job.start for the job; 0, or -1 if the agent can not be reached. */
+int jobs_send_start(int64_t host_id, int64_t job_id);
+/* jobs_create + jobs_send_start, logged with why; the job id or 0. A job
+ * whose send fails stays queued: it is sent on the agent's next hello. */
+int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
+                      const char *trigger, const char *params, const char *why);
+/* One backup job per group of the schedule. */
+void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
+                            const char *why);
+/* Removes a job that was never sent (catch-up's send failure). */
+void jobs_withdraw(int64_t host_id, int64_t job_id);
+/* Applies a final state to a job of this host, once; records a backup's
+ * success. -1 when the store could not record it: the report is then kept
+ * and retried by jobs_retry_unrecorded (never lost). */
+int jobs_finish(int64_t host_id, const struct proto_job *pj, const char *how);
+/* Retries the kept reports; the hosts whose job they ended go to hosts[0..cap)
+ * (their next pending run is the caller's). Count written. */
+size_t jobs_retry_unrecorded(int64_t *hosts, size_t cap);
+/* Reports kept because the store could not record them. */
+size_t jobs_unrecorded(void);
+/* job.accepted, job.progress, job.finished; 1 when a job ended (or its end
+ * was kept for a retry). */
+int jobs_on_report(int64_t host_id, const struct proto_msg *m);
+/* A hello's job states: finished offline, running (accepted lost), or lost
+ * (running here, unknown to the agent: interrupted). */
+void jobs_resolve_hello(int64_t host_id, const struct proto_msg *m, int64_t now);
+/* Sends job.start for every queued job of the host. */
+void jobs_resend_queued(int64_t host_id);
+enum jobs_cancel_result {
+	JOBS_CANCEL_UNKNOWN = 1, /* no such job */
+	JOBS_CANCEL_ENDED,       /* it had already ended */
+	JOBS_CANCEL_SENT,        /* its agent was told; it reports the end */
+	JOBS_CANCEL_ENDED_HERE,  /* queued, or its agent unreachable: canceled now */
+	JOBS_CANCEL_STORE_FAILED, /* it should have ended here, but the store failed */
+};
+/* Cancels a job; *host_id is its host (0 if unknown). */
+int jobs_cancel(int64_t job_id, int64_t *host_id);
+
+/* ---- fires.c (always-on hosts) ---- */
+
+enum fire_action {
+	FIRE_DROP_SEEN = 1,  /* (host, schedule, slot) already handled */
+	FIRE_DROP_COVERED,   /* a job of this schedule was created at or after the slot */
+	FIRE_DISPATCH,       /* host idle: one backup job per group of the schedule */
+	FIRE_COALESCE,       /* host busy: upsert the one pending run of (host, schedule) */
+	FIRE_DROP_DISABLED,  /* schedule disabled, gone, or without groups */
+};
+
+struct fire_facts {
+	int seen;                  /* the (host, schedule, slot) fire was recorded before */
+	int schedule_usable;       /* exists, enabled, has at least one group */
+	int64_t last_job_created;  /* newest job of this schedule on this host, or INT64_MIN */
+	int host_busy;             /* the host has a queued or running job */
+};
+
+/* The rule: what to do with a fire of `slot` (seconds, UTC) given the facts. */
+enum fire_action fires_decide(const struct fire_facts *f, int64_t slot);
+const char *fires_action_name(enum fire_action a);
+/* A fire from the host (via "live" or "persisted"): facts, rule, action. */
+void fires_handle(int64_t host_id, int64_t schedule_id, int64_t slot, const char *via);
+
+/* ---- pending.c ---- */
+
+/* A fire while busy: upserts the one pending run of (host, schedule). */
+void pending_coalesce(int64_t host_id, int64_t schedule_id, int64_t slot);
+/* While the host is idle: dispatches its oldest pending run (trigger pending). */
+void pending_dispatch(int64_t host_id);
+
+/* ---- catchup.c (intermittent hosts) ---- */
+
+struct catchup_group {
+	int64_t group_id;
+	int succeeded;          /* this (schedule, group) ever succeeded */
+	int64_t last_success;   /* started_at of its last success */
+};
+
+struct catchup_schedule {
+	int64_t schedule_id;
+	const char *cron;       /* as stored; unparseable = never overdue */
+	const char *tz;         /* the host's zone, or NULL for UTC */
+	int enabled;
+	const struct catchup_group *groups;
+	size_t ngroups;
+};
+
+enum catchup_skip {
+	CATCHUP_RUN = 0,
+	CATCHUP_SKIP_OFFLINE,   /* not connected any more: re-arms on its next hello */
+	CATCHUP_SKIP_ALWAYS_ON, /* switched to always-on during the settle window */
+	CATCHUP_SKIP_BUSY,      /* a job is queued or running */
+};
+
+struct catchup_host {
+	int connected;
+	int intermittent;
+	int busy;
+};
+
+struct catchup_due {
+	int64_t schedule_id, group_id;
+};
+
+/* The rule, host part: may a due catch-up run now? */
+enum catchup_skip catchup_gate(const struct catchup_host *h);
+/* The rule, pair part: the overdue (schedule, group) pairs into out[0..cap);
+ * returns how many there are (more than cap are counted, not written). A
+ * pair is overdue when it never succeeded, or next(last_success) <= now.
+ * Disabled schedules, schedules without groups and unparseable expressions
+ * never are. */
+size_t catchup_eval_overdue(const struct catchup_schedule *s, size_t ns, int64_t now,
+                            struct catchup_due *out, size_t cap);
+/* Both parts: the skip reason, or CATCHUP_RUN with the pairs in out, *n counted. */
+enum catchup_skip catchup_eval(const struct catchup_host *h, const struct catchup_schedule *s,
+                               size_t ns, int64_t now, struct catchup_due *out, size_t cap,
+                               size_t *n);
+const char *catchup_skip_name(enum catchup_skip s);
+/* The pair rule over the store's rows of one host (the API's `overdue` too). */
+size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap);
+/* Arms the host's catch-up at due (re-arming overwrites); the timer follows. */
 void catchup_arm(int64_t host_id, int64_t due);
+void catchup_disarm(int64_t host_id);
+/* A due catch-up: gate, overdue pairs, one backup each (trigger catchup); a
+ * failed send withdraws that job and re-arms at now + settle. */
+void catchup_run(int64_t host_id, int64_t now);
+/* The event loop's timer: runs every catch-up due by now, then re-arms. */
 void catchup_timer_cb(lws_sorted_usec_list_t *sul);
-/* Sends job.start for every queued job of the host that its agent does not have. */
-void dispatch_resend_queued(int64_t host_id);
 
-/* ---- http.c / api.c / repo_api.c ---- */
+/* ---- http.c (the lws protocol, routing) and api.c (REST handlers) ---- */
 enum auth_kind { AUTH_NONE = 0, AUTH_ADMIN, AUTH_HOST };
 
 struct req {

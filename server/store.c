@@ -5,9 +5,13 @@
  * groups, jobs, pending runs (one per host and schedule), seen fires, and
  * success per (schedule, group) for catch-up.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -93,6 +97,25 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 	*out = NULL;
 	sqlite3 *db = NULL;
 	enum roost_err err = ROOST_OK;
+	/* Private: hashes of credentials live here. SQLite gives the -wal and
+	 * -shm files the mode of the database file, so it is made 0600 first;
+	 * files of older versions (0644) are narrowed. */
+	int on_disk = *path && strcmp(path, ":memory:") != 0;
+	int fd = on_disk ? open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -2;
+	if (fd == -1)
+		return roost_errf(eb, ROOST_EIO, "store: open %s: %s", path, strerror(errno));
+	int narrowed = fd >= 0 ? fchmod(fd, 0600) : 0;
+	if (fd >= 0)
+		close(fd);
+	for (const char *const *sfx = (const char *const[]){"-wal", "-shm", NULL};
+	     on_disk && *sfx; sfx++) {
+		char side[4200];
+		snprintf(side, sizeof(side), "%s%s", path, *sfx);
+		if (chmod(side, 0600) && errno != ENOENT)
+			narrowed = -1;
+	}
+	if (narrowed)
+		return roost_errf(eb, ROOST_EIO, "store: chmod 0600 %s: %s", path, strerror(errno));
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		err = roost_errf(eb, ROOST_EIO, "store: open %s: %s", path,
@@ -100,11 +123,8 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
-		err = sql_fail(eb, db, "configure");
-		goto fail;
-	}
+	/* the version first: a store of a newer roostd is refused before
+	 * anything (WAL mode included) is written to it */
 	int v;
 	if (user_version(db, &v)) {
 		err = sql_fail(eb, db, "read schema version");
@@ -114,6 +134,11 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 		err = roost_errf(eb, ROOST_ENOTSUP,
 		                 "store: %s has schema version %d, newer than this roostd knows (%d); "
 		                 "refusing to touch it", path, v, store_schema_latest());
+		goto fail;
+	}
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_fail(eb, db, "configure");
 		goto fail;
 	}
 	for (int m = v; m < store_schema_latest(); m++) {

@@ -52,6 +52,11 @@ struct roost_backend_ops {
 	enum roost_err (*remove)(struct roost_backend *b, const char *name,
 	                         struct roost_errbuf *eb);
 	void (*close)(struct roost_backend *b);
+	/* len bytes at off of what a writer has written so far (before its
+	 * commit or abort), so a server can check an upload's content before
+	 * making it visible. NULL when the backend can not read back. */
+	enum roost_err (*writer_pread)(struct roost_bwriter *w, uint64_t off, size_t len,
+	                               uint8_t *buf, struct roost_errbuf *eb);
 };
 
 struct roost_backend {

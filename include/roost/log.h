@@ -11,6 +11,8 @@
 #ifndef ROOST_LOG_H
 #define ROOST_LOG_H
 
+#include <stdint.h>
+
 enum roost_log_level {
 	ROOST_LOG_DEBUG = 0,
 	ROOST_LOG_INFO,
@@ -42,6 +44,34 @@ const char *roost_lq(const char *s);
 /* One line of another library's logging (libwebsockets) as an event `source`
  * with msg=<the line, trailing newline dropped, quoted>. */
 void roost_log_foreign(enum roost_log_level level, const char *source, const char *line);
+
+/*
+ * Rate-limited events, for what a peer can cause at will (failed accepts,
+ * malformed requests, bad agent frames): each (event, source) key may write
+ * `burst` lines per window; beyond that lines are only counted, and once the
+ * key's window has ended one line
+ *   level=warn event=log.suppressed of=<event> source=<source> count=<n>
+ * says how many were dropped. `source` names who caused it (a peer address,
+ * "host=12"); NULL means one key for the event. Besides the per-key budget,
+ * all limited events and their summaries together may write at most
+ * 20 x burst lines per window, plus one "of=* source=* count=N" line for
+ * what that budget dropped: a flood from many sources stays bounded too.
+ * Keys live in a fixed table of 512; when it is full the key whose window
+ * started first is summarised and reused. Thread-safe.
+ * Returns 1 if the line was written, 0 if it was suppressed (or below the
+ * level).
+ */
+int roost_log_limited(enum roost_log_level level, const char *event, const char *source,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct roost_clock;
+/* Budget per key and window (defaults 5 lines per 10 s, the system clock;
+ * clock NULL keeps the current one). Resets every key. */
+void roost_log_limit_config(unsigned burst, int64_t window_ms, const struct roost_clock *clock);
+/* Writes the log.suppressed lines of keys whose window has ended (every key
+ * with a count when `all`) and forgets those keys. Called by
+ * roost_log_limited itself at most once per second; a daemon also calls it
+ * from a timer, so a flood that stops is still summed up, and at exit. */
+void roost_log_limit_flush(int all);
 
 #define log_debug(ev, ...) roost_log(ROOST_LOG_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...)  roost_log(ROOST_LOG_INFO, ev, __VA_ARGS__)

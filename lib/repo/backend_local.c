@@ -247,7 +247,7 @@ static enum roost_err writer_open(struct roost_backend *b, struct roost_bwriter 
 	randombytes_buf(r, sizeof(r));
 	snprintf(w->tmp, sizeof(w->tmp), "%s/tmp/%ld-%02x%02x%02x%02x%02x%02x%02x%02x", lb->dir,
 	         (long)getpid(), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		enum roost_err e = roost_errno(eb, "create %s", w->tmp);
 		free(w);
@@ -271,6 +271,12 @@ static enum roost_err writer_write(struct roost_bwriter *w, const uint8_t *buf, 
 		len -= (size_t)n;
 	}
 	return ROOST_OK;
+}
+
+static enum roost_err writer_pread(struct roost_bwriter *w, uint64_t off, size_t len,
+                                   uint8_t *buf, struct roost_errbuf *eb)
+{
+	return read_full(w->fd, buf, len, off, w->tmp, eb);
 }
 
 static void writer_abort(struct roost_bwriter *w)
@@ -437,6 +443,7 @@ static const struct roost_backend_ops local_ops = {
 	.writer_write = writer_write,
 	.writer_commit = writer_commit,
 	.writer_abort = writer_abort,
+	.writer_pread = writer_pread,
 	.list = local_list,
 	.stat = local_stat,
 	.remove = local_remove,

@@ -1,113 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Backup: a walker (the calling thread) reads directories in name order,
- * stats every entry and answers unchanged files from the files cache;
- * files that must be read go through a bounded queue to worker threads,
- * which chunk, hash, deduplicate, compress, seal and append to their own
- * pack. A directory's tree blob is written by whichever thread completes
- * its last child, then its parent is told. Packs are committed as they
- * fill, index objects after them, the snapshot last.
+ * Backup: the entry point and what the threads of a backup share. The
+ * walk (walk.c) finds the entries and hands files that must be read to
+ * worker threads, which here chunk, hash, deduplicate, compress and seal
+ * them into their own open pack; the packer (packer.c) commits full packs
+ * and indexes them. A directory's tree blob is written by whichever thread
+ * completes its last child, then its parent is told. Packs are committed as
+ * they fill, index objects after them, the snapshot last.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "repo_int.h"
 #include "roost/timeutil.h"
 
-#define QUEUE_CAP 256
-#define INDEX_EVERY 64
-#define BATCH 32
-
-struct dnode {
-	struct dnode *parent;
-	size_t slot;       /* this directory's entry in parent->t */
-	struct tree t;     /* pre-sized: no realloc while workers write slots */
-	uint8_t *skip;     /* entries to drop at finalize */
-	/* children not complete, +1 while the walker is in it; the thread that
-	 * takes it to zero finalizes, and the atomic's ordering makes every
-	 * write other threads made to t and skip before their decrement visible */
-	atomic_int pending;
-};
-
-/* A file to read, or (is_dir) a directory to walk, for slot `slot` of dir. */
-struct fjob {
-	struct dnode *dir;
-	size_t slot;
-	char *path;
-	size_t path_len;
-	struct stat st;
-	int is_dir;   /* 1 a directory to walk, 2 part of one (names) */
-	char **names; /* is_dir 2: entries slot .. slot + nnames - 1 of dir */
-	size_t nnames;
-};
-
-struct wctx {
-	struct blob_ctx *bc;
-	struct pack_writer *pw;
-	uint8_t *buf;
-	size_t bufcap;
-	int is_worker;             /* workers never wait for room in the queue */
-	struct fjob *batch[32];    /* jobs found by this thread, not yet queued */
-	size_t nbatch;
-};
-
-struct bk {
-	struct roost_repo *r;
-	const struct roost_backup_opts *o;
-	int64_t start_s;
-
-	pthread_mutex_t qlock;
-	pthread_cond_t q_nonempty, q_nonfull;
-	struct fjob *q[QUEUE_CAP];
-	size_t qhead, qlen;
-	int closing;
-	char current[512];
-	int idle;    /* workers waiting for a job */
-	int walking; /* workers walking a directory: they may still queue jobs */
-
-
-	pthread_mutex_t plock; /* finished packs, index writing, fatal error */
-	struct pack_blobs *done;
-	size_t ndone, capdone;
-	enum roost_err fatal;
-	struct roost_errbuf feb;
-
-	atomic_uint_fast64_t files, dirs, bytes, bytes_new, blobs_new, errors, files_done,
-		bytes_done;
-
-	/* packs being committed (fsync + link) off the workers' path */
-	pthread_mutex_t clock_;
-	pthread_cond_t c_nonempty, c_nonfull;
-	struct pack_writer *cq[4];
-	size_t cqlen;
-	int cclosing;
-	pthread_t committer;
-
-	struct filescache *fc;
-	struct fcache_out *fco;
-	uint8_t root_id[ID_LEN];
-	int root_done;
-};
-
-static int failed(struct bk *b)
-{
-	return b->fatal != ROOST_OK || (b->o->cancel && *b->o->cancel);
-}
-
-static void set_fatal(struct bk *b, enum roost_err err, const struct roost_errbuf *eb)
+void bk_fatal(struct bk *b, enum roost_err err, const struct roost_errbuf *eb)
 {
 	pthread_mutex_lock(&b->plock);
 	if (!b->fatal) {
@@ -115,18 +31,23 @@ static void set_fatal(struct bk *b, enum roost_err err, const struct roost_errbu
 		snprintf(b->feb.msg, sizeof(b->feb.msg), "%s",
 		         eb && eb->msg[0] ? eb->msg : roost_strerror(err));
 	}
+	enum roost_err first = b->fatal;
 	pthread_mutex_unlock(&b->plock);
 	pthread_mutex_lock(&b->qlock);
 	pthread_cond_broadcast(&b->q_nonempty);
 	pthread_cond_broadcast(&b->q_nonfull);
 	pthread_mutex_unlock(&b->qlock);
-	pthread_mutex_lock(&b->clock_);
-	pthread_cond_broadcast(&b->c_nonfull);
-	pthread_mutex_unlock(&b->clock_);
+	if (b->pk)
+		packer_fail(b->pk, first);
 }
 
-static void warnf(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(struct bk *b, const char *fmt, ...)
+/* A pack failed to commit (on the packer's thread). */
+static void commit_failed(void *ctx, enum roost_err err, const struct roost_errbuf *eb)
+{
+	bk_fatal(ctx, err, eb);
+}
+
+void bk_warn(struct bk *b, const char *fmt, ...)
 {
 	atomic_fetch_add(&b->errors, 1);
 	va_list ap;
@@ -135,106 +56,7 @@ static void warnf(struct bk *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- packs ---- */
-
-/* Writes an index object for finished packs; plock held. */
-static enum roost_err flush_index_locked(struct bk *b, struct roost_errbuf *eb)
-{
-	if (!b->ndone)
-		return ROOST_OK;
-	enum roost_err err = repo_write_index(b->r, b->done, b->ndone, NULL, eb);
-	for (size_t i = 0; i < b->ndone; i++)
-		free(b->done[i].blobs);
-	b->ndone = 0;
-	return err;
-}
-
-/* Seals, fsyncs and links one pack, then indexes it (committer thread). */
-static enum roost_err commit_pack(struct bk *b, struct pack_writer *pw, struct roost_errbuf *eb)
-{
-	struct pack_blobs pb;
-	memset(&pb, 0, sizeof(pb));
-	enum roost_err err = pack_writer_finish(pw, &b->r->keys, pb.id, &pb.size, &pb.blobs,
-	                                        &pb.n, eb);
-	if (err)
-		return err;
-	err = index_add_pack(b->r->index, pb.id, pb.size, pb.blobs, pb.n, 1);
-	pthread_mutex_lock(&b->plock);
-	if (!err && b->ndone == b->capdone) {
-		size_t nc = b->capdone ? b->capdone * 2 : 16;
-		struct pack_blobs *nd = realloc(b->done, nc * sizeof(*nd));
-		if (nd) {
-			b->done = nd;
-			b->capdone = nc;
-		} else {
-			err = ROOST_ENOMEM;
-		}
-	}
-	if (!err) {
-		b->done[b->ndone++] = pb;
-		if (b->ndone >= INDEX_EVERY)
-			err = flush_index_locked(b, eb);
-	} else {
-		free(pb.blobs);
-	}
-	pthread_mutex_unlock(&b->plock);
-	return err;
-}
-
-static void *committer(void *arg)
-{
-	struct bk *b = arg;
-	for (;;) {
-		pthread_mutex_lock(&b->clock_);
-		while (!b->cqlen && !b->cclosing)
-			pthread_cond_wait(&b->c_nonempty, &b->clock_);
-		struct pack_writer *pw = NULL;
-		if (b->cqlen) {
-			pw = b->cq[0];
-			memmove(b->cq, b->cq + 1, --b->cqlen * sizeof(*b->cq));
-			pthread_cond_broadcast(&b->c_nonfull);
-		}
-		pthread_mutex_unlock(&b->clock_);
-		if (!pw)
-			return NULL;
-		struct roost_errbuf eb;
-		enum roost_err err = b->fatal ? ROOST_ECANCELED : commit_pack(b, pw, &eb);
-		if (err == ROOST_ECANCELED)
-			pack_writer_abort(pw);
-		else if (err)
-			set_fatal(b, err, &eb);
-	}
-}
-
-/* Hands w's pack to the committer; the worker goes on with a new pack. */
-static enum roost_err finish_pack(struct bk *b, struct wctx *w, struct roost_errbuf *eb)
-{
-	(void)eb;
-	if (!w->pw)
-		return ROOST_OK;
-	pthread_mutex_lock(&b->clock_);
-	while (b->cqlen == sizeof(b->cq) / sizeof(b->cq[0]) && !b->fatal)
-		pthread_cond_wait(&b->c_nonfull, &b->clock_);
-	if (b->fatal) {
-		pthread_mutex_unlock(&b->clock_);
-		return b->fatal;
-	}
-	b->cq[b->cqlen++] = w->pw;
-	w->pw = NULL;
-	pthread_cond_signal(&b->c_nonempty);
-	pthread_mutex_unlock(&b->clock_);
-	return ROOST_OK;
-}
-
-/* Waits until every handed-over pack is committed and stops the committer. */
-static void stop_committer(struct bk *b)
-{
-	pthread_mutex_lock(&b->clock_);
-	b->cclosing = 1;
-	pthread_cond_broadcast(&b->c_nonempty);
-	pthread_mutex_unlock(&b->clock_);
-	pthread_join(b->committer, NULL);
-}
+/* ---- blobs ---- */
 
 /* Stores one blob unless the repository has (or is getting) it. */
 static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, const uint8_t *p,
@@ -246,10 +68,8 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 	const uint8_t *st;
 	size_t stn;
 	enum roost_err err = blob_encode(w->bc, &b->r->keys, p, n, &st, &stn);
-	if (!err && !w->pw)
-		err = pack_writer_new(b->r->be, &w->pw, eb);
 	if (!err)
-		err = pack_writer_add(w->pw, type, id, st, stn, (uint32_t)n, eb);
+		err = packer_add(b->pk, &w->pw, type, id, st, stn, (uint32_t)n, eb);
 	if (err) {
 		index_unclaim(b->r->index, id);
 		return err;
@@ -257,9 +77,7 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 	if (type == BLOB_DATA)
 		atomic_fetch_add(&b->bytes_new, n);
 	atomic_fetch_add(&b->blobs_new, 1);
-	if (pack_writer_size(w->pw) >= b->r->pack_size)
-		err = finish_pack(b, w, eb);
-	return err;
+	return packer_roll(b->pk, &w->pw, eb);
 }
 
 /* ---- directory completion ---- */
@@ -267,7 +85,7 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 static void dir_done(struct bk *b, struct wctx *w, struct dnode *d);
 
 /* One child of d is complete. */
-static void child_done(struct bk *b, struct wctx *w, struct dnode *d)
+void bk_child_done(struct bk *b, struct wctx *w, struct dnode *d)
 {
 	if (atomic_fetch_sub(&d->pending, 1) == 1)
 		dir_done(b, w, d);
@@ -292,14 +110,14 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 	enum roost_err err = tree_encode(&d->t, &enc, &encn);
 	if (!err && encn > MAX_TREE_BLOB)
 		err = roost_errf(&eb, ROOST_ERANGE, "a directory has too many entries");
-	if (!err && !failed(b) && w) /* w is NULL only on the failure path */
+	if (!err && !bk_failed(b) && w) /* w is NULL only on the failure path */
 		err = store_blob(b, w, BLOB_TREE, enc, encn, id, &eb);
 	if (!err)
 		free(enc);
 	if (err) {
 		if (err != ROOST_ERANGE)
 			free(enc);
-		set_fatal(b, err, &eb);
+		bk_fatal(b, err, &eb);
 	}
 	struct dnode *parent = d->parent;
 	size_t slot = d->slot;
@@ -312,13 +130,11 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 		return;
 	}
 	memcpy(parent->t.nodes[slot].subtree, id, ID_LEN);
-	child_done(b, w, parent);
+	bk_child_done(b, w, parent);
 }
 
 /* ---- reading files (workers) ---- */
 
-static void read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
-static void fill_meta(struct node *n, const struct stat *st);
 
 static int ensure_buf(struct wctx *w, size_t need)
 {
@@ -411,7 +227,7 @@ static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, 
 		total += cut;
 		atomic_fetch_add(&b->bytes_done, cut);
 		start += cut;
-		if (failed(b)) {
+		if (bk_failed(b)) {
 			*fatal = ROOST_ECANCELED;
 			return -1;
 		}
@@ -419,7 +235,7 @@ static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, 
 	return (int64_t)total;
 }
 
-static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
+void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 {
 	struct node *nd = &j->dir->t.nodes[j->slot];
 	struct ext_list ex = {0};
@@ -432,12 +248,12 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 		fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		warnf(b, "%s: %s", j->path, fd < 0 ? strerror(errno) : "changed type during backup");
+		bk_warn(b, "%s: %s", j->path, fd < 0 ? strerror(errno) : "changed type during backup");
 		goto skip;
 	}
 	/* metadata as of the content read here, not the walker's earlier stat */
-	fill_meta(nd, &st);
-	read_xattrs(b, fd, j->path, nd); /* through the fd: no second path walk */
+	walk_fill_meta(nd, &st);
+	walk_read_xattrs(b, fd, j->path, nd); /* through the fd: no second path walk */
 	uint64_t covered = 0;
 	int sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 	if (sparse) {
@@ -464,7 +280,7 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 			uint64_t hend = hole < 0 || (uint64_t)hole > size ? size : (uint64_t)hole;
 			int64_t got = chunk_region(b, w, fd, pos, hend, &ex, &fatal, &eb);
 			if (got < 0 && !fatal) {
-				warnf(b, "%s: read: %s", j->path, strerror(errno));
+				bk_warn(b, "%s: read: %s", j->path, strerror(errno));
 				goto skip;
 			}
 			if (got < 0)
@@ -479,14 +295,14 @@ static void process_file(struct bk *b, struct wctx *w, struct fjob *j)
 		/* up to the size stat saw: what is appended later is the next backup's */
 		int64_t got = chunk_region(b, w, fd, 0, (uint64_t)st.st_size, &ex, &fatal, &eb);
 		if (got < 0 && !fatal) {
-			warnf(b, "%s: read: %s", j->path, strerror(errno));
+			bk_warn(b, "%s: read: %s", j->path, strerror(errno));
 			goto skip;
 		}
 		covered = got < 0 ? 0 : (uint64_t)got;
 	}
 	if (fatal) {
 		if (fatal != ROOST_ECANCELED)
-			set_fatal(b, fatal, &eb);
+			bk_fatal(b, fatal, &eb);
 		goto skip;
 	}
 	close(fd);
@@ -513,574 +329,6 @@ out:
 		close(fd);
 	free(ex.v);
 	atomic_fetch_add(&b->files_done, 1);
-}
-
-/* Takes up to max jobs (fewer wake-ups and lock round trips); 0 when done. */
-static size_t dequeue(struct bk *b, struct fjob **out, size_t max)
-{
-	pthread_mutex_lock(&b->qlock);
-	/* done only when nothing is queued and nobody can queue more */
-	while (!b->qlen && !(b->closing && !b->walking) && !b->fatal) {
-		b->idle++;
-		pthread_cond_wait(&b->q_nonempty, &b->qlock);
-		b->idle--;
-	}
-	size_t k = 0;
-	while (b->qlen && k < max) {
-		out[k++] = b->q[b->qhead];
-		b->qhead = (b->qhead + 1) % QUEUE_CAP;
-		b->qlen--;
-	}
-	if (k) {
-		snprintf(b->current, sizeof(b->current), "%s", out[0]->path);
-		pthread_cond_signal(&b->q_nonfull);
-	}
-	pthread_mutex_unlock(&b->qlock);
-	return k;
-}
-
-struct worker_arg {
-	struct bk *b;
-	struct wctx w;
-};
-
-static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
-                     size_t slot);
-static void walk_entries(struct bk *b, struct wctx *w, const char *path, int dfd, struct dnode *d,
-                         char **names, size_t base, size_t n);
-static void flush_batch(struct bk *b, struct wctx *w);
-
-static void names_free_n(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Runs one job in this thread: reads a file, or walks a directory. */
-static void run_job(struct bk *b, struct wctx *w, struct fjob *j)
-{
-	struct dnode *d = j->dir;
-	if (j->is_dir == 2) {
-		int dfd = failed(b) ? -1 : open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			pthread_mutex_lock(&b->qlock);
-			b->walking++;
-			pthread_mutex_unlock(&b->qlock);
-			walk_entries(b, w, j->path, dfd, d, j->names, j->slot, j->nnames);
-			close(dfd);
-			if (w->nbatch)
-				flush_batch(b, w);
-			pthread_mutex_lock(&b->qlock);
-			b->walking--;
-			pthread_cond_broadcast(&b->q_nonempty);
-			pthread_mutex_unlock(&b->qlock);
-		} else {
-			if (!failed(b))
-				warnf(b, "%s: %s", j->path, strerror(errno));
-			for (size_t i = 0; i < j->nnames; i++)
-				d->skip[j->slot + i] = 1;
-		}
-		names_free_n(j->names, j->nnames);
-		child_done(b, w, d);
-	} else if (j->is_dir) {
-		if (!failed(b)) {
-			pthread_mutex_lock(&b->qlock);
-			b->walking++;
-			pthread_mutex_unlock(&b->qlock);
-			walk_dir(b, w, j->path, d, j->slot); /* completes slot j->slot itself */
-			if (w->nbatch)
-				flush_batch(b, w);
-			pthread_mutex_lock(&b->qlock);
-			b->walking--;
-			pthread_cond_broadcast(&b->q_nonempty); /* others may be done now */
-			pthread_mutex_unlock(&b->qlock);
-		} else {
-			d->skip[j->slot] = 1;
-			child_done(b, w, d);
-		}
-	} else {
-		if (!failed(b))
-			process_file(b, w, j);
-		else
-			d->skip[j->slot] = 1;
-		child_done(b, w, d);
-	}
-	free(j->path);
-	free(j);
-}
-
-static void *worker(void *arg)
-{
-	struct worker_arg *wa = arg;
-	struct bk *b = wa->b;
-	struct fjob *jobs[4];
-	size_t k;
-	while ((k = dequeue(b, jobs, 4))) {
-		for (size_t i = 0; i < k; i++) {
-			run_job(b, &wa->w, jobs[i]);
-			/* what a directory walk found goes out before this thread sleeps */
-			if (wa->w.nbatch)
-				flush_batch(b, &wa->w);
-		}
-	}
-	return NULL;
-}
-
-/*
- * Moves w's batch into the queue (one lock, one wake-up). The main walker
- * waits for room; a worker never does (all threads could be waiting then):
- * what does not fit it runs itself. After a failure nothing waits: jobs run
- * here, and run_job only marks them skipped.
- */
-static void flush_batch(struct bk *b, struct wctx *w)
-{
-	struct fjob *jobs[32];
-	size_t n = w->nbatch, i = 0;
-	memcpy(jobs, w->batch, n * sizeof(*jobs));
-	w->nbatch = 0; /* run_job below may fill the batch again */
-	pthread_mutex_lock(&b->qlock);
-	for (;;) {
-		while (i < n && b->qlen < QUEUE_CAP) {
-			b->q[(b->qhead + b->qlen) % QUEUE_CAP] = jobs[i++];
-			b->qlen++;
-		}
-		pthread_cond_broadcast(&b->q_nonempty);
-		if (i == n || w->is_worker || b->fatal)
-			break;
-		pthread_cond_wait(&b->q_nonfull, &b->qlock);
-	}
-	pthread_mutex_unlock(&b->qlock);
-	for (; i < n; i++)
-		run_job(b, w, jobs[i]);
-}
-
-static void enqueue(struct bk *b, struct wctx *w, struct fjob *j)
-{
-	w->batch[w->nbatch++] = j;
-	/* a big file is work for a core right now; small ones travel in batches */
-	if (w->nbatch == BATCH || (!j->is_dir && j->st.st_size >= (1 << 20)))
-		flush_batch(b, w);
-}
-
-/* At a directory's end: if the workers have run dry, don't make them wait. */
-static void maybe_flush(struct bk *b, struct wctx *w)
-{
-	if (!w->nbatch)
-		return;
-	pthread_mutex_lock(&b->qlock);
-	int dry = b->qlen == 0;
-	pthread_mutex_unlock(&b->qlock);
-	if (dry)
-		flush_batch(b, w);
-}
-
-/* A walker hands a subdirectory over when a worker has nothing to do. */
-static int workers_idle(struct bk *b)
-{
-	pthread_mutex_lock(&b->qlock);
-	int idle = b->idle > 0 && b->qlen == 0;
-	pthread_mutex_unlock(&b->qlock);
-	return idle;
-}
-
-/* ---- walking ---- */
-
-static int excluded(const struct roost_backup_opts *o, const char *path, const char *base)
-{
-	for (size_t i = 0; i < o->nexcludes; i++) {
-		const char *pat = o->excludes[i];
-		if (strchr(pat, '/') ? fnmatch(pat, path, 0) == 0 : fnmatch(pat, base, 0) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Reads n's extended attributes through fd (>= 0) or, for fd < 0, by path
- * without following a symlink. */
-static void read_xattrs(struct bk *b, int fd, const char *path, struct node *n)
-{
-	char names[65536];
-	ssize_t len = fd >= 0 ? flistxattr(fd, names, sizeof(names))
-	                      : llistxattr(path, names, sizeof(names));
-	if (len <= 0)
-		return;
-	size_t count = 0;
-	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(names + i) + 1)
-		count++;
-	n->xattrs = calloc(count, sizeof(*n->xattrs));
-	if (!n->xattrs)
-		return;
-	for (ssize_t i = 0; i < len && n->nxattrs < 65535; i += (ssize_t)strlen(names + i) + 1) {
-		const char *xn = names + i;
-		ssize_t vl = fd >= 0 ? fgetxattr(fd, xn, NULL, 0) : lgetxattr(path, xn, NULL, 0);
-		if (vl < 0)
-			continue;
-		uint8_t *v = malloc((size_t)vl + 1);
-		if (!v)
-			break;
-		vl = fd >= 0 ? fgetxattr(fd, xn, v, (size_t)vl) : lgetxattr(path, xn, v, (size_t)vl);
-		if (vl < 0) {
-			free(v);
-			warnf(b, "%s: xattr %s: %s", path, xn, strerror(errno));
-			continue;
-		}
-		struct xattr *x = &n->xattrs[n->nxattrs];
-		x->name = strdup(xn);
-		x->value = v;
-		x->len = (uint32_t)vl;
-		if (!x->name) {
-			free(v);
-			break;
-		}
-		n->nxattrs++;
-	}
-	if (n->nxattrs)
-		n->flags |= 2;
-}
-
-/* Fills n's metadata from st. */
-static void fill_meta(struct node *n, const struct stat *st)
-{
-	n->mode = st->st_mode & 07777;
-	n->uid = st->st_uid;
-	n->gid = st->st_gid;
-	n->mtime_s = st->st_mtim.tv_sec;
-	n->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
-	n->flags &= (uint8_t)~1u; /* called again by the worker: links may have gone */
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-		n->flags |= 1;
-		n->dev = st->st_dev;
-		n->ino = st->st_ino;
-	}
-	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
-		n->rdev = st->st_rdev;
-}
-
-static struct dnode *dnode_new(struct dnode *parent, size_t slot, size_t n)
-{
-	struct dnode *d = calloc(1, sizeof(*d));
-	if (!d)
-		return NULL;
-	d->parent = parent;
-	d->slot = slot;
-	d->t.nodes = calloc(n ? n : 1, sizeof(*d->t.nodes));
-	d->skip = calloc(n ? n : 1, 1);
-	d->t.n = n;
-	d->t.cap = n;
-	atomic_init(&d->pending, 1);
-	if (!d->t.nodes || !d->skip) {
-		free(d->t.nodes);
-		free(d->skip);
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
-static int name_cmp_bytes(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Backs up the entry `name` at `path` into slot i of d (already sized).
- * Directories recurse; files are answered from the cache or queued.
- */
-static void backup_entry(struct bk *b, struct wctx *w, struct dnode *d, size_t i,
-                         const char *path, const char *name, const struct stat *st)
-{
-	struct node *n = &d->t.nodes[i];
-	n->name_len = (uint16_t)strlen(name);
-	n->name = strdup(name);
-	if (!n->name) {
-		set_fatal(b, ROOST_ENOMEM, NULL);
-		d->skip[i] = 1;
-		return;
-	}
-	fill_meta(n, st);
-	if (!S_ISREG(st->st_mode))
-		read_xattrs(b, -1, path, n);
-	if (S_ISREG(st->st_mode)) {
-		n->type = NODE_FILE;
-		n->size = (uint64_t)st->st_size;
-		atomic_fetch_add(&b->files, 1);
-		struct fc_entry fe;
-		size_t plen = strlen(path);
-		if (b->fc && fcache_get(b->fc, path, plen, &fe) == 0 && fe.ino == st->st_ino &&
-		    fe.size == (uint64_t)st->st_size && fe.mtime_s == st->st_mtim.tv_sec &&
-		    fe.mtime_ns == (uint32_t)st->st_mtim.tv_nsec && fe.ctime_s == st->st_ctim.tv_sec &&
-		    fe.ctime_ns == (uint32_t)st->st_ctim.tv_nsec) {
-			struct extent *x = fcache_extents(&fe);
-			int all = x != NULL;
-			for (uint32_t k = 0; all && k < fe.nextents; k++)
-				if (x[k].kind == 0 && !index_lookup(b->r->index, x[k].id, NULL))
-					all = 0;
-			if (all && fcache_xattrs(&fe, n) == 0) {
-				n->extents = x;
-				n->nextents = fe.nextents;
-				atomic_fetch_add(&b->bytes, fe.size);
-				atomic_fetch_add(&b->bytes_done, fe.size);
-				atomic_fetch_add(&b->files_done, 1);
-				if (b->fco)
-					fcache_out_add(b->fco, path, plen, &fe, x, n);
-				return;
-			}
-			free(x);
-			/* out of memory halfway through the cached xattrs: read them anew */
-			for (uint16_t k = 0; k < n->nxattrs; k++) {
-				free(n->xattrs[k].name);
-				free(n->xattrs[k].value);
-			}
-			free(n->xattrs);
-			n->xattrs = NULL;
-			n->nxattrs = 0;
-			n->flags &= (uint8_t)~2u;
-		}
-		struct fjob *j = calloc(1, sizeof(*j));
-		char *p = strdup(path);
-		if (!j || !p) {
-			free(j);
-			free(p);
-			set_fatal(b, ROOST_ENOMEM, NULL);
-			d->skip[i] = 1;
-			return;
-		}
-		j->dir = d;
-		j->slot = i;
-		j->path = p;
-		j->path_len = plen;
-		j->st = *st;
-		atomic_fetch_add(&d->pending, 1);
-		enqueue(b, w, j);
-	} else if (S_ISDIR(st->st_mode)) {
-		n->type = NODE_DIR;
-		atomic_fetch_add(&b->dirs, 1);
-		atomic_fetch_add(&d->pending, 1);
-		struct fjob *j = NULL;
-		if (workers_idle(b) && (j = calloc(1, sizeof(*j))) &&
-		    (j->path = strdup(path))) {
-			/* an idle core walks this subtree while the walker goes on */
-			j->dir = d;
-			j->slot = i;
-			j->is_dir = 1;
-			enqueue(b, w, j);
-			flush_batch(b, w);
-		} else {
-			if (j && !j->path)
-				free(j);
-			walk_dir(b, w, path, d, i);
-		}
-	} else if (S_ISLNK(st->st_mode)) {
-		n->type = NODE_SYMLINK;
-		size_t cap = (size_t)st->st_size + 1 > 256 ? (size_t)st->st_size + 1 : 256;
-		n->target = malloc(cap);
-		ssize_t k = n->target ? readlink(path, n->target, cap) : -1;
-		if (k < 0 || (size_t)k >= cap) {
-			warnf(b, "%s: readlink: %s", path, k < 0 ? strerror(errno) : "changed");
-			d->skip[i] = 1;
-			return;
-		}
-		n->target[k] = 0;
-		n->target_len = (uint32_t)k;
-	} else if (S_ISFIFO(st->st_mode)) {
-		n->type = NODE_FIFO;
-	} else if (S_ISCHR(st->st_mode)) {
-		n->type = NODE_CHR;
-	} else if (S_ISBLK(st->st_mode)) {
-		n->type = NODE_BLK;
-	} else {
-		d->skip[i] = 1; /* sockets are not backed up */
-	}
-}
-
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_push(struct names *nm, const char *s)
-{
-	if (nm->n == nm->cap) {
-		size_t nc = nm->cap ? nm->cap * 2 : 32;
-		char **nv = realloc(nm->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		nm->v = nv;
-		nm->cap = nc;
-	}
-	if (!(nm->v[nm->n] = strdup(s)))
-		return -1;
-	nm->n++;
-	return 0;
-}
-
-static void names_free(struct names *nm)
-{
-	for (size_t i = 0; i < nm->n; i++)
-		free(nm->v[i]);
-	free(nm->v);
-}
-
-/* Entries of a big directory are shared out in parts of at least this many
- * when a worker has nothing to do (a re-run answers most of them from the
- * files cache, and one thread on 18,000 of them leaves the others idle). */
-#define SPLIT_MIN 512
-
-/* Hands names[from..n) (slots base + from ...) of d to an idle worker;
- * 0 if not done (the caller walks them). */
-static int split_off(struct bk *b, struct wctx *w, const char *path, struct dnode *d,
-                     char **names, size_t base, size_t from, size_t n)
-{
-	struct fjob *j = calloc(1, sizeof(*j));
-	char **v = calloc(n - from, sizeof(*v));
-	size_t k = 0;
-	if (j && v && (j->path = strdup(path)))
-		for (; k < n - from && (v[k] = strdup(names[from + k])); k++)
-			;
-	if (!j || !v || !j->path || k < n - from) {
-		if (v)
-			names_free_n(v, k);
-		if (j)
-			free(j->path);
-		free(j);
-		return 0;
-	}
-	j->dir = d;
-	j->slot = base + from;
-	j->is_dir = 2;
-	j->names = v;
-	j->nnames = n - from;
-	atomic_fetch_add(&d->pending, 1);
-	enqueue(b, w, j);
-	flush_batch(b, w);
-	return 1;
-}
-
-/* Stats and backs up entries names[0..n) of d (slots base ...), the
- * directory at path, open as dfd. */
-static void walk_entries(struct bk *b, struct wctx *w, const char *path, int dfd, struct dnode *d,
-                         char **names, size_t base, size_t n)
-{
-	size_t plen = strlen(path);
-	char *child = malloc(plen + 2 + 256 + 1);
-	for (size_t k = 0; k < n; k++) {
-		size_t i = base + k;
-		if (!child || failed(b) || dfd < 0) {
-			d->skip[i] = 1;
-			continue;
-		}
-		if (k % 256 == 0 && n - k >= 2 * SPLIT_MIN && workers_idle(b)) {
-			size_t mid = k + (n - k) / 2;
-			if (split_off(b, w, path, d, names, base, mid, n))
-				n = mid;
-		}
-		size_t nl = strlen(names[k]);
-		memcpy(child, path, plen);
-		size_t o = plen;
-		if (o == 0 || child[o - 1] != '/')
-			child[o++] = '/';
-		memcpy(child + o, names[k], nl + 1);
-		struct stat st;
-		if (excluded(b->o, child, names[k])) {
-			d->skip[i] = 1;
-			continue;
-		}
-		if (fstatat(dfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno != ENOENT) /* vanished meanwhile: not an error */
-				warnf(b, "%s: %s", child, strerror(errno));
-			d->skip[i] = 1;
-			continue;
-		}
-		backup_entry(b, w, d, i, child, names[k], &st);
-	}
-	if (!child)
-		set_fatal(b, ROOST_ENOMEM, NULL);
-	free(child);
-}
-
-/* Walks directory `path` whose entry is slot `slot` of parent. */
-static void walk_dir(struct bk *b, struct wctx *w, const char *path, struct dnode *parent,
-                     size_t slot)
-{
-	struct names nm = {0};
-	DIR *dir = opendir(path);
-	if (!dir) {
-		warnf(b, "%s: %s", path, strerror(errno));
-	} else {
-		struct dirent *e;
-		errno = 0;
-		while ((e = readdir(dir))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			if (names_push(&nm, e->d_name)) {
-				set_fatal(b, ROOST_ENOMEM, NULL);
-				break;
-			}
-		}
-		if (nm.n > 1)
-			qsort(nm.v, nm.n, sizeof(*nm.v), name_cmp_bytes);
-	}
-	struct dnode *d = dnode_new(parent, slot, nm.n);
-	if (!d) {
-		set_fatal(b, ROOST_ENOMEM, NULL);
-		if (dir)
-			closedir(dir);
-		names_free(&nm);
-		if (parent)
-			child_done(b, w, parent);
-		return;
-	}
-	if (nm.n)
-		walk_entries(b, w, path, dir ? dirfd(dir) : -1, d, nm.v, 0, nm.n);
-	if (dir)
-		closedir(dir);
-	names_free(&nm);
-	maybe_flush(b, w);
-	child_done(b, w, d);
-}
-
-/* ---- the virtual root: the given paths as nested directories from / ---- */
-
-struct vnode {
-	char *name;
-	int is_target; /* back this path up whole */
-	struct vnode **kids;
-	size_t nkids;
-};
-
-static void vnode_free(struct vnode *v)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < v->nkids; i++)
-		vnode_free(v->kids[i]);
-	free(v->kids);
-	free(v->name);
-	free(v);
-}
-
-static struct vnode *vnode_child(struct vnode *v, const char *name, size_t len)
-{
-	for (size_t i = 0; i < v->nkids; i++)
-		if (strlen(v->kids[i]->name) == len && memcmp(v->kids[i]->name, name, len) == 0)
-			return v->kids[i];
-	struct vnode **nk = realloc(v->kids, (v->nkids + 1) * sizeof(*nk));
-	if (!nk)
-		return NULL;
-	v->kids = nk;
-	struct vnode *c = calloc(1, sizeof(*c));
-	if (!c || !(c->name = strndup(name, len))) {
-		free(c);
-		return NULL;
-	}
-	v->kids[v->nkids++] = c;
-	return c;
-}
-
-static int vnode_cmp(const void *a, const void *b)
-{
-	return strcmp((*(struct vnode *const *)a)->name, (*(struct vnode *const *)b)->name);
 }
 
 /* Makes path absolute and lexically clean ("a/./b/../c" -> "/cwd/a/c"). */
@@ -1119,53 +367,6 @@ static char *clean_path(const char *in)
 	out[o] = 0;
 	free(all);
 	return out;
-}
-
-/* Backs up the children of virtual directory v (at path) into a new dnode. */
-static void walk_virtual(struct bk *b, struct wctx *w, struct vnode *v, const char *path,
-                         struct dnode *parent, size_t slot)
-{
-	if (v->nkids > 1)
-		qsort(v->kids, v->nkids, sizeof(*v->kids), vnode_cmp);
-	struct dnode *d = dnode_new(parent, slot, v->nkids);
-	if (!d) {
-		set_fatal(b, ROOST_ENOMEM, NULL);
-		if (parent)
-			child_done(b, w, parent);
-		return;
-	}
-	for (size_t i = 0; i < v->nkids; i++) {
-		struct vnode *k = v->kids[i];
-		size_t cl = strlen(path) + strlen(k->name) + 2;
-		char *child = malloc(cl);
-		if (!child) {
-			set_fatal(b, ROOST_ENOMEM, NULL);
-			d->skip[i] = 1;
-			continue;
-		}
-		snprintf(child, cl, "%s%s%s", path, strcmp(path, "/") ? "/" : "", k->name);
-		struct stat st;
-		int lst = k->is_target ? lstat(child, &st) : stat(child, &st);
-		if (lst != 0) {
-			warnf(b, "%s: %s", child, strerror(errno));
-			d->skip[i] = 1;
-		} else if (k->is_target) {
-			backup_entry(b, w, d, i, child, k->name, &st);
-		} else if (!S_ISDIR(st.st_mode)) {
-			warnf(b, "%s: not a directory", child);
-			d->skip[i] = 1;
-		} else {
-			struct node *n = &d->t.nodes[i];
-			n->name = strdup(k->name);
-			n->name_len = (uint16_t)strlen(k->name);
-			n->type = NODE_DIR;
-			fill_meta(n, &st);
-			atomic_fetch_add(&d->pending, 1);
-			walk_virtual(b, w, k, child, d, i);
-		}
-		free(child);
-	}
-	child_done(b, w, d);
 }
 
 /* ---- progress ---- */
@@ -1298,7 +499,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		gethostname(host, sizeof(host) - 1);
 
 	struct bk *b = calloc(1, sizeof(*b));
-	struct vnode *root = calloc(1, sizeof(*root));
+	struct vnode *root = NULL;
 	struct worker_arg *wa = NULL;
 	pthread_t *th = NULL;
 	int nth = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -1306,12 +507,12 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		nth = 1;
 	if (nth > 64)
 		nth = 64;
-	int started = 0, committer_started = 0;
+	int started = 0;
 	char *cpath = NULL;
 	struct prog prog = {0};
 	int prog_started = 0;
 	struct wctx ww = {0};
-	if (!b || !root) {
+	if (!b) {
 		err = ROOST_ENOMEM;
 		goto done;
 	}
@@ -1322,14 +523,8 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	pthread_cond_init(&b->q_nonempty, NULL);
 	pthread_cond_init(&b->q_nonfull, NULL);
 	pthread_mutex_init(&b->plock, NULL);
-	pthread_mutex_init(&b->clock_, NULL);
-	pthread_cond_init(&b->c_nonempty, NULL);
-	pthread_cond_init(&b->c_nonfull, NULL);
-	committer_started = pthread_create(&b->committer, NULL, committer, b) == 0;
-	if (!committer_started) {
-		err = roost_errf(eb, ROOST_EIO, "cannot start a thread");
+	if ((err = packer_new(r, PACKER_THREAD | PACKER_INDEX, commit_failed, b, &b->pk, eb)))
 		goto done;
-	}
 
 	if ((err = repo_load_index(r, eb)))
 		goto done;
@@ -1343,24 +538,9 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 			index_drop_pack(r->index, marks[i].id);
 		free(marks);
 	}
-	for (size_t i = 0; i < o->npaths; i++) {
-		struct vnode *v = root;
-		const char *p = paths[i] + 1;
-		if (!*p) { /* backing up "/" itself */
-			root->is_target = 1;
-			break;
-		}
-		while (v && *p) {
-			const char *slash = strchr(p, '/');
-			size_t len = slash ? (size_t)(slash - p) : strlen(p);
-			v = vnode_child(v, p, len);
-			p += len + (slash ? 1 : 0);
-		}
-		if (!v) {
-			err = ROOST_ENOMEM;
-			goto done;
-		}
-		v->is_target = 1;
+	if (!(root = walk_plan(paths, o->npaths))) {
+		err = ROOST_ENOMEM;
+		goto done;
 	}
 	cpath = cache_file(r, o, host, paths, o->npaths);
 	b->fc = fcache_load(cpath);
@@ -1377,7 +557,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		wa[started].b = b;
 		wa[started].w.is_worker = 1;
 		wa[started].w.bc = blob_ctx_new(r->zstd_level);
-		if (!wa[started].w.bc || pthread_create(&th[started], NULL, worker, &wa[started])) {
+		if (!wa[started].w.bc || pthread_create(&th[started], NULL, walk_worker, &wa[started])) {
 			blob_ctx_free(wa[started].w.bc);
 			err = ROOST_ENOMEM;
 			goto join;
@@ -1390,17 +570,10 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 		prog_started = pthread_create(&prog.th, NULL, progress_thread, &prog) == 0;
 	}
 
-	if (root->is_target) /* "/" itself: the root tree is the walked "/" */
-		walk_dir(b, &ww, "/", NULL, 0);
-	else
-		walk_virtual(b, &ww, root, "/", NULL, 0);
+	walk_run(b, &ww, root);
 
 join:
-	flush_batch(b, &ww);
-	pthread_mutex_lock(&b->qlock);
-	b->closing = 1;
-	pthread_cond_broadcast(&b->q_nonempty);
-	pthread_mutex_unlock(&b->qlock);
+	walk_close(b, &ww);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	if (prog_started) {
@@ -1416,7 +589,7 @@ join:
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
 		goto done;
 	}
-	if (o->cancel && *o->cancel) {
+	if (o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED)) {
 		err = roost_errf(eb, ROOST_ECANCELED, "backup canceled");
 		goto done;
 	}
@@ -1426,18 +599,14 @@ join:
 	}
 	/* Remaining packs, then their index, then the snapshot. */
 	for (int i = 0; i < started && !err; i++)
-		err = finish_pack(b, &wa[i].w, eb);
+		err = packer_seal(b->pk, &wa[i].w.pw, eb);
 	if (!err)
-		err = finish_pack(b, &ww, eb);
-	stop_committer(b);
-	committer_started = 0;
+		err = packer_seal(b->pk, &ww.pw, eb);
+	packer_stop(b->pk);
 	if (!err && b->fatal)
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
-	if (!err) {
-		pthread_mutex_lock(&b->plock);
-		err = flush_index_locked(b, eb);
-		pthread_mutex_unlock(&b->plock);
-	}
+	if (!err)
+		err = packer_flush(b->pk, eb);
 	if (err)
 		goto done;
 
@@ -1478,8 +647,6 @@ join:
 		b->fco = NULL;
 	}
 done:
-	if (b && committer_started)
-		stop_committer(b);
 	if (b) {
 		/* on failure, abort open packs: what was committed stays usable */
 		for (int i = 0; wa && i < started; i++) {
@@ -1490,11 +657,7 @@ done:
 		pack_writer_abort(ww.pw);
 		blob_ctx_free(ww.bc);
 		free(ww.buf);
-		if (b->ndone) { /* committed packs whose index is still unwritten */
-			struct roost_errbuf e2;
-			flush_index_locked(b, &e2);
-		}
-		free(b->done);
+		packer_free(b->pk); /* indexes the packs committed so far */
 		fcache_free(b->fc);
 		fcache_out_free(b->fco);
 		if (prog_started || prog.b) {
@@ -1505,17 +668,15 @@ done:
 		pthread_cond_destroy(&b->q_nonempty);
 		pthread_cond_destroy(&b->q_nonfull);
 		pthread_mutex_destroy(&b->plock);
-		pthread_mutex_destroy(&b->clock_);
-		pthread_cond_destroy(&b->c_nonempty);
-		pthread_cond_destroy(&b->c_nonfull);
 	}
 	free(b);
 	free(wa);
 	free(th);
 	free(cpath);
-	vnode_free(root);
+	walk_plan_free(root);
 	for (size_t i = 0; i < o->npaths; i++)
 		free(paths[i]);
 	free(paths);
 	return err;
 }
+

@@ -8,6 +8,9 @@
  * pack is still unused by every snapshot then. Backups do not deduplicate
  * against marked packs, so only backups that started before the mark can
  * reference one, and they finish within the grace period.
+ * roost_repo_prune reads as its seven steps, each a function whose comment
+ * says what it does and why that is safe; the repack writes through the
+ * packer (packer.c), as backup does.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -194,21 +197,28 @@ enum roost_err marks_load(struct roost_repo *r, struct mark **out, size_t *n, ch
 
 /* ---- prune ---- */
 
+enum pack_action {
+	PACK_KEEP = 0,
+	PACK_DELETE = 1, /* marked, unused for the whole grace period */
+	PACK_MARK = 2,   /* unused now: marked, deleted by a later run */
+	PACK_REPACK = 3, /* used blobs copied to new packs, then marked */
+};
+
 struct ppack {
 	struct pack_blobs pb;
 	int64_t marked_at; /* -1: not marked */
 	uint64_t used_bytes, total_bytes;
 	uint32_t used;
 	uint8_t *home; /* per blob: this pack is where the blob is kept */
-	int action;    /* 0 keep, 1 delete, 2 mark, 3 repack+mark */
+	enum pack_action action;
 };
 
-struct pr {
+struct ppacks {
 	struct ppack *v;
 	size_t n, cap;
 };
 
-static enum roost_err pr_add(struct pr *p, const struct pack_blobs *pb)
+static enum roost_err pr_add(struct ppacks *p, const struct pack_blobs *pb)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (memcmp(p->v[i].pb.id, pb->id, ID_LEN) == 0)
@@ -271,47 +281,57 @@ static void say(const struct roost_prune_opts *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,
-                                struct roost_prune_result *res, struct roost_errbuf *eb)
-{
-	memset(res, 0, sizeof(*res));
-	struct pr p = {0};
-	char **inames = NULL, **pnames = NULL, **mnames = NULL;
-	uint64_t *psizes = NULL;
-	size_t ni = 0, np = 0, nm = 0, nmarks = 0;
-	struct mark *marks = NULL;
-	struct idset *used = idset_new(), *trees = idset_new(), *homed = idset_new();
-	struct blob_ctx *bc = blob_ctx_new(r->zstd_level);
-	struct pack_blobs *newpacks = NULL;
-	size_t nnew = 0;
-	struct roost_snapshot *snaps = NULL;
-	size_t nsnaps = 0;
-	enum roost_err err = ROOST_OK;
-	if (!used || !trees || !homed || !bc) {
-		err = ROOST_ENOMEM;
-		goto done;
-	}
+/* One prune run: what each step finds and hands to the next. */
+struct prune {
+	struct roost_repo *r;
+	const struct roost_prune_opts *o;
+	struct roost_prune_result *res;
+	struct ppacks p;           /* every pack and its blobs (step 1) */
+	char **inames;             /* the index objects read (1), replaced (6, 7) */
+	size_t ni;
+	struct idset *used, *trees; /* data blobs and trees some snapshot uses (2) */
+	struct idset *homed;       /* used blobs that have a home pack (3) */
+	struct mark *marks;        /* (3) */
+	size_t nmarks;
+	char **mnames;             /* the marks objects read (3), replaced (6, 7) */
+	size_t nm;
+	struct pack_blobs *newpacks; /* written by the repack (5) */
+	size_t nnew;
+	char newindex[HEX_LEN + 1]; /* written in 6, spared in 7 */
+	char newmarks[HEX_LEN + 1];
+	struct blob_ctx *bc;
+};
 
-	/* 1. every pack and its blobs, from index objects and unindexed trailers */
-	if ((err = repo_list_objects(r, "index", &inames, NULL, &ni, eb)))
-		goto done;
-	for (size_t i = 0; i < ni; i++) {
+/*
+ * 1. Every pack and its blobs, from the index objects and from the trailers
+ * of packs no index names. An index object that can not be read stops
+ * prune: the packs it names would otherwise be judged on partial knowledge.
+ * Packs an index names that are gone are left out.
+ */
+static enum roost_err prune_list_packs(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct roost_repo *r = pr->r;
+	struct ppacks *p = &pr->p;
+	char **pnames = NULL;
+	uint64_t *psizes = NULL;
+	size_t np = 0;
+	enum roost_err err = repo_list_objects(r, "index", &pr->inames, NULL, &pr->ni, eb);
+	if (err)
+		return err;
+	for (size_t i = 0; i < pr->ni; i++) {
 		uint8_t *pt;
 		size_t pn;
 		struct roost_errbuf e2;
-		if (repo_get_sealed(r, inames[i], &pt, &pn, &e2)) {
-			err = roost_errf(eb, ROOST_ECORRUPT, "refusing to prune: %s", e2.msg);
-			goto done;
-		}
-		err = index_decode(pt, pn, pr_add_cb, &p, &e2);
+		if (repo_get_sealed(r, pr->inames[i], &pt, &pn, &e2))
+			return roost_errf(eb, ROOST_ECORRUPT, "refusing to prune: %s", e2.msg);
+		err = index_decode(pt, pn, pr_add_cb, p, &e2);
 		free(pt);
-		if (err) {
-			err = roost_errf(eb, ROOST_ECORRUPT, "refusing to prune: %s: %s", inames[i], e2.msg);
-			goto done;
-		}
+		if (err)
+			return roost_errf(eb, ROOST_ECORRUPT, "refusing to prune: %s: %s",
+			                  pr->inames[i], e2.msg);
 	}
 	if ((err = repo_list_objects(r, "packs", &pnames, &psizes, &np, eb)))
-		goto done;
+		return err;
 	struct idset *present = idset_new();
 	if (!present) {
 		err = ROOST_ENOMEM;
@@ -323,9 +343,9 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 			continue;
 		idset_add(present, pid);
 		int known = 0;
-		for (size_t k = 0; k < p.n && !known; k++)
-			if (memcmp(p.v[k].pb.id, pid, ID_LEN) == 0) {
-				p.v[k].pb.size = psizes[i];
+		for (size_t k = 0; k < p->n && !known; k++)
+			if (memcmp(p->v[k].pb.id, pid, ID_LEN) == 0) {
+				p->v[k].pb.size = psizes[i];
 				known = 1;
 			}
 		if (known)
@@ -334,31 +354,42 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 		memcpy(pb.id, pid, ID_LEN);
 		struct roost_errbuf e2;
 		if (pack_read_trailer(r->be, &r->keys, pnames[i], psizes[i], &pb.blobs, &pb.n, &e2)) {
-			say(o, "skipping %s: %s", pnames[i], e2.msg);
+			say(pr->o, "skipping %s: %s", pnames[i], e2.msg);
 			continue;
 		}
-		err = pr_add(&p, &pb);
+		err = pr_add(p, &pb);
 		free(pb.blobs);
 	}
-	/* packs an index names that are gone are left out */
 	size_t k = 0;
-	for (size_t i = 0; i < p.n; i++) {
-		if (idset_has(present, p.v[i].pb.id))
-			p.v[k++] = p.v[i];
+	for (size_t i = 0; i < p->n; i++) {
+		if (idset_has(present, p->v[i].pb.id))
+			p->v[k++] = p->v[i];
 		else
-			free(p.v[i].pb.blobs);
+			free(p->v[i].pb.blobs);
 	}
-	p.n = k;
+	p->n = k;
 	idset_free(present);
-	if (err)
-		goto done;
+done:
+	free_names(pnames, np);
+	free(psizes);
+	return err;
+}
 
-	/* 2. what every snapshot uses; any unreadable snapshot or tree stops prune */
-	if ((err = roost_repo_snapshots(r, &snaps, &nsnaps, NULL, NULL, eb)))
-		goto done;
+/*
+ * 2. The blobs every snapshot uses. A blob counts as unused only when all
+ * snapshots and all their trees were read: any unreadable snapshot or tree
+ * stops prune, since the blobs below it can not be told apart from
+ * garbage.
+ */
+static enum roost_err prune_find_used(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct roost_repo *r = pr->r;
+	struct roost_snapshot *snaps = NULL;
+	size_t nsnaps = 0;
 	char **snames;
 	size_t nsn;
-	if ((err = repo_list_objects(r, "snapshots", &snames, NULL, &nsn, eb)))
+	enum roost_err err = roost_repo_snapshots(r, &snaps, &nsnaps, NULL, NULL, eb);
+	if (err || (err = repo_list_objects(r, "snapshots", &snames, NULL, &nsn, eb)))
 		goto done;
 	free_names(snames, nsn);
 	if (nsn != nsnaps) {
@@ -372,9 +403,9 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 	r->index_loaded = 0;
 	if (!r->index || (err = repo_load_index(r, eb)))
 		goto done;
-	struct used_ctx uc = {used, 0};
+	struct used_ctx uc = {pr->used, 0};
 	for (size_t i = 0; i < nsnaps && !err; i++) {
-		err = walk_trees(r, bc, snaps[i].tree, trees, used_visit, used_err, &uc);
+		err = walk_trees(r, pr->bc, snaps[i].tree, pr->trees, used_visit, used_err, &uc);
 		if (uc.oom == 2)
 			err = roost_errf(eb, ROOST_ECORRUPT,
 			                 "refusing to prune: snapshot %.8s has unreadable trees (run check)",
@@ -382,77 +413,113 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 		else if (uc.oom)
 			err = ROOST_ENOMEM;
 	}
-	if (err)
-		goto done;
+done:
+	roost_snapshots_free(snaps, nsnaps);
+	return err;
+}
 
-	/* 3. marks, and where each used blob lives: unmarked packs first */
-	if ((err = marks_load(r, &marks, &nmarks, &mnames, &nm, eb)))
-		goto done;
-	for (size_t i = 0; i < p.n; i++) {
-		int f = mark_find(marks, nmarks, p.v[i].pb.id);
+/*
+ * 3. The marks of earlier runs, and where each used blob lives: every used
+ * blob gets one home pack, an unmarked one if any holds it, so that a
+ * marked pack is kept (step 4 unmarks it) only when it is the last holder
+ * of a blob in use.
+ */
+static enum roost_err prune_place_blobs(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct ppacks *p = &pr->p;
+	enum roost_err err = marks_load(pr->r, &pr->marks, &pr->nmarks, &pr->mnames, &pr->nm, eb);
+	if (err)
+		return err;
+	for (size_t i = 0; i < p->n; i++) {
+		int f = mark_find(pr->marks, pr->nmarks, p->v[i].pb.id);
 		if (f >= 0)
-			p.v[i].marked_at = marks[f].at;
+			p->v[i].marked_at = pr->marks[f].at;
 	}
 	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < p.n; i++) {
-			struct ppack *x = &p.v[i];
+		for (size_t i = 0; i < p->n; i++) {
+			struct ppack *x = &p->v[i];
 			if ((pass == 0) != (x->marked_at < 0))
 				continue;
 			x->home = calloc(x->pb.n ? x->pb.n : 1, 1);
-			if (!x->home) {
-				err = ROOST_ENOMEM;
-				goto done;
-			}
+			if (!x->home)
+				return ROOST_ENOMEM;
 			for (uint32_t b = 0; b < x->pb.n; b++) {
 				const struct blob_loc *bl = &x->pb.blobs[b];
 				x->total_bytes += bl->length;
-				int isused = idset_has(used, bl->id) || idset_has(trees, bl->id);
-				if (isused && idset_add(homed, bl->id) == 1) {
+				int isused = idset_has(pr->used, bl->id) || idset_has(pr->trees, bl->id);
+				if (isused && idset_add(pr->homed, bl->id) == 1) {
 					x->home[b] = 1;
 					x->used++;
 					x->used_bytes += bl->length;
 				}
 			}
 		}
+	return ROOST_OK;
+}
 
-	/* 4. decide */
-	for (size_t i = 0; i < p.n; i++) {
-		struct ppack *x = &p.v[i];
+/*
+ * 4. Decide each pack's fate. Two phases with a grace period: a pack found
+ * unused is only marked (PACK_MARK); it is deleted by a later run, once its
+ * mark is older than the grace period and it is still unused by every
+ * snapshot then (PACK_DELETE). Backups do not deduplicate against marked
+ * packs, so only a backup that started before the mark can reference one,
+ * and it finishes within the grace period; a marked pack that is used again
+ * loses its mark. Mostly-unused packs are repacked and then marked the same
+ * way (PACK_REPACK), as are small packs (every backup ends with up to one
+ * per thread) once together they would fill half a pack: no rewriting the
+ * same few bytes on every run.
+ */
+static void prune_decide(struct prune *pr)
+{
+	struct ppacks *p = &pr->p;
+	uint32_t pack_size = pr->r->pack_size;
+	for (size_t i = 0; i < p->n; i++) {
+		struct ppack *x = &p->v[i];
 		if (x->marked_at >= 0) {
 			if (x->used)
 				x->marked_at = -1; /* needed again */
-			else if (o->now - x->marked_at >= o->grace_s)
-				x->action = 1;
+			else if (pr->o->now - x->marked_at >= pr->o->grace_s)
+				x->action = PACK_DELETE;
 			else
-				res->packs_kept_marked++;
+				pr->res->packs_kept_marked++;
 		} else if (!x->used) {
-			x->action = 2;
+			x->action = PACK_MARK;
 		} else if (x->used_bytes * 2 < x->total_bytes) {
-			x->action = 3;
+			x->action = PACK_REPACK;
 		}
 	}
-	/* Small packs (every backup ends with up to one per thread) are merged
-	 * once together they would fill half a pack: no rewriting the same few
-	 * bytes on every run. */
 	uint64_t small_bytes = 0;
 	size_t small = 0;
-	for (size_t i = 0; i < p.n; i++)
-		if (p.v[i].marked_at < 0 && !p.v[i].action && p.v[i].used &&
-		    p.v[i].total_bytes < r->pack_size / 4) {
-			small_bytes += p.v[i].used_bytes;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].marked_at < 0 && !p->v[i].action && p->v[i].used &&
+		    p->v[i].total_bytes < pack_size / 4) {
+			small_bytes += p->v[i].used_bytes;
 			small++;
 		}
-	if (small >= 2 && small_bytes >= r->pack_size / 2)
-		for (size_t i = 0; i < p.n; i++)
-			if (p.v[i].marked_at < 0 && !p.v[i].action && p.v[i].used &&
-			    p.v[i].total_bytes < r->pack_size / 4)
-				p.v[i].action = 3;
+	if (small >= 2 && small_bytes >= pack_size / 2)
+		for (size_t i = 0; i < p->n; i++)
+			if (p->v[i].marked_at < 0 && !p->v[i].action && p->v[i].used &&
+			    p->v[i].total_bytes < pack_size / 4)
+				p->v[i].action = PACK_REPACK;
+}
 
-	/* 5. repack the used blobs of mostly-unused and of small packs */
+/*
+ * 5. Copy the used blobs (those whose home it is) of every PACK_REPACK pack
+ * into new packs, verifying each on the way: a damaged used blob stops
+ * prune. The old packs stay; they are only marked in step 6.
+ */
+static enum roost_err prune_repack(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct roost_repo *r = pr->r;
+	struct ppacks *p = &pr->p;
+	struct packer *pk = NULL;
 	struct pack_writer *pw = NULL;
-	for (size_t i = 0; i < p.n && !err; i++) {
-		struct ppack *x = &p.v[i];
-		if (x->action != 3)
+	enum roost_err err = packer_new(r, 0, NULL, NULL, &pk, eb);
+	if (err)
+		return err;
+	for (size_t i = 0; i < p->n && !err; i++) {
+		struct ppack *x = &p->v[i];
+		if (x->action != PACK_REPACK)
 			continue;
 		char pname[8 + HEX_LEN] = "packs/";
 		hex_encode(x->pb.id, ID_LEN, pname + 6);
@@ -468,142 +535,162 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
 				break;
 			}
 			err = r->be->ops->get_range(r->be, pname, bl->offset, bl->length, st, eb);
-			if (!err && blob_decode(bc, &r->keys, st, bl->length, raw, bl->raw_len, bl->id))
+			if (!err && blob_decode(pr->bc, &r->keys, st, bl->length, raw, bl->raw_len, bl->id))
 				err = roost_errf(eb, ROOST_ECORRUPT,
 				                 "refusing to prune: a used blob in %s is damaged", pname);
-			if (!err && !pw)
-				err = pack_writer_new(r->be, &pw, eb);
 			if (!err)
-				err = pack_writer_add(pw, bl->type, bl->id, st, bl->length, bl->raw_len, eb);
+				err = packer_add(pk, &pw, bl->type, bl->id, st, bl->length, bl->raw_len, eb);
 			free(st);
 			free(raw);
-			res->blobs_repacked += !err;
-			if (!err && pack_writer_size(pw) >= r->pack_size) {
-				struct pack_blobs *nv = realloc(newpacks, (nnew + 1) * sizeof(*nv));
-				if (!nv) {
-					err = ROOST_ENOMEM;
-					break;
-				}
-				newpacks = nv;
-				memset(&newpacks[nnew], 0, sizeof(newpacks[nnew]));
-				err = pack_writer_finish(pw, &r->keys, newpacks[nnew].id, &newpacks[nnew].size,
-				                         &newpacks[nnew].blobs, &newpacks[nnew].n, eb);
-				pw = NULL;
-				nnew += !err;
-			}
+			pr->res->blobs_repacked += !err;
+			if (!err)
+				err = packer_roll(pk, &pw, eb);
 		}
-		res->packs_repacked += !err;
+		pr->res->packs_repacked += !err;
 	}
-	if (!err && pw) {
-		struct pack_blobs *nv = realloc(newpacks, (nnew + 1) * sizeof(*nv));
-		if (!nv) {
-			err = ROOST_ENOMEM;
-		} else {
-			newpacks = nv;
-			memset(&newpacks[nnew], 0, sizeof(newpacks[nnew]));
-			err = pack_writer_finish(pw, &r->keys, newpacks[nnew].id, &newpacks[nnew].size,
-			                         &newpacks[nnew].blobs, &newpacks[nnew].n, eb);
-			nnew += !err;
-		}
-		pw = NULL;
-	}
+	if (!err)
+		err = packer_seal(pk, &pw, eb);
 	pack_writer_abort(pw);
-	if (err)
-		goto done;
+	packer_take(pk, &pr->newpacks, &pr->nnew);
+	packer_free(pk);
+	return err;
+}
 
-	/* 6. one index for everything that stays, then the marks */
+/*
+ * 6. One index object for everything that stays (kept, marked and new
+ * packs), then one marks object with every mark, old and new. Both are
+ * written before anything is removed: a prune killed here leaves the old
+ * index and marks objects beside the new ones, which name the same packs
+ * or more.
+ */
+static enum roost_err prune_write_index_and_marks(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct ppacks *p = &pr->p;
 	size_t nkeep = 0;
-	struct pack_blobs *keep = malloc((p.n + nnew + 1) * sizeof(*keep));
-	if (!keep) {
-		err = ROOST_ENOMEM;
-		goto done;
-	}
-	for (size_t i = 0; i < p.n; i++)
-		if (p.v[i].action != 1)
-			keep[nkeep++] = p.v[i].pb;
-	for (size_t i = 0; i < nnew; i++)
-		keep[nkeep++] = newpacks[i];
-	char newindex[HEX_LEN + 1] = "";
-	err = repo_write_index(r, keep, nkeep, newindex, eb);
+	struct pack_blobs *keep = malloc((p->n + pr->nnew + 1) * sizeof(*keep));
+	if (!keep)
+		return ROOST_ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].action != PACK_DELETE)
+			keep[nkeep++] = p->v[i].pb;
+	for (size_t i = 0; i < pr->nnew; i++)
+		keep[nkeep++] = pr->newpacks[i];
+	enum roost_err err = repo_write_index(pr->r, keep, nkeep, pr->newindex, eb);
 	free(keep);
 	if (err)
-		goto done;
+		return err;
 	char ts[40];
 	json_t *ja = json_array();
-	for (size_t i = 0; i < p.n; i++) {
-		struct ppack *x = &p.v[i];
-		int64_t at = x->action >= 2 ? o->now : x->marked_at;
-		if (x->action == 1 || at < 0)
+	for (size_t i = 0; i < p->n; i++) {
+		struct ppack *x = &p->v[i];
+		int64_t at = x->action >= PACK_MARK ? pr->o->now : x->marked_at;
+		if (x->action == PACK_DELETE || at < 0)
 			continue;
 		char h[HEX_LEN + 1];
 		hex_encode(x->pb.id, ID_LEN, h);
 		roost_time_format(at, ts, sizeof(ts));
 		json_array_append_new(ja, json_pack("{s:s, s:s}", "id", h, "marked_at", ts));
-		res->packs_marked += x->action >= 2;
+		pr->res->packs_marked += x->action >= PACK_MARK;
 	}
-	char newmarks[HEX_LEN + 1] = "";
-	if (json_array_size(ja)) {
-		json_t *j = json_pack("{s:i, s:o}", "version", 1, "packs", ja);
-		char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
-		if (!js) {
-			err = ROOST_ENOMEM;
-			goto done;
-		}
-		err = repo_put_sealed(r, "marks", (const uint8_t *)js, strlen(js), newmarks, eb);
-		free(js);
-		if (err == ROOST_EEXIST)
-			err = ROOST_OK;
-		if (err)
-			goto done;
-	} else {
+	if (!json_array_size(ja)) {
 		json_decref(ja);
+		return ROOST_OK;
 	}
+	json_t *j = json_pack("{s:i, s:o}", "version", 1, "packs", ja);
+	char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!js)
+		return ROOST_ENOMEM;
+	err = repo_put_sealed(pr->r, "marks", (const uint8_t *)js, strlen(js), pr->newmarks, eb);
+	free(js);
+	if (err == ROOST_EEXIST)
+		err = ROOST_OK;
+	return err;
+}
 
-	/* 7. only now remove: old index objects and marks, then the packs */
-	for (size_t i = 0; i < ni && !err; i++)
-		if (strcmp(inames[i] + 6, newindex) != 0)
-			err = r->be->ops->remove(r->be, inames[i], eb);
-	for (size_t i = 0; i < nm && !err; i++)
-		if (strcmp(mnames[i] + 6, newmarks) != 0)
-			err = r->be->ops->remove(r->be, mnames[i], eb);
-	for (size_t i = 0; i < p.n && !err; i++) {
-		if (p.v[i].action != 1)
+/*
+ * 7. Only now remove: the old index objects and marks objects (the new
+ * ones of step 6 replace them), then the PACK_DELETE packs, which no index
+ * names any more. The in-memory index still names deleted packs, so it is
+ * dropped and reloaded on next use.
+ */
+static enum roost_err prune_remove(struct prune *pr, struct roost_errbuf *eb)
+{
+	struct roost_repo *r = pr->r;
+	struct ppacks *p = &pr->p;
+	enum roost_err err = ROOST_OK;
+	for (size_t i = 0; i < pr->ni && !err; i++)
+		if (strcmp(pr->inames[i] + 6, pr->newindex) != 0)
+			err = r->be->ops->remove(r->be, pr->inames[i], eb);
+	for (size_t i = 0; i < pr->nm && !err; i++)
+		if (strcmp(pr->mnames[i] + 6, pr->newmarks) != 0)
+			err = r->be->ops->remove(r->be, pr->mnames[i], eb);
+	for (size_t i = 0; i < p->n && !err; i++) {
+		if (p->v[i].action != PACK_DELETE)
 			continue;
 		char pname[8 + HEX_LEN] = "packs/";
-		hex_encode(p.v[i].pb.id, ID_LEN, pname + 6);
+		hex_encode(p->v[i].pb.id, ID_LEN, pname + 6);
 		err = r->be->ops->remove(r->be, pname, eb);
 		if (!err) {
-			res->packs_deleted++;
-			res->bytes_deleted += p.v[i].pb.size;
-			say(o, "deleted %s", pname);
+			pr->res->packs_deleted++;
+			pr->res->bytes_deleted += p->v[i].pb.size;
+			say(pr->o, "deleted %s", pname);
 		}
 	}
-	/* the in-memory index still names deleted packs: reload on next use */
 	index_free(r->index);
 	r->index = index_new();
 	r->index_loaded = 0;
 	if (!r->index)
 		err = ROOST_ENOMEM;
-done:
-	for (size_t i = 0; i < p.n; i++) {
-		free(p.v[i].pb.blobs);
-		free(p.v[i].home);
+	return err;
+}
+
+static void prune_release(struct prune *pr)
+{
+	for (size_t i = 0; i < pr->p.n; i++) {
+		free(pr->p.v[i].pb.blobs);
+		free(pr->p.v[i].home);
 	}
-	free(p.v);
-	for (size_t i = 0; i < nnew; i++)
-		free(newpacks[i].blobs);
-	free(newpacks);
-	free_names(inames, ni);
-	free_names(pnames, np);
-	free_names(mnames, nm);
-	free(psizes);
-	free(marks);
-	idset_free(used);
-	idset_free(trees);
-	idset_free(homed);
-	blob_ctx_free(bc);
-	roost_snapshots_free(snaps, nsnaps);
+	free(pr->p.v);
+	for (size_t i = 0; i < pr->nnew; i++)
+		free(pr->newpacks[i].blobs);
+	free(pr->newpacks);
+	free_names(pr->inames, pr->ni);
+	free_names(pr->mnames, pr->nm);
+	free(pr->marks);
+	idset_free(pr->used);
+	idset_free(pr->trees);
+	idset_free(pr->homed);
+	blob_ctx_free(pr->bc);
+}
+
+enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,
+                                struct roost_prune_result *res, struct roost_errbuf *eb)
+{
+	memset(res, 0, sizeof(*res));
+	struct prune pr = {.r = r, .o = o, .res = res};
+	pr.used = idset_new();
+	pr.trees = idset_new();
+	pr.homed = idset_new();
+	pr.bc = blob_ctx_new(r->zstd_level);
+	enum roost_err err = ROOST_OK;
+	if (!pr.used || !pr.trees || !pr.homed || !pr.bc)
+		err = ROOST_ENOMEM;
+	if (!err)
+		err = prune_list_packs(&pr, eb);
+	if (!err)
+		err = prune_find_used(&pr, eb);
+	if (!err)
+		err = prune_place_blobs(&pr, eb);
+	if (!err) {
+		prune_decide(&pr);
+		err = prune_repack(&pr, eb);
+	}
+	if (!err)
+		err = prune_write_index_and_marks(&pr, eb);
+	if (!err)
+		err = prune_remove(&pr, eb);
+	prune_release(&pr);
 	return err;
 }
 

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal interfaces of the repository engine (lib/repo). One section per
- * file. The format these implement is docs/repository-format.md.
+ * Internal interfaces of the repository engine (lib/repo), a map of it: one
+ * section per file, named after it, lower layers first. The format these
+ * implement is docs/repository-format.md. Files with no section here offer
+ * only the public API of include/roost/repo.h and backend.h:
+ * backend_local.c (the local directory backend), browse.c (ls, diff),
+ * check.c and restore.c; backup.c and maintenance.c offer theirs besides
+ * what their sections declare.
  */
 #ifndef ROOST_REPO_INT_H
 #define ROOST_REPO_INT_H
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "roost/backend.h"
 #include "roost/error.h"
@@ -23,7 +30,7 @@
 #define MAX_TREE_BLOB (256u << 20)
 #define MAX_OBJECT (1024u << 20)
 
-/* ---- crypto.c --------------------------------------------------------- */
+/* ---- crypto.c: keys, sealing, ids, hex ---------------------------------- */
 struct repo_keys {
 	uint8_t enc[32];   /* sealing */
 	uint8_t id[32];    /* keyed BLAKE2b blob ids */
@@ -45,7 +52,7 @@ enum roost_err seal_alloc(const uint8_t key[32], const uint8_t *pt, size_t n, ui
 enum roost_err unseal_alloc(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t **out,
                             size_t *outn);
 
-/* ---- blob.c: compression + sealing of one blob ------------------------ */
+/* ---- blob.c: compression + sealing of one blob -------------------------- */
 struct blob_ctx; /* per-thread zstd contexts and scratch buffers */
 struct blob_ctx *blob_ctx_new(int level);
 void blob_ctx_free(struct blob_ctx *c);
@@ -68,7 +75,7 @@ void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n);
 enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint8_t *out,
                            size_t raw_len);
 
-/* ---- chunker.c: FastCDC ------------------------------------------------ */
+/* ---- chunker.c: FastCDC ------------------------------------------------- */
 struct chunker {
 	uint64_t gear[256];
 	uint64_t mask_s, mask_l;
@@ -80,7 +87,7 @@ void chunker_init(struct chunker *ch, const uint8_t seed[32], uint32_t min, uint
  * caller must supply more data first. */
 size_t chunker_cut(const struct chunker *ch, const uint8_t *p, size_t n);
 
-/* ---- index.c: blob id -> location, shared by all threads --------------- */
+/* ---- index.c: blob id -> location, shared by all threads ---------------- */
 struct blob_loc {
 	uint8_t id[ID_LEN];
 	uint32_t pack;   /* index into repo_index.packs */
@@ -120,6 +127,8 @@ void index_each_blob(struct repo_index *ix, void (*cb)(void *, const struct blob
 size_t index_nblobs(struct repo_index *ix);
 /* How many blobs were added again from a second pack. */
 uint64_t index_duplicates(struct repo_index *ix);
+/* Blobs of the pack are no longer offered for deduplication (prune marked it). */
+void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
 /* A pack and its blobs, as in a trailer or an index object. */
 struct pack_blobs {
 	uint8_t id[ID_LEN];
@@ -140,7 +149,7 @@ enum roost_err index_decode(const uint8_t *p, size_t n,
                             enum roost_err (*add)(void *, const struct pack_blobs *),
                             void *ctx, struct roost_errbuf *eb);
 
-/* ---- pack.c ------------------------------------------------------------ */
+/* ---- pack.c: one pack file being written; trailers ---------------------- */
 struct pack_writer;
 enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
                                struct roost_errbuf *eb);
@@ -168,7 +177,7 @@ enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys
                                  const char *name, uint64_t size, struct blob_loc **blobs,
                                  uint32_t *nb, struct roost_errbuf *eb);
 
-/* ---- tree.c ------------------------------------------------------------ */
+/* ---- tree.c: directory tree blobs --------------------------------------- */
 enum node_type {
 	NODE_FILE = 1,
 	NODE_DIR = 2,
@@ -217,7 +226,7 @@ enum roost_err tree_encode(struct tree *t, uint8_t **out, size_t *outn);
 enum roost_err tree_decode(const uint8_t *p, size_t n, struct tree *t, struct roost_errbuf *eb);
 int name_valid(const char *name, size_t len);
 
-/* ---- repo.c ------------------------------------------------------------ */
+/* ---- repo.c: an open repository, its objects ---------------------------- */
 struct roost_repo {
 	struct roost_backend *be;
 	struct repo_keys keys;
@@ -247,15 +256,20 @@ enum roost_err repo_load_tree(struct roost_repo *r, struct blob_ctx *bc,
 /* Writes one index object for packs p[0..n); *name_hex (may be NULL) gets its name. */
 enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p, size_t n,
                                 char *name_hex, struct roost_errbuf *eb);
+/* Formats a message and hands it to cb (if non-NULL): the warnings and
+ * reports of backup, restore, check and prune. */
+void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
+enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
+                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
 
-/* ---- snapshot.c -------------------------------------------------------- */
+/* ---- snapshot.c: snapshot JSON ------------------------------------------ */
 enum roost_err snapshot_encode(const struct roost_snapshot *s, char **json);
 enum roost_err snapshot_decode(const char *json, size_t n, struct roost_snapshot *s,
                                struct roost_errbuf *eb);
 
-#endif
-
-/* ---- filescache.c ------------------------------------------------------- */
+/* ---- filescache.c: what the last backup read, by path ------------------- */
 struct fc_entry {
 	uint64_t ino, size;
 	int64_t mtime_s, ctime_s;
@@ -289,17 +303,7 @@ void fcache_out_add(struct fcache_out *o, const char *path, size_t len,
 enum roost_err fcache_out_commit(struct fcache_out *o, const char *path, struct roost_errbuf *eb);
 void fcache_out_free(struct fcache_out *o);
 
-/* ---- repo.c (listing, reporting) ------------------------------------------ */
-/* Formats a message and hands it to cb (if non-NULL): the warnings and
- * reports of backup, restore, check and prune. */
-void vreport(void (*cb)(void *, const char *), void *ctx, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-/* Names (and sizes, if non-NULL) of all objects of a type; caller frees. */
-enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
-                                 uint64_t **sizes, size_t *n, struct roost_errbuf *eb);
-void free_names(char **names, size_t n);
-
-/* ---- idset.c: a set of blob ids ------------------------------------------ */
+/* ---- idset.c: a set of blob ids, and the tree walk built on it ---------- */
 struct idset;
 struct idset *idset_new(void);
 void idset_free(struct idset *s);
@@ -307,6 +311,8 @@ void idset_free(struct idset *s);
 int idset_add(struct idset *s, const uint8_t id[ID_LEN]);
 int idset_has(const struct idset *s, const uint8_t id[ID_LEN]);
 size_t idset_size(const struct idset *s);
+/* Frees a list of names from repo_list_objects. */
+void free_names(char **names, size_t n);
 
 /* Visits every tree reachable from root once (per `seen`), calling cb with each
  * tree and its path. Errors in loading a tree go to err_cb and the walk goes on. */
@@ -315,13 +321,197 @@ typedef void (*tree_err_cb)(void *ctx, const char *path, const char *msg);
 enum roost_err walk_trees(struct roost_repo *r, struct blob_ctx *bc, const uint8_t root[ID_LEN],
                           struct idset *seen, tree_visit_cb cb, tree_err_cb ecb, void *ctx);
 
-/* ---- maintenance.c ------------------------------------------------------- */
+/* ---- packer.c: stored blobs into committed packs (backup, repack) ------- */
+/*
+ * A packer is shared by the threads that write blobs; each of them keeps its
+ * own open pack (a pack_writer, NULL until the first blob) and hands it to
+ * the packer when it fills. Thread-safe, except packer_stop, packer_take and
+ * packer_free, which the owner calls once the writers are done.
+ */
+struct packer;
+enum packer_flags {
+	PACKER_THREAD = 1 << 0, /* commit on a thread of the packer's own */
+	PACKER_INDEX = 1 << 1,  /* add committed packs to r->index, and write an
+	                           index object every 64 packs and at packer_flush */
+};
+/* on_error (may be NULL) hears of a failed commit on the packer's thread;
+ * the caller then stops with packer_fail. Free with packer_free. */
+enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
+                          void (*on_error)(void *, enum roost_err, const struct roost_errbuf *),
+                          void *ctx, struct packer **out, struct roost_errbuf *eb);
+/* Appends a stored (encoded) blob to *pw, opening it first if NULL. */
+enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
+                          const uint8_t id[ID_LEN], const uint8_t *stored, size_t n,
+                          uint32_t raw_len, struct roost_errbuf *eb);
+/* Hands *pw over with packer_seal if it has reached the repository's pack size. */
+enum roost_err packer_roll(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);
+/*
+ * Hands *pw (if open) over to be committed and sets it to NULL; waits while
+ * the committer has a full queue. After packer_fail returns that error and
+ * leaves *pw to the caller (pack_writer_abort).
+ */
+enum roost_err packer_seal(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);
+/* The operation failed (err, the first one counts): packs handed over are
+ * dropped, not committed, and nobody waits for room any more. */
+void packer_fail(struct packer *pk, enum roost_err err);
+/* Waits until every pack handed over is committed or dropped; ends the thread. */
+void packer_stop(struct packer *pk);
+/* PACKER_INDEX: writes the index object for committed packs not yet in one. */
+enum roost_err packer_flush(struct packer *pk, struct roost_errbuf *eb);
+/* The committed packs not in an index object; *v malloc'd, caller frees it
+ * and each blobs list. */
+void packer_take(struct packer *pk, struct pack_blobs **v, size_t *n);
+/* Stops, flushes the index (PACKER_INDEX, errors ignored), frees. NULL: no-op. */
+void packer_free(struct packer *pk);
+
+/* ---- backup.c: a backup's shared state, reading files, writing trees ---- */
+#define BK_QUEUE_CAP 256 /* jobs queued for the workers */
+#define BK_BATCH 32      /* jobs a thread collects before queueing them */
+
+/* A directory being backed up: its tree fills while its children complete. */
+struct dnode {
+	struct dnode *parent;
+	size_t slot;       /* this directory's entry in parent->t */
+	struct tree t;     /* pre-sized: no realloc while workers write slots */
+	uint8_t *skip;     /* entries to drop at finalize */
+	/* children not complete, +1 while the walker is in it; the thread that
+	 * takes it to zero finalizes, and the atomic's ordering makes every
+	 * write other threads made to t and skip before their decrement visible */
+	atomic_int pending;
+};
+
+/* A file to read, or (is_dir) a directory to walk, for slot `slot` of dir. */
+struct fjob {
+	struct dnode *dir;
+	size_t slot;
+	char *path;
+	size_t path_len;
+	struct stat st;
+	int is_dir;   /* 1 a directory to walk, 2 part of one (names) */
+	char **names; /* is_dir 2: entries slot .. slot + nnames - 1 of dir */
+	size_t nnames;
+};
+
+/* What one thread (the walker or a worker) owns. */
+struct wctx {
+	struct blob_ctx *bc;
+	struct pack_writer *pw;    /* this thread's open pack, or NULL */
+	uint8_t *buf;
+	size_t bufcap;
+	int is_worker;             /* workers never wait for room in the queue */
+	struct fjob *batch[BK_BATCH]; /* jobs found by this thread, not yet queued */
+	size_t nbatch;
+};
+
+/* One backup run, shared by all its threads. */
+struct bk {
+	struct roost_repo *r;
+	const struct roost_backup_opts *o;
+	int64_t start_s;
+
+	pthread_mutex_t qlock; /* the queue and the fields up to plock */
+	pthread_cond_t q_nonempty, q_nonfull;
+	struct fjob *q[BK_QUEUE_CAP];
+	size_t qhead, qlen;
+	int closing;
+	char current[512];
+	int idle;    /* workers waiting for a job */
+	int walking; /* workers walking a directory: they may still queue jobs */
+
+	pthread_mutex_t plock; /* fatal error */
+	enum roost_err fatal;
+	struct roost_errbuf feb;
+
+	atomic_uint_fast64_t files, dirs, bytes, bytes_new, blobs_new, errors, files_done,
+		bytes_done;
+
+	struct packer *pk; /* commits packs (fsync + link) off the workers' path */
+
+	struct filescache *fc;
+	struct fcache_out *fco;
+	uint8_t root_id[ID_LEN];
+	int root_done;
+};
+
+/* A worker thread's argument (walk_worker). */
+struct worker_arg {
+	struct bk *b;
+	struct wctx w;
+};
+
+/* The backup failed or was canceled: threads stop taking on work. */
+static inline int bk_failed(const struct bk *b)
+{
+	return b->fatal != ROOST_OK ||
+	       (b->o->cancel && __atomic_load_n(b->o->cancel, __ATOMIC_RELAXED));
+}
+/* Records the first fatal error (message from eb, if any) and wakes every
+ * thread that waits, so that all of them wind down. Thread-safe. */
+void bk_fatal(struct bk *b, enum roost_err err, const struct roost_errbuf *eb);
+/* A warning about one path: counted, reported, the backup goes on. */
+void bk_warn(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One child of d is complete; the last one writes d's tree and tells its parent. */
+void bk_child_done(struct bk *b, struct wctx *w, struct dnode *d);
+/* Reads, chunks and stores the file of job j into its slot (or marks it skipped). */
+void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j);
+
+/* ---- walk.c: the file-tree walk and its job queue ----------------------- */
+/* The paths to back up (absolute, clean, sorted) as nested names from "/";
+ * NULL out of memory. Free with walk_plan_free. */
+struct vnode *walk_plan(char *const *paths, size_t n);
+void walk_plan_free(struct vnode *root);
+/* Walks the plan on the calling thread (the walker), queueing jobs. */
+void walk_run(struct bk *b, struct wctx *w, struct vnode *root);
+/* The walker is done (or gave up): queues its last jobs and lets the
+ * workers end once the queue is empty. */
+void walk_close(struct bk *b, struct wctx *w);
+/* A worker thread: runs queued jobs until walk_close and an empty queue. */
+void *walk_worker(void *arg);
+/* Fills n's metadata (mode, owner, mtime, link identity, rdev) from st. */
+void walk_fill_meta(struct node *n, const struct stat *st);
+/* Reads n's extended attributes through fd (>= 0) or, for fd < 0, by path
+ * without following a symlink. */
+void walk_read_xattrs(struct bk *b, int fd, const char *path, struct node *n);
+
+/* ---- restore_cache.c: data blobs a restore writes more than once -------- */
+struct use; /* one blob's count and kept copy */
+/* The blobs a restore writes, counted by its pre-pass (uses_count, then
+ * uses_seal); thread-safe after uses_seal. */
+struct uses {
+	pthread_mutex_t lock;
+	struct use *v;
+	size_t cap, n; /* cap: 0 or a power of two */
+	size_t bytes;  /* held in bodies */
+	int off;       /* out of memory while counting: no caching */
+};
+void uses_init(struct uses *u);
+/* Frees the table and every kept copy. */
+void uses_release(struct uses *u);
+/* Counts one more write of id (the pre-pass, before any worker runs). */
+void uses_count(struct uses *u, const uint8_t id[ID_LEN]);
+/* After the pre-pass: which blobs are written more than once. From here on
+ * the table's layout, ids and multi flags are read without the lock. */
+void uses_seal(struct uses *u);
+/* The writes of n's extents from the first-th on will not happen. */
+void uses_drop(struct uses *u, const struct node *n, uint32_t first);
+/*
+ * A data blob's raw bytes into *p (malloc'd): from the kept verified form
+ * when an earlier write of the same blob left one, else from the repository
+ * (decrypted, verified), keeping its form if more writes of it are to come.
+ */
+enum roost_err uses_read(struct uses *u, struct roost_repo *r, struct blob_ctx *bc,
+                         const uint8_t id[ID_LEN], uint8_t **p, size_t *len,
+                         struct roost_errbuf *eb);
+
+/* ---- maintenance.c: prune's marks --------------------------------------- */
 /* Packs prune has marked for deletion, with the time of their mark. */
 struct mark {
 	uint8_t id[ID_LEN];
 	int64_t at;
 };
+/* Reads every marks object (the latest mark of a pack wins); *out malloc'd.
+ * names (may be NULL) gets the marks objects' names, for prune to replace. */
 enum roost_err marks_load(struct roost_repo *r, struct mark **out, size_t *n, char ***names,
                           size_t *nnames, struct roost_errbuf *eb);
-/* index.c: blobs of a pack are no longer offered for deduplication. */
-void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
+
+#endif

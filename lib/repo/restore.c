@@ -4,7 +4,8 @@
  * through directory file descriptors it opened itself (O_NOFOLLOW), creates
  * every file (O_EXCL) before a worker fills it, so hard links can be made at
  * once and no name in a snapshot, however hostile, leads outside the target.
- * Directory metadata is applied last, deepest first.
+ * Directory metadata is applied last, deepest first. Blobs written more
+ * than once are read once and kept (restore_cache.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,37 +51,6 @@ struct dirmeta {
 struct link_ent {
 	uint64_t dev, ino;
 	char *rel;
-};
-
-/*
- * Data blobs the restore writes more than once (copies of files or trees
- * inside one snapshot): a pre-pass over the trees counts the writes of each
- * blob, and a blob still needed again is kept, once decrypted and verified,
- * in its unsealed (still compressed) form until its last write, within
- * UCACHE_BUDGET bytes. The table is filled before the workers start and
- * never grows after, so entries stay put.
- */
-#define UCACHE_BUDGET ((size_t)32 << 20)
-/* The counting table's limit (about 500,000 distinct blobs): past it a
- * restore goes on without keeping blobs, rather than hold a huge table. */
-#define UTABLE_MAX ((size_t)64 << 20)
-
-struct use {
-	uint8_t id[ID_LEN];
-	uint8_t taken; /* slot in use */
-	uint8_t multi; /* written more than once: set before the workers start */
-	uint32_t refs; /* writes still to come */
-	uint32_t pins; /* workers reading body */
-	uint8_t *body; /* verified unsealed form, or NULL */
-	uint32_t bn, raw_len; /* blobs are at most 16 MiB */
-};
-
-struct uses {
-	pthread_mutex_t lock;
-	struct use *v;
-	size_t cap, n; /* cap: 0 or a power of two */
-	size_t bytes;  /* held in bodies */
-	int off;       /* out of memory while counting: no caching */
 };
 
 struct rs {
@@ -158,7 +128,7 @@ static void rwarn(struct rs *s, const char *fmt, ...)
 
 static int canceled(struct rs *s)
 {
-	return s->fatal || (s->o->cancel && *s->o->cancel);
+	return s->fatal || (s->o->cancel && __atomic_load_n(s->o->cancel, __ATOMIC_RELAXED));
 }
 
 /* Display form of a snapshot path: bytes that are not printable become '?'. */
@@ -196,90 +166,6 @@ static void apply_meta_fd(struct rs *s, int fd, const struct node *n, const char
 static int included(const struct roost_restore_opts *o, const char *path, size_t len);
 static int make_room(int dirfd, const char *name);
 
-static size_t use_slot(const struct uses *u, const uint8_t id[ID_LEN])
-{
-	uint64_t h;
-	memcpy(&h, id, sizeof(h)); /* ids are keyed hashes: uniform */
-	size_t i = (size_t)h & (u->cap - 1);
-	while (u->v[i].taken && memcmp(u->v[i].id, id, ID_LEN) != 0)
-		i = (i + 1) & (u->cap - 1);
-	return i;
-}
-
-static struct use *use_find(struct uses *u, const uint8_t id[ID_LEN])
-{
-	if (u->off || !u->cap)
-		return NULL;
-	struct use *e = &u->v[use_slot(u, id)];
-	return e->taken ? e : NULL;
-}
-
-/* Counts one more write of id (the pre-pass, before any worker runs). */
-static void use_count(struct uses *u, const uint8_t id[ID_LEN])
-{
-	if (u->off)
-		return;
-	if ((u->n + 1) * 2 > u->cap) {
-		size_t nc = u->cap ? u->cap * 2 : 4096;
-		struct use *nv = nc * sizeof(*nv) <= UTABLE_MAX ? calloc(nc, sizeof(*nv)) : NULL;
-		if (!nv) {
-			free(u->v);
-			u->v = NULL;
-			u->cap = u->n = 0;
-			u->off = 1;
-			return;
-		}
-		struct use *old = u->v;
-		size_t oc = u->cap;
-		u->v = nv;
-		u->cap = nc;
-		for (size_t i = 0; i < oc; i++)
-			if (old[i].taken)
-				u->v[use_slot(u, old[i].id)] = old[i];
-		free(old);
-	}
-	struct use *e = &u->v[use_slot(u, id)];
-	if (!e->taken) {
-		memcpy(e->id, id, ID_LEN);
-		e->taken = 1;
-		u->n++;
-	}
-	e->refs++;
-}
-
-/* One write of e done or given up; with u->lock held. */
-static void use_done(struct uses *u, struct use *e)
-{
-	if (e->refs)
-		e->refs--;
-	if (!e->refs && !e->pins && e->body) {
-		free(e->body);
-		e->body = NULL;
-		u->bytes -= e->bn;
-	}
-}
-
-/* The writes of n's extents from the first-th on will not happen. */
-static void uses_drop(struct rs *s, const struct node *n, uint32_t first)
-{
-	for (uint32_t i = first; i < n->nextents; i++) {
-		struct use *e = n->extents[i].kind == 0 ? use_find(&s->uses, n->extents[i].id) : NULL;
-		if (e && e->multi) {
-			pthread_mutex_lock(&s->uses.lock);
-			use_done(&s->uses, e);
-			pthread_mutex_unlock(&s->uses.lock);
-		}
-	}
-}
-
-/* After the pre-pass: which blobs are written more than once. From here on
- * the table's layout, ids and multi flags are read without the lock. */
-static void uses_seal(struct uses *u)
-{
-	for (size_t i = 0; i < u->cap; i++)
-		u->v[i].multi = u->v[i].refs > 1;
-}
-
 /* Counts the data blob writes of the tree id (path: its place, for includes). */
 static void count_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
                        const char *path)
@@ -309,70 +195,11 @@ static void count_tree(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LE
 			s->files_total++;
 			for (uint32_t k = 0; k < n->nextents; k++)
 				if (n->extents[k].kind == 0)
-					use_count(&s->uses, n->extents[k].id);
+					uses_count(&s->uses, n->extents[k].id);
 		}
 	}
 	free(cp);
 	tree_release(&t);
-}
-
-/* A data blob's raw bytes into *p (malloc'd): from the kept verified form
- * when an earlier write of the same blob left one, else from the repository
- * (decrypted, verified), keeping its form if more writes of it are to come. */
-static enum roost_err read_data_blob(struct rs *s, struct blob_ctx *bc, const uint8_t id[ID_LEN],
-                                     uint8_t **p, size_t *len, struct roost_errbuf *eb)
-{
-	struct uses *u = &s->uses;
-	struct use *e = use_find(u, id);
-	if (!e || !e->multi)
-		return repo_read_blob(s->r, bc, id, p, len, eb);
-	pthread_mutex_lock(&u->lock);
-	const uint8_t *body = NULL;
-	size_t bn = 0, raw_len = 0;
-	if (e->body) {
-		body = e->body;
-		bn = e->bn;
-		raw_len = e->raw_len;
-		e->pins++;
-	}
-	int keep = !e->body && e->refs > 1;
-	pthread_mutex_unlock(&u->lock);
-	enum roost_err err;
-	if (body) {
-		*len = raw_len;
-		*p = malloc(raw_len ? raw_len : 1);
-		err = !*p ? ROOST_ENOMEM : blob_unpack(bc, body, bn, *p, raw_len);
-		if (err == ROOST_ECORRUPT)
-			err = roost_errf(eb, err, "kept copy of a blob does not unpack");
-		if (err) {
-			free(*p);
-			*p = NULL;
-		}
-		pthread_mutex_lock(&u->lock);
-		e->pins--;
-		use_done(u, e);
-		pthread_mutex_unlock(&u->lock);
-		return err;
-	}
-	err = repo_read_blob(s->r, bc, id, p, len, eb);
-	uint8_t *copy = NULL;
-	if (!err && keep) {
-		blob_last_plain(bc, &body, &bn);
-		if (body && (copy = malloc(bn)))
-			memcpy(copy, body, bn);
-	}
-	pthread_mutex_lock(&u->lock);
-	if (copy && !e->body && e->refs > 1 && u->bytes + bn <= UCACHE_BUDGET) {
-		e->body = copy;
-		e->bn = (uint32_t)bn;
-		e->raw_len = (uint32_t)*len;
-		u->bytes += bn;
-		copy = NULL;
-	}
-	use_done(u, e);
-	pthread_mutex_unlock(&u->lock);
-	free(copy);
-	return err;
 }
 
 /* Whether the blobs of n cover all of it (no holes to keep). */
@@ -400,7 +227,7 @@ static int create_file(struct rs *s, struct rdir *dir, const char *name, const s
 	                      n->mode & 0777)) < 0)
 		rwarn(s, "%s: create: %s", shown, strerror(errno));
 	if (fd < 0)
-		uses_drop(s, n, 0);
+		uses_drop(&s->uses, n, 0);
 	return fd;
 }
 
@@ -428,7 +255,7 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 		}
 		uint8_t *p;
 		size_t len;
-		enum roost_err err = read_data_blob(s, bc, e->id, &p, &len, &eb);
+		enum roost_err err = uses_read(&s->uses, s->r, bc, e->id, &p, &len, &eb);
 		if (err) {
 			rwarn(s, "%s: %s", j->path, eb.msg);
 			bad = 1;
@@ -461,7 +288,7 @@ static void restore_file(struct rs *s, struct blob_ctx *bc, struct rjob *j)
 		bad = 1;
 	}
 	if (i < n->nextents)
-		uses_drop(s, n, i + 1);
+		uses_drop(&s->uses, n, i + 1);
 	if (bad) {
 		/* no half-restored file masquerades as the real one */
 		unlinkat(j->dir->fd, j->name, 0);
@@ -638,7 +465,7 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 			else
 				atomic_fetch_add(&s->files, n->type == NODE_FILE);
 			if (n->type == NODE_FILE)
-				uses_drop(s, n, 0);
+				uses_drop(&s->uses, n, 0);
 			return;
 		}
 		link_add(s, n, rel);
@@ -704,7 +531,7 @@ static void restore_node(struct rs *s, struct blob_ctx *bc, struct node *n, stru
 			if (fd >= 0)
 				close(fd);
 			rwarn(s, "%s: out of memory", shown);
-			uses_drop(s, n, 0);
+			uses_drop(&s->uses, n, 0);
 			return;
 		}
 		j->fd = fd;
@@ -856,7 +683,7 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	s->umask = current_umask();
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->q_nonempty, NULL);
-	pthread_mutex_init(&s->uses.lock, NULL);
+	uses_init(&s->uses);
 	s->wbc = bc;
 	count_tree(s, bc, snap->tree, "");
 	if (s->count_failed) {
@@ -914,16 +741,13 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
 	for (size_t i = 0; i < s->nlinks; i++)
 		free(s->links[i].rel);
 	free(s->links);
-	if (!err && o->cancel && *o->cancel)
+	if (!err && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED))
 		err = roost_errf(eb, ROOST_ECANCELED, "restore canceled");
 	res->files = atomic_load(&s->files);
 	res->dirs = atomic_load(&s->ndirs_done);
 	res->bytes = atomic_load(&s->bytes);
 	res->errors = atomic_load(&s->errors);
-	for (size_t i = 0; i < s->uses.cap; i++)
-		free(s->uses.v[i].body);
-	free(s->uses.v);
-	pthread_mutex_destroy(&s->uses.lock);
+	uses_release(&s->uses);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->q_nonempty);
 	blob_ctx_free(bc);

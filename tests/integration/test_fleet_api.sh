@@ -78,6 +78,14 @@ expect_eq "$($WS probe 127.0.0.1 $SPORT "Bearer $H1_ID.$BADSEC")" 401 "WebSocket
 expect_eq "$($WS probe 127.0.0.1 $SPORT "$HA" /v1/other)" 404 "WebSocket elsewhere than /v1/agent refused"
 expect_eq "$($WS probe 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" 101 "WebSocket with the host credential accepted"
 expect_eq "$($WS garbage 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" open "malformed agent messages are refused, the connection stays"
+# a flood of malformed frames from one agent: a bounded number of log lines, and a count
+expect_eq "$($WS garbage 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET" 400)" open "2,400 malformed messages: still served"
+NBAD=$(grep -c "event=agent.bad_message host=$H1_ID " "$TMP/server.log" || :)
+(( NBAD >= 1 && NBAD <= 12 )) && ok "malformed frames logged a bounded number of times ($NBAD lines)" \
+  || bad "malformed frames logged $NBAD times"
+wait_until 15 grep -q "event=log.suppressed of=agent.bad_message source=\"\\?host=$H1_ID" "$TMP/server.log" \
+  && ok "the suppressed lines are counted: $(grep -o "event=log.suppressed of=agent.bad_message.*" "$TMP/server.log" | head -1)" \
+  || bad "no log.suppressed line for the flood"
 expect_eq "$($WS bigframe 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET" 2000000)" "closed 1009" "an oversized frame closes with 1009"
 expect_contains "$(cat "$TMP/server.log")" "event=agent.frame_too_large" "oversized frame logged"
 expect_eq "$($WS replace 127.0.0.1 $SPORT "Bearer $H1_ID.$H1_SECRET")" "first closed 1008, second got config" \

@@ -6,8 +6,8 @@
   wsclient.py bigframe HOST PORT AUTH N      hello, then one N-byte text frame;
                                              prints "closed CODE" (0: dropped without
                                              a close frame) or "open"
-  wsclient.py garbage  HOST PORT AUTH        hello, then malformed messages;
-                                             prints "open" if still served
+  wsclient.py garbage  HOST PORT AUTH [N]    hello, then malformed messages (N
+                                             rounds); prints "open" if still served
   wsclient.py replace  HOST PORT AUTH        two connections for one host: prints
                                              how the first ended and if the second lives
 AUTH is the Authorization header value or "-" for none. TLS is not verified
@@ -137,13 +137,16 @@ def main():
         kind = json.loads(data2).get("type") if op2 == 1 else op2
         print(f"first closed {code}, second got {kind}")
     elif cmd == "garbage":
-        for m in [b"{", b"[]", b'{"type":"nope"}', b'{"type":"fire","schedule_id":-1}',
-                  b'{"type":"job.finished","job_id":99999,"status":"succeeded"}',
-                  b'{"type":"hello","protocol":"x"}']:
-            try:
-                send_frame(s, m)
-            except OSError:
-                break
+        rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+        bad = [b"{", b"[]", b'{"type":"nope"}', b'{"type":"fire","schedule_id":-1}',
+               b'{"type":"job.finished","job_id":99999,"status":"succeeded"}',
+               b'{"type":"hello","protocol":"x"}']
+        try:
+            for _ in range(rounds):
+                for m in bad:
+                    send_frame(s, m)
+        except OSError:
+            pass
         # still served: a ping gets a pong
         s.settimeout(5)
         try:

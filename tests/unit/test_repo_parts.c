@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the engine's parts: chunker, blob sealing, index, trees,
- * pack writer/trailer, local backend.
+ * pack writer/trailer, packer, local backend.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -369,6 +369,115 @@ static void test_pack_and_backend(void **st)
 }
 
 
+/* Adds blob i (about 1,500 bytes) to *pw through the packer and rolls it. */
+static void packer_put(struct roost_repo *r, struct blob_ctx *bc, struct packer *pk,
+                       struct pack_writer **pw, uint32_t i, uint8_t id[32])
+{
+	struct roost_errbuf eb;
+	size_t n = 1500 + i;
+	uint8_t *p = random_bytes(n, 1000 + i);
+	blob_id(&r->keys, p, n, id);
+	const uint8_t *enc;
+	size_t encn;
+	assert_int_equal(blob_encode(bc, &r->keys, p, n, &enc, &encn), ROOST_OK);
+	assert_int_equal(packer_add(pk, pw, BLOB_DATA, id, enc, encn, (uint32_t)n, &eb), ROOST_OK);
+	assert_int_equal(packer_roll(pk, pw, &eb), ROOST_OK);
+	free(p);
+}
+
+static size_t count_objects(struct roost_repo *r, const char *type)
+{
+	struct roost_errbuf eb;
+	char **names;
+	size_t n;
+	assert_int_equal(repo_list_objects(r, type, &names, NULL, &n, &eb), ROOST_OK);
+	free_names(names, n);
+	return n;
+}
+
+static void test_packer(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/roost-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct roost_errbuf eb;
+	struct roost_repo r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(roost_backend_local_open(dir, 1, &r.be, &eb), ROOST_OK);
+	uint8_t master[32] = {6};
+	keys_derive(master, &r.keys);
+	r.pack_size = 8192;
+	r.index = index_new();
+	struct blob_ctx *bc = blob_ctx_new(1);
+	uint8_t ids[40][32];
+
+	/* in the caller (repack): packs roll at the pack size, nothing is
+	 * indexed, and every blob comes back in exactly one pack */
+	struct packer *pk;
+	struct pack_writer *pw = NULL;
+	assert_int_equal(packer_new(&r, 0, NULL, NULL, &pk, &eb), ROOST_OK);
+	for (uint32_t i = 0; i < 20; i++)
+		packer_put(&r, bc, pk, &pw, i, ids[i]);
+	assert_int_equal(packer_seal(pk, &pw, &eb), ROOST_OK);
+	assert_null(pw);
+	struct pack_blobs *v;
+	size_t n;
+	packer_take(pk, &v, &n);
+	packer_free(pk);
+	assert_true(n >= 3); /* 20 * ~1.5 KB in 8 KiB packs */
+	uint32_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			assert_true(v[i].size >= r.pack_size);
+		for (uint32_t b = 0; b < v[i].n; b++, seen++)
+			assert_memory_equal(v[i].blobs[b].id, ids[seen], 32);
+		free(v[i].blobs);
+	}
+	free(v);
+	assert_int_equal(seen, 20);
+	assert_int_equal(count_objects(&r, "packs"), n);
+	assert_int_equal(count_objects(&r, "index"), 0);
+	assert_int_equal(index_npacks(r.index), 0);
+
+	/* on its own thread, indexing (backup): two writers' packs are
+	 * committed, in the in-memory index at once, in one index object */
+	struct pack_writer *pw2 = NULL;
+	assert_int_equal(packer_new(&r, PACKER_THREAD | PACKER_INDEX, NULL, NULL, &pk, &eb),
+	                 ROOST_OK);
+	for (uint32_t i = 20; i < 40; i++)
+		packer_put(&r, bc, pk, i % 2 ? &pw : &pw2, i, ids[i]);
+	assert_int_equal(packer_seal(pk, &pw, &eb), ROOST_OK);
+	assert_int_equal(packer_seal(pk, &pw2, &eb), ROOST_OK);
+	packer_stop(pk);
+	for (uint32_t i = 20; i < 40; i++)
+		assert_true(index_lookup(r.index, ids[i], NULL));
+	assert_int_equal(count_objects(&r, "index"), 0);
+	assert_int_equal(packer_flush(pk, &eb), ROOST_OK);
+	assert_int_equal(count_objects(&r, "index"), 1);
+	packer_take(pk, &v, &n);
+	assert_int_equal(n, 0); /* flushed: the index object has them */
+	free(v);
+
+	/* after a failure nothing more is committed: the open pack stays the
+	 * caller's to abort */
+	size_t packs = count_objects(&r, "packs");
+	packer_fail(pk, ROOST_EIO);
+	uint8_t id[32];
+	packer_put(&r, bc, pk, &pw, 99, id);
+	assert_int_equal(packer_seal(pk, &pw, &eb), ROOST_EIO);
+	assert_non_null(pw);
+	pack_writer_abort(pw);
+	packer_free(pk);
+	assert_int_equal(count_objects(&r, "packs"), packs);
+
+	blob_ctx_free(bc);
+	index_free(r.index);
+	roost_backend_close(r.be);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_files_cache(void **st)
 {
 	(void)st;
@@ -449,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_index_decode_hostile),
 		cmocka_unit_test(test_tree_roundtrip_and_hostile),
 		cmocka_unit_test(test_pack_and_backend),
+		cmocka_unit_test(test_packer),
 		cmocka_unit_test(test_files_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

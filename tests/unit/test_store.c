@@ -149,7 +149,7 @@ static void test_pending_upsert_production_path(void **st)
 	struct srv srv;
 	memset(&srv, 0, sizeof(srv));
 	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
-	srv.heap = catchup_heap_new();
+	srv.catchups = dueheap_new();
 	srv.settle_s = 60;
 	srv.fake_now = 1795000000;
 	srv.send_hook = fake_send;
@@ -162,11 +162,11 @@ static void test_pending_upsert_production_path(void **st)
 	                "(2, 10, 'b', '0 * * * *')");
 	exec_ok(srv.st, "INSERT INTO schedule_groups VALUES (1, 1), (2, 1)");
 	const int64_t t = srv.fake_now;
-	dispatch_fire(10, 2, t - 10, "live"); /* idle: a job; the host is busy from now on */
+	fires_handle(10, 2, t - 10, "live"); /* idle: a job; the host is busy from now on */
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
-	dispatch_fire(10, 1, t + 100, "live");
-	dispatch_fire(10, 1, t + 300, "live");
-	dispatch_fire(10, 1, t + 200, "persisted"); /* late, out of order */
+	fires_handle(10, 1, t + 100, "live");
+	fires_handle(10, 1, t + 300, "live");
+	fires_handle(10, 1, t + 200, "persisted"); /* late, out of order */
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
 	store_close(srv.st);
 	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
@@ -176,7 +176,7 @@ static void test_pending_upsert_production_path(void **st)
 	assert_int_equal(scalar(srv.st, "SELECT last_fire - 1795000000 FROM pending_runs WHERE "
 	                                "host_id=10 AND schedule_id=1"), 300);
 	g_srv = NULL;
-	catchup_heap_free(srv.heap);
+	dueheap_free(srv.catchups);
 	store_close(srv.st);
 }
 

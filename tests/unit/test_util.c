@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "roost/clock.h"
 #include "roost/error.h"
@@ -118,6 +119,86 @@ static void test_log_format(void **st)
 	assert_non_null(strstr(q, "...\""));
 }
 
+/* Reads what was logged into the pipe so far (non-blocking end). */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+	while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	return n;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int c = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		c++;
+	return c;
+}
+
+static void test_log_limited(void **st)
+{
+	(void)st;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	struct roost_fake_clock fc;
+	roost_fake_clock_init(&fc, 1000);
+	roost_log_set_fd(p[1]);
+	roost_log_set_level(ROOST_LOG_INFO);
+	roost_log_limit_config(3, 10000, &fc.clock);
+	int written = 0;
+	for (int i = 0; i < 1000; i++)
+		written += roost_log_limited(ROOST_LOG_WARN, "net.accept", "10.0.0.1", "n=%d", i);
+	assert_int_equal(written, 3);
+	/* another source has its own budget; a NULL source is one key */
+	assert_int_equal(roost_log_limited(ROOST_LOG_WARN, "net.accept", "10.0.0.2", "x=1"), 1);
+	assert_int_equal(roost_log_limited(ROOST_LOG_WARN, "other", NULL, "x=1"), 1);
+	/* below the level: neither written nor counted */
+	assert_int_equal(roost_log_limited(ROOST_LOG_DEBUG, "net.accept", "10.0.0.3", "x=1"), 0);
+	static char buf[65536];
+	drain(p[0], buf, sizeof(buf));
+	assert_int_equal(count_of(buf, "event=net.accept"), 4);
+	assert_int_equal(count_of(buf, "log.suppressed"), 0);
+	/* the window ends: one summary with the count, then the budget is back */
+	roost_fake_clock_advance_ns(&fc, 11 * ROOST_NS_PER_SEC);
+	roost_log_limit_flush(0);
+	drain(p[0], buf, sizeof(buf));
+	assert_int_equal(count_of(buf, "\n"), 1);
+	assert_non_null(strstr(buf, "level=warn event=log.suppressed of=net.accept "
+	                            "source=10.0.0.1 count=997"));
+	assert_int_equal(roost_log_limited(ROOST_LOG_WARN, "net.accept", "10.0.0.1", "again=1"), 1);
+	/* a key that goes on being hit is summed up by its own next line */
+	for (int i = 0; i < 10; i++)
+		roost_log_limited(ROOST_LOG_WARN, "net.accept", "10.0.0.1", "i=%d", i);
+	roost_fake_clock_advance_ns(&fc, 11 * ROOST_NS_PER_SEC);
+	roost_log_limited(ROOST_LOG_WARN, "net.accept", "10.0.0.1", "later=1");
+	drain(p[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "of=net.accept source=10.0.0.1 count=8"));
+	assert_non_null(strstr(buf, "later=1"));
+	/* many sources: all limited events together stay within 20 x burst */
+	written = 0;
+	for (int i = 0; i < 5000; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "h%d", i);
+		written += roost_log_limited(ROOST_LOG_WARN, "flood", src, "i=%d", i);
+	}
+	assert_true(written <= 60);
+	roost_fake_clock_advance_ns(&fc, 11 * ROOST_NS_PER_SEC);
+	roost_log_limit_flush(1);
+	size_t n = drain(p[0], buf, sizeof(buf));
+	/* bounded: <= 60 lines, <= 60 summaries, one line for the rest */
+	assert_true(count_of(buf, "\n") <= 121);
+	assert_true(n < sizeof(buf) - 1);
+	assert_non_null(strstr(buf, "of=* source=* count="));
+	roost_log_set_fd(2);
+	roost_log_limit_config(5, 10000, roost_clock_system());
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_fake_clock(void **st)
 {
 	(void)st;
@@ -140,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_log_format),
+		cmocka_unit_test(test_log_limited),
 		cmocka_unit_test(test_fake_clock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

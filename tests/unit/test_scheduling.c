@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The scheduling rules wired to the store (server/dispatch.c), with an
+ * The scheduling rules wired to the store (server/fires.c, pending.c, catchup.c, jobs.c, agents.c), with an
  * injected clock and the hub replaced by a recorder: every rule of
  * DESIGN.md's scheduling section, each in microseconds.
  */
@@ -43,7 +43,7 @@ static int setup(void **st)
 	g_srv = &S;
 	struct roost_errbuf eb;
 	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
-	S.heap = catchup_heap_new();
+	S.catchups = dueheap_new();
 	S.settle_s = 60;
 	S.fake_now = T0;
 	S.send_hook = fake_send;
@@ -78,7 +78,7 @@ static int teardown(void **st)
 {
 	(void)st;
 	json_decref(sent);
-	catchup_heap_free(S.heap);
+	dueheap_free(S.catchups);
 	store_close(S.st);
 	g_srv = NULL;
 	return 0;
@@ -109,10 +109,10 @@ static void finish(int64_t host, int64_t job, const char *status)
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_JOB_ACCEPTED;
 	m.job.job_id = job;
-	dispatch_job_msg(host, &m);
+	agents_on_message(host, &m);
 	m.type = PROTO_JOB_FINISHED;
 	snprintf(m.job.status, sizeof(m.job.status), "%s", status);
-	dispatch_job_msg(host, &m);
+	agents_on_message(host, &m);
 }
 
 static void hello(int64_t host)
@@ -122,30 +122,30 @@ static void hello(int64_t host)
 	m.type = PROTO_HELLO;
 	m.protocol = PROTO_VERSION;
 	online[host] = 1;
-	dispatch_hello(host, &m);
+	agents_on_hello(host, &m);
 }
 
 static void test_fire_idle_one_job_per_group(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 1, T0 - 5, "live");
+	fires_handle(1, 1, T0 - 5, "live");
 	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule' AND status='queued'"), 2);
 	assert_int_equal(nsent("job.start"), 2);
-	assert_true(host_busy(1));
+	assert_true(db_host_busy(1));
 }
 
 static void test_fire_busy_coalesces_then_fifo(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
+	fires_handle(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
 	assert_int_equal(njobs("1"), 1);
 	S.fake_now += 60;
-	dispatch_fire(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
-	dispatch_fire(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
-	dispatch_fire(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
-	dispatch_fire(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
+	fires_handle(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
+	fires_handle(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
+	fires_handle(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
+	fires_handle(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
 	assert_int_equal(njobs("1"), 1);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE host_id=1", NULL), 2);
 	assert_int_equal(db_int(-1, "SELECT last_fire FROM pending_runs WHERE schedule_id=1", NULL),
@@ -165,17 +165,17 @@ static void test_fire_duplicate_and_covered(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	dispatch_fire(1, 2, T0 - 10, "live");
+	fires_handle(1, 2, T0 - 10, "live");
 	finish(1, 1, "succeeded");
-	dispatch_fire(1, 2, T0 - 10, "persisted"); /* same slot again */
+	fires_handle(1, 2, T0 - 10, "persisted"); /* same slot again */
 	assert_int_equal(njobs("1"), 1);
-	dispatch_fire(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
+	fires_handle(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
 	assert_int_equal(njobs("1"), 1);
-	dispatch_fire(1, 99, T0, "live"); /* not a schedule of this host */
-	dispatch_fire(1, 3, T0, "live");  /* another host's schedule */
+	fires_handle(1, 99, T0, "live"); /* not a schedule of this host */
+	fires_handle(1, 3, T0, "live");  /* another host's schedule */
 	assert_int_equal(njobs("1"), 1);
 	db_exec("UPDATE schedules SET enabled=0 WHERE id=1", NULL);
-	dispatch_fire(1, 1, T0 + 1, "live");
+	fires_handle(1, 1, T0 + 1, "live");
 	assert_int_equal(njobs("1"), 1);
 }
 
@@ -187,24 +187,24 @@ static void test_fire_duplicate_newer_than_every_job(void **st)
 	(void)st;
 	online[1] = 1;
 	const int64_t slot = T0 + 30; /* after "now": newer than any job created so far */
-	dispatch_fire(1, 2, slot, "live");
+	fires_handle(1, 2, slot, "live");
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(db_int(-1, "SELECT MAX(created_at) FROM jobs WHERE schedule_id=2", NULL), T0);
 	finish(1, 1, "succeeded");
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	/* idle host, usable schedule, slot > every job's created_at: only "seen" can drop it */
-	dispatch_fire(1, 2, slot, "persisted");
-	dispatch_fire(1, 2, slot, "live");
+	fires_handle(1, 2, slot, "persisted");
+	fires_handle(1, 2, slot, "live");
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(nsent("job.start"), 1);
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	/* and while busy: the duplicate does not become a pending run either */
-	dispatch_fire(1, 1, T0 + 40, "live"); /* another schedule: the host is busy now */
-	assert_true(host_busy(1));
-	dispatch_fire(1, 2, slot, "persisted");
+	fires_handle(1, 1, T0 + 40, "live"); /* another schedule: the host is busy now */
+	assert_true(db_host_busy(1));
+	fires_handle(1, 2, slot, "persisted");
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
 	/* a new slot of the same schedule still counts */
-	dispatch_fire(1, 2, slot + 1, "live");
+	fires_handle(1, 2, slot + 1, "live");
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE schedule_id=2", NULL), 1);
 }
 
@@ -220,10 +220,10 @@ static void test_hello_replays_duplicate_newer_than_every_job(void **st)
 	m.protocol = PROTO_VERSION;
 	m.fires = f;
 	m.nfires = 2;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	finish(1, 1, "succeeded");
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=2"), 1);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs", NULL), 0);
 }
@@ -264,7 +264,7 @@ static void test_catchup_skips(void **st)
 	db_exec("UPDATE hosts SET mode='intermittent' WHERE id=2", NULL);
 	S.fake_now = T0 + 200;
 	hello(2);
-	dispatch_job(2, 0, 3, "backup", "manual", NULL, "test");
+	jobs_dispatch(2, 0, 3, "backup", "manual", NULL, "test");
 	run_timer_at(T0 + 261);
 	assert_int_equal(njobs("trigger='catchup'"), 0);
 }
@@ -330,7 +330,7 @@ static void test_catchup_send_failure_rearms(void **st)
 	send_fails = 1;
 	run_timer_at(T0 + 60);
 	assert_int_equal(njobs("1"), 0); /* not sent: not created */
-	assert_int_equal(catchup_heap_next(S.heap), T0 + 120);
+	assert_int_equal(dueheap_next(S.catchups), T0 + 120);
 	send_fails = 0;
 	run_timer_at(T0 + 120);
 	assert_int_equal(njobs("trigger='catchup'"), 2);
@@ -350,13 +350,13 @@ static void test_hello_resolves_jobs(void **st)
 {
 	(void)st;
 	online[1] = 1;
-	int64_t a = dispatch_job(1, 0, 1, "backup", "manual", NULL, "t");
-	int64_t b = dispatch_job(1, 0, 2, "backup", "manual", NULL, "t");
+	int64_t a = jobs_dispatch(1, 0, 1, "backup", "manual", NULL, "t");
+	int64_t b = jobs_dispatch(1, 0, 2, "backup", "manual", NULL, "t");
 	struct proto_msg m;
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_JOB_ACCEPTED;
 	m.job.job_id = a;
-	dispatch_job_msg(1, &m);
+	agents_on_message(1, &m);
 	json_array_clear(sent);
 	/* the agent restarted: it knows nothing of a (running) or b (queued) */
 	hello(1);
@@ -371,9 +371,9 @@ static void test_hello_resolves_jobs(void **st)
 	m.njobs = 1;
 	m.type = PROTO_HELLO;
 	m.protocol = PROTO_VERSION;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(db_int(0, "SELECT status='succeeded' FROM jobs WHERE id=?", "i", b), 1);
-	assert_false(host_busy(1));
+	assert_false(db_host_busy(1));
 	assert_true(db_int(0, "SELECT last_backup_at FROM hosts WHERE id=1", NULL) > 0);
 }
 
@@ -388,10 +388,132 @@ static void test_hello_replays_persisted_fires(void **st)
 	m.fires = f;
 	m.nfires = 2;
 	online[1] = 1;
-	dispatch_hello(1, &m);
+	agents_on_hello(1, &m);
 	assert_int_equal(njobs("schedule_id=1 AND trigger='schedule'"), 2); /* once, both groups */
-	dispatch_hello(1, &m); /* and again: seen */
+	agents_on_hello(1, &m); /* and again: seen */
 	assert_int_equal(njobs("schedule_id=1"), 2);
+}
+
+static int host_overdue(int64_t host)
+{
+	json_t *h = view_host(host);
+	assert_non_null(h);
+	int o = json_is_true(json_object_get(h, "overdue"));
+	json_decref(h);
+	return o;
+}
+
+/* A host's `overdue` is the catch-up pair rule itself, whatever the host's
+ * connection, mode or job: an offline laptop and an always-on server that
+ * never succeeded are overdue, and stop being so when every pair succeeded
+ * after its last slot. */
+static void test_view_overdue_is_the_catchup_rule(void **st)
+{
+	(void)st;
+	assert_true(host_overdue(1)); /* always-on, offline, never succeeded */
+	assert_true(host_overdue(2)); /* intermittent, offline */
+	struct catchup_due d[8];
+	assert_int_equal(catchup_overdue(2, T0, d, 8), 2);
+	/* every pair of host 2 succeeded after its latest slot: not overdue, busy or not */
+	db_exec("INSERT INTO group_success VALUES (3, 3, ?), (4, 4, ?)", "ii", T0 - 60, T0 - 60);
+	assert_int_equal(catchup_overdue(2, T0, d, 8), 0);
+	assert_false(host_overdue(2));
+	jobs_dispatch(2, 0, 3, "backup", "manual", NULL, "t");
+	assert_false(host_overdue(2));
+	/* an hour on, the hourly schedule's slot has passed: overdue again, though busy */
+	S.fake_now = T0 + 3600;
+	assert_true(host_overdue(2));
+	assert_int_equal(catchup_overdue(2, S.fake_now, d, 8), 1);
+	assert_int_equal(d[0].schedule_id, 3);
+}
+
+/* A hello records the host's facts: hostname, OS, zone, last seen. */
+static void test_hello_records_host_facts(void **st)
+{
+	(void)st;
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	snprintf(m.hostname, sizeof(m.hostname), "lap.example");
+	snprintf(m.os, sizeof(m.os), "linux");
+	snprintf(m.tz, sizeof(m.tz), "Europe/Berlin");
+	online[2] = 1;
+	agents_on_hello(2, &m);
+	json_t *h = view_host(2);
+	assert_string_equal(json_string_value(json_object_get(h, "tz")), "Europe/Berlin");
+	assert_string_equal(json_string_value(json_object_get(h, "hostname")), "lap.example");
+	assert_string_equal(json_string_value(json_object_get(h, "os")), "linux");
+	assert_true(json_is_string(json_object_get(h, "last_seen_at")));
+	json_decref(h);
+	/* an unknown zone is not stored */
+	snprintf(m.tz, sizeof(m.tz), "Mars/Olympus");
+	agents_on_hello(2, &m);
+	h = view_host(2);
+	assert_true(json_is_null(json_object_get(h, "tz")));
+	json_decref(h);
+}
+
+/* A job's end that the store can not record (here a trigger fails every
+ * write to jobs, as a full disk would) is kept, the report is not lost, and
+ * once the store records again the job ends in its true state and the
+ * pending run waiting behind it starts, without the agent reconnecting. */
+static void test_unrecorded_end_is_retried(void **st)
+{
+	(void)st;
+	online[1] = 1;
+	fires_handle(1, 2, T0 - 100, "live"); /* job 1 runs */
+	S.fake_now += 60;
+	fires_handle(1, 1, T0 + 20, "live"); /* pending behind it */
+	struct proto_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_JOB_ACCEPTED;
+	m.job.job_id = 1;
+	agents_on_message(1, &m);
+	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE UPDATE ON jobs BEGIN "
+	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
+	                 SQLITE_DONE);
+	m.type = PROTO_JOB_FINISHED;
+	snprintf(m.job.status, sizeof(m.job.status), "succeeded");
+	snprintf(m.job.snapshot_id, sizeof(m.job.snapshot_id), "%064d", 7);
+	agents_on_message(1, &m);
+	assert_int_equal(jobs_unrecorded(), 1);
+	assert_int_equal(njobs("id=1 AND status='running'"), 1);
+	assert_true(db_host_busy(1));
+	agents_retry_unrecorded(); /* still failing: still kept */
+	assert_int_equal(jobs_unrecorded(), 1);
+	/* the same report again (a resend) is not kept twice */
+	agents_on_message(1, &m);
+	assert_int_equal(jobs_unrecorded(), 1);
+	assert_int_equal(db_exec("DROP TRIGGER full", NULL), SQLITE_DONE);
+	agents_retry_unrecorded();
+	assert_int_equal(jobs_unrecorded(), 0);
+	assert_int_equal(njobs("id=1 AND status='succeeded' AND snapshot_id IS NOT NULL"), 1);
+	/* the pending run started behind it: schedule 1's two groups */
+	assert_int_equal(njobs("trigger='pending' AND schedule_id=1"), 2);
+	/* success counts from the job's start (accepted at T0 + 60) */
+	assert_int_equal(db_int(0, "SELECT last_success_at FROM group_success WHERE schedule_id=2 "
+	                           "AND group_id=1", NULL), T0 + 60);
+}
+
+/* An API-level write in a transaction that fails leaves nothing behind. */
+static void test_failed_write_rolls_back(void **st)
+{
+	(void)st;
+	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE INSERT ON schedule_groups BEGIN "
+	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
+	                 SQLITE_DONE);
+	assert_int_equal(db_begin(), 0);
+	db_exec("INSERT INTO schedules (host_id, name, cron) VALUES (1, 'x', '* * * * *')", NULL);
+	db_exec("INSERT INTO schedule_groups VALUES (last_insert_rowid(), 1)", NULL);
+	assert_int_equal(db_failures(), 1);
+	assert_int_equal(db_commit(), -1);
+	assert_non_null(strstr(db_last_error(), "disk is full"));
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM schedules WHERE name='x'", NULL), 0);
+	db_exec("DROP TRIGGER full", NULL);
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(db_failures(), 0);
+	assert_int_equal(db_commit(), 0);
 }
 
 int main(void)
@@ -415,6 +537,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_catchup_unparseable_cron_never, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_resolves_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_replays_persisted_fires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_overdue_is_the_catchup_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_records_host_facts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unrecorded_end_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_rolls_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

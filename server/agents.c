@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What roostd does with its agents' sessions: the hub (server/hub.c)
+ * reports each decoded message and each disconnect here, through the
+ * struct hub_handler that main.c registers (agents_handler).
+ *
+ *   hello        the host's facts, the jobs it reports (jobs.c), its config,
+ *                the queued jobs it missed, its persisted fires (fires.c), a
+ *                catch-up armed if it is intermittent (catchup.c), and the
+ *                oldest pending run if it is idle (pending.c)
+ *   fire         fires.c
+ *   job.*        jobs.c; when a job ends, the next pending run
+ *   disconnect   last_seen_at
+ *
+ * Once a second it retries the job ends the store could not record
+ * (jobs.c keeps them), and starts what was waiting behind them.
+ * Also the `config` message, pushed on hello and after every change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "roost/cron.h"
+#include "roost/log.h"
+#include "roost/tz.h"
+#include "roostd.h"
+
+/* One of the host's schedules as the agent evaluates it; 0, or -1. */
+static int load_schedule(sqlite3_stmt *st, const char *tz, int64_t now, struct proto_schedule *p)
+{
+	p->id = sqlite3_column_int64(st, 0);
+	p->host_id = sqlite3_column_int64(st, 4);
+	snprintf(p->name, sizeof(p->name), "%s", sqlite3_column_text(st, 1));
+	snprintf(p->cron, sizeof(p->cron), "%s", sqlite3_column_text(st, 2));
+	p->enabled = sqlite3_column_int(st, 3) != 0;
+	struct cron *c = NULL;
+	if (p->enabled && cron_parse(p->cron, tz, &c, NULL) == ROOST_OK &&
+	    cron_next(c, now, &p->next_at) != ROOST_OK)
+		p->next_at = 0;
+	cron_free(c);
+	int64_t ids[PROTO_MAX_LIST];
+	int enabled;
+	size_t n = db_schedule_groups(p->host_id, p->id, ids, PROTO_MAX_LIST, &enabled);
+	p->group_ids = n ? malloc(n * sizeof(*p->group_ids)) : NULL;
+	if (n && !p->group_ids)
+		return -1;
+	memcpy(p->group_ids, ids, n * sizeof(*ids));
+	p->ngroup_ids = n;
+	return 0;
+}
+
+json_t *agents_config_msg(int64_t host_id)
+{
+	struct proto_config c;
+	memset(&c, 0, sizeof(c));
+	json_t *out = NULL;
+	struct roost_errbuf eb = {{0}};
+	int64_t now = srv_now();
+	char *tz = db_host_tz(host_id);
+	c.host_id = host_id;
+	sqlite3_stmt *st = db_q("SELECT name, mode FROM hosts WHERE id=?", "i", host_id);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 0));
+		snprintf(c.mode, sizeof(c.mode), "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	size_t ng = (size_t)db_int(0, "SELECT COUNT(*) FROM source_groups WHERE host_id=?", "i",
+	                           host_id);
+	size_t ns = (size_t)db_int(0, "SELECT COUNT(*) FROM schedules WHERE host_id=?", "i", host_id);
+	c.groups = calloc(ng ? ng : 1, sizeof(*c.groups));
+	c.schedules = calloc(ns ? ns : 1, sizeof(*c.schedules));
+	if (!c.groups || !c.schedules)
+		goto done;
+	st = db_q("SELECT id FROM source_groups WHERE host_id=? ORDER BY id", "i", host_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW && c.ngroups < ng)
+		if (db_group_load(sqlite3_column_int64(st, 0), &c.groups[c.ngroups]) == 0)
+			c.ngroups++;
+	sqlite3_finalize(st);
+	st = db_q("SELECT id, name, cron, enabled, host_id FROM schedules WHERE host_id=? ORDER BY id",
+	          "i", host_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW && c.nschedules < ns)
+		if (load_schedule(st, tz, now, &c.schedules[c.nschedules]) == 0)
+			c.nschedules++;
+		else
+			proto_schedule_release(&c.schedules[c.nschedules]);
+	sqlite3_finalize(st);
+	snprintf(c.repo_url, sizeof(c.repo_url), "/v1/repo");
+	snprintf(c.repo_password, sizeof(c.repo_password), "%s", g_srv->repo_password);
+	c.timeout_s = g_srv->agent_timeout_s;
+	if (proto_encode_config(&c, &out, &eb) != ROOST_OK)
+		log_error("agent.config_unsendable", "host=%lld msg=%s", (long long)host_id,
+		          roost_lq(eb.msg));
+done:
+	sodium_memzero(c.repo_password, sizeof(c.repo_password));
+	proto_config_release(&c);
+	free(tz);
+	return out;
+}
+
+void agents_push_config(int64_t host_id)
+{
+	if (!hub_online(host_id))
+		return;
+	json_t *cfg = agents_config_msg(host_id);
+	if (hub_send(host_id, cfg) == 0)
+		log_info("agent.config", "host=%lld why=changed", (long long)host_id);
+	json_decref(cfg);
+}
+
+void agents_on_hello(int64_t host_id, const struct proto_msg *m)
+{
+	int64_t now = srv_now();
+	const struct roost_tz *tz = NULL;
+	const char *zone = m->tz[0] && roost_tz_get(m->tz, &tz, NULL) == ROOST_OK ? m->tz : NULL;
+	db_exec("UPDATE hosts SET hostname=COALESCE(NULLIF(?, ''), hostname), os=?, tz=?, "
+	        "last_seen_at=? WHERE id=?", "tttii", m->hostname, m->os, zone, now, host_id);
+	if (m->clock && (m->clock - now > 300 || now - m->clock > 300))
+		log_warn("agent.clock_skew", "host=%lld skew_s=%lld", (long long)host_id,
+		         (long long)(m->clock - now));
+	log_info("agent.hello", "host=%lld version=%s hostname=%s tz=%s jobs=%zu fires=%zu",
+	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
+	         roost_lq(zone), m->njobs, m->nfires);
+	jobs_resolve_hello(host_id, m, now);
+	json_t *cfg = agents_config_msg(host_id);
+	hub_send(host_id, cfg);
+	json_decref(cfg);
+	jobs_resend_queued(host_id);
+	for (size_t i = 0; i < m->nfires; i++)
+		fires_handle(host_id, m->fires[i].schedule_id, m->fires[i].slot, "persisted");
+	char mode[32];
+	if (db_host_mode(host_id, mode, sizeof(mode)) == 0 && !strcmp(mode, "intermittent"))
+		catchup_arm(host_id, now + g_srv->settle_s);
+	if (!db_host_busy(host_id))
+		pending_dispatch(host_id);
+}
+
+void agents_on_message(int64_t host_id, const struct proto_msg *m)
+{
+	switch (m->type) {
+	case PROTO_HELLO:
+		agents_on_hello(host_id, m);
+		break;
+	case PROTO_FIRE:
+		fires_handle(host_id, m->fire.schedule_id, m->fire.slot, "live");
+		break;
+	default:
+		if (jobs_on_report(host_id, m) && !db_host_busy(host_id))
+			pending_dispatch(host_id);
+		break;
+	}
+}
+
+void agents_on_disconnect(int64_t host_id)
+{
+	db_exec("UPDATE hosts SET last_seen_at=? WHERE id=?", "ii", srv_now(), host_id);
+}
+
+void agents_retry_unrecorded(void)
+{
+	if (!jobs_unrecorded())
+		return;
+	int64_t hosts[64];
+	size_t n = jobs_retry_unrecorded(hosts, 64);
+	for (size_t i = 0; i < n; i++)
+		if (!db_host_busy(hosts[i]))
+			pending_dispatch(hosts[i]);
+}
+
+static void retry_cb(lws_sorted_usec_list_t *sul)
+{
+	agents_retry_unrecorded();
+	lws_sul_schedule(g_srv->lws, 0, sul, retry_cb, LWS_US_PER_SEC);
+}
+
+void agents_start(void)
+{
+	static lws_sorted_usec_list_t sul;
+	lws_sul_schedule(g_srv->lws, 0, &sul, retry_cb, LWS_US_PER_SEC);
+}
+
+const struct hub_handler agents_handler = {
+	.message = agents_on_message,
+	.disconnected = agents_on_disconnect,
+};

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Catch-up for intermittent hosts (DESIGN.md, "Intermittent hosts"; the
+ * semantics of the seed module in shared/seed): a laptop asleep at its
+ * schedules' times never fired them, so on every hello the server arms a
+ * catch-up at now + settle; when the settle window has passed and the host
+ * is still connected, still intermittent and idle, it gets one backup for
+ * every (schedule, group) that is overdue.
+ *
+ *   the rule      catchup_gate (the host) and catchup_eval_overdue (each
+ *                 pair): pure, time passed in, unit-tested on its own
+ *   the facts     catchup_overdue: the rule over the store's rows, also what
+ *                 a host's `overdue` in the API shows
+ *   arm and run   catchup_arm / catchup_disarm on the due-time heap, the
+ *                 event loop's timer (catchup_timer_cb) and catchup_run
+ *
+ * Beyond the seed, where its v1 stops: success is tracked per (schedule,
+ * group), so an hourly schedule's successes can not hide a missed daily one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/cron.h"
+#include "roost/log.h"
+#include "roost/timeutil.h"
+#include "roostd.h"
+
+#define CATCHUP_MAX_PAIRS 256   /* (schedule, group) pairs dispatched by one catch-up */
+#define CATCHUP_MAX_GROUPS 64   /* groups of one schedule considered */
+
+/* ---- the rule ---- */
+
+enum catchup_skip catchup_gate(const struct catchup_host *h)
+{
+	if (!h->connected)
+		return CATCHUP_SKIP_OFFLINE;
+	if (!h->intermittent)
+		return CATCHUP_SKIP_ALWAYS_ON;
+	if (h->busy)
+		return CATCHUP_SKIP_BUSY;
+	return CATCHUP_RUN;
+}
+
+size_t catchup_eval_overdue(const struct catchup_schedule *s, size_t ns, int64_t now,
+                            struct catchup_due *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ns; i++) {
+		if (!s[i].enabled || !s[i].ngroups)
+			continue;
+		struct cron *c;
+		if (cron_parse(s[i].cron, s[i].tz, &c, NULL) != ROOST_OK)
+			continue; /* a bad expression never causes a surprise backup */
+		for (size_t g = 0; g < s[i].ngroups; g++) {
+			const struct catchup_group *gr = &s[i].groups[g];
+			int64_t next;
+			int overdue = !gr->succeeded ||
+			              (cron_next(c, gr->last_success, &next) == ROOST_OK && next <= now);
+			if (!overdue)
+				continue;
+			if (n < cap)
+				out[n] = (struct catchup_due){s[i].schedule_id, gr->group_id};
+			n++;
+		}
+		cron_free(c);
+	}
+	return n;
+}
+
+enum catchup_skip catchup_eval(const struct catchup_host *h, const struct catchup_schedule *s,
+                               size_t ns, int64_t now, struct catchup_due *out, size_t cap,
+                               size_t *n)
+{
+	*n = 0;
+	enum catchup_skip skip = catchup_gate(h);
+	if (skip == CATCHUP_RUN)
+		*n = catchup_eval_overdue(s, ns, now, out, cap);
+	return skip;
+}
+
+const char *catchup_skip_name(enum catchup_skip s)
+{
+	switch (s) {
+	case CATCHUP_RUN: return "run";
+	case CATCHUP_SKIP_OFFLINE: return "host_offline";
+	case CATCHUP_SKIP_ALWAYS_ON: return "host_always_on";
+	case CATCHUP_SKIP_BUSY: return "host_busy";
+	}
+	return "?";
+}
+
+/* ---- the facts: the rule over the store ---- */
+
+size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap)
+{
+	char *tz = db_host_tz(host_id);
+	size_t total = 0;
+	sqlite3_stmt *ss = db_q("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
+	                        "i", host_id);
+	while (ss && sqlite3_step(ss) == SQLITE_ROW) {
+		struct catchup_group groups[CATCHUP_MAX_GROUPS];
+		size_t ng = 0;
+		int64_t sid = sqlite3_column_int64(ss, 0);
+		sqlite3_stmt *gs = db_q("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
+		                        " LEFT JOIN group_success gs ON gs.schedule_id = sg.schedule_id"
+		                        " AND gs.group_id = sg.group_id WHERE sg.schedule_id=?"
+		                        " ORDER BY sg.group_id", "i", sid);
+		while (gs && sqlite3_step(gs) == SQLITE_ROW && ng < CATCHUP_MAX_GROUPS) {
+			groups[ng].group_id = sqlite3_column_int64(gs, 0);
+			groups[ng].succeeded = sqlite3_column_type(gs, 1) != SQLITE_NULL;
+			groups[ng].last_success = sqlite3_column_int64(gs, 1);
+			ng++;
+		}
+		sqlite3_finalize(gs);
+		struct catchup_schedule cs = {
+			.schedule_id = sid,
+			.cron = (const char *)sqlite3_column_text(ss, 1),
+			.tz = tz,
+			.enabled = sqlite3_column_int(ss, 2),
+			.groups = groups,
+			.ngroups = ng,
+		};
+		total += catchup_eval_overdue(&cs, 1, now, total < cap ? out + total : NULL,
+		                              total < cap ? cap - total : 0);
+	}
+	sqlite3_finalize(ss);
+	free(tz);
+	return total;
+}
+
+/* ---- arm and run ---- */
+
+static void timer_rearm(void)
+{
+	struct srv *s = g_srv;
+	if (!s->lws)
+		return; /* unit tests call catchup_timer_cb themselves */
+	int64_t next = dueheap_next(s->catchups);
+	if (next == INT64_MAX) {
+		lws_sul_cancel(&s->sul_catchup);
+		s->sul_armed = 0;
+		return;
+	}
+	if (s->sul_armed && s->sul_due == next)
+		return;
+	int64_t delay = next - srv_now();
+	if (delay < 0)
+		delay = 0;
+	/* +50 ms so the second has surely begun when it fires */
+	lws_sul_schedule(s->lws, 0, &s->sul_catchup, catchup_timer_cb,
+	                 (lws_usec_t)delay * LWS_US_PER_SEC + 50 * LWS_US_PER_MS);
+	s->sul_armed = 1;
+	s->sul_due = next;
+}
+
+void catchup_arm(int64_t host_id, int64_t due)
+{
+	if (dueheap_arm(g_srv->catchups, host_id, due) != ROOST_OK) {
+		log_error("catchup.arm_failed", "host=%lld", (long long)host_id);
+		return;
+	}
+	char tb[40];
+	log_info("catchup.armed", "host=%lld due=%s", (long long)host_id,
+	         roost_time_format(due, tb, sizeof(tb)));
+	timer_rearm();
+}
+
+void catchup_disarm(int64_t host_id)
+{
+	dueheap_disarm(g_srv->catchups, host_id);
+}
+
+void catchup_run(int64_t host_id, int64_t now)
+{
+	char mode[32];
+	if (db_host_mode(host_id, mode, sizeof(mode)))
+		return; /* removed meanwhile */
+	struct catchup_host h = {
+		.connected = hub_online(host_id),
+		.intermittent = !strcmp(mode, "intermittent"),
+		.busy = db_host_busy(host_id),
+	};
+	enum catchup_skip skip = catchup_gate(&h);
+	if (skip != CATCHUP_RUN) {
+		log_info("catchup.skip", "host=%lld why=%s", (long long)host_id,
+		         catchup_skip_name(skip));
+		return;
+	}
+	struct catchup_due due[CATCHUP_MAX_PAIRS];
+	size_t n = catchup_overdue(host_id, now, due, CATCHUP_MAX_PAIRS);
+	if (n == 0) {
+		log_info("catchup.none", "host=%lld why=\"no (schedule, group) overdue\"",
+		         (long long)host_id);
+		return;
+	}
+	if (n > CATCHUP_MAX_PAIRS)
+		n = CATCHUP_MAX_PAIRS;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = jobs_create(host_id, due[i].schedule_id, due[i].group_id, "backup",
+		                         "catchup", NULL);
+		if (!id)
+			continue;
+		if (jobs_send_start(host_id, id) != 0) {
+			/* the groups already sent stay sent; this one is withdrawn and retried */
+			jobs_withdraw(host_id, id);
+			log_warn("catchup.send_failed", "host=%lld schedule=%lld group=%lld why=\"send "
+			                                "failed; re-armed\"", (long long)host_id,
+			         (long long)due[i].schedule_id, (long long)due[i].group_id);
+			catchup_arm(host_id, now + g_srv->settle_s);
+			return;
+		}
+		log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=backup trigger=catchup "
+		                     "job=%lld why=\"overdue after the settle window\" sent=yes",
+		         (long long)host_id, (long long)due[i].schedule_id,
+		         (long long)due[i].group_id, (long long)id);
+	}
+}
+
+void catchup_timer_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	struct srv *s = g_srv;
+	s->sul_armed = 0;
+	int64_t now = srv_now(), host;
+	while (dueheap_pop_due(s->catchups, now, &host) == 0)
+		catchup_run(host, now);
+	timer_rearm();
+}

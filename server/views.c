@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The REST API's JSON objects (DESIGN.md, "REST API"): a host, a group, a
+ * schedule and a job as the API shows them, each built in one place.
+ * A host's `overdue` is the catch-up rule itself (catchup_overdue), not a
+ * second evaluation of it; its `online` is the hub's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/cron.h"
+#include "roostd.h"
+
+static json_t *col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+	                                                 : json_time(sqlite3_column_int64(st, i));
+}
+
+static json_t *col_id(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+	                                                 : json_integer(sqlite3_column_int64(st, i));
+}
+
+static json_t *col_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+	return j ? j : json_array();
+}
+
+json_t *view_host(int64_t host_id)
+{
+	sqlite3_stmt *st = db_q("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
+	                        " tz, created_at FROM hosts WHERE id=?", "i", host_id);
+	json_t *h = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t cur = db_int(0, "SELECT id FROM jobs WHERE host_id=? AND status IN "
+		                        "('queued','running') ORDER BY (status='running') DESC, id LIMIT 1",
+		                     "i", host_id);
+		struct catchup_due d;
+		int64_t now = srv_now();
+		h = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:b, s:o, s:o}",
+		              "id", (json_int_t)host_id, "name", col_text(st, 1), "hostname",
+		              col_text(st, 2), "os", col_text(st, 3), "mode", col_text(st, 4),
+		              "online", hub_online(host_id), "last_seen_at", col_time(st, 5),
+		              "last_backup_at", col_time(st, 6), "current_job_id",
+		              cur ? json_integer(cur) : json_null(), "overdue",
+		              catchup_overdue(host_id, now, &d, 1) > 0, "tz", col_text(st, 7),
+		              "created_at", col_time(st, 8));
+	}
+	sqlite3_finalize(st);
+	return h;
+}
+
+json_t *view_group(int64_t group_id)
+{
+	sqlite3_stmt *st =
+		db_q("SELECT id, name, paths, excludes, host_id FROM source_groups WHERE id=?", "i",
+		     group_id);
+	json_t *g = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		g = json_pack("{s:I, s:o, s:o, s:o, s:I}", "id", (json_int_t)group_id, "name",
+		              col_text(st, 1), "paths", col_json(st, 2), "excludes", col_json(st, 3),
+		              "host_id", (json_int_t)sqlite3_column_int64(st, 4));
+	sqlite3_finalize(st);
+	return g;
+}
+
+static json_t *schedule_group_ids(int64_t schedule_id)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st = db_q("SELECT group_id FROM schedule_groups WHERE schedule_id=? "
+	                        "ORDER BY group_id", "i", schedule_id);
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_integer(sqlite3_column_int64(st, 0)));
+	sqlite3_finalize(st);
+	return a;
+}
+
+json_t *view_schedule(int64_t schedule_id)
+{
+	sqlite3_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz FROM "
+	                        "schedules s JOIN hosts h ON h.id = s.host_id WHERE s.id=?",
+	                        "i", schedule_id);
+	json_t *s = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		struct cron *c = NULL;
+		int64_t next = 0;
+		if (sqlite3_column_int(st, 3) &&
+		    cron_parse((const char *)sqlite3_column_text(st, 2),
+		               (const char *)sqlite3_column_text(st, 5), &c, NULL) == ROOST_OK &&
+		    cron_next(c, srv_now(), &next) != ROOST_OK)
+			next = 0;
+		cron_free(c);
+		s = json_pack("{s:I, s:o, s:o, s:b, s:o, s:o, s:I}", "id", (json_int_t)schedule_id,
+		              "name", col_text(st, 1), "cron", col_text(st, 2), "enabled",
+		              sqlite3_column_int(st, 3), "group_ids", schedule_group_ids(schedule_id),
+		              "next_at", json_time(next), "host_id",
+		              (json_int_t)sqlite3_column_int64(st, 4));
+	}
+	sqlite3_finalize(st);
+	return s;
+}
+
+json_t *view_job(int64_t job_id)
+{
+	sqlite3_stmt *st = db_q("SELECT id, host_id, schedule_id, group_id, kind, trigger, status,"
+	                        " created_at, started_at, finished_at, snapshot_id, files, bytes,"
+	                        " bytes_new, error, params FROM jobs WHERE id=?", "i", job_id);
+	json_t *j = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		j = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+		              " s:{s:I, s:I, s:I}, s:o}",
+		              "id", (json_int_t)job_id, "host_id",
+		              (json_int_t)sqlite3_column_int64(st, 1), "schedule_id", col_id(st, 2),
+		              "group_id", col_id(st, 3), "kind", col_text(st, 4), "trigger",
+		              col_text(st, 5), "status", col_text(st, 6), "created_at",
+		              col_time(st, 7), "started_at", col_time(st, 8), "finished_at",
+		              col_time(st, 9), "snapshot_id", col_text(st, 10), "stats", "files",
+		              (json_int_t)sqlite3_column_int64(st, 11), "bytes",
+		              (json_int_t)sqlite3_column_int64(st, 12), "bytes_new",
+		              (json_int_t)sqlite3_column_int64(st, 13), "error", col_text(st, 14));
+		const char *params = (const char *)sqlite3_column_text(st, 15);
+		json_t *p = params ? json_loads(params, 0, NULL) : NULL;
+		if (p)
+			json_object_set_new(j, "params", p);
+	}
+	sqlite3_finalize(st);
+	return j;
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# roostd's connection budgets (issue 16): slow request bodies are cut off by
+# the minimum rate while other clients keep getting answers within a second;
+# at a low descriptor limit a flood of connections pauses accepting (no
+# busy loop, a bounded log), what is open keeps being served, and health
+# answers once the flood stops; connections per address are capped.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fleet.sh"
+H="$PY $ROOST_SRC/tests/integration/hostile.py"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# 1. slow bodies: 1 byte a second against a minimum of 100 B/s over 2 s
+start_server 2 --body-timeout 2 --body-min-rate 100 --max-conns-per-addr 0
+$H slowbody "$SPORT" 40 15 > "$TMP/slow.out" &
+SLOW=$!
+sleep 1
+PROBE=$($H probe "$SPORT" 6)
+wait "$SLOW"
+SL=$(cat "$TMP/slow.out")
+expect_eq "${SL%% *}" "closed=40" "every slow body is cut off ($SL)"
+expect_eq "$($PY -c "import sys; print(float(sys.argv[1].split('max_s=')[1]) < 10)" "$SL")" True \
+  "within a few seconds, not when the client gives up ($SL)"
+expect_contains "$PROBE" "fail=0" "other clients are answered meanwhile ($PROBE)"
+expect_eq "$($PY -c "import sys; print(int(sys.argv[1].split('max_ms=')[1]) < 1000)" "$PROBE")" True \
+  "each within a second ($PROBE)"
+expect_contains "$(cat "$TMP/server.log")" "event=http.slow_body" "slow bodies are logged"
+N=$(grep -c "event=http.slow_body" "$TMP/server.log" || true)
+(( N <= 10 )) && ok "rate-limited: $N slow_body lines for 40 peers" || bad "$N slow_body lines"
+stop_server
+
+# 2. a descriptor limit of 256 (160 connections after the reserve) and a flood of 400
+SPORT=$(free_port)
+: > "$TMP/server2.log"
+bash -c 'ulimit -n 256 && exec "$@"' _ "$ROOST_BIN/roostd" --data "$SDATA" --listen "127.0.0.1:$SPORT" \
+  --header-timeout 3 --max-conns-per-addr 0 >>"$TMP/server.out" 2>>"$TMP/server2.log" &
+SPID=$!
+disown "$SPID"
+cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+export ROOST_SERVER="https://127.0.0.1:$SPORT"
+wait_until 20 curl -skf "$ROOST_SERVER/v1/health" || bad "roostd did not come up under ulimit -n 256"
+expect_contains "$(cat "$TMP/server2.log")" "nofile=256" "roostd sees the limit"
+$H keepalive "$SPORT" 14 > "$TMP/ka.out" &
+KA=$!
+sleep 1
+LINES0=$(wc -l < "$TMP/server2.log")
+$H flood "$SPORT" 400 8 > "$TMP/flood.out" &
+FLOOD=$!
+wait_until 10 grep -q opened "$TMP/flood.out" || true
+sleep 1
+T0=$(cpu_ticks "$SPID"); sleep 3; T1=$(cpu_ticks "$SPID")
+(( T1 - T0 < 150 )) && ok "no busy loop at the limit ($((T1 - T0)) ticks of CPU in 3 s)" \
+  || bad "roostd spins at the limit: $((T1 - T0)) ticks in 3 s"
+expect_contains "$(cat "$TMP/server2.log")" "event=net.saturated" "the pause is logged"
+wait "$FLOOD"
+wait_until 5 curl -skf -m 2 "$ROOST_SERVER/v1/health" && ok "health answers once the flood stops" \
+  || bad "health does not answer after the flood"
+wait "$KA"
+expect_contains "$(cat "$TMP/ka.out")" "fail=0" "an open connection is served through the flood ($(cat "$TMP/ka.out"))"
+LINES=$(( $(wc -l < "$TMP/server2.log") - LINES0 ))
+(( LINES < 60 )) && ok "the log stays bounded: $LINES lines" || bad "log flood: $LINES lines"
+kill -TERM "$SPID"; wait_pid "$SPID"
+
+# 3. per address: at most 20 connections at once from 127.0.0.1
+SPORT=$(free_port)
+start_server 2 --max-conns-per-addr 20
+PA=$($H peraddr "$SPORT" 40)
+N=${PA#refused=}
+(( N >= 15 && N <= 25 )) && ok "connections beyond 20 from one address refused ($PA)" || bad "per-address limit: $PA"
+wait_until 5 curl -skf "$ROOST_SERVER/v1/health" && ok "served again once they close" || bad "health after per-address refusals"
+# closed connections no longer count: 60 in a row, one at a time, all served
+SEQ=0
+for i in $(seq 60); do curl -skf -o /dev/null "$ROOST_SERVER/v1/health" && SEQ=$((SEQ + 1)); done
+expect_eq "$SEQ" 60 "60 connections one after another from one address, all served (limit 20)"
+expect_contains "$(cat "$TMP/server.log")" "why=per_address_limit" "refusals are logged"
+stop_server
+finish
