@@ -82,10 +82,11 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 kill -0 $SLOW_PID 2>/dev/null && ok "the slow upload is still going" || bad "the slow upload ended early"
 (( ms < 3000 )) && ok "5 admin requests during a slow upload took $ms ms" || bad "requests stalled behind an upload: $ms ms"
 wait $SLOW_PID
-expect_eq "$(cat "$TMP/slow.code")" 201 "the slow upload completed"
-cmp -s "$TMP/slow" "$SDATA/repo/packs/cd/${SLOWNAME:6}" && ok "uploaded object stored intact" || bad "uploaded object differs"
-expect_rc 3 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password"
-expect_contains "$OUT$ERR" "${SLOWNAME:6:16}" "check names the garbage a host uploaded"
+# the body was random bytes, not a pack: roostd checks an upload's content
+# against its name once the body is in (server/objcheck.c) and refuses it
+expect_eq "$(cat "$TMP/slow.code")" 400 "the slow upload of garbage ran to its end and was refused"
+[[ ! -e "$SDATA/repo/packs/cd/${SLOWNAME:6}" ]] && ok "the garbage was not stored" || bad "garbage stored as ${SLOWNAME}"
+expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password"
 stop_agent alpha
 stop_agent beta
 finish

@@ -35,8 +35,7 @@ SPORT=$(free_port)
 bash -c 'ulimit -n 256 && exec "$@"' _ "$ROOST_BIN/roostd" --data "$SDATA" --listen "127.0.0.1:$SPORT" \
   --header-timeout 3 --max-conns-per-addr 0 >>"$TMP/server.out" 2>>"$TMP/server2.log" &
 SPID=$!
-disown "$SPID"
-cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+daemon_started "$SPID" roostd
 export ROOST_SERVER="https://127.0.0.1:$SPORT"
 wait_until 20 curl -skf "$ROOST_SERVER/v1/health" || bad "roostd did not come up under ulimit -n 256"
 expect_contains "$(cat "$TMP/server2.log")" "nofile=256" "roostd sees the limit"
@@ -59,7 +58,7 @@ wait "$KA"
 expect_contains "$(cat "$TMP/ka.out")" "fail=0" "an open connection is served through the flood ($(cat "$TMP/ka.out"))"
 LINES=$(( $(wc -l < "$TMP/server2.log") - LINES0 ))
 (( LINES < 60 )) && ok "the log stays bounded: $LINES lines" || bad "log flood: $LINES lines"
-kill -TERM "$SPID"; wait_pid "$SPID"
+stop_server
 
 # 3. per address: at most 20 connections at once from 127.0.0.1
 SPORT=$(free_port)
