@@ -71,7 +71,7 @@ daemon_log_tail() { # LABEL
 # Every report of a sanitizer in any daemon log fails the test, with the report.
 scan_sanitizer_logs() {
   local f found=0
-  for f in "$TMP"/server.log "$TMP"/server.out "$TMP"/agent-*.log "$TMP"/agent-*.out "$TMP"/extra-*.log; do
+  for f in "$TMP"/server*.log "$TMP"/server*.out "$TMP"/agent-*.log "$TMP"/agent-*.out "$TMP"/extra-*.log; do
     [[ -f $f ]] || continue
     if grep -Eq "$SANITIZER_RE" "$f"; then
       found=1
