@@ -220,12 +220,6 @@ static enum roost_err put_fire(json_t *o, const struct proto_fire *f, struct roo
 	return err;
 }
 
-/* A new object {"type": t}. */
-static enum roost_err new_msg(enum proto_type t, json_t **out)
-{
-	*out = json_pack("{s:s}", "type", proto_type_name(t));
-	return *out ? ROOST_OK : ROOST_ENOMEM;
-}
 
 /* Every encoder ends here: o is handed out only if the decoder takes it. */
 static enum roost_err check_out(enum roost_err err, json_t *o, json_t **out,
@@ -249,7 +243,7 @@ enum roost_err proto_encode_hello(const struct proto_msg *m, json_t **out,
 {
 	json_t *o, *jobs = NULL, *fires = NULL;
 	*out = NULL;
-	enum roost_err err = new_msg(PROTO_HELLO, &o);
+	enum roost_err err = proto_new_msg(PROTO_HELLO, &o);
 	if (err)
 		return err;
 	if ((err = proto_put_int(o, "protocol", m->protocol, eb)) ||
@@ -295,7 +289,7 @@ enum roost_err proto_encode_fire(const struct proto_fire *f, json_t **out,
 {
 	json_t *o;
 	*out = NULL;
-	enum roost_err err = new_msg(PROTO_FIRE, &o);
+	enum roost_err err = proto_new_msg(PROTO_FIRE, &o);
 	if (err)
 		return err;
 	return check_out(put_fire(o, f, eb), o, out, eb);
@@ -306,7 +300,7 @@ static enum roost_err encode_job_msg(enum proto_type t, const struct proto_job *
 {
 	json_t *o;
 	*out = NULL;
-	enum roost_err err = new_msg(t, &o);
+	enum roost_err err = proto_new_msg(t, &o);
 	if (err)
 		return err;
 	return check_out(put_job(o, j, eb), o, out, eb);

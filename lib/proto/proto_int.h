@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "roost/error.h"
+#include "roost/proto.h"
 
 /* Parses len bytes (at most max) into an object; *out is a new reference. */
 enum roost_err proto_load(const char *buf, size_t len, size_t max, json_t **out,
@@ -53,6 +54,8 @@ enum roost_err proto_put_str(json_t *o, const char *key, const char *s,
 enum roost_err proto_put_str_or_null(json_t *o, const char *key, const char *s,
                                      struct roost_errbuf *eb);
 enum roost_err proto_put_int(json_t *o, const char *key, int64_t v, struct roost_errbuf *eb);
+/* A new message object {"type": t} into *out (new reference); ROOST_ENOMEM. */
+enum roost_err proto_new_msg(enum proto_type t, json_t **out);
 /* An RFC 3339 string. */
 enum roost_err proto_put_time(json_t *o, const char *key, int64_t t, struct roost_errbuf *eb);
 /* Any bytes as text that fits in cap bytes: invalid UTF-8 becomes U+FFFD

@@ -204,6 +204,12 @@ enum roost_err proto_put_str_or_null(json_t *o, const char *key, const char *s,
 	return s[0] ? proto_put_str(o, key, s, eb) : proto_put(o, key, json_null(), eb);
 }
 
+enum roost_err proto_new_msg(enum proto_type t, json_t **out)
+{
+	*out = json_pack("{s:s}", "type", proto_type_name(t));
+	return *out ? ROOST_OK : ROOST_ENOMEM;
+}
+
 enum roost_err proto_put_int(json_t *o, const char *key, int64_t v, struct roost_errbuf *eb)
 {
 	return proto_put(o, key, json_integer((json_int_t)v), eb);

@@ -322,11 +322,6 @@ static enum roost_err put_schedule(json_t *o, const struct proto_schedule *s,
 		}                                                \
 	} while (0)
 
-static enum roost_err new_msg(enum proto_type t, json_t **out)
-{
-	*out = json_pack("{s:s}", "type", proto_type_name(t));
-	return *out ? ROOST_OK : ROOST_ENOMEM;
-}
 
 /* Every encoder ends here: o is handed out only if the decoder takes it. */
 static enum roost_err check_out(enum roost_err err, json_t *o, json_t **out,
@@ -350,7 +345,7 @@ enum roost_err proto_encode_config(const struct proto_config *c, json_t **out,
 {
 	json_t *o, *groups = NULL, *scheds = NULL;
 	*out = NULL;
-	enum roost_err err = new_msg(PROTO_CONFIG, &o);
+	enum roost_err err = proto_new_msg(PROTO_CONFIG, &o);
 	if (err)
 		return err;
 	if ((err = proto_put_int(o, "host_id", c->host_id, eb)) ||
@@ -393,7 +388,7 @@ enum roost_err proto_encode_job_start(const struct proto_job_start *s, json_t **
 {
 	json_t *o;
 	*out = NULL;
-	enum roost_err err = new_msg(PROTO_JOB_START, &o);
+	enum roost_err err = proto_new_msg(PROTO_JOB_START, &o);
 	if (err)
 		return err;
 	if ((err = proto_put_int(o, "job_id", s->job_id, eb)) ||
@@ -422,7 +417,7 @@ enum roost_err proto_encode_job_cancel(const struct proto_job_cancel *c, json_t 
 {
 	json_t *o;
 	*out = NULL;
-	enum roost_err err = new_msg(PROTO_JOB_CANCEL, &o);
+	enum roost_err err = proto_new_msg(PROTO_JOB_CANCEL, &o);
 	if (err)
 		return err;
 	return check_out(proto_put_int(o, "job_id", c->job_id, eb), o, out, eb);
