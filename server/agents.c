@@ -46,7 +46,8 @@ static int load_schedule(sqlite3_stmt *st, const char *tz, int64_t now, struct p
 	p->group_ids = n ? malloc(n * sizeof(*p->group_ids)) : NULL;
 	if (n && !p->group_ids)
 		return -1;
-	memcpy(p->group_ids, ids, n * sizeof(*ids));
+	if (n)
+		memcpy(p->group_ids, ids, n * sizeof(*ids));
 	p->ngroup_ids = n;
 	return 0;
 }
@@ -161,8 +162,8 @@ void agents_retry_unrecorded(void)
 {
 	if (!jobs_unrecorded())
 		return;
-	int64_t hosts[64];
-	size_t n = jobs_retry_unrecorded(hosts, 64);
+	static int64_t hosts[4096]; /* as many as jobs.c keeps */
+	size_t n = jobs_retry_unrecorded(hosts, sizeof(hosts) / sizeof(hosts[0]));
 	for (size_t i = 0; i < n; i++)
 		if (!db_host_busy(hosts[i]))
 			pending_dispatch(hosts[i]);
