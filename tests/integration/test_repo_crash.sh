@@ -66,15 +66,14 @@ echo "# after the kills: $packs_before packs committed; final backup stored $byt
 # this test proves nothing: a failure, not a skip.
 (( packs_before > 2 )) && ok "the killed backups committed $packs_before packs" \
   || bad "the killed backups committed only $packs_before packs: nothing to reuse (kills too early?)"
-# What the final backup may store anew: at most the last trial's fresh data
-# (some of which that trial may have committed), plus 2 MiB: trees and the
-# small files, which sit in packs that are only finished at the end of a
-# backup (1 MiB packs). The 32 MB of shared files were read by every trial:
-# the kills left them stored, and the final backup must not upload them again.
-limit=$(( fresh + 2 * 1048576 ))
-(( bytes_new <= limit )) && ok "final backup reuses what killed backups uploaded ($bytes_new <= $limit new bytes)" \
-  || bad "final backup uploaded $bytes_new of $bytes bytes again (limit $limit)"
-# nothing uploaded twice: no blob is stored in more than one pack
+# Reuse, exactly: the packs the killed backups committed hold blobs of the
+# final tree (the shared files are read before z-fresh/), so the final backup
+# stores less than the whole tree, and it uploads none of them again: after
+# it, no blob is stored in two packs (checked below). How much the kills had
+# committed depends on where they landed (this machine's load), so the amount
+# is printed, not bounded: a bound on it would test the timing, not reuse.
+(( bytes_new < bytes )) && ok "final backup reuses what killed backups uploaded ($bytes_new of $bytes bytes new)" \
+  || bad "final backup uploaded all $bytes bytes again"
 expect_rc 0 "$ROOST" repo check -r "$R"
 expect_eq "$(grep -c 'more than one pack' <<< "$OUT$ERR")" 0 "no blob is stored twice after $TRIALS kills"
 expect_rc 0 "$ROOST" repo check -r "$R" --read-data
