@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the fleet admin commands share: their options, the connection to
+ * roostd's REST API, and printing. admin_client.c implements it and
+ * dispatches `roost GROUP ...` to the command group's file (cmd_admin.c
+ * for hosts, groups, schedules, jobs and snapshots; cmd_maintenance.c for
+ * retention, maintenance and the repository).
+ */
+#ifndef ROOST_CLI_ADMIN_H
+#define ROOST_CLI_ADMIN_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+struct roost_http;
+
+#define MAXV 64
+
+struct aopts {
+	const char *server, *token_file, *fingerprint;
+	int json;
+	const char *ttl, *uses, *mode, *cron, *count, *host, *status, *limit, *target, *timeout;
+	int disabled;
+	const char *paths[MAXV], *excludes[MAXV], *groups[MAXV], *includes[MAXV];
+	int npaths, nexcludes, ngroups, nincludes;
+	char *pos[8];
+	int npos;
+};
+
+struct api {
+	struct roost_http *h;
+	int json;
+};
+
+/* Makes a request with body (taken over; may be NULL); on success *out holds
+ * the JSON (caller frees). Returns an exit code (0 ok) after printing any error. */
+int call(struct api *a, const char *method, const char *path, json_t *body, json_t **out);
+void print_json(json_t *j);
+/* Prints r as JSON with --json, else the formatted text. */
+void show(const struct api *a, json_t *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A member as text ("-" when absent or null; booleans as yes/no), or as an integer (0). */
+const char *jstr(json_t *o, const char *k);
+long long jint(json_t *o, const char *k);
+/* URL-escaped copy (caller frees). */
+char *esc(const char *s);
+/* Exit 2 with "usage: roost USAGE" unless there are exactly n positional arguments. */
+int need(const struct aopts *o, int n, const char *usage);
+json_t *strarr(const char **v, int n);
+/* Finds a named object's id in a JSON list from path (or takes a numeric name as the id). */
+int find_named(struct api *a, const char *path, const char *name, const char *what,
+               long long *id);
+
+/* cmd_admin.c */
+int token_cmd(struct api *a, struct aopts *o);
+int host_cmd(struct api *a, struct aopts *o);
+int group_cmd(struct api *a, struct aopts *o);
+int schedule_cmd(struct api *a, struct aopts *o);
+int backup_cmd(struct api *a, struct aopts *o);
+int restore_cmd(struct api *a, struct aopts *o);
+int job_cmd(struct api *a, struct aopts *o);
+int snapshot_cmd(struct api *a, struct aopts *o);
+
+#endif
