@@ -144,6 +144,7 @@ enum roost_err roost_repo_diff(struct roost_repo *r, const struct roost_snapshot
 /* ---- check ---- */
 struct roost_check_opts {
 	int read_data;
+	unsigned sample_packs; /* without read_data: read this many packs, chosen at random */
 	void (*report)(void *ctx, int is_error, const char *msg);
 	void *ctx;
 };
@@ -158,6 +159,25 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
 struct roost_keep_policy {
 	int last, hourly, daily, weekly, monthly, yearly; /* 0: unused */
 };
+/* retention.c: restic's keep rules over one series of times, newest first */
+enum {
+	ROOST_KEEP_RULE_LAST,
+	ROOST_KEEP_RULE_HOURLY,
+	ROOST_KEEP_RULE_DAILY,
+	ROOST_KEEP_RULE_WEEKLY,
+	ROOST_KEEP_RULE_MONTHLY,
+	ROOST_KEEP_RULE_YEARLY,
+	ROOST_KEEP_RULES
+};
+int roost_keep_policy_empty(const struct roost_keep_policy *p);
+/* why[i] gets a bit (1 << rule) for every rule that keeps times[i]; 0: not kept. */
+void roost_keep_apply(const struct roost_keep_policy *p, const int64_t *times, size_t n,
+                      unsigned *why);
+/* The calendar bucket of t for a rule (UTC; weeks start on Monday). */
+int64_t roost_keep_bucket(int64_t t, int rule);
+const char *roost_keep_rule_name(int rule);
+/* "last, daily": the rules in why, for messages. */
+void roost_keep_reason(unsigned why, char *buf, size_t len);
 /* Groups snapshots by (hostname, paths) and removes those the policy does not
  * keep. remove_cb (may be NULL) is told each decision. */
 enum roost_err roost_repo_forget(struct roost_repo *r, const struct roost_keep_policy *p,
@@ -171,10 +191,15 @@ struct roost_prune_opts {
 	int64_t now;     /* wall time (seconds), injected for tests */
 	void (*report)(void *ctx, const char *msg);
 	void *ctx;
+	/* May a pack marked at marked_at be deleted now (its grace has passed)?
+	 * NULL: yes. roostd answers no while a job that may still reference it
+	 * is live. */
+	int (*may_delete)(void *ctx, int64_t marked_at);
 };
 struct roost_prune_result {
 	uint64_t packs_deleted, bytes_deleted, packs_marked, packs_repacked, blobs_repacked;
 	uint64_t packs_kept_marked;
+	uint64_t packs_waiting; /* grace over, but may_delete said not yet */
 };
 enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,
                                 struct roost_prune_result *res, struct roost_errbuf *eb);

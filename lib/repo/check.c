@@ -5,7 +5,8 @@
  * interrupted; not an error); every snapshot opens, every tree it reaches
  * loads and every blob it names is indexed. With read_data, every pack is
  * read whole: its hash must match its name and every blob must decrypt,
- * decompress and hash to its id.
+ * decompress and hash to its id; with sample_packs instead, that many
+ * packs chosen at random are (roostd's maintenance check).
  */
 #include <sodium.h>
 #include <stdarg.h>
@@ -221,11 +222,24 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
 	idset_free(trees);
 	if (err)
 		goto done;
-	if (o->read_data)
+	if (o->read_data) {
 		for (size_t i = 0; i < np; i++)
 			read_pack(&c, bc, pnames[i], psizes[i]);
-	else
+	} else {
 		res->blobs = index_nblobs(r->index);
+		/* a sample: a partial Fisher-Yates shuffle picks distinct packs */
+		size_t want = o->sample_packs < np ? o->sample_packs : np;
+		for (size_t i = 0; i < want; i++) {
+			size_t k = i + randombytes_uniform((uint32_t)(np - i));
+			char *tn = pnames[i];
+			uint64_t ts = psizes[i];
+			pnames[i] = pnames[k];
+			psizes[i] = psizes[k];
+			pnames[k] = tn;
+			psizes[k] = ts;
+			read_pack(&c, bc, pnames[i], psizes[i]);
+		}
+	}
 done:
 	free_names(names, n);
 	free_names(pnames, np);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * forget (retention policies), prune (two-phase removal with a grace
+ * forget (retention policies, decided by retention.c), prune (two-phase removal with a grace
  * period) and stats.
  *
  * Prune never deletes a pack in the run that finds it unused: it marks it.
@@ -23,23 +23,6 @@
 #include "roost/timeutil.h"
 
 /* ---- forget ---- */
-
-static int64_t bucket(int64_t t, int kind)
-{
-	struct roost_civil c;
-	roost_civil_from_time(t, &c);
-	switch (kind) {
-	case 0: return c.year * 1000000 + c.month * 10000 + c.day * 100 + c.hour; /* hourly */
-	case 1: return c.year * 10000 + c.month * 100 + c.day;                    /* daily */
-	case 2: { /* weekly: weeks since the Monday before the epoch */
-		int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-		int64_t d = days + 3;
-		return d >= 0 ? d / 7 : -((-d + 6) / 7);
-	}
-	case 3: return c.year * 100 + c.month; /* monthly */
-	default: return c.year;               /* yearly */
-	}
-}
 
 static int same_group(const struct roost_snapshot *a, const struct roost_snapshot *b)
 {
@@ -64,7 +47,7 @@ enum roost_err roost_repo_forget(struct roost_repo *r, const struct roost_keep_p
                                  void (*cb)(void *, const struct roost_snapshot *, int keep),
                                  void *ctx, struct roost_errbuf *eb)
 {
-	if (!p->last && !p->hourly && !p->daily && !p->weekly && !p->monthly && !p->yearly)
+	if (roost_keep_policy_empty(p))
 		return roost_errf(eb, ROOST_EINVAL, "no --keep-* policy given");
 	struct roost_snapshot *v;
 	size_t n;
@@ -87,19 +70,21 @@ enum roost_err roost_repo_forget(struct roost_repo *r, const struct roost_keep_p
 				grouped[i] = 1;
 				members[m++] = i;
 			}
-		const int limits[6] = {p->last, p->hourly, p->daily, p->weekly, p->monthly, p->yearly};
-		for (int rule = 0; rule < 6; rule++) {
-			int left = limits[rule];
-			int64_t last = INT64_MIN;
-			for (size_t k = 0; k < m && left > 0; k++) {
-				int64_t bk = rule == 0 ? (int64_t)k : bucket(v[members[k]].time_s, rule - 1);
-				if (rule == 0 || bk != last) {
-					keep[members[k]] = 1;
-					last = bk;
-					left--;
-				}
-			}
+		int64_t *times = malloc(m * sizeof(*times));
+		unsigned *why = malloc(m * sizeof(*why));
+		if (!times || !why) {
+			free(times);
+			free(why);
+			err = ROOST_ENOMEM;
+			goto done;
 		}
+		for (size_t k = 0; k < m; k++)
+			times[k] = v[members[k]].time_s;
+		roost_keep_apply(p, times, m, why);
+		for (size_t k = 0; k < m; k++)
+			keep[members[k]] = why[k] != 0;
+		free(times);
+		free(why);
 	}
 	for (size_t i = 0; i < n && !err; i++) {
 		if (cb)
@@ -464,7 +449,9 @@ static enum roost_err prune_place_blobs(struct prune *pr, struct roost_errbuf *e
  * snapshot then (PACK_DELETE). Backups do not deduplicate against marked
  * packs, so only a backup that started before the mark can reference one,
  * and it finishes within the grace period; a marked pack that is used again
- * loses its mark. Mostly-unused packs are repacked and then marked the same
+ * loses its mark. A pack whose grace is over is still kept while
+ * o->may_delete says no: roostd says no while a job that loaded its index
+ * before the mark became visible is live (docs/maintenance.md). Mostly-unused packs are repacked and then marked the same
  * way (PACK_REPACK), as are small packs (every backup ends with up to one
  * per thread) once together they would fill half a pack: no rewriting the
  * same few bytes on every run.
@@ -478,10 +465,12 @@ static void prune_decide(struct prune *pr)
 		if (x->marked_at >= 0) {
 			if (x->used)
 				x->marked_at = -1; /* needed again */
-			else if (pr->o->now - x->marked_at >= pr->o->grace_s)
-				x->action = PACK_DELETE;
-			else
+			else if (pr->o->now - x->marked_at < pr->o->grace_s)
 				pr->res->packs_kept_marked++;
+			else if (pr->o->may_delete && !pr->o->may_delete(pr->o->ctx, x->marked_at))
+				pr->res->packs_waiting++;
+			else
+				x->action = PACK_DELETE;
 		} else if (!x->used) {
 			x->action = PACK_MARK;
 		} else if (x->used_bytes * 2 < x->total_bytes) {
