@@ -224,6 +224,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	}
 	if ((err = roost_http_new(j->id->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
 	    (err = roost_backend_http_open(http, j->id->url, &be, &eb)) ||
+	    (roost_backend_http_set_job(be, (long long)id), 0) ||
 	    (err = roost_repo_open(be, pw, &repo, &eb))) {
 		snprintf(err_msg, sizeof(err_msg), "repository: %s", eb.msg);
 		goto out;

@@ -35,7 +35,7 @@ const char *query_get(const char *query, const char *key, char *buf, size_t cap)
 	return NULL;
 }
 
-static void ok(struct resp *rs, int status, json_t *j)
+void api_ok(struct resp *rs, int status, json_t *j)
 {
 	json_decref(rs->json);
 	rs->status = status;
@@ -43,7 +43,7 @@ static void ok(struct resp *rs, int status, json_t *j)
 }
 
 /* The store did not keep a write: 503 (the client may retry), never a 2xx. */
-static void store_failed(struct resp *rs, const char *what)
+void api_store_failed(struct resp *rs, const char *what)
 {
 	char m[400];
 	snprintf(m, sizeof(m), "%s: the store could not record it (%s)", what, db_last_error());
@@ -51,14 +51,14 @@ static void store_failed(struct resp *rs, const char *what)
 	resp_error(rs, 503, "store_error", m, NULL);
 }
 
-static void not_found(struct resp *rs, const char *what)
+void api_not_found(struct resp *rs, const char *what)
 {
 	char m[160];
 	snprintf(m, sizeof(m), "%s not found", what);
 	resp_error(rs, 404, "not_found", m, NULL);
 }
 
-static int parse_id(const char *s, int64_t *out)
+int api_parse_id(const char *s, int64_t *out)
 {
 	char *e;
 	long long v = strtoll(s, &e, 10);
@@ -97,11 +97,11 @@ static void enroll_tokens_create(struct req *rq, struct resp *rs)
 	int64_t now = srv_now();
 	if (db_exec("INSERT INTO enroll_tokens (token_hash, expires_at, uses_left, created_at) "
 	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != SQLITE_DONE) {
-		store_failed(rs, "the enrollment token");
+		api_store_failed(rs, "the enrollment token");
 		goto out;
 	}
 	log_info("enroll.token_created", "ttl_s=%lld uses=%lld", (long long)t, (long long)u);
-	ok(rs, 201, json_pack("{s:s, s:o, s:I}", "token", text, "expires_at", json_time(now + t),
+	api_ok(rs, 201, json_pack("{s:s, s:o, s:I}", "token", text, "expires_at", json_time(now + t),
 	                      "uses", (json_int_t)u));
 out:
 	json_decref(o);
@@ -139,7 +139,7 @@ static void enroll(struct req *rq, struct resp *rs)
 	}
 	int64_t now = srv_now();
 	if (db_begin()) {
-		store_failed(rs, "the enrollment");
+		api_store_failed(rs, "the enrollment");
 		goto out;
 	}
 	/* constant-time comparison against each live token (there are few) */
@@ -171,16 +171,16 @@ static void enroll(struct req *rq, struct resp *rs)
 	            "VALUES (?, ?, ?, ?, ?, ?)", "ttttbi", name, hostname, os ? os : "", mode, sh,
 	            sizeof(sh), now) != SQLITE_DONE) {
 		db_rollback();
-		store_failed(rs, "the new host");
+		api_store_failed(rs, "the new host");
 		goto out;
 	}
 	int64_t hid = sqlite3_last_insert_rowid(g_srv->st->db);
 	if (db_commit()) {
-		store_failed(rs, "the new host");
+		api_store_failed(rs, "the new host");
 		goto out;
 	}
 	log_info("enroll.ok", "host=%lld name=%s mode=%s", (long long)hid, roost_lq(name), mode);
-	ok(rs, 201, json_pack("{s:I, s:s, s:s, s:s}", "host_id", (json_int_t)hid, "secret", text,
+	api_ok(rs, 201, json_pack("{s:I, s:s, s:s, s:s}", "host_id", (json_int_t)hid, "secret", text,
 	                      "name", name, "mode", mode));
 out:
 	json_decref(o);
@@ -229,13 +229,13 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 			db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
 	}
 	if (db_commit()) {
-		store_failed(rs, "the host's change");
+		api_store_failed(rs, "the host's change");
 		goto out;
 	}
 	log_info("host.changed", "host=%lld mode=%s name=%s", (long long)hid, roost_lq(m),
 	         roost_lq(n));
 	agents_push_config(hid);
-	ok(rs, 200, view_host(hid));
+	api_ok(rs, 200, view_host(hid));
 out:
 	json_decref(o);
 }
@@ -271,10 +271,10 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 		}
 	}
 	if (db_commit()) {
-		store_failed(rs, "the group");
+		api_store_failed(rs, "the group");
 		goto out;
 	}
-	ok(rs, created ? 201 : 200, view_group(gid));
+	api_ok(rs, created ? 201 : 200, view_group(gid));
 	log_info("group.saved", "host=%lld group=%lld", (long long)hid, (long long)gid);
 	agents_push_config(hid);
 out:
@@ -319,7 +319,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		}
 	}
 	if (db_begin()) {
-		store_failed(rs, "the schedule");
+		api_store_failed(rs, "the schedule");
 		goto out;
 	}
 	int created = !sid;
@@ -335,6 +335,13 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		if (s.enabled >= 0)
 			db_exec("UPDATE schedules SET enabled=? WHERE id=?", "ii", (int64_t)s.enabled, sid);
 	}
+	for (int r = 0; r < BODY_KEEP_RULES && s.has_retention; r++) {
+		if (!s.retention_null && !(s.keep_given & (1u << r)))
+			continue;
+		char q[96];
+		snprintf(q, sizeof(q), "UPDATE schedules SET %s=? WHERE id=?", body_keep_names[r]);
+		db_exec(q, "ii", (int64_t)(s.retention_null ? 0 : s.keep[r]), sid);
+	}
 	if (s.group_ids) {
 		db_exec("DELETE FROM schedule_groups WHERE schedule_id=?", "i", sid);
 		json_array_foreach(s.group_ids, i, e)
@@ -342,12 +349,12 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 			        "ii", sid, (int64_t)json_integer_value(e));
 	}
 	if (db_commit()) {
-		store_failed(rs, "the schedule");
+		api_store_failed(rs, "the schedule");
 		goto out;
 	}
 	log_info("schedule.saved", "host=%lld schedule=%lld cron=%s", (long long)hid,
 	         (long long)sid, roost_lq(s.has_cron ? s.cron : NULL));
-	ok(rs, created ? 201 : 200, view_schedule(sid));
+	api_ok(rs, created ? 201 : 200, view_schedule(sid));
 	agents_push_config(hid);
 out:
 	body_schedule_free(&s);
@@ -358,7 +365,7 @@ static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
 	char buf[32];
 	int64_t count = 5;
 	if (query_get(rq->query, "count", buf, sizeof(buf)) &&
-	    (parse_id(buf, &count) || count > 1000)) {
+	    (api_parse_id(buf, &count) || count > 1000)) {
 		resp_error(rs, 400, "invalid_field", "count: between 1 and 1000", "count");
 		return;
 	}
@@ -383,7 +390,7 @@ static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
 		json_array_append_new(arr, json_time(t));
 	}
 	cron_free(c);
-	ok(rs, 200, json_pack("{s:o}", "next", arr));
+	api_ok(rs, 200, json_pack("{s:o}", "next", arr));
 }
 
 /* ---- jobs ---- */
@@ -420,10 +427,10 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 	int64_t id = jobs_dispatch(hid, 0, gid, kind, "manual", params, "requested through the API");
 	free(params);
 	if (!id) {
-		store_failed(rs, "the job");
+		api_store_failed(rs, "the job");
 		return;
 	}
-	ok(rs, 201, view_job(id));
+	api_ok(rs, 201, view_job(id));
 }
 
 static void jobs_list(struct req *rq, struct resp *rs)
@@ -434,10 +441,10 @@ static void jobs_list(struct req *rq, struct resp *rs)
 	const char *lim = query_get(rq->query, "limit", lb, sizeof(lb));
 	int64_t hid = 0, limit = 100;
 	if (host && !(hid = db_host_resolve(host))) {
-		not_found(rs, "host");
+		api_not_found(rs, "host");
 		return;
 	}
-	if (lim && (parse_id(lim, &limit) || limit > 10000)) {
+	if (lim && (api_parse_id(lim, &limit) || limit > 10000)) {
 		resp_error(rs, 400, "invalid_field", "limit: between 1 and 10000", "limit");
 		return;
 	}
@@ -461,7 +468,7 @@ static void jobs_list(struct req *rq, struct resp *rs)
 			json_array_append_new(arr, j);
 	}
 	sqlite3_finalize(st);
-	ok(rs, 200, arr);
+	api_ok(rs, 200, arr);
 }
 
 static void job_cancel(int64_t jid, struct resp *rs)
@@ -469,83 +476,30 @@ static void job_cancel(int64_t jid, struct resp *rs)
 	int64_t hid;
 	switch (jobs_cancel(jid, &hid)) {
 	case JOBS_CANCEL_UNKNOWN:
-		not_found(rs, "job");
+		api_not_found(rs, "job");
 		return;
 	case JOBS_CANCEL_ENDED:
 		resp_error(rs, 409, "conflict", "the job has already ended", NULL);
 		return;
 	case JOBS_CANCEL_STORE_FAILED:
-		store_failed(rs, "the cancellation");
+		api_store_failed(rs, "the cancellation");
 		return;
 	case JOBS_CANCEL_ENDED_HERE:
 		if (!db_host_busy(hid))
 			pending_dispatch(hid);
 		break;
 	}
-	ok(rs, 200, view_job(jid));
-}
-
-/* ---- snapshots ---- */
-
-static void snapshots_list(struct req *rq, struct resp *rs)
-{
-	char hb[160];
-	const char *host = query_get(rq->query, "host", hb, sizeof(hb));
-	char hname[160] = "";
-	if (host) {
-		int64_t hid = db_host_resolve(host);
-		if (!hid) {
-			not_found(rs, "host");
-			return;
-		}
-		sqlite3_stmt *st = db_q("SELECT name FROM hosts WHERE id=?", "i", hid);
-		if (st && sqlite3_step(st) == SQLITE_ROW)
-			snprintf(hname, sizeof(hname), "%s", sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
-	struct roost_errbuf eb = {{0}};
-	if (!g_srv->repo && roost_repo_open(g_srv->repo_be, g_srv->repo_password, &g_srv->repo,
-	                                    &eb) != ROOST_OK) {
-		resp_error(rs, 500, "repository", eb.msg, NULL);
-		return;
-	}
-	struct roost_snapshot *snaps;
-	size_t n;
-	if (roost_repo_snapshots(g_srv->repo, &snaps, &n, NULL, NULL, &eb) != ROOST_OK) {
-		resp_error(rs, 500, "repository", eb.msg, NULL);
-		return;
-	}
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		const struct roost_snapshot *s = &snaps[i];
-		if (host && strcmp(s->hostname, hname))
-			continue;
-		json_t *paths = json_array(), *tags = json_array();
-		for (size_t k = 0; k < s->npaths; k++)
-			json_array_append_new(paths, json_bytes_lossy(s->paths[k], strlen(s->paths[k])));
-		for (size_t k = 0; k < s->ntags; k++)
-			json_array_append_new(tags, json_bytes_lossy(s->tags[k], strlen(s->tags[k])));
-		int64_t hid = db_int(0, "SELECT id FROM hosts WHERE name=?", "t", s->hostname);
-		json_array_append_new(
-			arr, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I}}", "id", s->id,
-			               "time", json_time(s->time_s), "paths", paths, "hostname",
-			               json_bytes_lossy(s->hostname, strlen(s->hostname)), "tags", tags,
-			               "host_id", hid ? json_integer(hid) : json_null(), "summary", "files",
-			               (json_int_t)s->summary.files, "bytes", (json_int_t)s->summary.bytes,
-			               "bytes_new", (json_int_t)s->summary.bytes_new));
-	}
-	roost_snapshots_free(snaps, n);
-	ok(rs, 200, arr);
+	api_ok(rs, 200, view_job(jid));
 }
 
 /* ---- routing ---- */
 
-static int is(const struct req *rq, const char *m)
+int api_is(const struct req *rq, const char *m)
 {
 	return !strcmp(rq->method, m);
 }
 
-static void method_not_allowed(struct resp *rs)
+void api_method_not_allowed(struct resp *rs)
 {
 	resp_error(rs, 405, "method_not_allowed", "method not allowed on this route", NULL);
 }
@@ -554,82 +508,82 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 {
 	/* seg[0]="v1", seg[1]="hosts", seg[2]=id */
 	if (ns == 3) {
-		if (is(rq, "GET"))
-			ok(rs, 200, view_host(hid));
-		else if (is(rq, "PATCH"))
+		if (api_is(rq, "GET"))
+			api_ok(rs, 200, view_host(hid));
+		else if (api_is(rq, "PATCH"))
 			host_patch(hid, rq, rs);
-		else if (is(rq, "DELETE")) {
+		else if (api_is(rq, "DELETE")) {
 			if (db_begin() == 0)
 				db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
 			if (db_commit()) {
-				store_failed(rs, "the host's removal");
+				api_store_failed(rs, "the host's removal");
 				return;
 			}
 			catchup_disarm(hid);
 			hub_kick(hid);
 			log_info("host.removed", "host=%lld", (long long)hid);
-			ok(rs, 200, json_pack("{s:b}", "deleted", 1));
+			api_ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 		} else
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 		return;
 	}
 	const char *sub = seg[3];
 	if (ns == 4 && (!strcmp(sub, "backup") || !strcmp(sub, "restore"))) {
-		if (is(rq, "POST"))
+		if (api_is(rq, "POST"))
 			job_create(hid, sub, rq, rs);
 		else
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 		return;
 	}
 	int groups = !strcmp(sub, "groups"), scheds = !strcmp(sub, "schedules");
 	if (!groups && !scheds) {
-		not_found(rs, "route");
+		api_not_found(rs, "route");
 		return;
 	}
 	if (ns == 4) {
-		if (is(rq, "GET"))
-			ok(rs, 200, groups ? list_ids("SELECT id FROM source_groups WHERE host_id=? ORDER "
+		if (api_is(rq, "GET"))
+			api_ok(rs, 200, groups ? list_ids("SELECT id FROM source_groups WHERE host_id=? ORDER "
 			                              "BY id", "i", hid, view_group)
 			                   : list_ids("SELECT id FROM schedules WHERE host_id=? ORDER BY id",
 			                              "i", hid, view_schedule));
-		else if (is(rq, "POST"))
+		else if (api_is(rq, "POST"))
 			groups ? group_write(hid, 0, rq, rs) : schedule_write(hid, 0, rq, rs);
 		else
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 		return;
 	}
 	int64_t oid;
-	if (parse_id(seg[4], &oid) ||
+	if (api_parse_id(seg[4], &oid) ||
 	    !db_int(0, groups ? "SELECT 1 FROM source_groups WHERE id=? AND host_id=?"
 	                      : "SELECT 1 FROM schedules WHERE id=? AND host_id=?",
 	            "ii", oid, hid)) {
-		not_found(rs, groups ? "group" : "schedule");
+		api_not_found(rs, groups ? "group" : "schedule");
 		return;
 	}
-	if (ns == 6 && scheds && !strcmp(seg[5], "next") && is(rq, "GET")) {
+	if (ns == 6 && scheds && !strcmp(seg[5], "next") && api_is(rq, "GET")) {
 		schedule_next(oid, rq, rs);
 		return;
 	}
 	if (ns != 5) {
-		not_found(rs, "route");
+		api_not_found(rs, "route");
 		return;
 	}
-	if (is(rq, "GET"))
-		ok(rs, 200, groups ? view_group(oid) : view_schedule(oid));
-	else if (is(rq, "PATCH"))
+	if (api_is(rq, "GET"))
+		api_ok(rs, 200, groups ? view_group(oid) : view_schedule(oid));
+	else if (api_is(rq, "PATCH"))
 		groups ? group_write(hid, oid, rq, rs) : schedule_write(hid, oid, rq, rs);
-	else if (is(rq, "DELETE")) {
+	else if (api_is(rq, "DELETE")) {
 		if (db_begin() == 0)
 			db_exec(groups ? "DELETE FROM source_groups WHERE id=?"
 			               : "DELETE FROM schedules WHERE id=?", "i", oid);
 		if (db_commit()) {
-			store_failed(rs, groups ? "the group's removal" : "the schedule's removal");
+			api_store_failed(rs, groups ? "the group's removal" : "the schedule's removal");
 			return;
 		}
 		agents_push_config(hid);
-		ok(rs, 200, json_pack("{s:b}", "deleted", 1));
+		api_ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 	} else
-		method_not_allowed(rs);
+		api_method_not_allowed(rs);
 }
 
 void api_handle(struct req *rq, struct resp *rs)
@@ -640,24 +594,24 @@ void api_handle(struct req *rq, struct resp *rs)
 	int ns = 0;
 	for (char *p = strtok(path, "/"); p; p = strtok(NULL, "/")) {
 		if (ns == MAX_SEGS) {
-			not_found(rs, "route");
+			api_not_found(rs, "route");
 			return;
 		}
 		seg[ns++] = p;
 	}
 	if (ns < 2 || strcmp(seg[0], "v1")) {
-		not_found(rs, "route");
+		api_not_found(rs, "route");
 		return;
 	}
 	if (ns == 2 && !strcmp(seg[1], "health")) {
-		ok(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", ROOST_VERSION));
+		api_ok(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", ROOST_VERSION));
 		return;
 	}
 	if (ns == 2 && !strcmp(seg[1], "enroll")) {
-		if (is(rq, "POST"))
+		if (api_is(rq, "POST"))
 			enroll(rq, rs);
 		else
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 		return;
 	}
 	/* everything else is an admin route */
@@ -672,44 +626,42 @@ void api_handle(struct req *rq, struct resp *rs)
 	}
 	const char *r = seg[1];
 	if (ns == 2 && !strcmp(r, "enroll-tokens")) {
-		if (is(rq, "POST"))
+		if (api_is(rq, "POST"))
 			enroll_tokens_create(rq, rs);
 		else
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 	} else if (!strcmp(r, "hosts")) {
 		if (ns == 2) {
-			if (is(rq, "GET"))
-				ok(rs, 200, list_ids("SELECT id FROM hosts ORDER BY id", NULL, 0, view_host));
+			if (api_is(rq, "GET"))
+				api_ok(rs, 200, list_ids("SELECT id FROM hosts ORDER BY id", NULL, 0, view_host));
 			else
-				method_not_allowed(rs);
+				api_method_not_allowed(rs);
 			return;
 		}
 		int64_t hid = db_host_resolve(seg[2]);
 		if (!hid)
-			not_found(rs, "host");
+			api_not_found(rs, "host");
 		else
 			route_host(hid, seg, ns, rq, rs);
 	} else if (!strcmp(r, "jobs")) {
 		int64_t jid;
-		if (ns == 2 && is(rq, "GET"))
+		if (ns == 2 && api_is(rq, "GET"))
 			jobs_list(rq, rs);
-		else if (ns >= 3 && (parse_id(seg[2], &jid) || !db_int(0, "SELECT 1 FROM jobs WHERE "
+		else if (ns >= 3 && (api_parse_id(seg[2], &jid) || !db_int(0, "SELECT 1 FROM jobs WHERE "
 		                                                          "id=?", "i", jid)))
-			not_found(rs, "job");
-		else if (ns == 3 && is(rq, "GET"))
-			ok(rs, 200, view_job(jid));
-		else if (ns == 4 && !strcmp(seg[3], "cancel") && is(rq, "POST"))
+			api_not_found(rs, "job");
+		else if (ns == 3 && api_is(rq, "GET"))
+			api_ok(rs, 200, view_job(jid));
+		else if (ns == 4 && !strcmp(seg[3], "cancel") && api_is(rq, "POST"))
 			job_cancel(jid, rs);
 		else if (ns <= 4)
-			method_not_allowed(rs);
+			api_method_not_allowed(rs);
 		else
-			not_found(rs, "route");
-	} else if (ns == 2 && !strcmp(r, "snapshots")) {
-		if (is(rq, "GET"))
-			snapshots_list(rq, rs);
-		else
-			method_not_allowed(rs);
+			api_not_found(rs, "route");
+	} else if (!strcmp(r, "snapshots") || !strcmp(r, "repository") ||
+	           !strcmp(r, "maintenance")) {
+		api_repository_route(seg, ns, rq, rs);
 	} else {
-		not_found(rs, "route");
+		api_not_found(rs, "route");
 	}
 }

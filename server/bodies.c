@@ -148,6 +148,51 @@ void body_group_free(struct body_group *g)
 	g->paths = g->excludes = NULL;
 }
 
+const char *const body_keep_names[BODY_KEEP_RULES] = {
+	"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"};
+
+/* "retention": null (no rules: keep all) or an object of keep_* counts; only
+ * the rules named are set (a PATCH leaves the others as they were). */
+static int retention_field(json_t *o, struct body_schedule *s, struct resp *rs)
+{
+	json_t *r = json_object_get(o, "retention");
+	if (!r)
+		return 0;
+	s->has_retention = 1;
+	if (json_is_null(r)) {
+		s->retention_null = 1;
+		return 0;
+	}
+	if (!json_is_object(r)) {
+		bad(rs, "retention", "expected an object of keep_* counts, or null");
+		return -1;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(r, key, v) {
+		int rule = 0;
+		while (rule < BODY_KEEP_RULES && strcmp(key, body_keep_names[rule]))
+			rule++;
+		if (rule == BODY_KEEP_RULES) {
+			char m[200];
+			snprintf(m, sizeof(m), "unknown rule \"%.64s\" (known: keep_last, keep_hourly, "
+			                       "keep_daily, keep_weekly, keep_monthly, keep_yearly)", key);
+			bad(rs, "retention", m);
+			return -1;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 1000000) {
+			char m[96];
+			snprintf(m, sizeof(m), "%s: a count between 0 (unused) and 1000000", key);
+			bad(rs, "retention", m);
+			return -1;
+		}
+		s->keep[rule] = (int)json_integer_value(v);
+		s->keep_given |= 1u << rule;
+	}
+	return 0;
+}
+
 int body_schedule(const char *b, size_t n, int partial, struct body_schedule *s,
                   struct resp *rs)
 {
@@ -191,6 +236,8 @@ int body_schedule(const char *b, size_t n, int partial, struct body_schedule *s,
 		}
 		s->group_ids = json_incref(gi);
 	}
+	if (retention_field(o, s, rs))
+		goto out;
 	if (!partial && !s->has_name) {
 		bad(rs, "name", "missing");
 		goto out;

@@ -35,6 +35,7 @@
 
 #include "committer.h"
 #include "http_int.h"
+#include "maintenance.h"
 #include "objcheck.h"
 #include "roost/buf.h"
 #include "roost/log.h"
@@ -400,6 +401,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return on_writeable(wsi, p);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		repo_api_commits_done();
+		maintenance_poll();
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return conn_accept(user, (int)(lws_intptr_t)in);

@@ -28,6 +28,8 @@
 #include "roost/log.h"
 #include "committer.h"
 #include "fault.h"
+#include "maintenance.h"
+#include "roost/cron.h"
 #include "http.h"
 #include "hub.h"
 #include "roostd.h"
@@ -43,7 +45,8 @@ static void usage(FILE *f)
 	        "              [--tls-cert FILE --tls-key FILE] [--agent-timeout SECONDS]\n"
 	        "              [--log-level LEVEL] [--header-timeout SECONDS]\n"
 	        "              [--body-timeout SECONDS] [--body-min-rate BYTES]\n"
-	        "              [--max-conns-per-addr N]\n"
+	        "              [--max-conns-per-addr N] [--maintenance-cron EXPR]\n"
+	        "              [--prune-grace SECONDS] [--check-sample PACKS]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -64,6 +67,15 @@ static void usage(FILE *f)
 	        "  --max-conns-per-addr N  connections at once from one address (default 512;\n"
 	        "                          0: no limit). Beyond the descriptor limit (raised to\n"
 	        "                          the hard limit at start) accepting pauses.\n"
+	        "  --maintenance-cron EXPR when maintenance runs: retention, prune, check\n"
+	        "                          (cron, UTC; default \"30 3 * * *\"; \"off\": only\n"
+	        "                          on demand, `roost maintenance run`)\n"
+	        "  --prune-grace SECS      a pack found unused is deleted by a later run, once\n"
+	        "                          it has been unused this long (default 3600) and no\n"
+	        "                          job that may still use it is live\n"
+	        "  --check-sample PACKS    packs read whole by each maintenance check, chosen\n"
+	        "                          at random (default 20; the structure is always\n"
+	        "                          checked whole)\n"
 	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
 	        "`roost` admin commands (ROOST_TOKEN or --token-file).\n");
@@ -246,7 +258,8 @@ int main(int argc, char **argv)
 {
 	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
 	long settle = 60, agent_timeout = 60, header_timeout = 10, body_timeout = 10;
-	long body_rate = 1024, per_addr = 512;
+	long body_rate = 1024, per_addr = 512, prune_grace = 3600, check_sample = 20;
+	const char *maint_cron = "30 3 * * *";
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -259,6 +272,9 @@ int main(int argc, char **argv)
 		{"body-timeout", required_argument, 0, 'B'},
 		{"body-min-rate", required_argument, 0, 'R'},
 		{"max-conns-per-addr", required_argument, 0, 'P'},
+		{"maintenance-cron", required_argument, 0, 'M'},
+		{"prune-grace", required_argument, 0, 'G'},
+		{"check-sample", required_argument, 0, 'C'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -292,6 +308,15 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, "--max-conns-per-addr", 0, 1L << 20, &per_addr))
 				return 2;
 			break;
+		case 'M': maint_cron = optarg; break;
+		case 'G':
+			if (parse_seconds(optarg, "--prune-grace", 0, 365L * 86400, &prune_grace))
+				return 2;
+			break;
+		case 'C':
+			if (parse_seconds(optarg, "--check-sample", 0, 1L << 20, &check_sample))
+				return 2;
+			break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -316,6 +341,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roostd: --data DIR is required\n");
 		usage(stderr);
 		return 2;
+	}
+	if (strcmp(maint_cron, "off")) {
+		struct cron *mc;
+		struct roost_errbuf ceb = {{0}};
+		if (cron_parse(maint_cron, NULL, &mc, &ceb) != ROOST_OK) {
+			fprintf(stderr, "roostd: --maintenance-cron: %s\n", ceb.msg);
+			return 2;
+		}
+		cron_free(mc);
 	}
 	if ((cert != NULL) != (key != NULL)) {
 		fprintf(stderr, "roostd: --tls-cert and --tls-key go together\n");
@@ -457,6 +491,10 @@ int main(int argc, char **argv)
 	}
 	sodium_memzero(pw, sizeof(pw));
 	free(pwp);
+	s->repo_dir = repop;
+	s->prune_grace_s = prune_grace;
+	s->check_sample = (unsigned)check_sample;
+	maintenance_recover();
 	s->catchups = dueheap_new();
 	if (!s->catchups)
 		return 1;
@@ -495,6 +533,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roostd: could not start the commit thread\n");
 		return 1;
 	}
+	if (maintenance_schedule(maint_cron, &eb)) {
+		fprintf(stderr, "roostd: --maintenance-cron: %s\n", eb.msg);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -511,6 +553,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
+	maintenance_stop();
 	committer_stop();
 	lws_context_destroy(s->lws);
 	http_stop();

@@ -137,6 +137,49 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 }
 
 /* PUT: decides at the start whether the body will be stored or discarded. */
+/*
+ * A host writes a snapshot only from a live (queued or running) backup job
+ * of its own: the job it names (?job=N, which agents send), else any. A job
+ * that ended can never write one later, and maintenance.c's prune rests on
+ * that: it deletes a marked pack only when no job that may have seen the
+ * pack as live is still live. 403 (not 409: that would read as "already
+ * there").
+ */
+static int snapshot_refused(struct pss *p)
+{
+	char jb[32];
+	int64_t jid = 0;
+	const char *j = query_get(p->query, "job", jb, sizeof(jb));
+	if (j) {
+		char *e;
+		long long v = strtoll(j, &e, 10);
+		if (!*j || *e || v <= 0) {
+			p->up_status = 400;
+			snprintf(p->up_msg, sizeof(p->up_msg), "job: expected a job id");
+			return 1;
+		}
+		jid = v;
+	}
+	int live = j ? (int)db_int(0, "SELECT 1 FROM jobs WHERE id=? AND host_id=? AND "
+	                              "kind='backup' AND status IN ('queued','running')",
+	                           "ii", jid, p->host_id)
+	             : (int)db_int(0, "SELECT 1 FROM jobs WHERE host_id=? AND kind='backup' AND "
+	                              "status IN ('queued','running')", "i", p->host_id);
+	if (live)
+		return 0;
+	p->up_status = 403;
+	if (j)
+		snprintf(p->up_msg, sizeof(p->up_msg),
+		         "job %lld is not a running backup of this host (it has ended); a snapshot is "
+		         "accepted only from a running backup, so that maintenance never removes "
+		         "data it refers to", (long long)jid);
+	else
+		snprintf(p->up_msg, sizeof(p->up_msg),
+		         "this host has no running backup job; a snapshot is accepted only from a "
+		         "running backup, so that maintenance never removes data it refers to");
+	return 1;
+}
+
 void repo_api_upload_begin(struct pss *p, uint64_t clen)
 {
 	struct srv *s = g_srv;
@@ -163,6 +206,8 @@ void repo_api_upload_begin(struct pss *p, uint64_t clen)
 		         "hosts may add packs, index and snapshot objects only");
 		return;
 	}
+	if (p->auth == AUTH_HOST && !strncmp(rest, "snapshots/", 10) && snapshot_refused(p))
+		return;
 	if (clen > OBJECT_MAX) {
 		p->up_status = 413;
 		snprintf(p->up_msg, sizeof(p->up_msg), "object larger than 1 GiB");

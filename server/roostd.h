@@ -73,6 +73,9 @@ struct srv {
 	int64_t sul_due;
 	struct roost_backend *repo_be;
 	struct roost_repo *repo;  /* opened lazily, for snapshot listings */
+	const char *repo_dir;     /* the local repository's directory */
+	int64_t prune_grace_s;    /* --prune-grace */
+	unsigned check_sample;    /* --check-sample */
 	char repo_password[128];
 	/* the hub's connections, indexed by host id (NULL: not connected) */
 	struct agent_conn **conns;
@@ -310,6 +313,19 @@ void resp_error(struct resp *rs, int status, const char *code, const char *msg,
                 const char *field);
 /* The value of a query parameter (copied into buf), or NULL. */
 const char *query_get(const char *query, const char *key, char *buf, size_t cap);
+/* What every handler file answers with (api.c): j (stolen) with status; 503
+ * when the store did not keep a write; 404 "WHAT not found"; 405. */
+void api_ok(struct resp *rs, int status, json_t *j);
+void api_store_failed(struct resp *rs, const char *what);
+void api_not_found(struct resp *rs, const char *what);
+void api_method_not_allowed(struct resp *rs);
+int api_is(const struct req *rq, const char *method);
+/* A positive decimal id; 0, or -1 if s is not one. */
+int api_parse_id(const char *s, int64_t *out);
+
+/* ---- api_repository.c: snapshots, the repository, maintenance ---- */
+/* seg[0]="v1", seg[1] is "snapshots", "repository" or "maintenance" */
+void api_repository_route(char **seg, int ns, struct req *rq, struct resp *rs);
 
 /* ---- bodies.c: request bodies, validated ---- */
 struct body_group {
@@ -323,7 +339,15 @@ struct body_schedule {
 	int enabled; /* -1 absent */
 	json_t *group_ids; /* array of positive ints (owned), or NULL */
 	int has_name, has_cron;
+	/* "retention": has_retention; null clears every rule, else the rules in
+	 * keep_given (bit per rule, body_keep_names' order) are set to keep[] */
+	int has_retention, retention_null;
+	unsigned keep_given;
+	int keep[6];
 };
+#define BODY_KEEP_RULES 6
+/* keep_last ... keep_yearly: the JSON names, which are also the store's columns */
+extern const char *const body_keep_names[BODY_KEEP_RULES];
 struct body_restore {
 	char snapshot_id[129];
 	char target[4097];

@@ -69,6 +69,27 @@ static const char *const migrations[] = {
 	"  group_id INTEGER NOT NULL REFERENCES source_groups ON DELETE CASCADE,"
 	"  last_success_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (schedule_id, group_id));",
+	/* 2: retention per schedule, maintenance runs */
+	"ALTER TABLE schedules ADD COLUMN keep_last INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE schedules ADD COLUMN keep_hourly INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE schedules ADD COLUMN keep_daily INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE schedules ADD COLUMN keep_weekly INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE schedules ADD COLUMN keep_monthly INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE schedules ADD COLUMN keep_yearly INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE maintenance ("
+	"  id INTEGER PRIMARY KEY,"
+	"  trigger TEXT NOT NULL CHECK (trigger IN ('cron', 'manual')),"
+	"  dry_run INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed',"
+	"                                         'interrupted')),"
+	"  started_at INTEGER NOT NULL, finished_at INTEGER,"
+	"  snapshots_removed INTEGER NOT NULL DEFAULT 0, packs_removed INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_freed INTEGER NOT NULL DEFAULT 0, packs_marked INTEGER NOT NULL DEFAULT 0,"
+	"  packs_repacked INTEGER NOT NULL DEFAULT 0, packs_waiting INTEGER NOT NULL DEFAULT 0,"
+	"  check_status TEXT CHECK (check_status IN ('ok', 'failed')), check_errors TEXT,"
+	"  snapshots INTEGER, packs INTEGER, blobs INTEGER, size_bytes INTEGER,"
+	"  raw_bytes INTEGER, logical_bytes INTEGER,"
+	"  error TEXT, decisions TEXT);",
 };
 
 int store_schema_latest(void)

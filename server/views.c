@@ -87,7 +87,9 @@ static json_t *schedule_group_ids(int64_t schedule_id)
 
 json_t *view_schedule(int64_t schedule_id)
 {
-	sqlite3_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz FROM "
+	sqlite3_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz, "
+	                        "s.keep_last, s.keep_hourly, s.keep_daily, s.keep_weekly, "
+	                        "s.keep_monthly, s.keep_yearly FROM "
 	                        "schedules s JOIN hosts h ON h.id = s.host_id WHERE s.id=?",
 	                        "i", schedule_id);
 	json_t *s = NULL;
@@ -105,6 +107,11 @@ json_t *view_schedule(int64_t schedule_id)
 		              sqlite3_column_int(st, 3), "group_ids", schedule_group_ids(schedule_id),
 		              "next_at", json_time(next), "host_id",
 		              (json_int_t)sqlite3_column_int64(st, 4));
+		json_t *ret = json_object();
+		for (int r = 0; r < BODY_KEEP_RULES; r++)
+			json_object_set_new(ret, body_keep_names[r],
+			                    json_integer(sqlite3_column_int(st, 6 + r)));
+		json_object_set_new(s, "retention", ret);
 	}
 	sqlite3_finalize(st);
 	return s;

@@ -77,6 +77,9 @@ enum roost_err roost_backend_local_open(const char *dir, int create,
 struct roost_http;
 enum roost_err roost_backend_http_open(struct roost_http *http, const char *location,
                                        struct roost_backend **out, struct roost_errbuf *eb);
+/* The job the writes are for: every PUT then names it (?job=N), and roostd
+ * accepts a snapshot only from a running backup job. */
+void roost_backend_http_set_job(struct roost_backend *b, long long job);
 
 void roost_backend_close(struct roost_backend *b);
 

@@ -19,6 +19,7 @@
 struct hbackend {
 	struct roost_backend pub;
 	struct roost_http *http;
+	long long job; /* sent with every PUT (?job=N); 0: none */
 };
 
 struct roost_bwriter {
@@ -54,8 +55,11 @@ static enum roost_err req(struct hbackend *hb, const char *method, const char *n
 {
 	if (!roost_backend_name_valid(name))
 		return roost_errf(eb, ROOST_EINVAL, "invalid object name %s", name);
-	char path[400];
-	snprintf(path, sizeof(path), "/v1/repo/%s", name);
+	char path[440];
+	if (hb->job && !strcmp(method, "PUT"))
+		snprintf(path, sizeof(path), "/v1/repo/%s?job=%lld", name, hb->job);
+	else
+		snprintf(path, sizeof(path), "/v1/repo/%s", name);
 	enum roost_err err =
 		roost_http_request(hb->http, method, path, hdrs, body, blen, MAX_OBJECT, r, eb);
 	if (err)
@@ -262,4 +266,9 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
 	hb->http = http;
 	*out = &hb->pub;
 	return ROOST_OK;
+}
+
+void roost_backend_http_set_job(struct roost_backend *b, long long job)
+{
+	((struct hbackend *)b)->job = job;
 }

@@ -86,7 +86,13 @@ expect_eq "$(code -X PUT -H "$HAUTH" --data-binary @"$TMP/rand" "$U/v1/repo/inde
 expect_contains "$(cat "$TMP/body")" "bad_content" "answered bad_content"
 absent "index/$I" && ok "the index was not stored" || bad "a mismatched index was stored"
 S=$(hexid)
-expect_eq "$(code -X PUT -H "$HAUTH" --data-binary @"$TMP/rand" "$U/v1/repo/snapshots/$S")" 400 "a mismatched snapshot: 400"
+# a host writes snapshots only from a running backup job of its own (prune's safety)
+expect_eq "$(code -X PUT -H "$HAUTH" --data-binary @"$TMP/rand" "$U/v1/repo/snapshots/$S")" 403 "a snapshot from a host with no running backup: 403"
+expect_contains "$(cat "$TMP/body")" "no running backup job" "it says why"
+expect_eq "$(code -X PUT -H "$HAUTH" --data-binary @"$TMP/rand" "$U/v1/repo/snapshots/$S?job=999")" 403 "a snapshot for a job that is not running: 403"
+expect_contains "$(cat "$TMP/body")" "job 999 is not a running backup" "it names the job"
+absent "snapshots/$S" && ok "the refused snapshot was not stored" || bad "a refused snapshot was stored"
+expect_eq "$(code -X PUT -H "Authorization: Bearer $ROOST_TOKEN" --data-binary @"$TMP/rand" "$U/v1/repo/snapshots/$S")" 400 "a mismatched snapshot: 400"
 absent "snapshots/$S" && ok "the snapshot was not stored" || bad "a mismatched snapshot was stored"
 expect_eq "$(code -X PUT -H "$HAUTH" --data-binary @"$TMP/rand" "$U/v1/repo/packs/$P")" 400 "a pack whose trailer does not hash to its name: 400"
 absent "packs/$P" && ok "the pack was not stored" || bad "a mismatched pack was stored"

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Repository maintenance, run by roostd alone (DESIGN.md, "Retention and
+ * repository maintenance"): apply retention, prune, check a sample of packs
+ * and the whole structure, and keep a record of what was done.
+ *
+ * One run at a time, on a thread of its own: the event loop gathers what
+ * the run needs from the store (maintenance_start), the thread works on the
+ * repository through a backend of its own, and hands its result back
+ * through the event loop (maintenance_poll), which records it. The thread
+ * never touches the store or the hub.
+ *
+ * Why prune can not delete what a backup in progress needs
+ * (docs/maintenance.md has the whole argument): a pack unused by every
+ * snapshot is first only marked; backups whose index was loaded after the
+ * mark was visible do not deduplicate against it. A marked pack is deleted
+ * by a later run only when its grace is over and no job (of any host,
+ * connected or not) that was created before the mark became visible is
+ * still live: such a job may have loaded its index earlier. The store says
+ * when each run's marks became visible (its finished_at). repo_api.c
+ * completes the argument: a snapshot is accepted only from a live backup
+ * job, so a job that ended can not write one later.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maintenance.h"
+#include "retention.h"
+#include "roost/cron.h"
+#include "roost/log.h"
+
+struct mark_src {
+	int64_t started_at, visible_at; /* a run's mark time and when its marks were visible */
+};
+
+/* One run: its inputs (event loop), its work (thread), its result. */
+struct run {
+	int64_t id, started_at;
+	int dry_run;
+	char repo_dir[4096];
+	char password[128];
+	int64_t grace_s;
+	unsigned check_sample;
+	struct ret_owner *owners;
+	size_t nowners;
+	int64_t live_min_created, live_job; /* the oldest live job (INT64_MAX: none) */
+	struct mark_src *marks;
+	size_t nmarks;
+	/* results */
+	int failed;
+	char error[1024];
+	uint64_t snapshots_removed, packs_removed, bytes_freed, packs_marked, packs_repacked;
+	uint64_t packs_waiting;
+	int check_ran, check_failed;
+	json_t *check_errors; /* array of strings, the first few */
+	json_t *decisions;
+	struct roost_repo_stats stats;
+	uint64_t logical_bytes;
+	int stats_ok;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t th;
+static struct run *current; /* the run in progress (event loop's view) */
+static struct run *done;    /* finished, not yet recorded */
+static int thread_live;
+static lws_sorted_usec_list_t sul_cron;
+static struct cron *cron;
+
+/* ---- the thread ---- */
+
+static int may_delete(void *ctx, int64_t marked_at)
+{
+	struct run *r = ctx;
+	/* when did the marks of the run that marked at marked_at become visible?
+	 * Unknown (marked by `roost repo prune`, say): now, the latest it can be */
+	int64_t visible = srv_now();
+	int found = 0;
+	for (size_t i = 0; i < r->nmarks; i++)
+		if (r->marks[i].started_at == marked_at &&
+		    (!found || r->marks[i].visible_at > visible)) {
+			visible = r->marks[i].visible_at;
+			found = 1;
+		}
+	return r->live_min_created > visible;
+}
+
+static void check_report(void *ctx, int is_error, const char *msg)
+{
+	struct run *r = ctx;
+	if (is_error && json_array_size(r->check_errors) < 20)
+		json_array_append_new(r->check_errors, json_string(msg));
+}
+
+static void fail(struct run *r, const char *what, const char *msg)
+{
+	r->failed = 1;
+	snprintf(r->error, sizeof(r->error), "%s: %s", what, msg);
+}
+
+/* 1. retention: decide, then remove the snapshots no rule keeps */
+static void run_retention(struct run *r, struct roost_repo *repo, struct roost_backend *be)
+{
+	struct roost_errbuf eb = {{0}};
+	struct roost_snapshot *v = NULL;
+	size_t n = 0;
+	if (roost_repo_snapshots(repo, &v, &n, NULL, NULL, &eb)) {
+		fail(r, "listing snapshots", eb.msg);
+		return;
+	}
+	struct ret_snap *rs = calloc(n ? n : 1, sizeof(*rs));
+	struct ret_decision *d = calloc(n ? n : 1, sizeof(*d));
+	if (!rs || !d || !(r->decisions = json_array())) {
+		fail(r, "retention", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		rs[i] = (struct ret_snap){v[i].id, v[i].time_s};
+	if (retention_plan(rs, n, r->owners, r->nowners, d)) {
+		fail(r, "retention", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ret_owner *o = d[i].owner;
+		json_t *e = json_pack("{s:s, s:o, s:s, s:s, s:s}", "snapshot_id", v[i].id, "time",
+		                      json_time(v[i].time_s), "hostname", v[i].hostname, "action",
+		                      d[i].keep ? "keep" : "remove", "reason", d[i].reason);
+		if (e && o) {
+			json_object_set_new(e, "host_id", json_integer(o->host_id));
+			json_object_set_new(e, "group", json_string(o->group));
+			if (o->schedule_id)
+				json_object_set_new(e, "schedule", json_string(o->schedule));
+		}
+		json_array_append_new(r->decisions, e);
+		if (d[i].keep) {
+			r->logical_bytes += v[i].summary.bytes;
+			continue;
+		}
+		if (r->dry_run) {
+			r->snapshots_removed++;
+			continue;
+		}
+		char name[16 + 65];
+		snprintf(name, sizeof(name), "snapshots/%s", v[i].id);
+		enum roost_err err = be->ops->remove(be, name, &eb);
+		if (err && err != ROOST_ENOENT) {
+			fail(r, "removing a snapshot", eb.msg);
+			break;
+		}
+		r->snapshots_removed++;
+		log_info("maintenance.forget", "run=%lld snapshot=%.12s why=%s", (long long)r->id,
+		         v[i].id, roost_lq(d[i].reason));
+	}
+out:
+	free(rs);
+	free(d);
+	roost_snapshots_free(v, n);
+}
+
+static void prune_say(void *ctx, const char *msg)
+{
+	struct run *r = ctx;
+	log_info("maintenance.prune", "run=%lld msg=%s", (long long)r->id, roost_lq(msg));
+}
+
+static void *run_main(void *arg)
+{
+	struct run *r = arg;
+	struct roost_errbuf eb = {{0}};
+	struct roost_backend *be = NULL;
+	struct roost_repo *repo = NULL;
+	if (roost_backend_local_open(r->repo_dir, 0, &be, &eb) ||
+	    roost_repo_open(be, r->password, &repo, &eb)) {
+		fail(r, "opening the repository", eb.msg);
+		goto out;
+	}
+	run_retention(r, repo, be);
+	if (!r->failed && !r->dry_run) {
+		struct roost_prune_opts po = {.grace_s = r->grace_s,
+		                              .now = r->started_at,
+		                              .report = prune_say,
+		                              .ctx = r,
+		                              .may_delete = may_delete};
+		struct roost_prune_result pres;
+		if (roost_repo_prune(repo, &po, &pres, &eb))
+			fail(r, "prune", eb.msg);
+		r->packs_removed = pres.packs_deleted;
+		r->bytes_freed = pres.bytes_deleted;
+		r->packs_marked = pres.packs_marked;
+		r->packs_repacked = pres.packs_repacked;
+		r->packs_waiting = pres.packs_waiting;
+	}
+	if (!r->failed && !r->dry_run) {
+		struct roost_check_opts co = {.sample_packs = r->check_sample,
+		                              .report = check_report,
+		                              .ctx = r};
+		struct roost_check_result cres;
+		r->check_errors = json_array();
+		enum roost_err err = roost_repo_check(repo, &co, &cres, &eb);
+		r->check_ran = 1;
+		if (err)
+			check_report(r, 1, eb.msg);
+		r->check_failed = err || cres.errors;
+	}
+	if (!r->failed && roost_repo_stats(repo, &r->stats, &eb) == ROOST_OK)
+		r->stats_ok = 1;
+out:
+	roost_repo_close(repo);
+	if (be)
+		be->ops->close(be);
+	sodium_memzero(r->password, sizeof(r->password));
+	pthread_mutex_lock(&mu);
+	done = r;
+	if (g_srv->lws)
+		lws_cancel_service(g_srv->lws);
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+/* ---- the event loop's side ---- */
+
+/* What the run needs from the store: who made each snapshot, the oldest
+ * live job, when earlier runs' marks became visible. */
+static int gather(struct run *r)
+{
+	sqlite3_stmt *st = db_q(
+		"SELECT j.snapshot_id, j.host_id, COALESCE(j.group_id, 0), COALESCE(s.id, 0), "
+		"j.trigger='manual', h.name, COALESCE(g.name, '?'), COALESCE(s.name, ''), "
+		"COALESCE(s.keep_last, 0), COALESCE(s.keep_hourly, 0), COALESCE(s.keep_daily, 0), "
+		"COALESCE(s.keep_weekly, 0), COALESCE(s.keep_monthly, 0), COALESCE(s.keep_yearly, 0) "
+		"FROM jobs j JOIN hosts h ON h.id = j.host_id "
+		"LEFT JOIN source_groups g ON g.id = j.group_id "
+		"LEFT JOIN schedules s ON s.id = j.schedule_id "
+		"WHERE j.kind='backup' AND j.status='succeeded' AND j.snapshot_id IS NOT NULL",
+		NULL);
+	if (!st)
+		return -1;
+	size_t cap = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (r->nowners == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct ret_owner *nv = realloc(r->owners, cap * sizeof(*nv));
+			if (!nv) {
+				sqlite3_finalize(st);
+				return -1;
+			}
+			r->owners = nv;
+		}
+		struct ret_owner *o = &r->owners[r->nowners++];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->snapshot_id, sizeof(o->snapshot_id), "%s", sqlite3_column_text(st, 0));
+		o->host_id = sqlite3_column_int64(st, 1);
+		o->group_id = sqlite3_column_int64(st, 2);
+		o->schedule_id = sqlite3_column_int64(st, 3);
+		o->manual = sqlite3_column_int(st, 4);
+		snprintf(o->host, sizeof(o->host), "%s", sqlite3_column_text(st, 5));
+		snprintf(o->group, sizeof(o->group), "%s", sqlite3_column_text(st, 6));
+		snprintf(o->schedule, sizeof(o->schedule), "%s", sqlite3_column_text(st, 7));
+		int *k[] = {&o->keep.last,   &o->keep.hourly,  &o->keep.daily,
+		            &o->keep.weekly, &o->keep.monthly, &o->keep.yearly};
+		for (int i = 0; i < 6; i++)
+			*k[i] = sqlite3_column_int(st, 8 + i);
+	}
+	sqlite3_finalize(st);
+	r->live_min_created = INT64_MAX;
+	st = db_q("SELECT created_at, id FROM jobs WHERE status IN ('queued','running') "
+	          "ORDER BY created_at LIMIT 1", NULL);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		r->live_min_created = sqlite3_column_int64(st, 0);
+		r->live_job = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	st = db_q("SELECT started_at, finished_at FROM maintenance WHERE dry_run=0 AND "
+	          "finished_at IS NOT NULL AND id<>?", "i", r->id);
+	cap = 0;
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		if (r->nmarks == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct mark_src *nv = realloc(r->marks, cap * sizeof(*nv));
+			if (!nv) {
+				sqlite3_finalize(st);
+				return -1;
+			}
+			r->marks = nv;
+		}
+		r->marks[r->nmarks++] =
+			(struct mark_src){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	free(r->owners);
+	free(r->marks);
+	json_decref(r->decisions);
+	json_decref(r->check_errors);
+	sodium_memzero(r->password, sizeof(r->password));
+	free(r);
+}
+
+int maintenance_running(void)
+{
+	return current != NULL;
+}
+
+int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, size_t wlen)
+{
+	if (current) {
+		snprintf(why, wlen, "maintenance run %lld is running", (long long)current->id);
+		return MAINT_BUSY;
+	}
+	struct run *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(why, wlen, "out of memory");
+		return MAINT_FAILED;
+	}
+	/* one run per second at most: a run's start is its mark time, which
+	 * must name one run */
+	int64_t now = srv_now();
+	int64_t last = db_int(0, "SELECT MAX(started_at) FROM maintenance", NULL);
+	r->started_at = now > last ? now : last + 1;
+	r->dry_run = dry_run;
+	snprintf(r->repo_dir, sizeof(r->repo_dir), "%s", g_srv->repo_dir);
+	snprintf(r->password, sizeof(r->password), "%s", g_srv->repo_password);
+	r->grace_s = g_srv->prune_grace_s;
+	r->check_sample = g_srv->check_sample;
+	if (db_begin() == 0)
+		db_exec("INSERT INTO maintenance (trigger, dry_run, status, started_at) VALUES "
+		        "(?, ?, 'running', ?)", "tii", trigger, (int64_t)dry_run, r->started_at);
+	if (db_commit()) {
+		snprintf(why, wlen, "the store did not keep the run: %s", db_last_error());
+		run_free(r);
+		return MAINT_FAILED;
+	}
+	r->id = sqlite3_last_insert_rowid(g_srv->st->db);
+	if (gather(r)) {
+		snprintf(why, wlen, "reading the store failed");
+		db_exec("UPDATE maintenance SET status='failed', finished_at=?, error=? WHERE id=?",
+		        "iti", srv_now(), why, r->id);
+		run_free(r);
+		return MAINT_FAILED;
+	}
+	if (thread_live) { /* the previous run's thread has ended (done is recorded) */
+		pthread_join(th, NULL);
+		thread_live = 0;
+	}
+	if (pthread_create(&th, NULL, run_main, r)) {
+		snprintf(why, wlen, "could not start a thread");
+		db_exec("UPDATE maintenance SET status='failed', finished_at=?, error=? WHERE id=?",
+		        "iti", srv_now(), why, r->id);
+		run_free(r);
+		return MAINT_FAILED;
+	}
+	thread_live = 1;
+	current = r;
+	*id = r->id;
+	log_info("maintenance.started", "run=%lld trigger=%s dry_run=%d live_jobs_since=%lld",
+	         (long long)r->id, trigger, dry_run,
+	         (long long)(r->live_min_created == INT64_MAX ? 0 : r->live_min_created));
+	return MAINT_STARTED;
+}
+
+static void record(struct run *r)
+{
+	char *dec = r->decisions ? json_dumps(r->decisions, JSON_COMPACT) : NULL;
+	char *cerr = r->check_errors && json_array_size(r->check_errors)
+	                     ? json_dumps(r->check_errors, JSON_COMPACT)
+	                     : NULL;
+	const char *cs = r->check_ran ? (r->check_failed ? "failed" : "ok") : NULL;
+	if (r->packs_waiting && !r->failed)
+		log_info("maintenance.waiting", "run=%lld packs=%llu job=%lld why=\"a job created "
+		         "before their marks were visible is still live\"", (long long)r->id,
+		         (unsigned long long)r->packs_waiting, (long long)r->live_job);
+	if (db_begin() == 0) {
+		db_exec("UPDATE maintenance SET status=?, finished_at=?, snapshots_removed=?, "
+		        "packs_removed=?, bytes_freed=?, packs_marked=?, packs_repacked=?, "
+		        "packs_waiting=?, check_status=?, check_errors=?, error=?, decisions=? "
+		        "WHERE id=?", "tiiiiiiitttti", r->failed ? "failed" : "succeeded", srv_now(),
+		        (int64_t)r->snapshots_removed, (int64_t)r->packs_removed,
+		        (int64_t)r->bytes_freed, (int64_t)r->packs_marked, (int64_t)r->packs_repacked,
+		        (int64_t)r->packs_waiting, cs, cerr, r->failed ? r->error : NULL, dec, r->id);
+		if (r->stats_ok)
+			db_exec("UPDATE maintenance SET snapshots=?, packs=?, blobs=?, size_bytes=?, "
+			        "raw_bytes=?, logical_bytes=? WHERE id=?", "iiiiiii",
+			        (int64_t)r->stats.snapshots, (int64_t)r->stats.packs,
+			        (int64_t)r->stats.blobs, (int64_t)r->stats.pack_bytes,
+			        (int64_t)r->stats.raw_bytes, (int64_t)r->logical_bytes, r->id);
+	}
+	if (db_commit())
+		log_error("maintenance.unrecorded", "run=%lld why=%s", (long long)r->id,
+		          roost_lq(db_last_error()));
+	if (r->failed)
+		log_error("maintenance.failed", "run=%lld error=%s", (long long)r->id,
+		          roost_lq(r->error));
+	else
+		log_info("maintenance.finished",
+		         "run=%lld dry_run=%d snapshots_removed=%llu packs_removed=%llu "
+		         "bytes_freed=%llu packs_marked=%llu packs_waiting=%llu check=%s",
+		         (long long)r->id, r->dry_run, (unsigned long long)r->snapshots_removed,
+		         (unsigned long long)r->packs_removed, (unsigned long long)r->bytes_freed,
+		         (unsigned long long)r->packs_marked, (unsigned long long)r->packs_waiting,
+		         cs ? cs : "skipped");
+	if (r->check_failed)
+		log_error("maintenance.check_failed", "run=%lld errors=%s", (long long)r->id,
+		          roost_lq(cerr));
+	free(dec);
+	free(cerr);
+}
+
+static void finish(struct run *r)
+{
+	current = NULL;
+	record(r);
+	run_free(r);
+}
+
+void maintenance_poll(void)
+{
+	pthread_mutex_lock(&mu);
+	struct run *r = done;
+	done = NULL;
+	pthread_mutex_unlock(&mu);
+	if (!r)
+		return;
+	pthread_join(th, NULL);
+	thread_live = 0;
+	finish(r);
+}
+
+void maintenance_recover(void)
+{
+	int64_t n = db_int(0, "SELECT COUNT(*) FROM maintenance WHERE status='running'", NULL);
+	if (!n)
+		return;
+	/* finished_at stands for when its marks became visible: now is the latest */
+	db_exec("UPDATE maintenance SET status='interrupted', finished_at=?, error='roostd stopped "
+	        "during the run; the next run takes up its work' WHERE status='running'",
+	        "i", srv_now());
+	log_warn("maintenance.interrupted", "runs=%lld", (long long)n);
+}
+
+void maintenance_stop(void)
+{
+	lws_sul_cancel(&sul_cron);
+	if (current) {
+		log_info("maintenance.stopping", "run=%lld why=\"waiting for the run to end\"",
+		         (long long)current->id);
+		pthread_join(th, NULL);
+		thread_live = 0;
+		pthread_mutex_lock(&mu);
+		struct run *r = done;
+		done = NULL;
+		pthread_mutex_unlock(&mu);
+		if (r)
+			finish(r);
+	}
+	cron_free(cron);
+	cron = NULL;
+}
+
+/* ---- the schedule ---- */
+
+static void cron_arm(void);
+
+static void cron_fire(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	int64_t id;
+	char why[256];
+	if (maintenance_start(0, "cron", &id, why, sizeof(why)) != MAINT_STARTED)
+		log_warn("maintenance.skipped", "trigger=cron why=%s", roost_lq(why));
+	cron_arm();
+}
+
+static void cron_arm(void)
+{
+	int64_t now = srv_now(), next;
+	if (!cron || !g_srv->lws || cron_next(cron, now, &next) != ROOST_OK)
+		return;
+	lws_sul_schedule(g_srv->lws, 0, &sul_cron, cron_fire,
+	                 (lws_usec_t)(next - now) * LWS_US_PER_SEC);
+}
+
+int maintenance_schedule(const char *expr, struct roost_errbuf *eb)
+{
+	if (!expr || !strcmp(expr, "off"))
+		return 0;
+	if (cron_parse(expr, NULL, &cron, eb) != ROOST_OK)
+		return -1;
+	cron_arm();
+	return 0;
+}

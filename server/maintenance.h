@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Repository maintenance: retention, prune, check, on its own thread
+ * (server/maintenance.c). Event-loop thread only. */
+#ifndef ROOSTD_MAINTENANCE_H
+#define ROOSTD_MAINTENANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roostd.h"
+
+enum { MAINT_STARTED = 0, MAINT_BUSY = 1, MAINT_FAILED = 2 };
+
+/* Records a run (trigger "cron" or "manual") and starts it; *id is its id.
+ * MAINT_BUSY while one runs, MAINT_FAILED if it could not start; why says. */
+int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, size_t wlen);
+int maintenance_running(void);
+/* Records a finished run; called when the event loop is woken. */
+void maintenance_poll(void);
+/* At start: runs a stopped roostd left "running" become "interrupted". */
+void maintenance_recover(void);
+/* Runs maintenance on the cron expression (UTC; "off": never). -1: invalid. */
+int maintenance_schedule(const char *expr, struct roost_errbuf *eb);
+/* Stops the schedule; waits for a run in progress and records it. */
+void maintenance_stop(void);
+
+#endif
