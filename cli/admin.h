@@ -27,6 +27,8 @@ struct aopts {
 	int npaths, nexcludes, ngroups, nincludes;
 	char *pos[8];
 	int npos;
+	const char *keep[6]; /* --keep-last ... --keep-yearly, NULL: not given */
+	int wait, dry_run;
 };
 
 struct api {
@@ -62,5 +64,16 @@ int backup_cmd(struct api *a, struct aopts *o);
 int restore_cmd(struct api *a, struct aopts *o);
 int job_cmd(struct api *a, struct aopts *o);
 int snapshot_cmd(struct api *a, struct aopts *o);
+
+/* cmd_maintenance.c */
+int maintenance_cmd(struct api *a, struct aopts *o);
+int repository_cmd(struct api *a, struct aopts *o);
+/* The "retention" object the --keep-* options give, or NULL (none given,
+ * or invalid: *rc then holds the exit code). */
+json_t *retention_body(const struct aopts *o, int *rc);
+/* "last 3, daily 7" or "keep all" into buf. */
+void retention_text(json_t *retention, char *buf, size_t len);
+/* Prints a warning on stderr when the repository's last check failed. */
+void warn_failed_check(struct api *a);
 
 #endif

@@ -26,12 +26,22 @@ static const char admin_usage[] =
 	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]...\n"
 	"  roost group list HOST\n"
 	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
+	"                     [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	"                     [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+	"  roost schedule set HOST NAME [--cron EXPR] [--group NAME]... [--keep-... N]...\n"
 	"  roost schedule list HOST | next HOST NAME [--count N] | enable|disable HOST NAME\n"
 	"  roost backup HOST --group NAME\n"
 	"  roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
 	"  roost job wait JOB [--timeout SECONDS]\n"
-	"  roost snapshot list [--host HOST]\n"
+	"  roost snapshot list [--host HOST] | forget HOST SNAPSHOT\n"
 	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]...\n"
+	"  roost maintenance run [--wait] [--dry-run] [--timeout SECONDS] | list | show ID\n"
+	"  roost repository show\n"
+	"\n"
+	"Retention (--keep-*, restic's meaning) applies per host and group to the snapshots\n"
+	"a schedule's jobs made; 0 or absent: that rule unused; no rule: keep all. Manual\n"
+	"backups stay until forgotten by hand. roostd applies it during maintenance\n"
+	"(nightly by default); `maintenance run --dry-run` shows what it would remove, why.\n"
 	"\n"
 	"Common options:\n"
 	"  --server URL        roostd's address, https://HOST:PORT (or ROOST_SERVER)\n"
@@ -54,6 +64,11 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{"status", required_argument, 0, 's'},      {"limit", required_argument, 0, 'l'},
 		{"target", required_argument, 0, 'R'},      {"include", required_argument, 0, 'i'},
 		{"timeout", required_argument, 0, 'w'},     {"help", no_argument, 0, 'h'},
+		{"keep-last", required_argument, 0, 1000},  {"keep-hourly", required_argument, 0, 1001},
+		{"keep-daily", required_argument, 0, 1002}, {"keep-weekly", required_argument, 0, 1003},
+		{"keep-monthly", required_argument, 0, 1004},
+		{"keep-yearly", required_argument, 0, 1005},
+		{"wait", no_argument, 0, 1010},             {"dry-run", no_argument, 0, 1011},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -82,6 +97,11 @@ static int parse(int argc, char **argv, struct aopts *o)
 		case 'l': o->limit = optarg; break;
 		case 'R': o->target = optarg; break;
 		case 'w': o->timeout = optarg; break;
+		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
+			o->keep[c - 1000] = optarg;
+			break;
+		case 1010: o->wait = 1; break;
+		case 1011: o->dry_run = 1; break;
 		case 'p':
 		case 'e':
 		case 'g':
@@ -267,6 +287,7 @@ static const struct {
 	{"token", token_cmd},       {"host", host_cmd},   {"group", group_cmd},
 	{"schedule", schedule_cmd}, {"backup", backup_cmd}, {"restore", restore_cmd},
 	{"job", job_cmd},           {"snapshot", snapshot_cmd},
+	{"maintenance", maintenance_cmd}, {"repository", repository_cmd},
 };
 
 int cmd_admin(const char *group, int argc, char **argv)

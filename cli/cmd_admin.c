@@ -83,6 +83,7 @@ int host_cmd(struct api *a, struct aopts *o)
 			size_t i;
 			json_t *h;
 			json_array_foreach(r, i, h) print_host_row(h);
+			warn_failed_check(a);
 		}
 		json_decref(r);
 		return 0;
@@ -184,7 +185,8 @@ int schedule_cmd(struct api *a, struct aopts *o)
 	json_t *r = NULL;
 	int rc;
 	if (o->npos < 2)
-		return cli_fail(EXIT_USAGE, "usage: roost schedule add|list|next|enable|disable HOST ...");
+		return cli_fail(EXIT_USAGE,
+		                "usage: roost schedule add|set|list|next|enable|disable HOST ...");
 	char *h = esc(o->pos[1]);
 	char base[600], gpath[600], path[700];
 	snprintf(base, sizeof(base), "/v1/hosts/%s/schedules", h);
@@ -205,8 +207,15 @@ int schedule_cmd(struct api *a, struct aopts *o)
 			}
 			json_array_append_new(ids, json_integer(id));
 		}
+		json_t *ret = retention_body(o, &rc);
+		if (rc) {
+			json_decref(ids);
+			return rc;
+		}
 		json_t *b = json_pack("{s:s, s:s, s:o, s:b}", "name", o->pos[2], "cron", o->cron,
 		                      "group_ids", ids, "enabled", !o->disabled);
+		if (ret)
+			json_object_set_new(b, "retention", ret);
 		if ((rc = call(a, "POST", base, b, &r)))
 			return rc;
 		show(a, r, "schedule %s created (id %lld), next run %s\n", jstr(r, "name"),
@@ -217,7 +226,8 @@ int schedule_cmd(struct api *a, struct aopts *o)
 		if (a->json) {
 			print_json(r);
 		} else {
-			printf("ID    NAME                 ENABLED  NEXT                  GROUPS  CRON\n");
+			printf("ID    NAME                 ENABLED  NEXT                  GROUPS  "
+			       "RETENTION                      CRON\n");
 			size_t i, k;
 			json_t *s, *g;
 			json_array_foreach(r, i, s) {
@@ -227,10 +237,52 @@ int schedule_cmd(struct api *a, struct aopts *o)
 					if (gl < sizeof(groups) - 24)
 						gl += (size_t)snprintf(groups + gl, sizeof(groups) - gl, "%s%lld",
 						                       k ? "," : "", (long long)json_integer_value(g));
-				printf("%-5lld %-20s %-8s %-21s %-7s %s\n", jint(s, "id"), jstr(s, "name"),
-				       jstr(s, "enabled"), jstr(s, "next_at"), groups, jstr(s, "cron"));
+				char ret[160];
+				retention_text(json_object_get(s, "retention"), ret, sizeof(ret));
+				printf("%-5lld %-20s %-8s %-21s %-7s %-30s %s\n", jint(s, "id"),
+				       jstr(s, "name"), jstr(s, "enabled"), jstr(s, "next_at"), groups, ret,
+				       jstr(s, "cron"));
 			}
 		}
+	} else if (!strcmp(verb, "set")) {
+		if ((rc = need(o, 3, "schedule set HOST NAME [--cron EXPR] [--group NAME]... "
+		                     "[--keep-last N] ... [--keep-yearly N]")))
+			return rc;
+		long long id;
+		json_t *b = retention_body(o, &rc);
+		if (rc)
+			return rc;
+		b = b ? json_pack("{s:o}", "retention", b) : json_object();
+		if (o->cron)
+			json_object_set_new(b, "cron", json_string(o->cron));
+		if (o->ngroups) {
+			json_t *ids = json_array();
+			json_object_set_new(b, "group_ids", ids);
+			for (int i = 0; i < o->ngroups; i++) {
+				long long gid;
+				if ((rc = find_named(a, gpath, o->groups[i], "group", &gid))) {
+					json_decref(b);
+					return rc;
+				}
+				json_array_append_new(ids, json_integer(gid));
+			}
+		}
+		if (!json_object_size(b)) {
+			json_decref(b);
+			return cli_fail(EXIT_USAGE, "schedule set: nothing to change (give --cron, --group "
+			                            "or --keep-*)");
+		}
+		if ((rc = find_named(a, base, o->pos[2], "schedule", &id))) {
+			json_decref(b);
+			return rc;
+		}
+		snprintf(path, sizeof(path), "%s/%lld", base, id);
+		if ((rc = call(a, "PATCH", path, b, &r)))
+			return rc;
+		char ret[160];
+		retention_text(json_object_get(r, "retention"), ret, sizeof(ret));
+		show(a, r, "schedule %s saved: cron %s, retention %s, next run %s\n", jstr(r, "name"),
+		     jstr(r, "cron"), ret, jstr(r, "next_at"));
 	} else if (!strcmp(verb, "next") || !strcmp(verb, "enable") || !strcmp(verb, "disable")) {
 		if ((rc = need(o, 3, "schedule next|enable|disable HOST NAME")))
 			return rc;
@@ -396,11 +448,58 @@ int job_cmd(struct api *a, struct aopts *o)
 	return 0;
 }
 
+/* forget HOST SNAPSHOT: the snapshot (an id or a unique prefix of one) must
+ * be one of that host's */
+static int snapshot_forget(struct api *a, struct aopts *o)
+{
+	int rc;
+	if ((rc = need(o, 3, "snapshot forget HOST SNAPSHOT")))
+		return rc;
+	char *h = esc(o->pos[1]);
+	char path[700];
+	snprintf(path, sizeof(path), "/v1/snapshots?host=%s", h);
+	free(h);
+	json_t *r;
+	if ((rc = call(a, "GET", path, NULL, &r)))
+		return rc;
+	const char *ref = o->pos[2], *found = NULL;
+	int matches = 0;
+	size_t i;
+	json_t *s;
+	json_array_foreach(r, i, s) if (!strncmp(jstr(s, "id"), ref, strlen(ref))) {
+		found = jstr(s, "id");
+		matches++;
+	}
+	if (!*ref || matches != 1) {
+		if (matches > 1)
+			rc = cli_fail(EXIT_USAGE, "\"%s\" names %d snapshots of %s; give more of the id",
+			              ref, matches, o->pos[1]);
+		else
+			rc = cli_fail(EXIT_USAGE, "%s has no snapshot \"%s\"", o->pos[1], ref);
+		json_decref(r);
+		return rc;
+	}
+	char *e = esc(found);
+	snprintf(path, sizeof(path), "/v1/snapshots/%s", e);
+	free(e);
+	json_t *d;
+	rc = call(a, "DELETE", path, NULL, &d);
+	if (!rc)
+		show(a, d, "snapshot %.8s of %s forgotten; its data goes with the next maintenance\n",
+		     found, o->pos[1]);
+	json_decref(d);
+	json_decref(r);
+	return rc;
+}
+
 int snapshot_cmd(struct api *a, struct aopts *o)
 {
 	int rc;
+	if (o->npos >= 1 && !strcmp(o->pos[0], "forget"))
+		return snapshot_forget(a, o);
 	if (o->npos != 1 || strcmp(o->pos[0], "list"))
-		return cli_fail(EXIT_USAGE, "usage: roost snapshot list [--host HOST]");
+		return cli_fail(EXIT_USAGE, "usage: roost snapshot list [--host HOST] | forget HOST "
+		                            "SNAPSHOT");
 	char path[600] = "/v1/snapshots";
 	if (o->host) {
 		char *e = esc(o->host);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "maintenance.h"
 #include "retention.h"
@@ -178,6 +179,13 @@ static void *run_main(void *arg)
 		goto out;
 	}
 	run_retention(r, repo, be);
+	/* tests: hold the run between its steps, to kill roostd midway */
+	const char *pause = getenv("ROOST_MAINT_TEST_PAUSE_MS");
+	if (pause && !r->dry_run) {
+		log_info("maintenance.test_pause", "run=%lld ms=%s step=before_prune", (long long)r->id,
+		         pause);
+		usleep((useconds_t)atoi(pause) * 1000);
+	}
 	if (!r->failed && !r->dry_run) {
 		struct roost_prune_opts po = {.grace_s = r->grace_s,
 		                              .now = r->started_at,

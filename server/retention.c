@@ -11,8 +11,13 @@
  *  - Kept whatever the rules: snapshots of manual jobs, of schedules since
  *    removed, of schedules without rules, and snapshots no job is known to
  *    have made (made outside roostd, or a job whose end was never recorded).
- *  - Whatever the rules say, the newest snapshot of each (host, group) is
- *    kept: retention never leaves a group without a backup.
+ *  - Retention never leaves a (host, group) without its newest snapshot:
+ *    every rule keeps the newest of its series (it opens the first bucket
+ *    of each calendar rule, and "last N" with N >= 1 counts it), and a
+ *    policy without rules keeps all; so the newest of each (schedule, host,
+ *    group) series stays, and the newest of a (host, group) is the newest of
+ *    some series or a snapshot kept whatever the rules. test_retention_plan
+ *    checks it on random fleets.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +43,6 @@ static int series_cmp(const void *a, const void *b)
 	const struct item *x = a, *y = b;
 	if (x->own->schedule_id != y->own->schedule_id)
 		return x->own->schedule_id < y->own->schedule_id ? -1 : 1;
-	if (x->own->host_id != y->own->host_id)
-		return x->own->host_id < y->own->host_id ? -1 : 1;
-	if (x->own->group_id != y->own->group_id)
-		return x->own->group_id < y->own->group_id ? -1 : 1;
-	if (x->time != y->time)
-		return x->time > y->time ? -1 : 1;
-	return x->snap < y->snap ? -1 : x->snap > y->snap;
-}
-
-/* (host, group), newest first */
-static int hostgroup_cmp(const void *a, const void *b)
-{
-	const struct item *x = a, *y = b;
 	if (x->own->host_id != y->own->host_id)
 		return x->own->host_id < y->own->host_id ? -1 : 1;
 	if (x->own->group_id != y->own->group_id)
@@ -146,21 +138,6 @@ int retention_plan(const struct ret_snap *snaps, size_t n, struct ret_owner *own
 	}
 	free(times);
 	free(why);
-	/* the newest snapshot of each (host, group) stays, whatever the rules */
-	qsort(it, ni, sizeof(*it), hostgroup_cmp);
-	for (size_t a = 0; a < ni; a++) {
-		if (a > 0 && it[a].own->host_id == it[a - 1].own->host_id &&
-		    it[a].own->group_id == it[a - 1].own->group_id)
-			continue;
-		struct ret_decision *d = &out[it[a].snap];
-		if (!d->keep) {
-			d->keep = 1;
-			d->safeguard = 1;
-			snprintf(d->reason, sizeof(d->reason),
-			         "kept: the newest snapshot of %s/%s is always kept (the rules would "
-			         "have removed every one)", it[a].own->host, it[a].own->group);
-		}
-	}
 	free(it);
 	return 0;
 }

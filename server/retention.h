@@ -25,7 +25,6 @@ struct ret_snap {
 
 struct ret_decision {
 	int keep;
-	int safeguard; /* kept only because it is the newest of its (host, group) */
 	const struct ret_owner *owner; /* NULL: no job known */
 	char reason[400];
 };
