@@ -18,6 +18,10 @@
  *   repo_api.c   the repository object API: listings, GET/HEAD, PUT
  *   objcheck.c   an upload's content checked against its name
  *   api.c        REST handlers (admin routes, enrollment)
+ *   api_common.c what handler files share: query parameters, answers
+ *   api_repository.c  snapshots, GET /v1/repository, maintenance routes
+ *   maintenance.c     maintenance runs on their own thread (maintenance.h)
+ *   retention.c  which snapshots a run removes, and why (retention.h)
  *   bodies.c     strict decoding of REST request bodies (fuzzed)
  *   committer.c  the thread that makes uploaded objects durable
  *   fault.c      ROOST_FAULT: failures injected at named sites (tests)
