@@ -6,7 +6,7 @@ TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check check-soak test fuzz bench bench-fleet bench-soak demo demo-stop clean
+.PHONY: all deps build check check-soak test fuzz bench bench-fleet bench-soak bench-maintenance demo demo-stop clean
 
 all: build
 
@@ -68,6 +68,10 @@ bench-fleet: build
 # (issue 16; make check runs the same soak scaled down, test_soak.sh)
 bench-soak: build
 	ROOST_BIN=$(CURDIR)/$(BUILD)/bin bench/soak
+
+# maintenance beside restic forget --prune on >= 1.5 GB / 100 snapshots
+bench-maintenance: build
+	bench/maintenance
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

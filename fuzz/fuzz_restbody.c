@@ -30,6 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((rc = body_schedule(b, n, partial, &s, &rs)) == 0) {
 			if (!partial && (!s.has_cron || !s.cron[0]))
 				abort();
+			for (int r = 0; r < BODY_KEEP_RULES; r++)
+				if ((s.keep_given & (1u << r)) && (s.keep[r] < 0 || s.keep[r] > 1000000))
+					abort();
+			if (s.retention_null && s.keep_given)
+				abort();
 			body_schedule_free(&s);
 		}
 	} else if (which == 2) {

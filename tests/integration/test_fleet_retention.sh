@@ -94,8 +94,20 @@ expect_contains "$(live_snaps)" "$LATEST" "and it is the latest"
 # records: list, one with its decisions; one run at a time
 expect_rc 0 "$ROOST" maintenance list --json
 expect_eq "$(echo "$OUT" | json_get 'len(d)')" 4 "four runs recorded"
+expect_eq "$(echo "$OUT" | json_get 'd[0]["check"]["status"]')" ok "the newest first, its check ok"
 expect_rc 0 "$ROOST" maintenance show 2 --json
 expect_eq "$(echo "$OUT" | json_get 'len([x for x in d["decisions"] if x["action"]=="remove"])')" "$((NSCHED - 3))" "run 2's decisions name each removal"
+# a damaged pack: the check fails, and the user is told where they look
+P=$(find "$SDATA/repo/packs" -type f | head -1)
+printf 'garbage' | dd of="$P" bs=1 seek=100 conv=notrunc status=none
+expect_rc 3 "$ROOST" maintenance run --wait
+expect_contains "$ERR" "the repository check found errors" "maintenance run says the check failed"
+expect_rc 3 "$ROOST" repository show
+expect_contains "$OUT" "last check        failed" "repository show: the check failed"
+expect_rc 0 "$ROOST" host list
+expect_contains "$ERR" "warning: the repository check of" "host list warns about the failed check"
+expect_rc 0 "$ROOST" maintenance list --json
+expect_eq "$(echo "$OUT" | json_get 'd[0]["check"]["status"]')" failed "the run's record says so"
 stop_server
 # held 3 s inside its run, the first keeps the second out
 ROOST_MAINT_TEST_PAUSE_MS=3000 start_server 2 --prune-grace 0 --maintenance-cron off

@@ -4,6 +4,8 @@
 # roost-agent and roost built with ThreadSanitizer:
 #  - always-on: the agent's main and job threads, fires, pending runs, kill -9;
 #  - shared: two agents uploading into roostd's commit thread at once;
+#  - maint_race: maintenance on its own thread beside uploads and the commit
+#    thread, and a run killed midway;
 #  - cancel: a cancel (a flag set on the main thread) during a real upload,
 #    read by the agent's job thread and the engine's workers.
 # TSAN_OPTIONS has halt_on_error=1: the first race ends the process. Each
@@ -18,7 +20,7 @@ done
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66"
 # TSan is slower: give daemons longer to stop
 export DAEMON_STOP_S=60
-for scenario in ${TSAN_SCENARIOS:-always_on shared cancel}; do
+for scenario in ${TSAN_SCENARIOS:-always_on shared cancel maint_race}; do
   set +e
   ROOST_KEEP_TMP=1 ROOST_BIN=$ROOST_TSAN_BIN bash "$(dirname "$0")/test_fleet_$scenario.sh" >"$TMP/$scenario.out" 2>&1
   rc=$?
