@@ -260,6 +260,8 @@ static void maintenance_create(struct req *rq, struct resp *rs)
 	int rc = maintenance_start(dry_run, "manual", &id, why, sizeof(why));
 	if (rc == MAINT_BUSY)
 		resp_error(rs, 409, "maintenance_running", why, NULL);
+	else if (rc == MAINT_REPO_FAILED)
+		resp_error(rs, 500, "repository", why, NULL);
 	else if (rc != MAINT_STARTED)
 		resp_error(rs, 503, "store_error", why, NULL);
 	else

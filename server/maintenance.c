@@ -22,7 +22,6 @@
  * job, so a job that ended can not write one later.
  */
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +40,8 @@ struct mark_src {
 struct run {
 	int64_t id, started_at;
 	int dry_run;
-	char repo_dir[4096];
-	char password[128];
+	struct roost_backend *be; /* the run's own, opened by the event loop */
+	struct roost_repo *repo;  /* on be, sharing roostd's keys */
 	int64_t grace_s;
 	unsigned check_sample;
 	struct ret_owner *owners;
@@ -171,13 +170,8 @@ static void *run_main(void *arg)
 {
 	struct run *r = arg;
 	struct roost_errbuf eb = {{0}};
-	struct roost_backend *be = NULL;
-	struct roost_repo *repo = NULL;
-	if (roost_backend_local_open(r->repo_dir, 0, &be, &eb) ||
-	    roost_repo_open(be, r->password, &repo, &eb)) {
-		fail(r, "opening the repository", eb.msg);
-		goto out;
-	}
+	struct roost_backend *be = r->be;
+	struct roost_repo *repo = r->repo;
 	run_retention(r, repo, be);
 	/* tests: hold the run between its steps, to kill roostd midway */
 	const char *pause = getenv("ROOST_MAINT_TEST_PAUSE_MS");
@@ -215,11 +209,10 @@ static void *run_main(void *arg)
 	}
 	if (!r->failed && roost_repo_stats(repo, &r->stats, &eb) == ROOST_OK)
 		r->stats_ok = 1;
-out:
 	roost_repo_close(repo);
-	if (be)
-		be->ops->close(be);
-	sodium_memzero(r->password, sizeof(r->password));
+	be->ops->close(be);
+	r->repo = NULL;
+	r->be = NULL;
 	pthread_mutex_lock(&mu);
 	done = r;
 	if (g_srv->lws)
@@ -309,7 +302,9 @@ static void run_free(struct run *r)
 	free(r->marks);
 	json_decref(r->decisions);
 	json_decref(r->check_errors);
-	sodium_memzero(r->password, sizeof(r->password));
+	roost_repo_close(r->repo);
+	if (r->be)
+		r->be->ops->close(r->be);
 	free(r);
 }
 
@@ -335,8 +330,17 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 	int64_t last = db_int(0, "SELECT MAX(started_at) FROM maintenance", NULL);
 	r->started_at = now > last ? now : last + 1;
 	r->dry_run = dry_run;
-	snprintf(r->repo_dir, sizeof(r->repo_dir), "%s", g_srv->repo_dir);
-	snprintf(r->password, sizeof(r->password), "%s", g_srv->repo_password);
+	/* the run's own backend and a handle sharing roostd's keys: the key is
+	 * derived (Argon2id) once per roostd, not once per run */
+	struct roost_errbuf eb = {{0}};
+	if ((!g_srv->repo &&
+	     roost_repo_open(g_srv->repo_be, g_srv->repo_password, &g_srv->repo, &eb)) ||
+	    roost_backend_local_open(g_srv->repo_dir, 0, &r->be, &eb) ||
+	    roost_repo_open_same(r->be, g_srv->repo, &r->repo, &eb)) {
+		snprintf(why, wlen, "opening the repository: %s", eb.msg);
+		run_free(r);
+		return MAINT_REPO_FAILED;
+	}
 	r->grace_s = g_srv->prune_grace_s;
 	r->check_sample = g_srv->check_sample;
 	if (db_begin() == 0)

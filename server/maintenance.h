@@ -9,10 +9,11 @@
 
 #include "roostd.h"
 
-enum { MAINT_STARTED = 0, MAINT_BUSY = 1, MAINT_FAILED = 2 };
+enum { MAINT_STARTED = 0, MAINT_BUSY = 1, MAINT_FAILED = 2, MAINT_REPO_FAILED = 3 };
 
 /* Records a run (trigger "cron" or "manual") and starts it; *id is its id.
- * MAINT_BUSY while one runs, MAINT_FAILED if it could not start; why says. */
+ * MAINT_BUSY while one runs; MAINT_FAILED when the store did not keep it,
+ * MAINT_REPO_FAILED when the repository could not be opened; why says. */
 int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, size_t wlen);
 int maintenance_running(void);
 /* Records a finished run; called when the event loop is woken. */

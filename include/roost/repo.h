@@ -34,6 +34,11 @@ enum roost_err roost_repo_init(struct roost_backend *be, const char *password,
  * own the backend. Free with roost_repo_close. */
 enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
                                struct roost_repo **out, struct roost_errbuf *eb);
+/* Another handle on the repository from has open, through backend be (a
+ * thread's own, say): the same keys and parameters, no key derivation (no
+ * Argon2id run, no 32 MiB), its own index. */
+enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost_repo *from,
+                                    struct roost_repo **out, struct roost_errbuf *eb);
 void roost_repo_close(struct roost_repo *r);
 const char *roost_repo_id(const struct roost_repo *r);
 

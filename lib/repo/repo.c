@@ -311,6 +311,26 @@ enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
 	return ROOST_OK;
 }
 
+enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost_repo *from,
+                                    struct roost_repo **out, struct roost_errbuf *eb)
+{
+	(void)eb;
+	*out = NULL;
+	struct roost_repo *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ROOST_ENOMEM;
+	*r = *from;
+	r->be = be;
+	r->index_loaded = 0;
+	if (!(r->index = index_new())) {
+		sodium_memzero(&r->keys, sizeof(r->keys));
+		free(r);
+		return ROOST_ENOMEM;
+	}
+	*out = r;
+	return ROOST_OK;
+}
+
 void roost_repo_close(struct roost_repo *r)
 {
 	if (!r)
