@@ -206,8 +206,6 @@ void repo_api_upload_begin(struct pss *p, uint64_t clen)
 		         "hosts may add packs, index and snapshot objects only");
 		return;
 	}
-	if (p->auth == AUTH_HOST && !strncmp(rest, "snapshots/", 10) && snapshot_refused(p))
-		return;
 	if (clen > OBJECT_MAX) {
 		p->up_status = 413;
 		snprintf(p->up_msg, sizeof(p->up_msg), "object larger than 1 GiB");
@@ -219,6 +217,9 @@ void repo_api_upload_begin(struct pss *p, uint64_t clen)
 		snprintf(p->up_msg, sizeof(p->up_msg), "object exists; objects are never overwritten");
 		return;
 	}
+	/* after the existence check: overwriting stays a 409 for everyone */
+	if (p->auth == AUTH_HOST && !strncmp(rest, "snapshots/", 10) && snapshot_refused(p))
+		return;
 	if (s->repo_be->ops->writer_open(s->repo_be, &p->w, &eb)) {
 		p->up_status = 500;
 		snprintf(p->up_msg, sizeof(p->up_msg), "%s", eb.msg);
