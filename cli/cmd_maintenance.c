@@ -117,7 +117,7 @@ static int wait_run(struct api *a, long long id, long long timeout, json_t **out
 		if (timeout && time(NULL) - t0 >= timeout)
 			return cli_fail(EXIT_FAIL, "maintenance %lld still running after %lld s", id,
 			                timeout);
-		usleep(250 * 1000);
+		usleep(100 * 1000);
 	}
 }
 
