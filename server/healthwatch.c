@@ -96,7 +96,7 @@ void healthwatch_host(int64_t host_id, int64_t now)
 		db_exec("INSERT INTO host_health (host_id, state, since, said, said_at, held) VALUES "
 		        "(?, ?, ?, ?, NULLIF(?, 0), ?) ON CONFLICT (host_id) DO UPDATE SET "
 		        "state=excluded.state, since=excluded.since, said=excluded.said, "
-		        "said_at=excluded.said_at, held=excluded.held", "itiiti", host_id,
+		        "said_at=excluded.said_at, held=excluded.held", "ititii", host_id,
 		        health_name(v.state), since, s.said < 0 ? NULL : health_name(s.said), s.said_at,
 		        (int64_t)s.held);
 	if (changed)
