@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -83,7 +84,7 @@ struct hook {
 static struct notify_config cfg;
 static pthread_t th;
 static int running;
-static volatile int stopping, reload_wanted = 1;
+static atomic_int stopping, reload_wanted = 1; /* set by the event loop, read by the thread */
 static CURLM *multi;
 static sqlite3 *db;
 static struct hook **hooks;
@@ -106,7 +107,7 @@ int webhooks_mail_configured(void)
 
 void webhooks_changed(void)
 {
-	reload_wanted = 1;
+	atomic_store(&reload_wanted, 1);
 	if (multi)
 		curl_multi_wakeup(multi);
 }
@@ -619,9 +620,8 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	int64_t loaded = 0;
-	while (!stopping) {
-		if (reload_wanted || now_s() - loaded >= RELOAD_S) {
-			reload_wanted = 0;
+	while (!atomic_load(&stopping)) {
+		if (atomic_exchange(&reload_wanted, 0) || now_s() - loaded >= RELOAD_S) {
 			reload();
 			loaded = now_s();
 		}
@@ -675,7 +675,7 @@ void webhooks_stop(void)
 {
 	if (!running)
 		return;
-	stopping = 1;
+	atomic_store(&stopping, 1);
 	curl_multi_wakeup(multi);
 	pthread_join(th, NULL);
 	running = 0;
