@@ -29,6 +29,8 @@ struct aopts {
 	int npos;
 	const char *keep[6]; /* --keep-last ... --keep-yearly, NULL: not given */
 	int wait, dry_run;
+	const char *events[MAXV], *format, *after; /* webhook add --event, --format; events --after */
+	int nevents, follow;
 };
 
 struct api {
@@ -75,5 +77,12 @@ json_t *retention_body(const struct aopts *o, int *rc);
 void retention_text(json_t *retention, char *buf, size_t len);
 /* Prints a warning on stderr when the repository's last check failed. */
 void warn_failed_check(struct api *a);
+/* cmd_events.c */
+int events_cmd(struct api *a, struct aopts *o);
+int webhook_cmd(struct api *a, struct aopts *o);
+/* A host's health and why, one line ("overdue: schedule nightly, group etc, since T"). */
+void health_why(json_t *host, char *buf, size_t cap);
+/* Each (schedule, group) of a host: last success, next due. */
+void print_backups(json_t *host);
 
 #endif

@@ -37,6 +37,10 @@ static const char admin_usage[] =
 	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]...\n"
 	"  roost maintenance run [--wait] [--dry-run] [--timeout SECONDS] | list | show ID\n"
 	"  roost repository show\n"
+	"  roost events [--after ID] [--limit N] [--follow]\n"
+	"  roost webhook add URL --event TYPE... [--format standard|ntfy|healthchecks]\n"
+	"                      (URL http(s)://... or mailto:ADDRESS; --event '*' for all)\n"
+	"  roost webhook list | remove ID | test ID\n"
 	"\n"
 	"Retention (--keep-*, restic's meaning) applies per host and group to the snapshots\n"
 	"a schedule's jobs made; 0 or absent: that rule unused; no rule: keep all. Manual\n"
@@ -69,6 +73,8 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{"keep-monthly", required_argument, 0, 1004},
 		{"keep-yearly", required_argument, 0, 1005},
 		{"wait", no_argument, 0, 1010},             {"dry-run", no_argument, 0, 1011},
+		{"event", required_argument, 0, 'E'},       {"follow", no_argument, 0, 'f'},
+		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -102,6 +108,14 @@ static int parse(int argc, char **argv, struct aopts *o)
 			break;
 		case 1010: o->wait = 1; break;
 		case 1011: o->dry_run = 1; break;
+		case 'E':
+			if (o->nevents == MAXV)
+				return cli_fail(EXIT_USAGE, "too many --event");
+			o->events[o->nevents++] = optarg;
+			break;
+		case 'f': o->follow = 1; break;
+		case 'o': o->format = optarg; break;
+		case 'a': o->after = optarg; break;
 		case 'p':
 		case 'e':
 		case 'g':
@@ -288,6 +302,8 @@ static const struct {
 	{"schedule", schedule_cmd}, {"backup", backup_cmd}, {"restore", restore_cmd},
 	{"job", job_cmd},           {"snapshot", snapshot_cmd},
 	{"maintenance", maintenance_cmd}, {"repository", repository_cmd},
+	{"job", job_cmd},           {"snapshot", snapshot_cmd}, {"events", events_cmd},
+	{"webhook", webhook_cmd},
 };
 
 int cmd_admin(const char *group, int argc, char **argv)

@@ -22,9 +22,11 @@ static void print_host_row(json_t *h)
 	char cur[24] = "-";
 	if (json_is_integer(cj))
 		snprintf(cur, sizeof(cur), "%lld", (long long)json_integer_value(cj));
-	printf("%-5lld %-20s %-12s %-7s %-21s %-8s %s\n", jint(h, "id"), jstr(h, "name"),
+	char why[300];
+	health_why(h, why, sizeof(why));
+	printf("%-5lld %-20s %-12s %-7s %-21s %-8s %-7s %s\n", jint(h, "id"), jstr(h, "name"),
 	       jstr(h, "mode"), jstr(h, "online"), jstr(h, "last_backup_at"), cur,
-	       jstr(h, "overdue"));
+	       jstr(h, "overdue"), why);
 }
 
 static void print_job_row(json_t *j)
@@ -79,7 +81,7 @@ int host_cmd(struct api *a, struct aopts *o)
 			print_json(r);
 		} else {
 			printf("ID    NAME                 MODE         ONLINE  LAST_BACKUP           "
-			       "CUR_JOB  OVERDUE\n");
+			       "CUR_JOB  OVERDUE HEALTH\n");
 			size_t i;
 			json_t *h;
 			json_array_foreach(r, i, h) print_host_row(h);
@@ -111,6 +113,10 @@ int host_cmd(struct api *a, struct aopts *o)
 				printf("current_job_id: %lld\n", (long long)json_integer_value(cj));
 			else
 				printf("current_job_id: -\n");
+			char why[300];
+			health_why(r, why, sizeof(why));
+			printf("health: %s\n", why);
+			print_backups(r);
 		}
 	} else if (!strcmp(verb, "set")) {
 		if ((rc = need(o, 2, "host set HOST --mode always-on|intermittent")))

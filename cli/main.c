@@ -18,6 +18,7 @@ static const char usage[] =
 	"  token create | host list|show|set|remove | group add|list\n"
 	"  schedule add|list|next|enable|disable | backup HOST --group NAME\n"
 	"  job list|show|cancel|wait | snapshot list | restore HOST SNAPSHOT --target DIR\n"
+	"  events [--follow] | webhook add|list|remove|test\n"
 	"                 ('roost host --help' lists them all)\n"
 	"\n"
 	"Utilities:\n"

@@ -9,7 +9,9 @@ pkgs=(build-essential cmake pkg-config clang
       libwebsockets-dev libssl-dev libjansson-dev libsqlite3-dev
       libzstd-dev libsodium-dev libcmocka-dev tzdata python3 python3-croniter
       attr psmisc procps bsdutils curl iproute2 ca-certificates
-      systemd)  # systemd-analyze verify checks packaging/systemd in make check
+      systemd   # systemd-analyze verify checks packaging/systemd in make check
+      libcurl4-openssl-dev  # roostd's webhook and email deliveries
+      python3-aiosmtpd prometheus)  # the email and /metrics tests: an SMTP sink, promtool
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(restic borgbackup time)
 fi

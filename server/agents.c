@@ -10,7 +10,7 @@
  *                oldest pending run if it is idle (pending.c)
  *   fire         fires.c
  *   job.*        jobs.c; when a job ends, the next pending run
- *   disconnect   last_seen_at
+ *   disconnect   last_seen_at, the session's end (presence.c)
  *
  * Once a second it retries the job ends the store could not record
  * (jobs.c keeps them), and starts what was waiting behind them.
@@ -24,6 +24,7 @@
 
 #include "roost/cron.h"
 #include "roost/log.h"
+#include "presence.h"
 #include "roost/tz.h"
 #include "roostd.h"
 
@@ -123,6 +124,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 	log_info("agent.hello", "host=%lld version=%s hostname=%s tz=%s jobs=%zu fires=%zu",
 	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
 	         roost_lq(zone), m->njobs, m->nfires);
+	presence_hello(host_id, now);
 	jobs_resolve_hello(host_id, m, now);
 	json_t *cfg = agents_config_msg(host_id);
 	hub_send(host_id, cfg);
@@ -155,7 +157,7 @@ void agents_on_message(int64_t host_id, const struct proto_msg *m)
 
 void agents_on_disconnect(int64_t host_id)
 {
-	db_exec("UPDATE hosts SET last_seen_at=? WHERE id=?", "ii", srv_now(), host_id);
+	presence_gone(host_id, srv_now());
 }
 
 void agents_retry_unrecorded(void)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "roost/cron.h"
 #include "roost/jsonutil.h"
 #include "roost/log.h"
@@ -128,6 +129,7 @@ static void enroll(struct req *rq, struct resp *rs)
 		goto out;
 	}
 	log_info("enroll.ok", "host=%lld name=%s mode=%s", (long long)hid, roost_lq(name), mode);
+	events_emit("host.enrolled", hid, 0, json_pack("{s:s, s:s}", "hostname", hostname, "mode", mode));
 	api_ok(rs, 201, json_pack("{s:I, s:s, s:s, s:s}", "host_id", (json_int_t)hid, "secret", text,
 	                      "name", name, "mode", mode));
 out:
@@ -599,7 +601,7 @@ void api_handle(struct req *rq, struct resp *rs)
 	} else if (!strcmp(r, "snapshots") || !strcmp(r, "repository") ||
 	           !strcmp(r, "maintenance")) {
 		api_repository_route(seg, ns, rq, rs);
-	} else {
+	} else if (!api_events_route(seg, ns, rq, rs)) {
 		api_not_found(rs, "route");
 	}
 }

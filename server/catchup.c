@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "roost/cron.h"
 #include "roost/log.h"
 #include "roost/timeutil.h"
@@ -195,6 +196,7 @@ void catchup_run(int64_t host_id, int64_t now)
 	}
 	if (n > CATCHUP_MAX_PAIRS)
 		n = CATCHUP_MAX_PAIRS;
+	metrics_catchup_run();
 	for (size_t i = 0; i < n; i++) {
 		int64_t id = jobs_create(host_id, due[i].schedule_id, due[i].group_id, "backup",
 		                         "catchup", NULL);

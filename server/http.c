@@ -36,6 +36,8 @@
 #include "committer.h"
 #include "http_int.h"
 #include "maintenance.h"
+#include "metrics.h"
+#include "sse.h"
 #include "objcheck.h"
 #include "roost/buf.h"
 #include "roost/log.h"
@@ -50,6 +52,7 @@ static void reset(struct pss *p)
 		g_srv->repo_be->ops->writer_abort(p->w);
 	free(p->body);
 	free(p->out);
+	sse_end(p->sse);
 	struct agent_conn *c = p->conn;
 	int64_t wh = p->ws_host;
 	int tag = p->fd_tag;
@@ -91,9 +94,13 @@ static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_
 		return;
 	uint8_t hash[AUTH_HASH_LEN];
 	if (!strncmp(h, "Bearer ", 7) && !strchr(h + 7, '.')) {
-		if (auth_hash_text(h + 7, strlen(h + 7), hash) == ROOST_OK &&
-		    auth_hash_equal(hash, g_srv->admin_hash)) {
+		if (auth_hash_text(h + 7, strlen(h + 7), hash) != ROOST_OK)
+			return;
+		if (auth_hash_equal(hash, g_srv->admin_hash)) {
 			*kind = AUTH_ADMIN;
+			*bad = 0;
+		} else if (g_srv->has_metrics_token && auth_hash_equal(hash, g_srv->metrics_hash)) {
+			*kind = AUTH_METRICS;
 			*bad = 0;
 		}
 		return;
@@ -113,10 +120,63 @@ static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_
 
 /* ---- REST ---- */
 
+/* 401 without credentials or with wrong ones, 403 with ones of another kind; 0 when allowed. */
+static int refused(struct lws *wsi, struct pss *p, int metrics_too, int *rc)
+{
+	if (p->auth == AUTH_ADMIN || (metrics_too && p->auth == AUTH_METRICS))
+		return 0;
+	*rc = p->auth == AUTH_NONE
+	              ? respond_error(wsi, p, 401, "unauthorized",
+	                              p->auth_bad ? "invalid credentials" : "missing credentials")
+	              : respond_error(wsi, p, 403, "forbidden", "not allowed with this credential");
+	return 1;
+}
+
+/* The routes that are not JSON: /metrics (Prometheus text) and the live event stream. */
+static int special_request(struct lws *wsi, struct pss *p, int *rc)
+{
+	int is_get = !strcmp(p->method, "GET");
+	if (!strcmp(p->path, "/metrics")) {
+		if (refused(wsi, p, 1, rc))
+			return 1;
+		if (!is_get) {
+			*rc = respond_error(wsi, p, 405, "method_not_allowed", "GET only");
+			return 1;
+		}
+		size_t n;
+		char *text = metrics_render(&n);
+		*rc = text ? respond_text(wsi, p, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+		                          n)
+		           : respond_error(wsi, p, 500, "internal", "out of memory");
+		free(text);
+		return 1;
+	}
+	if (strcmp(p->path, "/v1/events/stream"))
+		return 0;
+	if (refused(wsi, p, 0, rc))
+		return 1;
+	if (!is_get) {
+		*rc = respond_error(wsi, p, 405, "method_not_allowed", "GET only");
+		return 1;
+	}
+	char v[32];
+	int64_t after = -1;
+	if (query_get(p->query, "after", v, sizeof(v)))
+		after = strtoll(v, NULL, 10);
+	else if (lws_hdr_custom_copy(wsi, v, sizeof(v), "last-event-id:", 14) > 0)
+		after = strtoll(v, NULL, 10);
+	p->sse = sse_begin(wsi, after < 0 ? -1 : after);
+	*rc = p->sse ? 0 : respond_error(wsi, p, 503, "busy", "too many event streams");
+	return 1;
+}
+
 static int api_request(struct lws *wsi, struct pss *p)
 {
 	if (p->too_big)
 		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
+	int rc;
+	if (special_request(wsi, p, &rc))
+		return rc;
 	struct req rq = {
 		.method = p->method,
 		.path = p->path,
@@ -291,6 +351,8 @@ static int on_body(struct pss *p, const void *in, size_t len)
 
 static int on_writeable(struct lws *wsi, struct pss *p)
 {
+	if (p->sse)
+		return sse_writeable(p->sse);
 	if (p->committed) {
 		struct commit *c = p->committed;
 		p->committed = NULL;

@@ -20,6 +20,7 @@
 
 struct commit;
 struct objcheck;
+struct sse_client;
 
 /* One connection's state (libwebsockets' per-session data). */
 struct pss {
@@ -61,6 +62,7 @@ struct pss {
 	int timed;         /* the rate timer is armed */
 	int body_done;
 	int close_after;   /* framing refused: close once answered */
+	struct sse_client *sse; /* GET /v1/events/stream: the rest of the connection is it */
 };
 
 /* ---- budgets.c ---- */
@@ -87,6 +89,9 @@ int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype
 /* j (stolen) as the body. */
 int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j);
 int respond_error(struct lws *wsi, struct pss *p, int status, const char *code, const char *msg);
+/* text[0..n) (copied) as the body, of type ctype. */
+int respond_text(struct lws *wsi, struct pss *p, int status, const char *ctype, const char *text,
+                 size_t n);
 
 /* ---- repo_api.c ---- */
 

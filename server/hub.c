@@ -30,6 +30,7 @@ struct agent_conn {
 	struct lws *wsi;
 	int64_t host_id;
 	int64_t last_rx_ms; /* monotonic: any frame or pong */
+	int64_t last_seen;  /* srv_now() of the same: the host's last_seen_at while connected */
 	int want_ping;
 	int closing;
 	int hello_done;
@@ -93,6 +94,17 @@ static void close_conn(struct agent_conn *c, enum lws_close_status why, const ch
 	lws_callback_on_writable(c->wsi);
 }
 
+int64_t hub_last_seen(int64_t host_id)
+{
+	struct agent_conn *c = get(host_id);
+	return c && !c->closing ? c->last_seen : 0;
+}
+
+size_t hub_connected(void)
+{
+	return g_srv->nconns;
+}
+
 int hub_send(int64_t host_id, json_t *msg)
 {
 	if (g_srv->send_hook)
@@ -148,6 +160,7 @@ struct agent_conn *hub_established(struct lws *wsi, int64_t host_id)
 	c->wsi = wsi;
 	c->host_id = host_id;
 	c->last_rx_ms = mono_ms();
+	c->last_seen = srv_now();
 	struct agent_conn *old = get(host_id);
 	if (old) {
 		/* the new connection wins; the old one is closed and forgotten */
@@ -262,8 +275,10 @@ static int handle(struct agent_conn *c, const char *buf, size_t len)
 
 void hub_pong(struct agent_conn *c)
 {
-	if (c)
+	if (c) {
 		c->last_rx_ms = mono_ms();
+		c->last_seen = srv_now();
+	}
 }
 
 /*
@@ -306,6 +321,7 @@ int hub_receive(struct agent_conn *c, const void *in, size_t len, int final, int
 	if (c->closing)
 		return -1;
 	c->last_rx_ms = mono_ms();
+	c->last_seen = srv_now();
 	if (binary) {
 		close_conn(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
 		return 0;

@@ -34,6 +34,11 @@ void hub_start(void);
 
 /* Is the host's agent connected (and not being closed)? */
 int hub_online(int64_t host_id);
+/* When the connected host's agent was last heard from (any frame or pong; srv_now()
+ * seconds), or 0 if it is not connected. Cheap: kept in memory per connection. */
+int64_t hub_last_seen(int64_t host_id);
+/* Agents connected now. */
+size_t hub_connected(void);
 /* Queues a message (not stolen) to the host's agent; -1 if not connected, before its
  * hello, or its queue is full. */
 int hub_send(int64_t host_id, json_t *msg);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
+#include "metrics.h"
 #include "roost/log.h"
 #include "roostd.h"
 
@@ -177,8 +179,9 @@ static void keep_unrecorded(int64_t host_id, const struct proto_job *pj, const c
 /* Records a final state in one transaction; 0, or -1 if the store failed. */
 static int record_end(int64_t host_id, const struct proto_job *pj, const char *how)
 {
-	sqlite3_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at "
-	                        "FROM jobs WHERE id=? AND host_id=?", "ii", pj->job_id, host_id);
+	sqlite3_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at, "
+	                        "trigger FROM jobs WHERE id=? AND host_id=?", "ii", pj->job_id,
+	                        host_id);
 	if (!st)
 		return -1;
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -187,10 +190,12 @@ static int record_end(int64_t host_id, const struct proto_job *pj, const char *h
 		         (long long)pj->job_id);
 		return 0;
 	}
-	char status[16];
+	char status[16], kind[16], trigger[16];
 	snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 0));
 	int64_t sid = sqlite3_column_int64(st, 1), gid = sqlite3_column_int64(st, 2);
-	int backup = !strcmp((const char *)sqlite3_column_text(st, 3), "backup");
+	snprintf(kind, sizeof(kind), "%s", sqlite3_column_text(st, 3));
+	snprintf(trigger, sizeof(trigger), "%s", sqlite3_column_text(st, 6));
+	int backup = !strcmp(kind, "backup");
 	int64_t started = sqlite3_column_type(st, 4) != SQLITE_NULL ? sqlite3_column_int64(st, 4)
 	                                                             : 0;
 	int64_t created = sqlite3_column_int64(st, 5);
@@ -214,6 +219,14 @@ static int record_end(int64_t host_id, const struct proto_job *pj, const char *h
 	}
 	if (db_commit())
 		return -1;
+	int64_t ended = srv_now();
+	metrics_job_ended(kind, trigger, pj->status, ended > started ? ended - started : 0);
+	if (!strcmp(pj->status, "succeeded") || !strcmp(pj->status, "failed") ||
+	    !strcmp(pj->status, "interrupted")) {
+		char type[32];
+		snprintf(type, sizeof(type), "job.%s", pj->status);
+		events_emit(type, host_id, pj->job_id, NULL);
+	}
 	log_info("job.finished", "host=%lld job=%lld status=%s how=%s snapshot=%s files=%llu "
 	                         "bytes=%llu bytes_new=%llu error=%s",
 	         (long long)host_id, (long long)pj->job_id, pj->status, how,

@@ -27,12 +27,17 @@
 #include "roost/http.h"
 #include "roost/log.h"
 #include "committer.h"
+#include "events.h"
 #include "fault.h"
 #include "maintenance.h"
 #include "roost/cron.h"
+#include "healthwatch.h"
 #include "http.h"
 #include "hub.h"
+#include "metrics.h"
+#include "presence.h"
 #include "roostd.h"
+#include "webhooks.h"
 
 /* Descriptors kept for what is not a connection (store, log, repository
  * files of uploads and reads in progress): 64 and an eighth of the limit. */
@@ -47,6 +52,10 @@ static void usage(FILE *f)
 	        "              [--body-timeout SECONDS] [--body-min-rate BYTES]\n"
 	        "              [--max-conns-per-addr N] [--maintenance-cron EXPR]\n"
 	        "              [--prune-grace SECONDS] [--check-sample PACKS]\n"
+	        "              [--overdue-grace SECONDS] [--unseen-after SECONDS]\n"
+	        "              [--health-flap SECONDS] [--smtp URL --smtp-from ADDRESS]\n"
+	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
+	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -77,8 +86,24 @@ static void usage(FILE *f)
 	        "                          at random (default 20; the structure is always\n"
 	        "                          checked whole)\n"
 	        "\n"
+	        "Health, events and notifications:\n"
+	        "  --overdue-grace SECS    a missed window is overdue this long after it: for an\n"
+	        "                          intermittent host, once it was online this long in\n"
+	        "                          total since (default 3600)\n"
+	        "  --unseen-after SECS     no connection this long: unseen (default 604800, 7 d)\n"
+	        "  --health-flap SECS      at most one health event per host per this (default 600)\n"
+	        "  --smtp URL              mail server for mailto: subscriptions, smtp://HOST:PORT\n"
+	        "                          (STARTTLS when offered) or smtps://HOST:PORT\n"
+	        "  --smtp-from ADDRESS     the sender of notification mail\n"
+	        "  --smtp-user USER        SMTP login; the password from ROOSTD_SMTP_PASSWORD\n"
+	        "  --mail-digest SECS      a mail waits this long for more events (default 30)\n"
+	        "  --webhook-queue-max N   undelivered events per webhook before the oldest are\n"
+	        "                          dropped (default 10000)\n"
+	        "  --webhook-timeout SECS  one delivery attempt's limit (default 10)\n"
+	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
-	        "`roost` admin commands (ROOST_TOKEN or --token-file).\n");
+	        "`roost` admin commands (ROOST_TOKEN or --token-file), and DIR/metrics.token\n"
+	        "(0600), a credential good for GET /metrics only (Prometheus' bearer token).\n");
 }
 
 static char *path_join(const char *a, const char *b)
@@ -260,6 +285,9 @@ int main(int argc, char **argv)
 	long settle = 60, agent_timeout = 60, header_timeout = 10, body_timeout = 10;
 	long body_rate = 1024, per_addr = 512, prune_grace = 3600, check_sample = 20;
 	const char *maint_cron = "30 3 * * *";
+	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
+	long hook_timeout = 10;
+	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL;
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -275,6 +303,15 @@ int main(int argc, char **argv)
 		{"maintenance-cron", required_argument, 0, 'M'},
 		{"prune-grace", required_argument, 0, 'G'},
 		{"check-sample", required_argument, 0, 'C'},
+		{"overdue-grace", required_argument, 0, 1001},
+		{"unseen-after", required_argument, 0, 1002},
+		{"health-flap", required_argument, 0, 1003},
+		{"smtp", required_argument, 0, 1004},
+		{"smtp-from", required_argument, 0, 1005},
+		{"smtp-user", required_argument, 0, 1006},
+		{"mail-digest", required_argument, 0, 1007},
+		{"webhook-queue-max", required_argument, 0, 1008},
+		{"webhook-timeout", required_argument, 0, 1009},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -317,6 +354,33 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, "--check-sample", 0, 1L << 20, &check_sample))
 				return 2;
 			break;
+		case 1001:
+			if (parse_seconds(optarg, "--overdue-grace", 0, 366L * 86400, &grace))
+				return 2;
+			break;
+		case 1002:
+			if (parse_seconds(optarg, "--unseen-after", 1, 3660L * 86400, &unseen))
+				return 2;
+			break;
+		case 1003:
+			if (parse_seconds(optarg, "--health-flap", 0, 86400, &flap))
+				return 2;
+			break;
+		case 1004: smtp = optarg; break;
+		case 1005: smtp_from = optarg; break;
+		case 1006: smtp_user = optarg; break;
+		case 1007:
+			if (parse_seconds(optarg, "--mail-digest", 0, 86400, &digest))
+				return 2;
+			break;
+		case 1008:
+			if (parse_seconds(optarg, "--webhook-queue-max", 1, 10000000, &queue_max))
+				return 2;
+			break;
+		case 1009:
+			if (parse_seconds(optarg, "--webhook-timeout", 1, 600, &hook_timeout))
+				return 2;
+			break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -350,6 +414,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		cron_free(mc);
+	}
+	if ((smtp != NULL) != (smtp_from != NULL)) {
+		fprintf(stderr, "roostd: --smtp and --smtp-from go together\n");
+		return 2;
+	}
+	if (smtp && strncmp(smtp, "smtp://", 7) && strncmp(smtp, "smtps://", 8)) {
+		fprintf(stderr, "roostd: --smtp: expected smtp://HOST:PORT or smtps://HOST:PORT\n");
+		return 2;
 	}
 	if ((cert != NULL) != (key != NULL)) {
 		fprintf(stderr, "roostd: --tls-cert and --tls-key go together\n");
@@ -423,6 +495,9 @@ int main(int argc, char **argv)
 	s->data_dir = strdup(data);
 	s->settle_s = settle;
 	s->agent_timeout_s = agent_timeout;
+	s->overdue_grace_s = grace;
+	s->unseen_after_s = unseen;
+	s->health_flap_s = flap;
 	struct roost_errbuf eb = {{0}};
 	char *dbp = path_join(data, "roostd.db");
 	if (store_open(dbp, &s->st, &eb)) {
@@ -466,6 +541,16 @@ int main(int argc, char **argv)
 	if (created)
 		log_info("admin.token_created", "file=%s", roost_lq(tokp));
 	free(tokp);
+	/* the metrics token: a credential for GET /metrics alone */
+	tokp = path_join(data, "metrics.token");
+	if (load_or_make_secret(tokp, tok, &created)) {
+		fprintf(stderr, "roostd: %s: unreadable or malformed metrics token\n", tokp);
+		return 1;
+	}
+	auth_hash_text(tok, strlen(tok), s->metrics_hash);
+	s->has_metrics_token = 1;
+	sodium_memzero(tok, sizeof(tok));
+	free(tokp);
 	/* the default repository */
 	char pw[AUTH_TEXT_LEN + 1];
 	char *pwp = path_join(data, "repo.password");
@@ -499,6 +584,8 @@ int main(int argc, char **argv)
 	if (!s->catchups)
 		return 1;
 	hub_set_handler(&agents_handler);
+	events_set_job_view(view_job);
+	metrics_init();
 
 	/* libwebsockets */
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -537,6 +624,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roostd: --maintenance-cron: %s\n", eb.msg);
 		return 2;
 	}
+	healthwatch_start();
+	{
+		char *dbpath = path_join(data, "roostd.db");
+		struct notify_config nc = {
+			.db_path = dbpath, .smtp_url = smtp, .smtp_from = smtp_from,
+			.smtp_user = smtp_user, .smtp_password = getenv("ROOSTD_SMTP_PASSWORD"),
+			.digest_s = digest, .queue_max = queue_max, .timeout_s = hook_timeout,
+		};
+		int rc = webhooks_start(&nc);
+		free(dbpath); /* opened by now */
+		if (rc) {
+			fprintf(stderr, "roostd: could not start the delivery thread\n");
+			return 1;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -553,6 +655,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
+	webhooks_stop();
 	maintenance_stop();
 	committer_stop();
 	lws_context_destroy(s->lws);
@@ -566,5 +669,6 @@ int main(int argc, char **argv)
 	free(repop);
 	free(s->data_dir);
 	free(s->conns);
+	presence_release();
 	return 0;
 }

@@ -74,3 +74,16 @@ int respond_error(struct lws *wsi, struct pss *p, int status, const char *code,
 	resp_error(&rs, status, code, msg, NULL);
 	return respond_json(wsi, p, rs.status, rs.json);
 }
+
+int respond_text(struct lws *wsi, struct pss *p, int status, const char *ctype, const char *text,
+                 size_t n)
+{
+	free(p->out);
+	p->out = malloc(LWS_PRE + n + 1);
+	if (!p->out)
+		return -1;
+	memcpy(p->out + LWS_PRE, text, n);
+	p->outlen = n;
+	p->outpos = 0;
+	return start_response(wsi, p, status, ctype, p->outlen, NULL);
+}

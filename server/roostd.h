@@ -34,6 +34,16 @@
  *   catchup.c    catch-up of intermittent hosts: the overdue rule, arm, run
  *   dueheap.c    due times by id (the catch-up timer's heap)
  *   auth.c       secrets, hashes, constant-time comparison
+ *   events.c     the append-only event log: emit, list (events.h)
+ *   sse.c        the live event stream, Server-Sent Events (sse.h)
+ *   api_events.c REST routes of events and webhooks
+ *   presence.c   sessions and last_seen_at of hosts (presence.h)
+ *   health.c     a host's health: the rule and its facts (health.h)
+ *   healthwatch.c the health sweep: changes stored, announced, flap-limited
+ *   webhooks.c   the delivery thread: webhooks and mail (webhooks.h)
+ *   whsign.c     Standard Webhooks secrets and signatures (whsign.h)
+ *   mail.c       a notification mail's text (mail.h)
+ *   metrics.c    GET /metrics, Prometheus text (metrics.h)
  *
  * Calls go one way (scripts/server-deps.py checks it in make check):
  * http -> api -> agents -> fires -> pending -> jobs -> db; catchup -> jobs;
@@ -69,6 +79,12 @@ struct srv {
 	struct store *st;
 	char *data_dir;
 	uint8_t admin_hash[AUTH_HASH_LEN];
+	uint8_t metrics_hash[AUTH_HASH_LEN]; /* DIR/metrics.token, when has_metrics_token */
+	int has_metrics_token;
+	/* health (health.c, healthwatch.c) */
+	int64_t overdue_grace_s;  /* a missed window is overdue this long after it (online) */
+	int64_t unseen_after_s;   /* no connection this long: unseen */
+	int64_t health_flap_s;    /* health events of a host at most one per this, held meanwhile */
 	int64_t settle_s;        /* catch-up settle window */
 	int64_t agent_timeout_s; /* silent this long: gone; pinged after a third */
 	struct due_heap *catchups; /* intermittent hosts in their settle window */
@@ -294,7 +310,7 @@ void catchup_run(int64_t host_id, int64_t now);
 void catchup_timer_cb(lws_sorted_usec_list_t *sul);
 
 /* ---- http.c (the lws protocol, routing) and api.c (REST handlers) ---- */
-enum auth_kind { AUTH_NONE = 0, AUTH_ADMIN, AUTH_HOST };
+enum auth_kind { AUTH_NONE = 0, AUTH_ADMIN, AUTH_HOST, AUTH_METRICS /* DIR/metrics.token */ };
 
 struct req {
 	const char *method;
@@ -368,5 +384,17 @@ int body_restore(const char *b, size_t n, struct body_restore *r, struct resp *r
 void body_restore_free(struct body_restore *r);
 /* Generic: a JSON object, or -1 with rs filled. */
 json_t *body_object(const char *b, size_t n, struct resp *rs);
+
+/* ---- api_events.c: events and webhook routes (api.c's router calls it) ---- */
+struct body_webhook {
+	char url[2001];
+	json_t *events; /* array of known event types or "*" (owned) */
+	char format[16]; /* standard, ntfy or healthchecks */
+};
+/* POST /v1/webhooks's body, strictly (fuzzed); 0, or -1 with rs filled (400).
+ * On 0 the caller releases w->events. */
+int body_webhook(const char *b, size_t n, struct body_webhook *w, struct resp *rs);
+/* /v1/events and /v1/webhooks...: 1 when the route is one of them (rs filled). */
+int api_events_route(char **seg, int ns, struct req *rq, struct resp *rs);
 
 #endif

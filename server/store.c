@@ -90,6 +90,30 @@ static const char *const migrations[] = {
 	"  snapshots INTEGER, packs INTEGER, blobs INTEGER, size_bytes INTEGER,"
 	"  raw_bytes INTEGER, logical_bytes INTEGER,"
 	"  error TEXT, decisions TEXT);",
+	/* 3: health, events and notifications (DESIGN.md, "Health, events, notifications,
+	 * metrics"): when each host was connected, its last health and what was said of it,
+	 * the append-only event log, webhook (and mail) subscriptions with their delivery
+	 * cursor, and when a schedule was made (the first window a new schedule can miss) */
+	"CREATE TABLE host_sessions ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL);"
+	"CREATE INDEX host_sessions_host ON host_sessions (host_id, ended_at);"
+	"CREATE TABLE host_health ("
+	"  host_id INTEGER PRIMARY KEY REFERENCES hosts ON DELETE CASCADE,"
+	"  state TEXT NOT NULL, since INTEGER NOT NULL,"
+	"  said TEXT, said_at INTEGER, held INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL,"
+	"  host_id INTEGER, job_id INTEGER, body TEXT NOT NULL);"
+	"CREATE TABLE webhooks ("
+	"  id INTEGER PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL,"
+	"  secret TEXT NOT NULL, format TEXT NOT NULL DEFAULT 'standard',"
+	"  created_at INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE schedules ADD COLUMN created_at INTEGER;"
+	"CREATE TRIGGER schedules_created_at AFTER INSERT ON schedules"
+	"  WHEN NEW.created_at IS NULL BEGIN"
+	"  UPDATE schedules SET created_at = CAST(strftime('%s', 'now') AS INTEGER)"
+	"  WHERE id = NEW.id; END;",
 };
 
 int store_schema_latest(void)

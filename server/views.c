@@ -3,11 +3,15 @@
  * The REST API's JSON objects (DESIGN.md, "REST API"): a host, a group, a
  * schedule and a job as the API shows them, each built in one place.
  * A host's `overdue` is the catch-up rule itself (catchup_overdue), not a
- * second evaluation of it; its `online` is the hub's.
+ * second evaluation of it; its `online` is the hub's; its `health` (with
+ * why, and each (schedule, group)'s last success and next due) is health.c's,
+ * and `last_seen_at` is the hub's live time while it is connected.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "health.h"
+#include "presence.h"
 #include "roost/cron.h"
 #include "roostd.h"
 
@@ -46,15 +50,22 @@ json_t *view_host(int64_t host_id)
 		                        "('queued','running') ORDER BY (status='running') DESC, id LIMIT 1",
 		                     "i", host_id);
 		struct catchup_due d;
-		int64_t now = srv_now();
+		int64_t now = srv_now(), seen = presence_last_seen(host_id);
 		h = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:b, s:o, s:o}",
 		              "id", (json_int_t)host_id, "name", col_text(st, 1), "hostname",
 		              col_text(st, 2), "os", col_text(st, 3), "mode", col_text(st, 4),
-		              "online", hub_online(host_id), "last_seen_at", col_time(st, 5),
+		              "online", hub_online(host_id), "last_seen_at", json_time(seen),
 		              "last_backup_at", col_time(st, 6), "current_job_id",
 		              cur ? json_integer(cur) : json_null(), "overdue",
 		              catchup_overdue(host_id, now, &d, 1) > 0, "tz", col_text(st, 7),
 		              "created_at", col_time(st, 8));
+		struct health_verdict v;
+		json_t *detail = NULL;
+		if (h && health_of(host_id, now, &v, &detail) == 0) {
+			json_object_set_new(h, "health", json_string(health_name(v.state)));
+			json_object_update(h, detail);
+		}
+		json_decref(detail);
 	}
 	sqlite3_finalize(st);
 	return h;

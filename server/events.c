@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The event log (DESIGN.md, "Health, events, notifications, metrics"). An
+ * event is written once, whole, as the JSON every reader gets: the API's
+ * list, the live stream and the webhook deliveries all send the stored body
+ * as it is, so they never disagree and a delivery retried a day later is the
+ * same bytes. Ids grow: the next one is known here (the event loop is the
+ * log's only writer), so the body can carry its own id.
+ *
+ * Who emits: jobs.c (job.succeeded, job.failed, job.interrupted), api.c
+ * (host.enrolled), healthwatch.c (host.overdue, host.unseen, host.failing,
+ * host.recovered), maintenance (maintenance.finished, maintenance.failed,
+ * check.failed), webhooks.c (webhook.dropped) and api_events.c (webhook.test).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "roost/log.h"
+#include "roostd.h"
+#include "sse.h"
+
+const char *const events_types[] = {
+	"job.succeeded",  "job.failed",      "job.interrupted",      "host.enrolled",
+	"host.overdue",   "host.unseen",     "host.failing",         "host.recovered",
+	"maintenance.finished", "maintenance.failed", "check.failed", "webhook.test",
+	"webhook.dropped", NULL,
+};
+
+static json_t *(*job_view)(int64_t job_id);
+static int64_t next_id; /* 0: not read from the store yet */
+
+int events_type_known(const char *type)
+{
+	for (const char *const *t = events_types; type && *t; t++)
+		if (!strcmp(*t, type))
+			return 1;
+	return 0;
+}
+
+void events_set_job_view(json_t *(*view)(int64_t job_id))
+{
+	job_view = view;
+}
+
+int64_t events_last_id(void)
+{
+	return db_int(0, "SELECT COALESCE(MAX(id), 0) FROM events", NULL);
+}
+
+static json_t *host_ref(int64_t host_id)
+{
+	json_t *h = NULL;
+	sqlite3_stmt *st = host_id ? db_q("SELECT name FROM hosts WHERE id=?", "i", host_id) : NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		h = json_pack("{s:I, s:s}", "id", (json_int_t)host_id, "name",
+		              (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (!h && host_id) /* removed meanwhile: still say which */
+		h = json_pack("{s:I, s:n}", "id", (json_int_t)host_id, "name");
+	return h ? h : json_null();
+}
+
+void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data)
+{
+	if (!data || !json_is_object(data)) {
+		json_decref(data);
+		data = json_object();
+	}
+	if (!next_id) {
+		/* AUTOINCREMENT keeps ids of deleted rows used: ask its counter too */
+		int64_t seq = db_int(0, "SELECT seq FROM sqlite_sequence WHERE name='events'", NULL);
+		int64_t max = events_last_id();
+		next_id = (seq > max ? seq : max) + 1;
+	}
+	int64_t now = srv_now();
+	json_t *job = NULL;
+	if (job_id)
+		job = job_view ? job_view(job_id) : json_pack("{s:I}", "id", (json_int_t)job_id);
+	json_t *ev = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)next_id,
+	                       "type", type, "at", json_time(now), "host", host_ref(host_id),
+	                       "job", job ? job : json_null(), "data", data);
+	char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (!body) {
+		log_error("event.lost", "type=%s why=\"out of memory\"", type);
+		return;
+	}
+	if (db_exec("INSERT INTO events (id, type, at, host_id, job_id, body) VALUES "
+	            "(?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?)", "itiiit", next_id, type, now,
+	            host_id, job_id, body) != SQLITE_DONE) {
+		log_error("event.lost", "type=%s host=%lld job=%lld why=store msg=%s", type,
+		          (long long)host_id, (long long)job_id, roost_lq(db_last_error()));
+		next_id = 0; /* read again: the insert may have failed for a taken id */
+		free(body);
+		return;
+	}
+	log_info("event", "id=%lld type=%s host=%lld job=%lld", (long long)next_id, type,
+	         (long long)host_id, (long long)job_id);
+	sse_broadcast(next_id, type, body);
+	next_id++;
+	free(body);
+}
+
+json_t *events_list(int64_t after, int limit)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st = db_q("SELECT body FROM events WHERE id > ? ORDER BY id LIMIT ?", "ii",
+	                        after, (int64_t)limit);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		if (e)
+			json_array_append_new(a, e);
+	}
+	sqlite3_finalize(st);
+	return a;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The event log (server/events.c): what happened in the fleet, append-only in
+ * the store, numbered in order, read by GET /v1/events, streamed live to the
+ * dashboard (server/sse.c) and delivered to webhooks and mail
+ * (server/webhooks.c, which reads the log itself on its own thread).
+ * Event-loop thread only.
+ */
+#ifndef ROOSTD_EVENTS_H
+#define ROOSTD_EVENTS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* The event types of the contract, and the ones roostd adds (webhook.test,
+ * webhook.dropped); NULL-terminated. */
+extern const char *const events_types[];
+/* Is type one of events_types? */
+int events_type_known(const char *type);
+
+/* Appends an event {id, type, at, host: {id, name} | null, job: <job> | null,
+ * data} to the log and hands it to the live streams. host_id and job_id may be
+ * 0; data may be NULL and is taken over (stolen). Never fails the caller: an
+ * event the store can not keep is logged and dropped. Event-loop thread only. */
+void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data);
+
+/* How events show a job (main.c registers views.c's view_job; without it an
+ * event's job is {id}). The function returns a new reference or NULL. */
+void events_set_job_view(json_t *(*view)(int64_t job_id));
+
+/* The events after `after`, oldest first, at most limit (new reference). */
+json_t *events_list(int64_t after, int limit);
+/* The newest event id (0 when the log is empty). */
+int64_t events_last_id(void);
+
+#endif
