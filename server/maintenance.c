@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "maintenance.h"
 #include "retention.h"
 #include "roost/cron.h"
@@ -422,6 +423,24 @@ static void record(struct run *r)
 	if (r->check_failed)
 		log_error("maintenance.check_failed", "run=%lld errors=%s", (long long)r->id,
 		          roost_lq(cerr));
+	/* events (webhooks, mail, the dashboard's stream); a dry run is a
+	 * preview, not maintenance */
+	if (!r->dry_run || r->failed) {
+		json_t *d = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "maintenance_id",
+		                      (json_int_t)r->id, "snapshots_removed",
+		                      (json_int_t)r->snapshots_removed, "packs_removed",
+		                      (json_int_t)r->packs_removed, "bytes_freed",
+		                      (json_int_t)r->bytes_freed, "packs_marked",
+		                      (json_int_t)r->packs_marked, "packs_waiting",
+		                      (json_int_t)r->packs_waiting);
+		if (r->failed)
+			json_object_set_new(d, "error", json_string(r->error));
+		events_emit(r->failed ? "maintenance.failed" : "maintenance.finished", 0, 0, d);
+	}
+	if (r->check_failed)
+		events_emit("check.failed", 0, 0,
+		            json_pack("{s:I, s:O}", "maintenance_id", (json_int_t)r->id, "errors",
+		                      r->check_errors));
 	free(dec);
 	free(cerr);
 }

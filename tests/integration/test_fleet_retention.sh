@@ -108,6 +108,10 @@ expect_rc 0 "$ROOST" host list
 expect_contains "$ERR" "warning: the repository check of" "host list warns about the failed check"
 expect_rc 0 "$ROOST" maintenance list --json
 expect_eq "$(echo "$OUT" | json_get 'd[0]["check"]["status"]')" failed "the run's record says so"
+EV=$(curl -skf -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/events?limit=1000")
+expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"]=="maintenance.finished"])')" 4 "one maintenance.finished event per run (the dry run is not one)"
+expect_eq "$(echo "$EV" | json_get '[e["data"]["bytes_freed"] for e in d if e["type"]=="maintenance.finished"][1] > 5000000')" true "the event says what was freed"
+expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"]=="check.failed"])')" 1 "and one check.failed"
 stop_server
 # held 3 s inside its run, the first keeps the second out
 ROOST_MAINT_TEST_PAUSE_MS=3000 start_server 2 --prune-grace 0 --maintenance-cron off
