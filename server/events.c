@@ -30,6 +30,16 @@ const char *const events_types[] = {
 static json_t *(*job_view)(int64_t job_id);
 static int64_t next_id; /* 0: not read from the store yet */
 
+/* events stored inside the caller's transaction, published at its end */
+struct held {
+	int64_t id;
+	char type[32];
+	char *body;
+};
+static struct held held[64];
+static size_t nheld;
+static int in_tx;
+
 int events_type_known(const char *type)
 {
 	for (const char *const *t = events_types; type && *t; t++)
@@ -95,11 +105,38 @@ void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data
 		free(body);
 		return;
 	}
+	if (in_tx && nheld < sizeof(held) / sizeof(held[0])) {
+		held[nheld].id = next_id;
+		snprintf(held[nheld].type, sizeof(held[nheld].type), "%s", type);
+		held[nheld++].body = body;
+		next_id++;
+		return;
+	}
 	log_info("event", "id=%lld type=%s host=%lld job=%lld", (long long)next_id, type,
 	         (long long)host_id, (long long)job_id);
 	sse_broadcast(next_id, type, body);
 	next_id++;
 	free(body);
+}
+
+void events_tx_begin(void)
+{
+	in_tx = 1;
+}
+
+void events_tx_end(int committed)
+{
+	in_tx = 0;
+	for (size_t i = 0; i < nheld; i++) {
+		if (committed) {
+			log_info("event", "id=%lld type=%s", (long long)held[i].id, held[i].type);
+			sse_broadcast(held[i].id, held[i].type, held[i].body);
+		}
+		free(held[i].body);
+	}
+	if (!committed && nheld)
+		next_id = 0; /* rolled back: read the next id from the store again */
+	nheld = 0;
 }
 
 json_t *events_list(int64_t after, int limit)

@@ -24,6 +24,14 @@ int events_type_known(const char *type);
  * event the store can not keep is logged and dropped. Event-loop thread only. */
 void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data);
 
+/* Events emitted between these two are stored in the caller's transaction
+ * (one commit for the change and its events) and published to the live
+ * streams only at events_tx_end(1), after the commit; events_tx_end(0) after
+ * a rollback drops them. Webhooks read the log, so they see committed events
+ * only. */
+void events_tx_begin(void);
+void events_tx_end(int committed);
+
 /* How events show a job (main.c registers views.c's view_job; without it an
  * event's job is {id}). The function returns a new reference or NULL. */
 void events_set_job_view(json_t *(*view)(int64_t job_id));

@@ -135,8 +135,18 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		ids[n++] = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	cursor = n < (size_t)slice ? 0 : ids[n - 1];
+	/* the slice's writes (last_seen_at, host_health, events) in one commit */
+	int tx = n && db_begin() == 0;
+	if (tx)
+		events_tx_begin();
 	for (size_t i = 0; i < n; i++)
 		healthwatch_host(ids[i], now);
+	if (tx) {
+		int failed = db_commit() != 0;
+		events_tx_end(!failed);
+		if (failed)
+			log_warn("health.unrecorded", "hosts=%zu why=%s", n, roost_lq(db_last_error()));
+	}
 	lws_sul_schedule(g_srv->lws, 0, sul, tick_cb, TICK_MS * LWS_US_PER_MS);
 }
 

@@ -216,17 +216,21 @@ static int record_end(int64_t host_id, const struct proto_job *pj, const char *h
 		if (backup && !strcmp(pj->status, "succeeded"))
 			record_success(host_id, sid, gid, started);
 		db_host_refresh_current(host_id);
+		/* its event in the same transaction: one commit per job end */
+		events_tx_begin();
+		if (!strcmp(pj->status, "succeeded") || !strcmp(pj->status, "failed") ||
+		    !strcmp(pj->status, "interrupted")) {
+			char type[32];
+			snprintf(type, sizeof(type), "job.%s", pj->status);
+			events_emit(type, host_id, pj->job_id, NULL);
+		}
 	}
-	if (db_commit())
+	int failed = db_commit() != 0;
+	events_tx_end(!failed);
+	if (failed)
 		return -1;
 	int64_t ended = srv_now();
 	metrics_job_ended(kind, trigger, pj->status, ended > started ? ended - started : 0);
-	if (!strcmp(pj->status, "succeeded") || !strcmp(pj->status, "failed") ||
-	    !strcmp(pj->status, "interrupted")) {
-		char type[32];
-		snprintf(type, sizeof(type), "job.%s", pj->status);
-		events_emit(type, host_id, pj->job_id, NULL);
-	}
 	log_info("job.finished", "host=%lld job=%lld status=%s how=%s snapshot=%s files=%llu "
 	                         "bytes=%llu bytes_new=%llu error=%s",
 	         (long long)host_id, (long long)pj->job_id, pj->status, how,
