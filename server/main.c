@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -639,6 +640,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* glibc gives the top of the heap back on a free() once 128 KiB are free
+	 * there: under a fleet's traffic that is a brk() down and up again many
+	 * times a second, each a TLB flush (16% of roostd's CPU at 200 fires/s
+	 * in perf). Trimming is left to housekeeping's malloc_trim after bursts. */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
