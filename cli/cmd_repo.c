@@ -35,6 +35,9 @@ static const char repo_usage[] =
 	"  prune     -r DIR [--grace SECONDS]\n"
 	"  diff      -r DIR SNAPSHOT SNAPSHOT\n"
 	"  stats     -r DIR [--json]\n"
+	"  key add   -r DIR [--put-only] [--new-password-file F]  a key (put-only: backs up,\n"
+	"                   can not read; needs format 2)\n"
+	"  upgrade   -r DIR                  format 1 -> 2 (write-only keys possible)\n"
 	"\n"
 	"The password comes from ROOST_PASSWORD or --password-file F. SNAPSHOT is an\n"
 	"id, a unique id prefix, or \"latest\". -r defaults to $ROOST_REPOSITORY.\n"
@@ -477,7 +480,7 @@ static int find_snap(struct roost_repo *r, const char *ref, struct roost_snapsho
 	struct roost_errbuf eb;
 	enum roost_err err = roost_repo_find_snapshot(r, ref, s, &eb);
 	if (err)
-		return cli_fail(err == ROOST_ENOMEM ? EXIT_FAIL : EXIT_USAGE, "%s", eb.msg);
+		return cli_fail(err == ROOST_ENOMEM || err == ROOST_EAUTH ? EXIT_FAIL : EXIT_USAGE, "%s", eb.msg);
 	return EXIT_OK;
 }
 
@@ -768,5 +771,7 @@ int cmd_repo(int argc, char **argv)
 		free(o.includes);
 		return rc;
 	}
+	if (!strcmp(argv[1], "key") || !strcmp(argv[1], "upgrade"))
+		return cmd_repo_key(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown repo command \"%s\" (see roost repo --help)", argv[1]);
 }

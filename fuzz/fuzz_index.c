@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static enum roost_err add(void *ctx, const struct pack_blobs *pb)
 {
-	return index_add_pack(ctx, pb->id, 0, pb->blobs, pb->n, 1);
+	return index_add_pack(ctx, pb->id, 0, pb->epk, pb->blobs, pb->n, 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

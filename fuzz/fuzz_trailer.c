@@ -11,9 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct blob_loc *b;
 	uint32_t n;
+	uint8_t epk[32];
 	struct roost_errbuf eb = {{0}};
 	uint64_t limit = size > 4 ? (uint64_t)data[0] << 16 | (uint64_t)data[1] << 8 : 1 << 20;
-	if (pack_trailer_decode(data, size, limit, &b, &n, &eb) == ROOST_OK) {
+	if (pack_trailer_decode(data, size, limit, epk, &b, &n, &eb) == ROOST_OK) {
 		for (uint32_t i = 0; i < n; i++)
 			if ((uint64_t)b[i].offset + b[i].length > limit)
 				abort(); /* every accepted entry lies inside the pack */

@@ -42,6 +42,33 @@ enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost
 void roost_repo_close(struct roost_repo *r);
 const char *roost_repo_id(const struct roost_repo *r);
 
+/* ---- format 2: write-only (put-only) access -------------------------------
+ * A put-only key writes and deduplicates but decrypts no blob and no
+ * snapshot (docs/repository-format.md). Its material, 128 bytes, is what
+ * roostd gives its agents instead of the password. */
+#define ROOST_PUT_MATERIAL_LEN 128
+/* Opens with put-only material (no password); the repo does not own be. */
+enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *material, size_t n,
+                                   struct roost_repo **out, struct roost_errbuf *eb);
+/* The put-only material of a repository opened with a full key (format 2). */
+enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
+                                       struct roost_errbuf *eb);
+int roost_repo_put_only(const struct roost_repo *r);
+int roost_repo_version(const struct roost_repo *r);
+/* Adds a key file for password: the master secret, or (put_only, format 2)
+ * the put-only material. Needs a full key. */
+enum roost_err roost_repo_key_add(struct roost_repo *r, const char *password, int put_only,
+                                  struct roost_errbuf *eb);
+/* Upgrades a format 1 repository to 2 (*upgraded 1), or does nothing (0).
+ * Nothing is re-encrypted: v1 packs and snapshots stay readable by full keys;
+ * the index is rewritten under the meta key so that put-only keys
+ * deduplicate against everything. Needs a full key. */
+enum roost_err roost_repo_upgrade(struct roost_repo *r, int *upgraded, struct roost_errbuf *eb);
+/* An agent's restore through roostd: roost_repo_find_snapshot and every blob
+ * read ask the backend for "plain/snapshots/<id>" and "plain/blobs/<id>",
+ * which roostd decrypts for the job; blobs are checked against their ids. */
+void roost_repo_set_served(struct roost_repo *r, int on);
+
 /* ---- snapshots ---- */
 struct roost_snapshot_summary {
 	uint64_t files, dirs, bytes, bytes_new, blobs_new, duration_ms;

@@ -67,7 +67,7 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 		return ROOST_OK;
 	const uint8_t *st;
 	size_t stn;
-	enum roost_err err = blob_encode(w->bc, &b->r->keys, p, n, &st, &stn);
+	enum roost_err err = blob_encode(w->bc, p, n, &st, &stn);
 	if (!err)
 		err = packer_add(b->pk, &w->pw, type, id, st, stn, (uint32_t)n, eb);
 	if (err) {

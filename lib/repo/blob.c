@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One blob's stored form: seal(flag || body), body zstd-compressed unless
- * that does not save at least 1/32. Each thread owns a blob_ctx (zstd
- * contexts and scratch), so encoding needs no locks.
+ * that does not save at least 1/32. blob_encode makes flag || body and the
+ * pack it goes into seals it with the pack's key (pack.c). Each thread owns a
+ * blob_ctx (zstd contexts and scratch), so encoding needs no locks.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -17,8 +18,6 @@ struct blob_ctx {
 	int level;
 	uint8_t *plain; /* flag + body */
 	size_t plain_cap;
-	uint8_t *out;   /* sealed */
-	size_t out_cap;
 	size_t last_pn; /* length of plain after the last successful decode */
 };
 
@@ -44,7 +43,6 @@ void blob_ctx_free(struct blob_ctx *c)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	free(c->plain);
-	free(c->out);
 	free(c);
 }
 
@@ -60,12 +58,11 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *p,
-                           size_t n, const uint8_t **out, size_t *outn)
+enum roost_err blob_encode(struct blob_ctx *c, const uint8_t *p, size_t n, const uint8_t **out,
+                           size_t *outn)
 {
 	size_t bound = ZSTD_compressBound(n) + 1;
-	if (grow(&c->plain, &c->plain_cap, bound > n + 1 ? bound : n + 1) ||
-	    grow(&c->out, &c->out_cap, (bound > n + 1 ? bound : n + 1) + SEAL_OVERHEAD))
+	if (grow(&c->plain, &c->plain_cap, bound > n + 1 ? bound : n + 1))
 		return ROOST_ENOMEM;
 	size_t body = 0;
 	int compressed = 0;
@@ -81,9 +78,9 @@ enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const 
 		body = n;
 	}
 	c->plain[0] = (uint8_t)compressed;
-	seal(k->enc, c->plain, body + 1, c->out);
-	*out = c->out;
-	*outn = body + 1 + SEAL_OVERHEAD;
+	c->last_pn = 0;
+	*out = c->plain;
+	*outn = body + 1;
 	return ROOST_OK;
 }
 
@@ -109,8 +106,9 @@ enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint
 	return ROOST_OK;
 }
 
-enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *st,
-                           size_t stn, uint8_t *out, size_t raw_len, const uint8_t id[ID_LEN])
+enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t key[32],
+                           const uint8_t *st, size_t stn, uint8_t *out, size_t raw_len,
+                           const uint8_t id[ID_LEN])
 {
 	c->last_pn = 0;
 	if (stn < SEAL_OVERHEAD + 1)
@@ -118,7 +116,7 @@ enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const 
 	size_t pn = stn - SEAL_OVERHEAD;
 	if (grow(&c->plain, &c->plain_cap, pn))
 		return ROOST_ENOMEM;
-	if (unseal(k->enc, st, stn, c->plain))
+	if (unseal(key, st, stn, c->plain))
 		return ROOST_ECRYPTO;
 	enum roost_err err = blob_unpack(c, c->plain, pn, out, raw_len);
 	if (err)
@@ -129,6 +127,11 @@ enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const 
 		return ROOST_ECORRUPT;
 	c->last_pn = pn;
 	return ROOST_OK;
+}
+
+void blob_forget_last(struct blob_ctx *c)
+{
+	c->last_pn = 0;
 }
 
 void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n)

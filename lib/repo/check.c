@@ -45,7 +45,7 @@ static void report(struct ck *c, int is_error, const char *fmt, ...)
 static enum roost_err add_from_index(void *ctx, const struct pack_blobs *pb)
 {
 	struct roost_repo *r = ctx;
-	return index_add_pack(r->index, pb->id, 0, pb->blobs, pb->n, 1);
+	return index_add_pack(r->index, pb->id, 0, pb->epk, pb->blobs, pb->n, 1);
 }
 
 static void visit(void *ctx, const char *path, const struct tree *t)
@@ -87,8 +87,11 @@ static void read_pack(struct ck *c, struct blob_ctx *bc, const char *name, uint6
 	(void)size; /* the trailer is checked against the name by pack_read_trailer */
 	struct blob_loc *bl = NULL;
 	uint32_t nb = 0;
-	if (pack_read_trailer(r->be, &r->keys, name, size, &bl, &nb, &eb)) {
+	uint8_t epk[32], key[32];
+	if (pack_read_trailer(r->be, &r->keys, name, size, epk, &bl, &nb, &eb) ||
+	    repo_pack_key(r, epk, key, &eb)) {
 		report(c, 1, "%s", eb.msg);
+		free(bl);
 		free(buf);
 		return;
 	}
@@ -99,8 +102,8 @@ static void read_pack(struct ck *c, struct blob_ctx *bc, const char *name, uint6
 		if (i > 0 && bl[i].offset != bl[i - 1].offset + bl[i - 1].length)
 			report(c, 1, "%s: blob %u does not follow the one before it", name, i);
 		if ((uint64_t)bl[i].offset + bl[i].length > len ||
-		    blob_decode(bc, &r->keys, buf + bl[i].offset, bl[i].length, raw, bl[i].raw_len,
-		                bl[i].id)) {
+		    blob_decode(bc, &r->keys, key, buf + bl[i].offset, bl[i].length, raw,
+		                bl[i].raw_len, bl[i].id)) {
 			char hx[HEX_LEN + 1];
 			hex_encode(bl[i].id, ID_LEN, hx);
 			report(c, 1, "%s: blob %.16s is damaged", name, hx);
@@ -116,6 +119,8 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
                                 struct roost_check_result *res, struct roost_errbuf *eb)
 {
 	memset(res, 0, sizeof(*res));
+	if (!r->keys.has_secret)
+		return put_only_refusal(eb, "check the repository");
 	struct ck c = {r, o, res, NULL, idset_new()};
 	struct blob_ctx *bc = blob_ctx_new(r->zstd_level);
 	char **names = NULL, **pnames = NULL;
@@ -165,15 +170,16 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
 		idset_add(present, pid);
 		struct blob_loc *bl;
 		uint32_t nb;
+		uint8_t epk[32];
 		struct roost_errbuf e2;
-		if (pack_read_trailer(r->be, &r->keys, pnames[i], psizes[i], &bl, &nb, &e2)) {
+		if (pack_read_trailer(r->be, &r->keys, pnames[i], psizes[i], epk, &bl, &nb, &e2)) {
 			report(&c, 1, "%s", e2.msg);
 			continue;
 		}
 		if (!index_has_pack(r->index, pid)) {
 			report(&c, 0, "%s is not indexed (left by an interrupted backup; the next "
 			       "backup indexes it)", pnames[i]);
-			index_add_pack(r->index, pid, psizes[i], bl, nb, 0);
+			index_add_pack(r->index, pid, psizes[i], epk, bl, nb, 0);
 		}
 		free(bl);
 	}

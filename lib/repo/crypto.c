@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Key derivation, sealing (XChaCha20-Poly1305), blob ids (keyed BLAKE2b). */
+/*
+ * Key derivation, sealing (XChaCha20-Poly1305), sealing to the repository's
+ * data public key (X25519, format v2), blob ids (keyed BLAKE2b).
+ */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,71 @@ void keys_derive(const uint8_t master[32], struct repo_keys *k)
 	crypto_kdf_derive_from_key(k->enc, 32, 1, "roostrep", master);
 	crypto_kdf_derive_from_key(k->id, 32, 2, "roostrep", master);
 	crypto_kdf_derive_from_key(k->chunk, 32, 3, "roostrep", master);
+	crypto_kdf_derive_from_key(k->meta, 32, 4, "roostrep", master);
+	crypto_kdf_derive_from_key(k->data_sk, 32, 5, "roostrep", master);
+	crypto_scalarmult_base(k->data_pk, k->data_sk);
+	k->has_enc = 1;
+	k->has_secret = 1;
+}
+
+void keys_put_bundle(const struct repo_keys *k, uint8_t out[PUT_BUNDLE_LEN])
+{
+	memcpy(out, k->id, 32);
+	memcpy(out + 32, k->chunk, 32);
+	memcpy(out + 64, k->meta, 32);
+	memcpy(out + 96, k->data_pk, 32);
+}
+
+void keys_from_bundle(const uint8_t in[PUT_BUNDLE_LEN], struct repo_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->id, in, 32);
+	memcpy(k->chunk, in + 32, 32);
+	memcpy(k->meta, in + 64, 32);
+	memcpy(k->data_pk, in + 96, 32);
+}
+
+/* key = BLAKE2b-256(key: X25519(secret, public), epk || data_pk): binding both
+ * public keys, so one shared secret never serves two pairs. */
+static int kx_key(const uint8_t shared[32], const uint8_t epk[32], const uint8_t pk[32],
+                  uint8_t key[32])
+{
+	static const uint8_t zero[32];
+	if (sodium_memcmp(shared, zero, 32) == 0)
+		return -1; /* a low-order point: refuse rather than use a known key */
+	uint8_t in[64];
+	memcpy(in, epk, 32);
+	memcpy(in + 32, pk, 32);
+	crypto_generichash(key, 32, in, sizeof(in), shared, 32);
+	return 0;
+}
+
+int kx_new_sealing_key(const uint8_t data_pk[32], uint8_t epk[32], uint8_t key[32])
+{
+	uint8_t esk[32], shared[32];
+	randombytes_buf(esk, sizeof(esk));
+	crypto_scalarmult_base(epk, esk);
+	int rc = crypto_scalarmult(shared, esk, data_pk) != 0 ? -1 : kx_key(shared, epk, data_pk, key);
+	sodium_memzero(esk, sizeof(esk));
+	sodium_memzero(shared, sizeof(shared));
+	return rc;
+}
+
+int kx_opening_key(const struct repo_keys *k, const uint8_t epk[32], uint8_t key[32])
+{
+	if (!k->has_secret)
+		return -1;
+	uint8_t shared[32];
+	int rc = crypto_scalarmult(shared, k->data_sk, epk) != 0 ? -1
+	         : kx_key(shared, epk, k->data_pk, key);
+	sodium_memzero(shared, sizeof(shared));
+	return rc;
+}
+
+int epk_is_v1(const uint8_t epk[32])
+{
+	static const uint8_t zero[32];
+	return memcmp(epk, zero, 32) == 0;
 }
 
 /* Nonces come from a per-thread pool of kernel randomness, refilled 4 KiB at
@@ -73,6 +141,39 @@ enum roost_err unseal_alloc(const uint8_t key[32], const uint8_t *ct, size_t n, 
 	*out = p;
 	*outn = n - SEAL_OVERHEAD;
 	return ROOST_OK;
+}
+
+enum roost_err pkseal_alloc(const uint8_t data_pk[32], const uint8_t *pt, size_t n, uint8_t **out,
+                            size_t *outn)
+{
+	*out = malloc(n + PKSEAL_OVERHEAD);
+	if (!*out)
+		return ROOST_ENOMEM;
+	uint8_t key[32];
+	if (kx_new_sealing_key(data_pk, *out, key)) {
+		free(*out);
+		*out = NULL;
+		return ROOST_ECRYPTO;
+	}
+	seal(key, pt, n, *out + 32);
+	sodium_memzero(key, sizeof(key));
+	*outn = n + PKSEAL_OVERHEAD;
+	return ROOST_OK;
+}
+
+enum roost_err pkseal_open(const struct repo_keys *k, const uint8_t *ct, size_t n, uint8_t **out,
+                           size_t *outn)
+{
+	*out = NULL;
+	*outn = 0;
+	if (n < PKSEAL_OVERHEAD)
+		return ROOST_ECRYPTO;
+	uint8_t key[32];
+	if (kx_opening_key(k, ct, key))
+		return ROOST_ECRYPTO;
+	enum roost_err err = unseal_alloc(key, ct + 32, n - 32, out, outn);
+	sodium_memzero(key, sizeof(key));
+	return err;
 }
 
 void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN])

@@ -136,8 +136,8 @@ static int pack_rehash(struct repo_index *ix, size_t newcap)
 }
 
 enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN],
-                              uint64_t size, const struct blob_loc *blobs, uint32_t n,
-                              int indexed)
+                              uint64_t size, const uint8_t *epk, const struct blob_loc *blobs,
+                              uint32_t n, int indexed)
 {
 	enum roost_err err = ROOST_OK;
 	pthread_mutex_lock(&ix->lock);
@@ -165,6 +165,10 @@ enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LE
 	uint32_t pno = (uint32_t)ix->npacks;
 	struct pack_info *pi = &ix->packs[ix->npacks++];
 	memcpy(pi->id, pack_id, ID_LEN);
+	if (epk)
+		memcpy(pi->epk, epk, 32);
+	else
+		memset(pi->epk, 0, 32);
 	pi->size = size;
 	pi->nblobs = n;
 	pi->indexed = (uint8_t)indexed;
@@ -323,19 +327,27 @@ enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
 
 enum roost_err index_encode(const struct pack_blobs *pk, size_t n, uint8_t **out, size_t *outn)
 {
+	int v2 = 0;
+	for (size_t i = 0; i < n; i++)
+		v2 |= !epk_is_v1(pk[i].epk);
 	size_t len = 8;
 	for (size_t i = 0; i < n; i++)
-		len += ID_LEN + 4 + (size_t)pk[i].n * ENTRY_LEN;
+		len += ID_LEN + (v2 ? 32 : 0) + 4 + (size_t)pk[i].n * ENTRY_LEN;
 	uint8_t *buf = malloc(len), *p = buf;
 	if (!buf)
 		return ROOST_ENOMEM;
-	memcpy(p, "RIX1", 4);
+	memcpy(p, v2 ? "RIX2" : "RIX1", 4);
 	put32(p + 4, (uint32_t)n);
 	p += 8;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(p, pk[i].id, ID_LEN);
-		put32(p + ID_LEN, pk[i].n);
-		p += ID_LEN + 4;
+		p += ID_LEN;
+		if (v2) {
+			memcpy(p, pk[i].epk, 32);
+			p += 32;
+		}
+		put32(p, pk[i].n);
+		p += 4;
 		p += blob_entries_encode(pk[i].blobs, pk[i].n, p);
 	}
 	*out = buf;
@@ -347,17 +359,20 @@ enum roost_err index_decode(const uint8_t *p, size_t n,
                             enum roost_err (*add)(void *, const struct pack_blobs *),
                             void *ctx, struct roost_errbuf *eb)
 {
-	if (n < 8 || memcmp(p, "RIX1", 4) != 0)
+	int v2 = n >= 8 && memcmp(p, "RIX2", 4) == 0;
+	if (n < 8 || (!v2 && memcmp(p, "RIX1", 4) != 0))
 		return roost_errf(eb, ROOST_ECORRUPT, "not an index (unknown format or version)");
 	uint32_t np = get32(p + 4);
-	size_t off = 8;
+	size_t off = 8, ek = v2 ? 32 : 0;
 	for (uint32_t i = 0; i < np; i++) {
-		if (n - off < ID_LEN + 4)
+		if (n - off < ID_LEN + ek + 4)
 			return roost_errf(eb, ROOST_ECORRUPT, "index truncated at pack %u", i);
 		struct pack_blobs pb = {.size = 0};
 		memcpy(pb.id, p + off, ID_LEN);
-		pb.n = get32(p + off + ID_LEN);
-		off += ID_LEN + 4;
+		if (v2)
+			memcpy(pb.epk, p + off + ID_LEN, 32);
+		pb.n = get32(p + off + ID_LEN + ek);
+		off += ID_LEN + ek + 4;
 		if ((n - off) / ENTRY_LEN < pb.n)
 			return roost_errf(eb, ROOST_ECORRUPT, "index truncated in pack %u", i);
 		pb.blobs = malloc(((size_t)pb.n ? pb.n : 1) * sizeof(struct blob_loc));

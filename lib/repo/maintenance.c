@@ -338,7 +338,7 @@ static enum roost_err prune_list_packs(struct prune *pr, struct roost_errbuf *eb
 		struct pack_blobs pb = {.size = psizes[i]};
 		memcpy(pb.id, pid, ID_LEN);
 		struct roost_errbuf e2;
-		if (pack_read_trailer(r->be, &r->keys, pnames[i], psizes[i], &pb.blobs, &pb.n, &e2)) {
+		if (pack_read_trailer(r->be, &r->keys, pnames[i], psizes[i], pb.epk, &pb.blobs, &pb.n, &e2)) {
 			say(pr->o, "skipping %s: %s", pnames[i], e2.msg);
 			continue;
 		}
@@ -523,12 +523,19 @@ static enum roost_err prune_repack(struct prune *pr, struct roost_errbuf *eb)
 				err = ROOST_ENOMEM;
 				break;
 			}
+			uint8_t key[32];
+			const uint8_t *plain = NULL;
+			size_t pn = 0;
 			err = r->be->ops->get_range(r->be, pname, bl->offset, bl->length, st, eb);
-			if (!err && blob_decode(pr->bc, &r->keys, st, bl->length, raw, bl->raw_len, bl->id))
+			if (!err && repo_pack_key(r, x->pb.epk, key, eb))
+				err = ROOST_EAUTH;
+			if (!err && blob_decode(pr->bc, &r->keys, key, st, bl->length, raw, bl->raw_len, bl->id))
 				err = roost_errf(eb, ROOST_ECORRUPT,
 				                 "refusing to prune: a used blob in %s is damaged", pname);
+			if (!err) /* its verified form, sealed again under the new pack's key */
+				blob_last_plain(pr->bc, &plain, &pn);
 			if (!err)
-				err = packer_add(pk, &pw, bl->type, bl->id, st, bl->length, bl->raw_len, eb);
+				err = packer_add(pk, &pw, bl->type, bl->id, plain, pn, bl->raw_len, eb);
 			free(st);
 			free(raw);
 			pr->res->blobs_repacked += !err;
@@ -657,6 +664,8 @@ enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_o
                                 struct roost_prune_result *res, struct roost_errbuf *eb)
 {
 	memset(res, 0, sizeof(*res));
+	if (!r->keys.has_secret)
+		return put_only_refusal(eb, "prune");
 	struct prune pr = {.r = r, .o = o, .res = res};
 	pr.used = idset_new();
 	pr.trees = idset_new();

@@ -2,7 +2,11 @@
 /*
  * Pack files: sealed blobs back to back, then a sealed trailer listing them
  * and the trailer's length. The pack is streamed to the backend as it
- * grows (bounded memory) and named by the hash of its bytes at the end.
+ * grows (bounded memory) and named by the hash of its trailer at the end.
+ * Format v2: each pack has an ephemeral X25519 key pair; its blobs are
+ * sealed with the key it shares with the repository's data public key, and
+ * the trailer (sealed with the meta key, which writers hold) carries the
+ * ephemeral public key. Format v1: everything under keys.enc.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -15,6 +19,10 @@
 
 struct pack_writer {
 	struct roost_backend *be;
+	const struct repo_keys *k;
+	int v2;
+	uint8_t key[32]; /* seals the blobs */
+	uint8_t epk[32]; /* v2: the ephemeral public key; v1: zero */
 	struct roost_bwriter *w;
 	uint64_t size;
 	struct blob_loc *blobs;
@@ -25,13 +33,21 @@ struct pack_writer {
 
 #define PW_BUF (1u << 20)
 
-enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
-                               struct roost_errbuf *eb)
+enum roost_err pack_writer_new(struct roost_backend *b, const struct repo_keys *k, int version,
+                               struct pack_writer **out, struct roost_errbuf *eb)
 {
 	*out = NULL;
 	struct pack_writer *pw = calloc(1, sizeof(*pw));
 	if (!pw)
 		return ROOST_ENOMEM;
+	pw->k = k;
+	pw->v2 = version >= 2;
+	if (pw->v2 && kx_new_sealing_key(k->data_pk, pw->epk, pw->key)) {
+		free(pw);
+		return roost_errf(eb, ROOST_ECRYPTO, "the repository's data public key is invalid");
+	}
+	if (!pw->v2)
+		memcpy(pw->key, k->enc, 32);
 	enum roost_err err = b->ops->writer_open(b, &pw->w, eb);
 	if (err) {
 		free(pw);
@@ -74,7 +90,7 @@ static enum roost_err pw_write(struct pack_writer *pw, const uint8_t *p, size_t 
 }
 
 enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
-                               const uint8_t *stored, size_t n, uint32_t raw_len,
+                               const uint8_t *plain, size_t n, uint32_t raw_len,
                                struct roost_errbuf *eb)
 {
 	if (pw->n == pw->cap) {
@@ -90,9 +106,24 @@ enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8
 	b->type = type;
 	memcpy(b->id, id, ID_LEN);
 	b->offset = (uint32_t)pw->size;
-	b->length = (uint32_t)n;
+	b->length = (uint32_t)(n + SEAL_OVERHEAD);
 	b->raw_len = raw_len;
-	enum roost_err err = pw_write(pw, stored, n, eb);
+	enum roost_err err = ROOST_OK;
+	size_t sn = n + SEAL_OVERHEAD;
+	if (pw->buffered + sn > PW_BUF && (err = pw_flush(pw, eb)))
+		return err;
+	if (sn <= PW_BUF) { /* sealed straight into the write buffer */
+		seal(pw->key, plain, n, pw->buf + pw->buffered);
+		pw->buffered += sn;
+		pw->size += sn;
+	} else {
+		uint8_t *t = malloc(sn);
+		if (!t)
+			return ROOST_ENOMEM;
+		seal(pw->key, plain, n, t);
+		err = pw_write(pw, t, sn, eb);
+		free(t);
+	}
 	if (!err)
 		pw->n++;
 	return err;
@@ -113,18 +144,20 @@ void pack_writer_abort(struct pack_writer *pw)
 	if (!pw)
 		return;
 	pw->be->ops->writer_abort(pw->w);
+	sodium_memzero(pw->key, sizeof(pw->key));
 	free(pw->blobs);
 	free(pw->buf);
 	free(pw);
 }
 
-enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys *k,
-                                  uint8_t pack_id[ID_LEN], uint64_t *size,
-                                  struct blob_loc **blobs, uint32_t *n, struct roost_errbuf *eb)
+enum roost_err pack_writer_finish(struct pack_writer *pw, uint8_t pack_id[ID_LEN],
+                                  uint8_t epk[32], uint64_t *size, struct blob_loc **blobs,
+                                  uint32_t *n, struct roost_errbuf *eb)
 {
 	*blobs = NULL;
 	*n = 0;
-	size_t tlen = 8 + (size_t)pw->n * ENTRY_LEN;
+	size_t hl = pw->v2 ? 8 + 32 : 8;
+	size_t tlen = hl + (size_t)pw->n * ENTRY_LEN;
 	uint8_t *t = malloc(tlen + SEAL_OVERHEAD + 4);
 	uint8_t *sealed = t ? malloc(tlen + SEAL_OVERHEAD + 4) : NULL;
 	if (!t || !sealed) {
@@ -132,10 +165,14 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys
 		pack_writer_abort(pw);
 		return ROOST_ENOMEM;
 	}
-	memcpy(t, "RPK1", 4);
+	memcpy(t, pw->v2 ? "RPK2" : "RPK1", 4);
 	le_put(t + 4, pw->n, 4);
-	blob_entries_encode(pw->blobs, pw->n, t + 8);
-	seal(k->enc, t, tlen, sealed);
+	if (pw->v2)
+		memcpy(t + 8, pw->epk, 32);
+	blob_entries_encode(pw->blobs, pw->n, t + hl);
+	seal(pw->v2 ? pw->k->meta : pw->k->enc, t, tlen, sealed);
+	memcpy(epk, pw->epk, 32);
+	sodium_memzero(pw->key, sizeof(pw->key));
 	uint32_t sl = (uint32_t)(tlen + SEAL_OVERHEAD);
 	le_put(sealed + sl, sl, 4);
 	enum roost_err err = pw_write(pw, sealed, sl + 4, eb);
@@ -171,21 +208,29 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys
 	return err;
 }
 
-enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit,
+enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit, uint8_t epk[32],
                                    struct blob_loc **blobs, uint32_t *nb,
                                    struct roost_errbuf *eb)
 {
 	*blobs = NULL;
 	*nb = 0;
-	if (n < 8 || memcmp(p, "RPK1", 4) != 0)
+	memset(epk, 0, 32);
+	int v2 = n >= 8 && memcmp(p, "RPK2", 4) == 0;
+	size_t hl = v2 ? 8 + 32 : 8;
+	if (n < hl || (!v2 && memcmp(p, "RPK1", 4) != 0))
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer has an unknown format");
 	uint32_t cnt = (uint32_t)le_get(p + 4, 4);
-	if ((n - 8) / ENTRY_LEN != cnt || (n - 8) % ENTRY_LEN)
+	if ((n - hl) / ENTRY_LEN != cnt || (n - hl) % ENTRY_LEN)
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer length does not match its count");
+	if (v2) {
+		memcpy(epk, p + 8, 32);
+		if (epk_is_v1(epk))
+			return roost_errf(eb, ROOST_ECORRUPT, "pack trailer has no key");
+	}
 	struct blob_loc *b = malloc((cnt ? cnt : 1) * sizeof(*b));
 	if (!b)
 		return ROOST_ENOMEM;
-	enum roost_err err = blob_entries_decode(p + 8, cnt, limit, b, eb);
+	enum roost_err err = blob_entries_decode(p + hl, cnt, limit, b, eb);
 	if (err) {
 		free(b);
 		return err;
@@ -196,8 +241,8 @@ enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit,
 }
 
 enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys *k,
-                                 const char *name, uint64_t size, struct blob_loc **blobs,
-                                 uint32_t *nb, struct roost_errbuf *eb)
+                                 const char *name, uint64_t size, uint8_t epk[32],
+                                 struct blob_loc **blobs, uint32_t *nb, struct roost_errbuf *eb)
 {
 	*blobs = NULL;
 	*nb = 0;
@@ -224,11 +269,14 @@ enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys
 			err = roost_errf(eb, ROOST_ECORRUPT,
 			                 "%s: trailer does not match the pack's name (damaged)", name);
 	}
-	if (!err && unseal(k->enc, sealed, tl, plain))
-		err = roost_errf(eb, ROOST_ECORRUPT, "%s: trailer fails authentication (damaged)",
-		                 name);
+	/* v2 trailers are under the meta key, v1 ones under enc (full keys only) */
+	if (!err && unseal(k->meta, sealed, tl, plain) && (!k->has_enc || unseal(k->enc, sealed, tl, plain)))
+		err = roost_errf(eb, ROOST_ECORRUPT, "%s: trailer fails authentication (damaged%s)",
+		                 name, k->has_enc ? "" : ", or a v1 pack this key can not read");
+	uint8_t dummy[32];
 	if (!err) {
-		err = pack_trailer_decode(plain, tl - SEAL_OVERHEAD, size - 4 - tl, blobs, nb, eb);
+		err = pack_trailer_decode(plain, tl - SEAL_OVERHEAD, size - 4 - tl, epk ? epk : dummy,
+		                          blobs, nb, eb);
 		if (err == ROOST_ECORRUPT) {
 			char msg[sizeof(eb->msg)];
 			snprintf(msg, sizeof(msg), "%s", eb ? eb->msg : "");

@@ -57,12 +57,11 @@ static enum roost_err commit_pack(struct packer *pk, struct pack_writer *pw,
 {
 	struct pack_blobs pb;
 	memset(&pb, 0, sizeof(pb));
-	enum roost_err err = pack_writer_finish(pw, &pk->r->keys, pb.id, &pb.size, &pb.blobs,
-	                                        &pb.n, eb);
+	enum roost_err err = pack_writer_finish(pw, pb.id, pb.epk, &pb.size, &pb.blobs, &pb.n, eb);
 	if (err)
 		return err;
 	if (pk->flags & PACKER_INDEX)
-		err = index_add_pack(pk->r->index, pb.id, pb.size, pb.blobs, pb.n, 1);
+		err = index_add_pack(pk->r->index, pb.id, pb.size, pb.epk, pb.blobs, pb.n, 1);
 	pthread_mutex_lock(&pk->lock);
 	if (!err && pk->ndone == pk->capdone) {
 		size_t nc = pk->capdone ? pk->capdone * 2 : 16;
@@ -139,14 +138,14 @@ enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
 }
 
 enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
-                          const uint8_t id[ID_LEN], const uint8_t *stored, size_t n,
+                          const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
                           uint32_t raw_len, struct roost_errbuf *eb)
 {
 	enum roost_err err = ROOST_OK;
 	if (!*pw)
-		err = pack_writer_new(pk->r->be, pw, eb);
+		err = pack_writer_new(pk->r->be, &pk->r->keys, pk->r->version, pw, eb);
 	if (!err)
-		err = pack_writer_add(*pw, type, id, stored, n, raw_len, eb);
+		err = pack_writer_add(*pw, type, id, plain, n, raw_len, eb);
 	return err;
 }
 

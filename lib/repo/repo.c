@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Repository life cycle: init (keys, config), open (password -> master
- * secret), sealed objects, the index (all index objects plus the trailers
- * of packs no index names), and reading blobs and trees.
+ * secret or put-only material, keys.c), sealed objects (v1: under enc; v2:
+ * config, index and marks under the meta key, snapshots sealed to the data
+ * public key), the index (all index objects plus the trailers of packs no
+ * index names), and reading blobs and trees.
  */
 #include <jansson.h>
 #include <sodium.h>
@@ -23,71 +25,16 @@
 #define DEF_OPS 3
 #define DEF_MEM (32u << 20)
 
-static enum roost_err wrap_key(const char *password, const uint8_t master[32], uint64_t ops,
-                               uint64_t mem, char **json_out, struct roost_errbuf *eb)
-{
-	*json_out = NULL;
-	uint8_t salt[crypto_pwhash_SALTBYTES], kek[32], sealed[32 + SEAL_OVERHEAD];
-	randombytes_buf(salt, sizeof(salt));
-	if (crypto_pwhash(kek, 32, password, strlen(password), salt, ops, (size_t)mem,
-	                  crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return roost_errf(eb, ROOST_ENOMEM, "argon2id: out of memory");
-	seal(kek, master, 32, sealed);
-	sodium_memzero(kek, sizeof(kek));
-	char b64salt[64], b64data[128], host[256] = "", ts[40];
-	sodium_bin2base64(b64salt, sizeof(b64salt), salt, sizeof(salt),
-	                  sodium_base64_VARIANT_ORIGINAL);
-	sodium_bin2base64(b64data, sizeof(b64data), sealed, sizeof(sealed),
-	                  sodium_base64_VARIANT_ORIGINAL);
-	gethostname(host, sizeof(host) - 1);
-	roost_time_format(time(NULL), ts, sizeof(ts));
-	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:s, s:o}", "version", 1, "kdf",
-	                      "argon2id13", "ops", (json_int_t)ops, "mem", (json_int_t)mem, "salt",
-	                      b64salt, "data", b64data, "created", ts, "hostname",
-	                      json_bytes_lossy(host, strlen(host)));
-	*json_out = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-	json_decref(j);
-	return *json_out ? ROOST_OK : ROOST_ENOMEM;
-}
-
-/* 0 and the master secret if password opens this key file. */
-static int unwrap_key(const char *password, const uint8_t *buf, size_t len, uint8_t master[32])
-{
-	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
-	if (!j)
-		return -1;
-	int rc = -1;
-	json_t *ops = json_object_get(j, "ops"), *mem = json_object_get(j, "mem");
-	const char *salt64 = json_get_str(j, "salt"), *data64 = json_get_str(j, "data");
-	uint8_t salt[crypto_pwhash_SALTBYTES], sealed[32 + SEAL_OVERHEAD], kek[32];
-	size_t sl, dl;
-	if (!json_is_integer(ops) || !json_is_integer(mem) || !salt64 || !data64 ||
-	    json_integer_value(ops) < 1 || json_integer_value(ops) > 64 ||
-	    json_integer_value(mem) < 8192 || json_integer_value(mem) > (4LL << 30) ||
-	    sodium_base642bin(salt, sizeof(salt), salt64, strlen(salt64), NULL, &sl, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) ||
-	    sl != sizeof(salt) ||
-	    sodium_base642bin(sealed, sizeof(sealed), data64, strlen(data64), NULL, &dl, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) ||
-	    dl != sizeof(sealed))
-		goto done;
-	if (crypto_pwhash(kek, 32, password, strlen(password), salt,
-	                  (unsigned long long)json_integer_value(ops),
-	                  (size_t)json_integer_value(mem), crypto_pwhash_ALG_ARGON2ID13) != 0)
-		goto done;
-	rc = unseal(kek, sealed, sizeof(sealed), master) ? -1 : 0;
-	sodium_memzero(kek, sizeof(kek));
-done:
-	json_decref(j);
-	return rc;
-}
-
 enum roost_err repo_put_sealed(struct roost_repo *r, const char *type, const uint8_t *pt,
                                size_t n, char id_hex[HEX_LEN + 1], struct roost_errbuf *eb)
 {
 	uint8_t *ct;
 	size_t cn;
-	enum roost_err err = seal_alloc(r->keys.enc, pt, n, &ct, &cn);
+	enum roost_err err;
+	if (r->version >= 2 && !strcmp(type, "snapshots"))
+		err = pkseal_alloc(r->keys.data_pk, pt, n, &ct, &cn);
+	else
+		err = seal_alloc(r->version >= 2 ? r->keys.meta : r->keys.enc, pt, n, &ct, &cn);
 	if (err)
 		return err;
 	uint8_t h[ID_LEN];
@@ -109,6 +56,9 @@ enum roost_err repo_get_sealed(struct roost_repo *r, const char *name, uint8_t *
 	*n = 0;
 	uint8_t *buf;
 	size_t len;
+	int snap = !strncmp(name, "snapshots/", 10);
+	if (snap && !r->keys.has_secret)
+		return put_only_refusal(eb, "read snapshots");
 	enum roost_err err = r->be->ops->get(r->be, name, &buf, &len, eb);
 	if (err)
 		return err;
@@ -123,7 +73,19 @@ enum roost_err repo_get_sealed(struct roost_repo *r, const char *name, uint8_t *
 			                  "%s: content does not match its name (damaged)", name);
 		}
 	}
-	err = unseal_alloc(r->keys.enc, buf, len, out, n);
+	/* v1 objects are under enc; v2 snapshots sealed to the data key, other
+	 * v2 objects under meta. An upgraded repository holds both. */
+	const uint8_t *first = r->version >= 2 ? r->keys.meta : r->keys.enc;
+	const uint8_t *second = r->version >= 2 ? r->keys.enc : r->keys.meta;
+	if (snap) {
+		err = r->keys.has_enc ? unseal_alloc(r->keys.enc, buf, len, out, n) : ROOST_ECRYPTO;
+		if (err == ROOST_ECRYPTO)
+			err = pkseal_open(&r->keys, buf, len, out, n);
+	} else {
+		err = unseal_alloc(first, buf, len, out, n);
+		if (err == ROOST_ECRYPTO && (r->keys.has_enc || second != r->keys.enc))
+			err = unseal_alloc(second, buf, len, out, n);
+	}
 	free(buf);
 	if (err == ROOST_ECRYPTO)
 		return roost_errf(eb, ROOST_ECORRUPT, "%s: fails authentication (damaged)", name);
@@ -158,46 +120,52 @@ enum roost_err roost_repo_init(struct roost_backend *be, const char *password,
 	    p.chunk_max > (16u << 20) || p.zstd_level < -7 || p.zstd_level > 19)
 		return roost_errf(eb, ROOST_EINVAL, "invalid repository parameters");
 
-	struct roost_repo r = {.be = be};
+	struct roost_repo r = {.be = be, .version = 2};
 	uint8_t master[32];
 	randombytes_buf(master, sizeof(master));
 	keys_derive(master, &r.keys);
-	char *kj = NULL;
-	enum roost_err err = wrap_key(password, master, p.kdf_ops, p.kdf_mem, &kj, eb);
+	enum roost_err err = keyfile_add(be, password, master, 32, p.kdf_ops, p.kdf_mem, eb);
 	sodium_memzero(master, sizeof(master));
 	if (err)
 		return err;
-	uint8_t kid[32];
-	randombytes_buf(kid, sizeof(kid));
-	char kname[8 + HEX_LEN] = "keys/";
-	hex_encode(kid, 32, kname + 5);
-	err = be->ops->put(be, kname, (const uint8_t *)kj, strlen(kj), eb);
-	free(kj);
-	if (err)
-		return err;
-
 	uint8_t rid[32];
 	randombytes_buf(rid, sizeof(rid));
-	char rid_hex[HEX_LEN + 1];
-	hex_encode(rid, 32, rid_hex);
-	json_t *cfg = json_pack("{s:i, s:s, s:{s:I, s:I, s:I}, s:{s:s, s:i}, s:I}", "version", 1,
-	                        "id", rid_hex, "chunker", "min", (json_int_t)p.chunk_min, "avg",
-	                        (json_int_t)p.chunk_avg, "max", (json_int_t)p.chunk_max,
-	                        "compression", "algo", "zstd", "level", p.zstd_level, "pack_size",
-	                        (json_int_t)p.pack_size);
+	hex_encode(rid, 32, r.id_hex);
+	r.chunk_min = p.chunk_min;
+	r.chunk_avg = p.chunk_avg;
+	r.chunk_max = p.chunk_max;
+	r.zstd_level = p.zstd_level;
+	r.pack_size = p.pack_size;
+	err = repo_write_config(&r, 0, eb);
+	sodium_memzero(&r.keys, sizeof(r.keys));
+	return err;
+}
+
+enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost_errbuf *eb)
+{
+	json_t *cfg = json_pack("{s:i, s:s, s:{s:I, s:I, s:I}, s:{s:s, s:i}, s:I}", "version",
+	                        r->version, "id", r->id_hex, "chunker", "min",
+	                        (json_int_t)r->chunk_min, "avg", (json_int_t)r->chunk_avg, "max",
+	                        (json_int_t)r->chunk_max, "compression", "algo", "zstd", "level",
+	                        r->zstd_level, "pack_size", (json_int_t)r->pack_size);
 	char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 	json_decref(cfg);
 	if (!cj)
 		return ROOST_ENOMEM;
 	uint8_t *ct;
 	size_t cn;
-	err = seal_alloc(r.keys.enc, (const uint8_t *)cj, strlen(cj), &ct, &cn);
+	enum roost_err err = seal_alloc(r->version >= 2 ? r->keys.meta : r->keys.enc,
+	                                (const uint8_t *)cj, strlen(cj), &ct, &cn);
 	free(cj);
 	if (err)
 		return err;
-	err = be->ops->put(be, "config", ct, cn, eb);
+	/* the one object that is replaced (an upgrade): a delete, then the put */
+	if (replace && (err = r->be->ops->remove(r->be, "config", eb))) {
+		free(ct);
+		return err;
+	}
+	err = r->be->ops->put(r->be, "config", ct, cn, eb);
 	free(ct);
-	sodium_memzero(&r.keys, sizeof(r.keys));
 	return err;
 }
 
@@ -209,9 +177,15 @@ static enum roost_err parse_config(struct roost_repo *r, const char *js, size_t 
 	json_t *ver = json_object_get(j, "version");
 	json_t *ch = json_object_get(j, "chunker"), *co = json_object_get(j, "compression");
 	const char *id = json_get_str(j, "id");
-	if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
+	if (!json_is_integer(ver) || json_integer_value(ver) < 1 || json_integer_value(ver) > 2) {
 		err = roost_errf(eb, ROOST_ENOTSUP,
-		                 "repository format version is not supported by this roost");
+		                 "repository format version %lld is not supported by this roost",
+		                 (long long)json_integer_value(ver));
+		goto done;
+	}
+	r->version = (int)json_integer_value(ver);
+	if (r->version < 2 && !r->keys.has_secret) {
+		err = roost_errf(eb, ROOST_ECORRUPT, "a put-only key for a version 1 repository");
 		goto done;
 	}
 	json_int_t mn = json_integer_value(json_object_get(ch, "min"));
@@ -254,6 +228,56 @@ static int collect_name(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
+/* Reads the config with r->keys: a v2 one under meta, a v1 one under enc. */
+static enum roost_err load_config(struct roost_repo *r, struct roost_errbuf *eb)
+{
+	uint8_t *ct, *pt;
+	size_t cn, pn;
+	enum roost_err err = r->be->ops->get(r->be, "config", &ct, &cn, eb);
+	if (err)
+		return err;
+	err = unseal_alloc(r->keys.meta, ct, cn, &pt, &pn);
+	if (err == ROOST_ECRYPTO && r->keys.has_enc)
+		err = unseal_alloc(r->keys.enc, ct, cn, &pt, &pn);
+	free(ct);
+	if (err == ROOST_ECRYPTO)
+		return roost_errf(eb, ROOST_ECORRUPT, "config fails authentication (damaged, or "
+		                  "the key is not this repository's)");
+	if (err)
+		return err;
+	err = parse_config(r, (const char *)pt, pn, eb);
+	free(pt);
+	return err;
+}
+
+/* A repository with keys k (moved in): config read, index empty. */
+static enum roost_err open_with(struct roost_backend *be, struct repo_keys *k,
+                                const uint8_t *master, struct roost_repo **out,
+                                struct roost_errbuf *eb)
+{
+	struct roost_repo *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sodium_memzero(k, sizeof(*k));
+		return ROOST_ENOMEM;
+	}
+	r->be = be;
+	r->keys = *k;
+	sodium_memzero(k, sizeof(*k));
+	if (master) {
+		memcpy(r->master, master, 32);
+		r->master_known = 1;
+	}
+	enum roost_err err = load_config(r, eb);
+	if (!err && !(r->index = index_new()))
+		err = ROOST_ENOMEM;
+	if (err) {
+		roost_repo_close(r);
+		return err;
+	}
+	*out = r;
+	return ROOST_OK;
+}
+
 enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
                                struct roost_repo **out, struct roost_errbuf *eb)
 {
@@ -262,15 +286,15 @@ enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
 		return roost_errf(eb, ROOST_EIO, "libsodium failed to initialize");
 	struct key_list kl = {0};
 	enum roost_err err = be->ops->list(be, "keys", collect_name, &kl, eb);
-	struct roost_repo *r = NULL;
-	uint8_t master[32];
+	uint8_t payload[PUT_BUNDLE_LEN];
+	size_t plen = 0;
 	int opened = 0;
 	for (size_t i = 0; !err && i < kl.n && !opened; i++) {
 		uint8_t *buf;
 		size_t len;
 		if (be->ops->get(be, kl.names[i], &buf, &len, NULL))
 			continue;
-		opened = len < 65536 && unwrap_key(password, buf, len, master) == 0;
+		opened = len < 65536 && keyfile_unwrap(password, buf, len, payload, &plen) == 0;
 		free(buf);
 	}
 	for (size_t i = 0; i < kl.n; i++)
@@ -282,32 +306,77 @@ enum roost_err roost_repo_open(struct roost_backend *be, const char *password,
 		return roost_errf(eb, ROOST_EAUTH,
 		                  "wrong password, or no key of the repository at %s accepts it",
 		                  be->location);
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return ROOST_ENOMEM;
-	r->be = be;
-	keys_derive(master, &r->keys);
-	sodium_memzero(master, sizeof(master));
-	uint8_t *ct, *pt;
-	size_t cn, pn;
-	err = be->ops->get(be, "config", &ct, &cn, eb);
-	if (!err) {
-		err = unseal_alloc(r->keys.enc, ct, cn, &pt, &pn);
-		free(ct);
-		if (err == ROOST_ECRYPTO)
-			err = roost_errf(eb, ROOST_ECORRUPT, "config fails authentication (damaged)");
-		if (!err) {
-			err = parse_config(r, (const char *)pt, pn, eb);
-			free(pt);
-		}
+	struct repo_keys k;
+	if (plen == 32)
+		keys_derive(payload, &k);
+	else
+		keys_from_bundle(payload, &k);
+	err = open_with(be, &k, plen == 32 ? payload : NULL, out, eb);
+	sodium_memzero(payload, sizeof(payload));
+	return err;
+}
+
+enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *material, size_t n,
+                                   struct roost_repo **out, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	if (sodium_init() < 0)
+		return roost_errf(eb, ROOST_EIO, "libsodium failed to initialize");
+	if (n != PUT_BUNDLE_LEN)
+		return roost_errf(eb, ROOST_EINVAL, "put-only key material has %zu bytes, not %d", n,
+		                  PUT_BUNDLE_LEN);
+	struct repo_keys k;
+	keys_from_bundle(material, &k);
+	return open_with(be, &k, NULL, out, eb);
+}
+
+enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
+                                       struct roost_errbuf *eb)
+{
+	if (n != PUT_BUNDLE_LEN)
+		return roost_errf(eb, ROOST_EINVAL, "put-only key material has %d bytes",
+		                  PUT_BUNDLE_LEN);
+	if (r->version < 2)
+		return roost_errf(eb, ROOST_ENOTSUP, "the repository is format 1: upgrade it first");
+	keys_put_bundle(&r->keys, out);
+	return ROOST_OK;
+}
+
+int roost_repo_put_only(const struct roost_repo *r)
+{
+	return !r->keys.has_secret;
+}
+
+int roost_repo_version(const struct roost_repo *r)
+{
+	return r->version;
+}
+
+void roost_repo_set_served(struct roost_repo *r, int on)
+{
+	r->served = on;
+}
+
+enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what)
+{
+	return roost_errf(eb, ROOST_EAUTH,
+	                  "this is a put-only key: it can back up but not %s (that needs the "
+	                  "repository password)", what);
+}
+
+enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
+                             struct roost_errbuf *eb)
+{
+	if (epk_is_v1(epk)) {
+		if (!r->keys.has_enc)
+			return put_only_refusal(eb, "read data");
+		memcpy(key, r->keys.enc, 32);
+		return ROOST_OK;
 	}
-	if (!err && !(r->index = index_new()))
-		err = ROOST_ENOMEM;
-	if (err) {
-		roost_repo_close(r);
-		return err;
-	}
-	*out = r;
+	if (!r->keys.has_secret)
+		return put_only_refusal(eb, "read data");
+	if (kx_opening_key(&r->keys, epk, key))
+		return roost_errf(eb, ROOST_ECORRUPT, "a pack's ephemeral key is invalid (damaged)");
 	return ROOST_OK;
 }
 
@@ -337,6 +406,7 @@ void roost_repo_close(struct roost_repo *r)
 		return;
 	index_free(r->index);
 	sodium_memzero(&r->keys, sizeof(r->keys));
+	sodium_memzero(r->master, sizeof(r->master));
 	free(r);
 }
 
@@ -389,7 +459,7 @@ static void free_sized(struct load_ctx *lc)
 static enum roost_err add_indexed(void *ctx, const struct pack_blobs *pb)
 {
 	struct roost_repo *r = ctx;
-	return index_add_pack(r->index, pb->id, 0, pb->blobs, pb->n, 1);
+	return index_add_pack(r->index, pb->id, 0, pb->epk, pb->blobs, pb->n, 1);
 }
 
 enum roost_err repo_list_objects(struct roost_repo *r, const char *type, char ***names,
@@ -444,9 +514,10 @@ enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb)
 			continue;
 		struct blob_loc *bl;
 		uint32_t nb;
-		if (pack_read_trailer(r->be, &r->keys, lc.names[i], lc.sizes[i], &bl, &nb, NULL))
+		uint8_t epk[32];
+		if (pack_read_trailer(r->be, &r->keys, lc.names[i], lc.sizes[i], epk, &bl, &nb, NULL))
 			continue; /* damaged: check reports it */
-		err = index_add_pack(r->index, pid, lc.sizes[i], bl, nb, 0);
+		err = index_add_pack(r->index, pid, lc.sizes[i], epk, bl, nb, 0);
 		free(bl);
 	}
 	free_sized(&lc);
@@ -473,6 +544,35 @@ enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p
 	return err;
 }
 
+/*
+ * A blob decrypted by roostd for this restore job (roost_repo_set_served):
+ * the agent checks its length and its keyed hash, which it can compute
+ * (the blob-id key is part of the put-only material).
+ */
+static enum roost_err served_blob(struct roost_repo *r, struct blob_ctx *bc,
+                                  const uint8_t id[ID_LEN], const struct blob_loc *loc,
+                                  uint8_t **out, size_t *n, struct roost_errbuf *eb)
+{
+	char name[16 + HEX_LEN] = "plain/blobs/";
+	hex_encode(id, ID_LEN, name + 12);
+	uint8_t *p;
+	size_t len;
+	blob_forget_last(bc);
+	enum roost_err err = r->be->ops->get(r->be, name, &p, &len, eb);
+	if (err)
+		return err;
+	uint8_t got[ID_LEN];
+	blob_id(&r->keys, p, len, got);
+	if (len != loc->raw_len || sodium_memcmp(got, id, ID_LEN) != 0) {
+		free(p);
+		return roost_errf(eb, ROOST_ECORRUPT, "blob %.16s served by the server does not match "
+		                  "its id", name + 12);
+	}
+	*out = p;
+	*n = len;
+	return ROOST_OK;
+}
+
 enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
                               const uint8_t id[ID_LEN], uint8_t **out, size_t *n,
                               struct roost_errbuf *eb)
@@ -485,18 +585,24 @@ enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
 		hex_encode(id, ID_LEN, idh);
 		return roost_errf(eb, ROOST_ENOENT, "blob %.16s is not in the index (missing)", idh);
 	}
+	if (r->served)
+		return served_blob(r, bc, id, &loc, out, n, eb);
 	struct pack_info pi = index_pack(r->index, loc.pack);
 	char pname[8 + HEX_LEN] = "packs/";
 	hex_encode(pi.id, ID_LEN, pname + 6);
+	uint8_t key[32];
+	enum roost_err err = repo_pack_key(r, pi.epk, key, eb);
+	if (err)
+		return err;
 	uint8_t *st = malloc(loc.length), *raw = malloc(loc.raw_len ? loc.raw_len : 1);
 	if (!st || !raw) {
 		free(st);
 		free(raw);
 		return ROOST_ENOMEM;
 	}
-	enum roost_err err = r->be->ops->get_range(r->be, pname, loc.offset, loc.length, st, eb);
+	err = r->be->ops->get_range(r->be, pname, loc.offset, loc.length, st, eb);
 	if (!err) {
-		err = blob_decode(bc, &r->keys, st, loc.length, raw, loc.raw_len, id);
+		err = blob_decode(bc, &r->keys, key, st, loc.length, raw, loc.raw_len, id);
 		if (err == ROOST_ECRYPTO || err == ROOST_ECORRUPT) {
 			hex_encode(id, ID_LEN, idh);
 			err = roost_errf(eb, ROOST_ECORRUPT, "blob %.16s in %s is damaged", idh, pname);
@@ -545,6 +651,8 @@ enum roost_err roost_repo_snapshots(struct roost_repo *r, struct roost_snapshot 
 {
 	*out = NULL;
 	*n = 0;
+	if (!r->keys.has_secret)
+		return put_only_refusal(eb, "list or read snapshots");
 	struct load_ctx lc = {.r = r};
 	enum roost_err err = r->be->ops->list(r->be, "snapshots", collect_sized, &lc, eb);
 	if (err) {
@@ -592,10 +700,33 @@ enum roost_err roost_repo_snapshots(struct roost_repo *r, struct roost_snapshot 
 	return ROOST_OK;
 }
 
+/* The restore job's snapshot, decrypted by roostd (which checks that it is
+ * this host's, or an admin's explicit cross-host restore). */
+static enum roost_err served_snapshot(struct roost_repo *r, const char *ref,
+                                      struct roost_snapshot *out, struct roost_errbuf *eb)
+{
+	if (strlen(ref) != HEX_LEN || strspn(ref, "0123456789abcdef") != HEX_LEN)
+		return roost_errf(eb, ROOST_EINVAL, "\"%.80s\" is not a full snapshot id", ref);
+	char name[20 + HEX_LEN] = "plain/snapshots/";
+	strcat(name, ref);
+	uint8_t *p;
+	size_t len;
+	enum roost_err err = r->be->ops->get(r->be, name, &p, &len, eb);
+	if (err)
+		return err;
+	err = snapshot_decode((const char *)p, len, out, eb);
+	free(p);
+	if (!err)
+		snprintf(out->id, sizeof(out->id), "%s", ref);
+	return err;
+}
+
 enum roost_err roost_repo_find_snapshot(struct roost_repo *r, const char *ref,
                                         struct roost_snapshot *out, struct roost_errbuf *eb)
 {
 	memset(out, 0, sizeof(*out));
+	if (r->served)
+		return served_snapshot(r, ref, out, eb);
 	struct roost_snapshot *v;
 	size_t n;
 	enum roost_err err = roost_repo_snapshots(r, &v, &n, NULL, NULL, eb);

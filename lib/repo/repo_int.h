@@ -31,12 +31,40 @@
 #define MAX_OBJECT (1024u << 20)
 
 /* ---- crypto.c: keys, sealing, ids, hex ---------------------------------- */
+/*
+ * A full key (from the master secret) has every field; a put-only key (format
+ * v2, docs/repository-format.md) has id, chunk, meta and data_pk only: it can
+ * write and deduplicate, never read blobs or snapshots.
+ */
 struct repo_keys {
-	uint8_t enc[32];   /* sealing */
-	uint8_t id[32];    /* keyed BLAKE2b blob ids */
-	uint8_t chunk[32]; /* chunker gear seed */
+	uint8_t enc[32];     /* v1 sealing (has_enc) */
+	uint8_t id[32];      /* keyed BLAKE2b blob ids */
+	uint8_t chunk[32];   /* chunker gear seed */
+	uint8_t meta[32];    /* v2: config, index, trailers, marks */
+	uint8_t data_pk[32]; /* v2: blobs and snapshots are sealed to it */
+	uint8_t data_sk[32]; /* v2: opens them (has_secret) */
+	int has_enc, has_secret;
 };
 void keys_derive(const uint8_t master[32], struct repo_keys *k);
+/* The put-only key material: id || chunk || meta || data_pk. */
+#define PUT_BUNDLE_LEN 128
+void keys_put_bundle(const struct repo_keys *k, uint8_t out[PUT_BUNDLE_LEN]);
+void keys_from_bundle(const uint8_t in[PUT_BUNDLE_LEN], struct repo_keys *k);
+/* A fresh ephemeral key pair: its public half into epk, the symmetric key it
+ * shares with data_pk into key. -1 on a bad data_pk. Thread-safe. */
+int kx_new_sealing_key(const uint8_t data_pk[32], uint8_t epk[32], uint8_t key[32]);
+/* The symmetric key of epk's pack or object; -1 without the data secret key. */
+int kx_opening_key(const struct repo_keys *k, const uint8_t epk[32], uint8_t key[32]);
+/* An all-zero epk marks a v1 pack (sealed with keys.enc). */
+int epk_is_v1(const uint8_t epk[32]);
+/* Objects sealed to the data public key: epk (32) || seal(key, pt). */
+#define PKSEAL_OVERHEAD (32 + SEAL_OVERHEAD)
+enum roost_err pkseal_alloc(const uint8_t data_pk[32], const uint8_t *pt, size_t n, uint8_t **out,
+                            size_t *outn);
+/* Opens one into a new NUL-terminated buffer; ROOST_ECRYPTO if it is not
+ * authentic or k has no data secret key. Hostile input (fuzzed). */
+enum roost_err pkseal_open(const struct repo_keys *k, const uint8_t *ct, size_t n, uint8_t **out,
+                           size_t *outn);
 /* out must hold n + SEAL_OVERHEAD bytes. Thread-safe. */
 void seal(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out);
 /* out must hold n - SEAL_OVERHEAD bytes; ROOST_ECRYPTO if not authentic. */
@@ -56,15 +84,18 @@ enum roost_err unseal_alloc(const uint8_t key[32], const uint8_t *ct, size_t n, 
 struct blob_ctx; /* per-thread zstd contexts and scratch buffers */
 struct blob_ctx *blob_ctx_new(int level);
 void blob_ctx_free(struct blob_ctx *c);
-/* Encodes plaintext into c's scratch: *out valid until the next call. */
-enum roost_err blob_encode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *p,
-                           size_t n, const uint8_t **out, size_t *outn);
+/* Encodes plaintext into c's scratch as flag || body, unsealed (the pack
+ * seals it, pack_writer_add): *out valid until the next call on c. */
+enum roost_err blob_encode(struct blob_ctx *c, const uint8_t *p, size_t n, const uint8_t **out,
+                           size_t *outn);
 /*
- * Decodes a stored blob: unseal, decompress into out (raw_len bytes), then
- * check that the keyed hash equals id. ROOST_ECORRUPT/ECRYPTO on damage.
+ * Decodes a stored blob: unseal with key (its pack's, repo_pack_key),
+ * decompress into out (raw_len bytes), then check that the keyed hash (k->id)
+ * equals id. ROOST_ECORRUPT/ECRYPTO on damage.
  */
-enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t *st,
-                           size_t stn, uint8_t *out, size_t raw_len, const uint8_t id[ID_LEN]);
+enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t key[32],
+                           const uint8_t *st, size_t stn, uint8_t *out, size_t raw_len,
+                           const uint8_t id[ID_LEN]);
 /*
  * The unsealed form (flag || body) of the blob the last successful
  * blob_decode on c verified: *p valid until the next call on c, NULL if that
@@ -72,6 +103,8 @@ enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const 
  * blob needed again is not decrypted and hashed again.
  */
 void blob_last_plain(const struct blob_ctx *c, const uint8_t **p, size_t *n);
+/* blob_last_plain answers NULL until the next successful blob_decode. */
+void blob_forget_last(struct blob_ctx *c);
 enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint8_t *out,
                            size_t raw_len);
 
@@ -98,6 +131,7 @@ struct blob_loc {
 };
 struct pack_info {
 	uint8_t id[ID_LEN];
+	uint8_t epk[32];   /* v2 ephemeral key of its blobs; zero: a v1 pack */
 	uint64_t size;     /* bytes, 0 if unknown */
 	uint32_t nblobs;
 	uint8_t indexed;   /* named by an index object */
@@ -105,10 +139,11 @@ struct pack_info {
 struct repo_index;
 struct repo_index *index_new(void);
 void index_free(struct repo_index *ix);
-/* Adds a pack and its blobs (ids of packs already known are ignored). */
+/* Adds a pack and its blobs (ids of packs already known are ignored); epk
+ * NULL or zero for a v1 pack. */
 enum roost_err index_add_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN],
-                              uint64_t size, const struct blob_loc *blobs, uint32_t n,
-                              int indexed);
+                              uint64_t size, const uint8_t *epk, const struct blob_loc *blobs,
+                              uint32_t n, int indexed);
 /* Copies the location of id into *loc (if non-NULL); 1 if found, 0 if not. */
 int index_lookup(struct repo_index *ix, const uint8_t id[ID_LEN], struct blob_loc *loc);
 /*
@@ -132,6 +167,7 @@ void index_drop_pack(struct repo_index *ix, const uint8_t pack_id[ID_LEN]);
 /* A pack and its blobs, as in a trailer or an index object. */
 struct pack_blobs {
 	uint8_t id[ID_LEN];
+	uint8_t epk[32]; /* zero: a v1 pack */
 	uint64_t size;
 	struct blob_loc *blobs;
 	uint32_t n;
@@ -142,7 +178,8 @@ struct pack_blobs {
 size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
 enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
                                    struct blob_loc *out, struct roost_errbuf *eb);
-/* Binary index object plaintext for packs p[0..n). */
+/* Binary index object plaintext for packs p[0..n): "RIX2" (with each pack's
+ * epk) when one of them is a v2 pack, else "RIX1". */
 enum roost_err index_encode(const struct pack_blobs *p, size_t n, uint8_t **out, size_t *outn);
 /* Parses an index plaintext, calling add for each pack (blobs valid during the call). */
 enum roost_err index_decode(const uint8_t *p, size_t n,
@@ -151,11 +188,14 @@ enum roost_err index_decode(const uint8_t *p, size_t n,
 
 /* ---- pack.c: one pack file being written; trailers ---------------------- */
 struct pack_writer;
-enum roost_err pack_writer_new(struct roost_backend *b, struct pack_writer **out,
-                               struct roost_errbuf *eb);
-/* Appends a stored blob; returns ROOST_OK. */
+/* version 2: a fresh ephemeral key pair, blobs sealed to k->data_pk; 1: k->enc.
+ * k is borrowed until finish or abort. */
+enum roost_err pack_writer_new(struct roost_backend *b, const struct repo_keys *k, int version,
+                               struct pack_writer **out, struct roost_errbuf *eb);
+/* Seals and appends an encoded blob (flag || body, blob_encode): it takes
+ * n + SEAL_OVERHEAD bytes of the pack. */
 enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
-                               const uint8_t *stored, size_t n, uint32_t raw_len,
+                               const uint8_t *plain, size_t n, uint32_t raw_len,
                                struct roost_errbuf *eb);
 uint64_t pack_writer_size(const struct pack_writer *pw);
 uint32_t pack_writer_count(const struct pack_writer *pw);
@@ -164,18 +204,19 @@ uint32_t pack_writer_count(const struct pack_writer *pw);
  * out its id and blob list (*blobs malloc'd, caller frees; .pack unset).
  * Frees pw whatever the outcome.
  */
-enum roost_err pack_writer_finish(struct pack_writer *pw, const struct repo_keys *k,
-                                  uint8_t pack_id[ID_LEN], uint64_t *size,
-                                  struct blob_loc **blobs, uint32_t *n, struct roost_errbuf *eb);
+enum roost_err pack_writer_finish(struct pack_writer *pw, uint8_t pack_id[ID_LEN],
+                                  uint8_t epk[32], uint64_t *size, struct blob_loc **blobs,
+                                  uint32_t *n, struct roost_errbuf *eb);
 void pack_writer_abort(struct pack_writer *pw);
-/* Parses a trailer plaintext (after unseal); *blobs malloc'd. */
+/* Parses a trailer plaintext (after unseal), "RPK1" or "RPK2"; *blobs
+ * malloc'd; epk gets the pack's ephemeral key (zero for v1). */
 enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t pack_size,
-                                   struct blob_loc **blobs, uint32_t *nb,
+                                   uint8_t epk[32], struct blob_loc **blobs, uint32_t *nb,
                                    struct roost_errbuf *eb);
-/* Reads and verifies the trailer of a stored pack. */
+/* Reads and verifies the trailer of a stored pack; epk may be NULL. */
 enum roost_err pack_read_trailer(struct roost_backend *b, const struct repo_keys *k,
-                                 const char *name, uint64_t size, struct blob_loc **blobs,
-                                 uint32_t *nb, struct roost_errbuf *eb);
+                                 const char *name, uint64_t size, uint8_t epk[32],
+                                 struct blob_loc **blobs, uint32_t *nb, struct roost_errbuf *eb);
 
 /* ---- tree.c: directory tree blobs --------------------------------------- */
 enum node_type {
@@ -226,10 +267,27 @@ enum roost_err tree_encode(struct tree *t, uint8_t **out, size_t *outn);
 enum roost_err tree_decode(const uint8_t *p, size_t n, struct tree *t, struct roost_errbuf *eb);
 int name_valid(const char *name, size_t len);
 
+/* ---- keys.c: key files, adding keys, the v1 -> v2 upgrade ---------------- */
+/* A key file's JSON wrapping payload (32 bytes: a master secret; 128: the
+ * put-only material) under password; *json_out malloc'd. */
+enum roost_err keyfile_wrap(const char *password, const uint8_t *payload, size_t plen,
+                            uint64_t ops, uint64_t mem, char **json_out, struct roost_errbuf *eb);
+/* 0 and the payload (*outn bytes) if password opens this key file. */
+int keyfile_unwrap(const char *password, const uint8_t *buf, size_t len,
+                   uint8_t out[PUT_BUNDLE_LEN], size_t *outn);
+/* Wraps and stores a key file under a random name. */
+enum roost_err keyfile_add(struct roost_backend *be, const char *password,
+                           const uint8_t *payload, size_t plen, uint64_t ops, uint64_t mem,
+                           struct roost_errbuf *eb);
+
 /* ---- repo.c: an open repository, its objects ---------------------------- */
 struct roost_repo {
 	struct roost_backend *be;
 	struct repo_keys keys;
+	int version;        /* of the config: 1 or 2 */
+	uint8_t master[32]; /* when master_known (opened by a full key file) */
+	int master_known;
+	int served;         /* an agent's restore: blobs and the snapshot from roostd */
 	struct chunker chunker;
 	char id_hex[HEX_LEN + 1];
 	int zstd_level;
@@ -238,6 +296,14 @@ struct roost_repo {
 	int index_loaded;
 	uint32_t chunk_min, chunk_avg, chunk_max;
 };
+/* Writes the config (version r->version); replace: an upgrade's delete first. */
+enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost_errbuf *eb);
+/* The key that opens the blobs of a pack with this epk; ROOST_EAUTH for a
+ * put-only key. */
+enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
+                             struct roost_errbuf *eb);
+/* ROOST_EAUTH with a message: a put-only key can not do `what`. */
+enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what);
 /* Reads, unseals and verifies a whole object into *out (caller frees). */
 enum roost_err repo_get_sealed(struct roost_repo *r, const char *name, uint8_t **out,
                                size_t *n, struct roost_errbuf *eb);
@@ -339,9 +405,9 @@ enum packer_flags {
 enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
                           void (*on_error)(void *, enum roost_err, const struct roost_errbuf *),
                           void *ctx, struct packer **out, struct roost_errbuf *eb);
-/* Appends a stored (encoded) blob to *pw, opening it first if NULL. */
+/* Appends an encoded blob (blob_encode) to *pw, opening it first if NULL. */
 enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
-                          const uint8_t id[ID_LEN], const uint8_t *stored, size_t n,
+                          const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
                           uint32_t raw_len, struct roost_errbuf *eb);
 /* Hands *pw over with packer_seal if it has reached the repository's pack size. */
 enum roost_err packer_roll(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);

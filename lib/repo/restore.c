@@ -656,6 +656,8 @@ enum roost_err roost_repo_restore(struct roost_repo *r, const struct roost_snaps
                                   struct roost_restore_result *res, struct roost_errbuf *eb)
 {
 	memset(res, 0, sizeof(*res));
+	if (!r->keys.has_secret && !r->served)
+		return put_only_refusal(eb, "restore");
 	if (!o->target || !*o->target)
 		return roost_errf(eb, ROOST_EINVAL, "no target directory given");
 	enum roost_err err = repo_load_index(r, eb);

@@ -85,38 +85,42 @@ static void test_blob_roundtrip_and_tamper(void **st)
 	blob_id(&k, text, n, id);
 	const uint8_t *enc;
 	size_t encn;
-	assert_int_equal(blob_encode(bc, &k, text, n, &enc, &encn), ROOST_OK);
+	assert_int_equal(blob_encode(bc, text, n, &enc, &encn), ROOST_OK);
 	assert_true(encn < n / 10);
-	uint8_t *copy = malloc(encn);
-	memcpy(copy, enc, encn);
+	/* the pack seals what blob_encode makes (pack_writer_add) */
+	uint8_t *copy = malloc(encn + SEAL_OVERHEAD);
+	seal(k.enc, enc, encn, copy);
+	encn += SEAL_OVERHEAD;
 	uint8_t *out = malloc(n);
-	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
 	assert_memory_equal(out, text, n);
 	/* every single flipped byte is detected */
 	for (size_t i = 0; i < encn; i += 7) {
 		copy[i] ^= 0x20;
-		assert_int_not_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+		assert_int_not_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
 		copy[i] ^= 0x20;
 	}
 	/* wrong id or wrong length: corrupt */
 	uint8_t bad[32];
 	memcpy(bad, id, 32);
 	bad[0] ^= 1;
-	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, bad), ROOST_ECORRUPT);
-	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n - 1, id), ROOST_ECORRUPT);
-	/* incompressible: stored raw (1 flag byte + seal) */
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, bad), ROOST_ECORRUPT);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n - 1, id), ROOST_ECORRUPT);
+	/* incompressible: stored raw (1 flag byte, then the pack's seal) */
 	uint8_t *rnd = random_bytes(n, 3);
-	assert_int_equal(blob_encode(bc, &k, rnd, n, &enc, &encn), ROOST_OK);
-	assert_int_equal(encn, n + 1 + SEAL_OVERHEAD);
+	assert_int_equal(blob_encode(bc, rnd, n, &enc, &encn), ROOST_OK);
+	assert_int_equal(encn, n + 1);
 	blob_id(&k, rnd, n, id);
-	memcpy(copy = realloc(copy, encn), enc, encn);
-	assert_int_equal(blob_decode(bc, &k, copy, encn, out, n, id), ROOST_OK);
+	copy = realloc(copy, encn + SEAL_OVERHEAD);
+	seal(k.enc, enc, encn, copy);
+	encn += SEAL_OVERHEAD;
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
 	assert_memory_equal(out, rnd, n);
 	/* another key can not open it */
 	struct repo_keys k2;
 	uint8_t m2[32] = {10};
 	keys_derive(m2, &k2);
-	assert_int_equal(blob_decode(bc, &k2, copy, encn, out, n, id), ROOST_ECRYPTO);
+	assert_int_equal(blob_decode(bc, &k2, k2.enc, copy, encn, out, n, id), ROOST_ECRYPTO);
 	free(rnd);
 	free(copy);
 	free(out);
@@ -138,8 +142,8 @@ static void test_index_and_encoding(void **st)
 		b[i].type = i % 2;
 	}
 	uint8_t p1[32] = {1}, p2[32] = {2};
-	assert_int_equal(index_add_pack(ix, p1, 0, b, 2000, 1), ROOST_OK);
-	assert_int_equal(index_add_pack(ix, p2, 0, b + 2000, 1000, 1), ROOST_OK);
+	assert_int_equal(index_add_pack(ix, p1, 0, NULL, b, 2000, 1), ROOST_OK);
+	assert_int_equal(index_add_pack(ix, p2, 0, NULL, b + 2000, 1000, 1), ROOST_OK);
 	assert_int_equal(index_nblobs(ix), 3000);
 	assert_int_equal(index_npacks(ix), 2);
 	struct blob_loc loc;
@@ -180,7 +184,7 @@ static void test_index_decode_hostile(void **st)
 		b[i].length = 64;
 		b[i].raw_len = 10;
 	}
-	struct pack_blobs pb = {{7}, 0, b, 10};
+	struct pack_blobs pb = {.id = {7}, .blobs = b, .n = 10};
 	uint8_t *enc;
 	size_t encn;
 	assert_int_equal(index_encode(&pb, 1, &enc, &encn), ROOST_OK);
@@ -305,7 +309,7 @@ static void test_pack_and_backend(void **st)
 	uint8_t master[32] = {4};
 	keys_derive(master, &k);
 	struct pack_writer *pw;
-	assert_int_equal(pack_writer_new(be, &pw, &eb), ROOST_OK);
+	assert_int_equal(pack_writer_new(be, &k, 2, &pw, &eb), ROOST_OK);
 	struct blob_ctx *bc = blob_ctx_new(1);
 	uint8_t ids[50][32];
 	for (int i = 0; i < 50; i++) {
@@ -313,7 +317,7 @@ static void test_pack_and_backend(void **st)
 		blob_id(&k, p, 1000 + (size_t)i * 37, ids[i]);
 		const uint8_t *enc;
 		size_t encn;
-		assert_int_equal(blob_encode(bc, &k, p, 1000 + (size_t)i * 37, &enc, &encn), ROOST_OK);
+		assert_int_equal(blob_encode(bc, p, 1000 + (size_t)i * 37, &enc, &encn), ROOST_OK);
 		assert_int_equal(pack_writer_add(pw, BLOB_DATA, ids[i], enc, encn,
 		                                 (uint32_t)(1000 + i * 37), &eb), ROOST_OK);
 		free(p);
@@ -322,8 +326,10 @@ static void test_pack_and_backend(void **st)
 	uint64_t size;
 	struct blob_loc *bl;
 	uint32_t nb;
-	assert_int_equal(pack_writer_finish(pw, &k, pid, &size, &bl, &nb, &eb), ROOST_OK);
+	uint8_t epk[32], epk2[32];
+	assert_int_equal(pack_writer_finish(pw, pid, epk, &size, &bl, &nb, &eb), ROOST_OK);
 	assert_int_equal(nb, 50);
+	assert_false(epk_is_v1(epk));
 	char name[80] = "packs/";
 	hex_encode(pid, 32, name + 6);
 	uint64_t sz;
@@ -331,9 +337,34 @@ static void test_pack_and_backend(void **st)
 	assert_int_equal(sz, size);
 	struct blob_loc *tb;
 	uint32_t tn;
-	assert_int_equal(pack_read_trailer(be, &k, name, size, &tb, &tn, &eb), ROOST_OK);
+	assert_int_equal(pack_read_trailer(be, &k, name, size, epk2, &tb, &tn, &eb), ROOST_OK);
 	assert_int_equal(tn, 50);
 	assert_memory_equal(tb, bl, sizeof(*bl) * 50);
+	assert_memory_equal(epk, epk2, 32);
+	/* format 2: the data secret key opens the blobs; the put-only material
+	 * reads the trailer (deduplication) but opens no blob */
+	{
+		uint8_t key[32], bundle[PUT_BUNDLE_LEN], *raw = malloc(1000 + 49 * 37), *pst = NULL;
+		size_t stn = 0;
+		assert_int_equal(kx_opening_key(&k, epk, key), 0);
+		assert_int_equal(be->ops->get(be, name, &pst, &stn, &eb), ROOST_OK);
+		for (int i = 0; i < 50; i++)
+			assert_int_equal(blob_decode(bc, &k, key, pst + bl[i].offset, bl[i].length, raw,
+			                             bl[i].raw_len, ids[i]), ROOST_OK);
+		struct repo_keys put;
+		keys_put_bundle(&k, bundle);
+		keys_from_bundle(bundle, &put);
+		assert_int_equal(kx_opening_key(&put, epk, key), -1);
+		struct blob_loc *pb2;
+		uint32_t pn2;
+		assert_int_equal(pack_read_trailer(be, &put, name, size, NULL, &pb2, &pn2, &eb), ROOST_OK);
+		free(pb2);
+		/* the enc key, or any other, fails authentication */
+		assert_int_equal(blob_decode(bc, &k, k.enc, pst + bl[0].offset, bl[0].length, raw,
+		                             bl[0].raw_len, ids[0]), ROOST_ECRYPTO);
+		free(pst);
+		free(raw);
+	}
 	/* the pack is named by the hash of its sealed trailer */
 	uint8_t *all;
 	size_t alln;
@@ -358,7 +389,7 @@ static void test_pack_and_backend(void **st)
 	free(bl);
 	struct blob_loc *none;
 	uint32_t nn;
-	assert_int_equal(pack_read_trailer(be, &k2, name, size, &none, &nn, &eb), ROOST_ECORRUPT);
+	assert_int_equal(pack_read_trailer(be, &k2, name, size, NULL, &none, &nn, &eb), ROOST_ECORRUPT);
 	assert_null(none);
 	assert_non_null(strstr(eb.msg, "fails authentication"));
 	blob_ctx_free(bc);
@@ -379,7 +410,7 @@ static void packer_put(struct roost_repo *r, struct blob_ctx *bc, struct packer 
 	blob_id(&r->keys, p, n, id);
 	const uint8_t *enc;
 	size_t encn;
-	assert_int_equal(blob_encode(bc, &r->keys, p, n, &enc, &encn), ROOST_OK);
+	assert_int_equal(blob_encode(bc, p, n, &enc, &encn), ROOST_OK);
 	assert_int_equal(packer_add(pk, pw, BLOB_DATA, id, enc, encn, (uint32_t)n, &eb), ROOST_OK);
 	assert_int_equal(packer_roll(pk, pw, &eb), ROOST_OK);
 	free(p);
