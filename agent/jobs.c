@@ -58,7 +58,10 @@ struct jobs {
 	struct proto_job done[DONE_KEEP]; /* final states of the last ndone jobs, oldest first */
 	size_t ndone;
 	json_t *outbox;  /* encoded messages for the main thread to send */
-	char repo_password[sizeof(((struct proto_config *)0)->repo_password)]; /* "": none yet */
+	/* repository access from the config: the put-only material (base64), or
+	 * from a server before format 2 the password; "": none yet */
+	char repo_password[sizeof(((struct proto_config *)0)->repo_password)];
+	char repo_put_key[sizeof(((struct proto_config *)0)->repo_put_key)];
 	char name[sizeof(((struct proto_config *)0)->name)]; /* the host's name, for snapshots */
 	struct roost_progress prog;
 	int prog_dirty;
@@ -203,10 +206,13 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	struct roost_http *http = NULL;
 	struct roost_backend *be = NULL;
 	struct roost_repo *repo = NULL;
-	char pw[sizeof(j->repo_password)];
+	char pw[sizeof(j->repo_password)], putk[sizeof(j->repo_put_key)];
+	uint8_t material[ROOST_PUT_MATERIAL_LEN];
+	size_t mlen = 0;
 	char hostname[sizeof(j->name)];
 	pthread_mutex_lock(&j->mu);
 	memcpy(pw, j->repo_password, sizeof(pw));
+	memcpy(putk, j->repo_put_key, sizeof(putk));
 	memcpy(hostname, j->name, sizeof(hostname));
 	pthread_mutex_unlock(&j->mu);
 	enum roost_err err;
@@ -218,14 +224,23 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 		snprintf(err_msg, sizeof(err_msg), "canceled");
 		goto out;
 	}
-	if (!pw[0]) {
+	if (putk[0] && (sodium_base642bin(material, sizeof(material), putk, strlen(putk), NULL,
+	                                  &mlen, NULL, sodium_base64_VARIANT_ORIGINAL) ||
+	                mlen != sizeof(material))) {
+		snprintf(err_msg, sizeof(err_msg), "the config's repository key is malformed");
+		goto out;
+	}
+	if (!putk[0] && !pw[0]) {
 		snprintf(err_msg, sizeof(err_msg), "no repository access in the config yet");
 		goto out;
 	}
+	/* write-only: with the put-only material a restore is decrypted by roostd */
 	if ((err = roost_http_new(j->id->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
 	    (err = roost_backend_http_open(http, j->id->url, &be, &eb)) ||
 	    (roost_backend_http_set_job(be, (long long)id), 0) ||
-	    (err = roost_repo_open(be, pw, &repo, &eb))) {
+	    (err = putk[0] ? roost_repo_open_put(be, material, mlen, &repo, &eb)
+	                   : roost_repo_open(be, pw, &repo, &eb)) ||
+	    (putk[0] && (roost_repo_set_served(repo, 1), 0))) {
 		snprintf(err_msg, sizeof(err_msg), "repository: %s", eb.msg);
 		goto out;
 	}
@@ -310,6 +325,8 @@ out:
 	roost_backend_close(be);
 	roost_http_free(http);
 	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(putk, sizeof(putk));
+	sodium_memzero(material, sizeof(material));
 	msg_job_state(st, id, status, err_msg);
 	st->started_at = started;
 	st->has_stats = 1;
@@ -445,6 +462,7 @@ struct jobs *jobs_open(const char *state, const struct agent_identity *id,
 	pthread_cond_init(&j->cv, NULL);
 	snprintf(j->name, sizeof(j->name), "%s", id->name);
 	snprintf(j->repo_password, sizeof(j->repo_password), "%s", config->repo_password);
+	snprintf(j->repo_put_key, sizeof(j->repo_put_key), "%s", config->repo_put_key);
 	const char *d = getenv("ROOST_AGENT_TEST_JOB_DELAY_MS");
 	j->test_delay_ms = d ? atoi(d) : 0;
 	j->outbox = json_array();
@@ -497,6 +515,7 @@ void jobs_free(struct jobs *j)
 	proto_job_start_release(&j->current);
 	json_decref(j->outbox);
 	sodium_memzero(j->repo_password, sizeof(j->repo_password));
+	sodium_memzero(j->repo_put_key, sizeof(j->repo_put_key));
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -508,6 +527,7 @@ void jobs_set_config(struct jobs *j, const struct proto_config *config)
 {
 	pthread_mutex_lock(&j->mu);
 	snprintf(j->repo_password, sizeof(j->repo_password), "%s", config->repo_password);
+	snprintf(j->repo_put_key, sizeof(j->repo_put_key), "%s", config->repo_put_key);
 	if (config->name[0])
 		snprintf(j->name, sizeof(j->name), "%s", config->name);
 	pthread_mutex_unlock(&j->mu);

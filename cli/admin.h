@@ -21,7 +21,8 @@ struct roost_http;
 struct aopts {
 	const char *server, *token_file, *fingerprint;
 	int json;
-	const char *ttl, *uses, *mode, *cron, *count, *host, *status, *limit, *target, *timeout;
+	const char *ttl, *uses, *mode, *cron, *count, *host, *status, *limit, *target, *timeout,
+	           *from_host;
 	int disabled;
 	const char *paths[MAXV], *excludes[MAXV], *groups[MAXV], *includes[MAXV];
 	int npaths, nexcludes, ngroups, nincludes;

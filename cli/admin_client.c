@@ -34,7 +34,7 @@ static const char admin_usage[] =
 	"  roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
 	"  roost job wait JOB [--timeout SECONDS]\n"
 	"  roost snapshot list [--host HOST] | forget HOST SNAPSHOT\n"
-	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]...\n"
+	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]... [--from-host OTHER]\n"
 	"  roost maintenance run [--wait] [--dry-run] [--timeout SECONDS] | list | show ID\n"
 	"  roost repository show\n"
 	"  roost events [--after ID] [--limit N] [--follow]\n"
@@ -75,6 +75,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{"wait", no_argument, 0, 1010},             {"dry-run", no_argument, 0, 1011},
 		{"event", required_argument, 0, 'E'},       {"follow", no_argument, 0, 'f'},
 		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
+		{"from-host", required_argument, 0, 1012},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -102,6 +103,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 		case 's': o->status = optarg; break;
 		case 'l': o->limit = optarg; break;
 		case 'R': o->target = optarg; break;
+		case 1012: o->from_host = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;

@@ -361,6 +361,8 @@ int restore_cmd(struct api *a, struct aopts *o)
 	json_t *b = json_pack("{s:s, s:s, s:o}", "snapshot_id", o->pos[1], "target", o->target,
 	                      "include", strarr(o->includes, o->nincludes)),
 	       *r;
+	if (o->from_host) /* a cross-host restore: the admin names the snapshot's host */
+		json_object_set_new(b, "from_host", json_string(o->from_host));
 	if ((rc = call(a, "POST", path, b, &r)))
 		return rc;
 	show(a, r, "%lld\n", jint(r, "id"));

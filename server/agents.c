@@ -89,13 +89,15 @@ json_t *agents_config_msg(int64_t host_id)
 			proto_schedule_release(&c.schedules[c.nschedules]);
 	sqlite3_finalize(st);
 	snprintf(c.repo_url, sizeof(c.repo_url), "/v1/repo");
-	snprintf(c.repo_password, sizeof(c.repo_password), "%s", g_srv->repo_password);
+	/* write-only agents: the put-only material, never the password */
+	sodium_bin2base64(c.repo_put_key, sizeof(c.repo_put_key), g_srv->repo_put,
+	                  sizeof(g_srv->repo_put), sodium_base64_VARIANT_ORIGINAL);
 	c.timeout_s = g_srv->agent_timeout_s;
 	if (proto_encode_config(&c, &out, &eb) != ROOST_OK)
 		log_error("agent.config_unsendable", "host=%lld msg=%s", (long long)host_id,
 		          roost_lq(eb.msg));
 done:
-	sodium_memzero(c.repo_password, sizeof(c.repo_password));
+	sodium_memzero(c.repo_put_key, sizeof(c.repo_put_key));
 	proto_config_release(&c);
 	free(tz);
 	return out;

@@ -345,6 +345,59 @@ static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
 
 /* ---- jobs ---- */
 
+/*
+ * A restore's snapshot (an id, a prefix or "latest") among the snapshots the
+ * backups of host `owner` made; the full id into full. 0, or -1 with rs
+ * filled. Agents can not read snapshots (format 2), so this is where a host
+ * is kept to its own: a snapshot of another host needs from_host, an admin's
+ * explicit request.
+ */
+static int restore_snapshot(int64_t owner, int64_t hid, const char *ref, char full[65],
+                            struct resp *rs)
+{
+	sqlite3_stmt *st;
+	if (!strcmp(ref, "latest"))
+		st = db_q("SELECT snapshot_id FROM jobs WHERE host_id=? AND kind='backup' AND "
+		          "snapshot_id IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
+		          "i", owner);
+	else if (*ref && strlen(ref) <= 64 && strspn(ref, "0123456789abcdef") == strlen(ref))
+		st = db_q("SELECT DISTINCT snapshot_id FROM jobs WHERE host_id=? AND kind='backup' "
+		          "AND substr(snapshot_id, 1, ?)=? LIMIT 2", "iit", owner,
+		          (int64_t)strlen(ref), ref);
+	else {
+		resp_error(rs, 400, "invalid_field", "snapshot_id: an id, an id prefix or \"latest\"",
+		           "snapshot_id");
+		return -1;
+	}
+	int n = 0;
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < 2)
+		if (n++ == 0)
+			snprintf(full, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (n == 1 && strlen(full) == 64)
+		return 0;
+	if (n > 1) {
+		resp_error(rs, 400, "invalid_field", "snapshot_id: the prefix is ambiguous",
+		           "snapshot_id");
+		return -1;
+	}
+	int elsewhere = strcmp(ref, "latest") &&
+	                db_int(0, "SELECT 1 FROM jobs WHERE kind='backup' AND host_id<>? AND "
+	                          "substr(snapshot_id, 1, ?)=?", "iit", owner,
+	                       (int64_t)strlen(ref), ref);
+	if (elsewhere) {
+		log_warn("restore.refused", "host=%lld snapshot=%s why=\"another host's snapshot\"",
+		         (long long)hid, roost_lq(ref));
+		resp_error(rs, 403, "not_own_snapshot",
+		           "snapshot_id: that snapshot is another host's; a cross-host restore needs "
+		           "from_host naming its host (an admin's explicit request)", "snapshot_id");
+	} else {
+		resp_error(rs, 404, "not_found", "snapshot_id: no such snapshot of this host",
+		           "snapshot_id");
+	}
+	return -1;
+}
+
 static void job_create(int64_t hid, const char *kind, struct req *rq, struct resp *rs)
 {
 	int64_t gid = 0;
@@ -366,8 +419,20 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 		struct body_restore r;
 		if (body_restore(rq->body, rq->blen, &r, rs))
 			return;
-		json_t *p = json_pack("{s:s, s:s, s:O}", "snapshot_id", r.snapshot_id, "target",
-		                      r.target, "include", r.include ? r.include : json_array());
+		int64_t owner = r.from_host[0] ? db_host_resolve(r.from_host) : hid;
+		char full[65] = "";
+		if (!owner) {
+			resp_error(rs, 400, "invalid_field", "from_host: no such host", "from_host");
+			body_restore_free(&r);
+			return;
+		}
+		if (restore_snapshot(owner, hid, r.snapshot_id, full, rs)) {
+			body_restore_free(&r);
+			return;
+		}
+		json_t *p = json_pack("{s:s, s:s, s:O, s:I}", "snapshot_id", full, "target",
+		                      r.target, "include", r.include ? r.include : json_array(),
+		                      "from_host_id", (json_int_t)owner);
 		if (!r.include)
 			json_object_set_new(p, "include", json_array());
 		params = json_dumps(p, JSON_COMPACT);

@@ -283,6 +283,8 @@ int body_restore(const char *b, size_t n, struct body_restore *r, struct resp *r
 	}
 	if (strlist_field(o, "include", 0, 1, &r->include, rs) < 0)
 		goto out;
+	if (str_field(o, "from_host", r->from_host, sizeof(r->from_host), 0, rs) < 0)
+		goto out;
 	rc = 0;
 out:
 	json_decref(o);

@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "sse.h"
 #include "objcheck.h"
+#include "restore_serve.h"
 #include "roost/buf.h"
 #include "roost/log.h"
 
@@ -46,6 +47,7 @@ static void reset(struct pss *p)
 {
 	if (p->put_id)
 		repo_api_forget(p);
+	restore_serve_forget(p);
 	objcheck_free(p->check);
 	free(p->committed);
 	if (p->w)
@@ -353,6 +355,8 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 {
 	if (p->sse)
 		return sse_writeable(p->sse);
+	if (p->served)
+		return restore_serve_answer(wsi, p);
 	if (p->committed) {
 		struct commit *c = p->committed;
 		p->committed = NULL;
@@ -463,6 +467,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return on_writeable(wsi, p);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		repo_api_commits_done();
+		restore_serve_done();
 		maintenance_poll();
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:

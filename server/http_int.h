@@ -53,6 +53,8 @@ struct pss {
 	int dispatched; /* the response is under way: ignore late body events */
 	uint64_t put_id;   /* nonzero: the upload's commit is on the committer thread */
 	struct commit *committed; /* its result, to answer from the writeable callback */
+	uint64_t serve_id;         /* nonzero: a restore's plain object is being made */
+	struct serve_res *served;  /* it, to answer from the writeable callback */
 	struct objcheck *check;   /* upload: its content against its name (owned) */
 	/* framing and progress */
 	uint64_t clen;     /* declared Content-Length */

@@ -31,6 +31,7 @@
 #include "events.h"
 #include "fault.h"
 #include "maintenance.h"
+#include "restore_serve.h"
 #include "roost/cron.h"
 #include "healthwatch.h"
 #include "http.h"
@@ -575,6 +576,17 @@ int main(int argc, char **argv)
 		        "('default', ?, ?)", "ti", repop, srv_now());
 		log_info("repo.created", "location=%s", roost_lq(repop));
 	}
+	/* format 2 (an older repository is upgraded here, nothing re-encrypted):
+	 * agents get the put-only material, never the password */
+	int upgraded = 0;
+	if (roost_repo_open(s->repo_be, pw, &s->repo, &eb) ||
+	    roost_repo_upgrade(s->repo, &upgraded, &eb) ||
+	    roost_repo_put_material(s->repo, s->repo_put, sizeof(s->repo_put), &eb)) {
+		fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
+		return 1;
+	}
+	if (upgraded)
+		log_info("repo.upgraded", "location=%s format=2", roost_lq(repop));
 	sodium_memzero(pw, sizeof(pw));
 	free(pwp);
 	s->repo_dir = repop;
@@ -617,8 +629,8 @@ int main(int argc, char **argv)
 	hub_start();
 	agents_start();
 	http_start(s->lws);
-	if (committer_start()) {
-		fprintf(stderr, "roostd: could not start the commit thread\n");
+	if (committer_start() || restore_serve_start()) {
+		fprintf(stderr, "roostd: could not start the commit or restore thread\n");
 		return 1;
 	}
 	if (maintenance_schedule(maint_cron, &eb)) {
@@ -664,6 +676,7 @@ int main(int argc, char **argv)
 	log_info("roostd.stop", "why=signal");
 	webhooks_stop();
 	maintenance_stop();
+	restore_serve_stop();
 	committer_stop();
 	lws_context_destroy(s->lws);
 	http_stop();

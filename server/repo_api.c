@@ -16,6 +16,7 @@
 #include "committer.h"
 #include "http_int.h"
 #include "objcheck.h"
+#include "restore_serve.h"
 #include "roost/log.h"
 
 /* Uploads waiting for their commit, so a result finds its connection (or
@@ -81,6 +82,8 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 	const char *rest = p->path + strlen("/v1/repo/");
 	size_t rl = strlen(rest);
 	struct roost_errbuf eb = {{0}};
+	if (!strncmp(rest, "plain/", 6))
+		return restore_serve_request(wsi, p, rest + 6);
 	/* listing: /v1/repo/<type>/ or /v1/repo/<type> */
 	char type[32];
 	if (rl < sizeof(type) && strcspn(rest, "/") >= rl - 1 &&
@@ -100,6 +103,9 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 	if (!roost_backend_name_valid(rest))
 		return respond_error(wsi, p, 404, "not_found", "invalid object name");
 	snprintf(p->objname, sizeof(p->objname), "%s", rest);
+	/* key files are the password's Argon2id target: never a host's to read */
+	if (p->auth == AUTH_HOST && !strncmp(rest, "keys/", 5))
+		return respond_error(wsi, p, 403, "forbidden", "hosts may not read key files");
 	if (!strcmp(p->method, "DELETE"))
 		return p->auth == AUTH_HOST
 		               ? respond_error(wsi, p, 403, "forbidden",

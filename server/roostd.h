@@ -97,6 +97,7 @@ struct srv {
 	int64_t prune_grace_s;    /* --prune-grace */
 	unsigned check_sample;    /* --check-sample */
 	char repo_password[128];
+	uint8_t repo_put[ROOST_PUT_MATERIAL_LEN]; /* the put-only material agents get */
 	/* the hub's connections, indexed by host id (NULL: not connected) */
 	struct agent_conn **conns;
 	size_t conns_cap, nconns;
@@ -370,6 +371,7 @@ struct body_schedule {
 extern const char *const body_keep_names[BODY_KEEP_RULES];
 struct body_restore {
 	char snapshot_id[129];
+	char from_host[160]; /* "": the host itself; else a cross-host restore's source */
 	char target[4097];
 	json_t *include; /* array of strings (owned), may be NULL */
 };

@@ -190,8 +190,11 @@ struct proto_schedule {
 /*
  * config: everything the agent needs to run on its own; sent after hello
  * and on every change. Wire form:
- * {type, host_id, name, mode, groups, schedules, repository: {url, password},
+ * {type, host_id, name, mode, groups, schedules, repository: {url, put_key},
  *  timeout_s}; name and mode are null when "", timeout_s is omitted when 0.
+ * put_key: base64 of the put-only material (ROOST_PUT_MATERIAL_LEN bytes): it
+ * writes and deduplicates but decrypts nothing. password: what servers before
+ * format 2 sent instead (decoded for them; omitted when "").
  */
 struct proto_config {
 	int64_t host_id; /* > 0 */
@@ -202,7 +205,8 @@ struct proto_config {
 	struct proto_schedule *schedules;
 	size_t nschedules; /* <= PROTO_MAX_SCHEDULES */
 	char repo_url[512];      /* repository.url, "/v1/repo" today */
-	char repo_password[256]; /* repository.password */
+	char repo_password[256]; /* repository.password (old servers) */
+	char repo_put_key[256];  /* repository.put_key, base64 */
 	int64_t timeout_s;       /* 0 (absent) or 1..PROTO_MAX_TIMEOUT */
 };
 

@@ -69,6 +69,23 @@ enum roost_err roost_repo_upgrade(struct roost_repo *r, int *upgraded, struct ro
  * which roostd decrypts for the job; blobs are checked against their ids. */
 void roost_repo_set_served(struct roost_repo *r, int on);
 
+/* ---- serving a restore (roostd; lib/repo/serve.c) ----
+ * The set of blob ids a restore job may read: the root tree first, then what
+ * every tree served through it names. Not thread-safe; one owner. */
+struct roost_reach;
+struct roost_reach *roost_reach_new(const uint8_t root[32]);
+void roost_reach_free(struct roost_reach *h); /* NULL: no-op */
+size_t roost_reach_size(const struct roost_reach *h);
+/* A snapshot's plaintext JSON (*json malloc'd, *n bytes) and its root tree. */
+enum roost_err roost_repo_serve_snapshot(struct roost_repo *r, const char *id_hex, char **json,
+                                         size_t *n, uint8_t root[32], struct roost_errbuf *eb);
+/* Blob id decrypted and verified, if h allows it (else ROOST_EPERM); a tree
+ * adds what it names to h. *out is malloc'd with `headroom` bytes before the
+ * blob's *n bytes. Not thread-safe on r. */
+enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h,
+                                     const uint8_t id[32], size_t headroom, uint8_t **out,
+                                     size_t *n, struct roost_errbuf *eb);
+
 /* ---- snapshots ---- */
 struct roost_snapshot_summary {
 	uint64_t files, dirs, bytes, bytes_new, blobs_new, duration_ms;

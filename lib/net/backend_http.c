@@ -53,10 +53,15 @@ static enum roost_err req(struct hbackend *hb, const char *method, const char *n
                           const char *const *hdrs, const void *body, size_t blen,
                           struct roost_http_resp *r, struct roost_errbuf *eb)
 {
-	if (!roost_backend_name_valid(name))
+	/* plain/blobs/<id>, plain/snapshots/<id>: what roostd decrypts for a restore job */
+	int plain = !strncmp(name, "plain/", 6) &&
+	            (!strncmp(name + 6, "blobs/", 6) || !strncmp(name + 6, "snapshots/", 10)) &&
+	            strlen(strchr(name + 6, '/') + 1) == 64 &&
+	            strspn(strchr(name + 6, '/') + 1, "0123456789abcdef") == 64;
+	if (!plain && !roost_backend_name_valid(name))
 		return roost_errf(eb, ROOST_EINVAL, "invalid object name %s", name);
 	char path[440];
-	if (hb->job && !strcmp(method, "PUT"))
+	if (hb->job && (!strcmp(method, "PUT") || plain))
 		snprintf(path, sizeof(path), "/v1/repo/%s?job=%lld", name, hb->job);
 	else
 		snprintf(path, sizeof(path), "/v1/repo/%s", name);

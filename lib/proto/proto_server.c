@@ -158,7 +158,9 @@ static enum roost_err dec_config(const json_t *o, struct proto_config *c,
 			return roost_errf(eb, ROOST_EINVAL, "repository: expected an object");
 		if ((err = proto_get_str(repo, "url", 0, c->repo_url, sizeof(c->repo_url), eb)) ||
 		    (err = proto_get_str(repo, "password", 0, c->repo_password,
-		                         sizeof(c->repo_password), eb)))
+		                         sizeof(c->repo_password), eb)) ||
+		    (err = proto_get_str(repo, "put_key", 0, c->repo_put_key,
+		                         sizeof(c->repo_put_key), eb)))
 			return proto_err_in(eb, err, "repository");
 	}
 	json_t *to = json_object_get(o, "timeout_s");
@@ -373,7 +375,8 @@ enum roost_err proto_encode_config(const struct proto_config *c, json_t **out,
 	json_t *repo = json_object();
 	if ((err = proto_put(o, "repository", repo, eb)) ||
 	    (err = proto_put_str(repo, "url", c->repo_url, eb)) ||
-	    (err = proto_put_str(repo, "password", c->repo_password, eb)))
+	    (c->repo_password[0] && (err = proto_put_str(repo, "password", c->repo_password, eb))) ||
+	    (c->repo_put_key[0] && (err = proto_put_str(repo, "put_key", c->repo_put_key, eb))))
 		goto done;
 	if (c->timeout_s)
 		err = proto_put_int(o, "timeout_s", c->timeout_s, eb);

@@ -391,6 +391,8 @@ enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost
 	*r = *from;
 	r->be = be;
 	r->index_loaded = 0;
+	r->served = 0;
+	r->serve_bc = NULL; /* from's own */
 	if (!(r->index = index_new())) {
 		sodium_memzero(&r->keys, sizeof(r->keys));
 		free(r);
@@ -405,6 +407,7 @@ void roost_repo_close(struct roost_repo *r)
 	if (!r)
 		return;
 	index_free(r->index);
+	blob_ctx_free(r->serve_bc);
 	sodium_memzero(&r->keys, sizeof(r->keys));
 	sodium_memzero(r->master, sizeof(r->master));
 	free(r);

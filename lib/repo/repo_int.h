@@ -288,6 +288,7 @@ struct roost_repo {
 	uint8_t master[32]; /* when master_known (opened by a full key file) */
 	int master_known;
 	int served;         /* an agent's restore: blobs and the snapshot from roostd */
+	struct blob_ctx *serve_bc; /* serve.c's, created on first use */
 	struct chunker chunker;
 	char id_hex[HEX_LEN + 1];
 	int zstd_level;

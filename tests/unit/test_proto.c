@@ -100,6 +100,7 @@ static void config_eq(const struct proto_config *a, const struct proto_config *b
 	assert_string_equal(a->mode, b->mode);
 	assert_string_equal(a->repo_url, b->repo_url);
 	assert_string_equal(a->repo_password, b->repo_password);
+	assert_string_equal(a->repo_put_key, b->repo_put_key);
 	assert_int_equal(a->timeout_s, b->timeout_s);
 	assert_int_equal(a->ngroups, b->ngroups);
 	for (size_t i = 0; i < a->ngroups; i++)
@@ -203,6 +204,7 @@ static void fill_config(struct proto_config *c)
 	snprintf(c->mode, sizeof(c->mode), "intermittent");
 	snprintf(c->repo_url, sizeof(c->repo_url), "/v1/repo");
 	snprintf(c->repo_password, sizeof(c->repo_password), "s3cret");
+	snprintf(c->repo_put_key, sizeof(c->repo_put_key), "cHV0");
 	c->timeout_s = 60;
 	c->ngroups = 2;
 	c->groups = calloc(2, sizeof(*c->groups));

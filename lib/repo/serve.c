@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What roostd needs to serve an agent's restore (format 2: agents can not
+ * decrypt): a snapshot's plaintext, and the blobs reachable from it, one at
+ * a time. A struct roost_reach is the set of blob ids a job may read: the
+ * snapshot's root tree at first, then whatever each tree served names
+ * (subtrees and file data), so a host reads exactly the blobs of the snapshot
+ * it restores, with no walk of the whole snapshot up front.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo_int.h"
+
+struct roost_reach {
+	struct idset *ids;
+};
+
+struct roost_reach *roost_reach_new(const uint8_t root[32])
+{
+	struct roost_reach *h = calloc(1, sizeof(*h));
+	if (!h || !(h->ids = idset_new()) || idset_add(h->ids, root) < 0) {
+		roost_reach_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void roost_reach_free(struct roost_reach *h)
+{
+	if (!h)
+		return;
+	idset_free(h->ids);
+	free(h);
+}
+
+size_t roost_reach_size(const struct roost_reach *h)
+{
+	return idset_size(h->ids);
+}
+
+enum roost_err roost_repo_serve_snapshot(struct roost_repo *r, const char *id_hex, char **json,
+                                         size_t *n, uint8_t root[32], struct roost_errbuf *eb)
+{
+	*json = NULL;
+	*n = 0;
+	uint8_t bin[ID_LEN];
+	if (hex_decode(id_hex, bin, ID_LEN))
+		return roost_errf(eb, ROOST_EINVAL, "not a full snapshot id");
+	char name[16 + HEX_LEN] = "snapshots/";
+	strcat(name, id_hex);
+	uint8_t *pt;
+	size_t pn;
+	enum roost_err err = repo_get_sealed(r, name, &pt, &pn, eb);
+	if (err)
+		return err;
+	struct roost_snapshot s;
+	err = snapshot_decode((const char *)pt, pn, &s, eb);
+	if (err) {
+		free(pt);
+		return err;
+	}
+	memcpy(root, s.tree, 32);
+	roost_snapshot_release(&s);
+	*json = (char *)pt;
+	*n = pn;
+	return ROOST_OK;
+}
+
+enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h,
+                                     const uint8_t id[32], size_t headroom, uint8_t **out,
+                                     size_t *n, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	if (!idset_has(h->ids, id))
+		return roost_errf(eb, ROOST_EPERM, "the blob is not part of this job's snapshot");
+	enum roost_err err = repo_load_index(r, eb);
+	if (err)
+		return err;
+	struct blob_loc loc;
+	if (!index_lookup(r->index, id, &loc)) {
+		/* written since the index was read: read the new index objects */
+		r->index_loaded = 0;
+		if ((err = repo_load_index(r, eb)))
+			return err;
+	}
+	if (!r->serve_bc && !(r->serve_bc = blob_ctx_new(r->zstd_level)))
+		return ROOST_ENOMEM;
+	uint8_t *raw;
+	size_t rn;
+	if ((err = repo_read_blob(r, r->serve_bc, id, &raw, &rn, eb)))
+		return err;
+	index_lookup(r->index, id, &loc);
+	if (loc.type == BLOB_TREE) {
+		struct tree t;
+		if ((err = tree_decode(raw, rn, &t, eb))) {
+			free(raw);
+			return err;
+		}
+		for (size_t i = 0; i < t.n && !err; i++) {
+			const struct node *nd = &t.nodes[i];
+			if (nd->type == NODE_DIR && idset_add(h->ids, nd->subtree) < 0)
+				err = ROOST_ENOMEM;
+			for (uint32_t e = 0; nd->type == NODE_FILE && e < nd->nextents && !err; e++)
+				if (nd->extents[e].kind == 0 && idset_add(h->ids, nd->extents[e].id) < 0)
+					err = ROOST_ENOMEM;
+		}
+		tree_release(&t);
+		if (err) {
+			free(raw);
+			return err;
+		}
+	}
+	if (headroom) {
+		uint8_t *b = malloc(headroom + rn + 1);
+		if (!b) {
+			free(raw);
+			return ROOST_ENOMEM;
+		}
+		memcpy(b + headroom, raw, rn);
+		free(raw);
+		raw = b;
+	}
+	*out = raw;
+	*n = rn;
+	return ROOST_OK;
+}
