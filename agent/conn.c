@@ -157,6 +157,19 @@ static void send_hello(struct conn *c)
 
 /* ---- messages from the server ---- */
 
+/* Tests only: ROOST_AGENT_FRAME_LOG=F appends every frame the server sends to
+ * F, one a line, so a test can show what an agent is ever given. */
+static void trace_frame(const char *p, size_t n)
+{
+	const char *f = getenv("ROOST_AGENT_FRAME_LOG");
+	FILE *fp = f && *f ? fopen(f, "a") : NULL;
+	if (!fp)
+		return;
+	fwrite(p, 1, n, fp);
+	fputc('\n', fp);
+	fclose(fp);
+}
+
 static void on_config(struct conn *c, const struct proto_config *m)
 {
 	jobs_set_config(c->jobs, m);
@@ -273,6 +286,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		if (lws_is_final_fragment(wsi)) {
 			size_t n = c->rxlen;
 			c->rxlen = 0;
+			trace_frame(c->rx, n);
 			int first_config = !c->configured;
 			on_message(c, c->rx, n);
 			if (first_config && c->configured) {
