@@ -578,6 +578,90 @@ static void test_files_cache(void **st)
 	unlink(path);
 }
 
+/* Format 1 -> 2 (issue 18): a v1 repository (config, index, packs and the
+ * snapshot under enc) upgrades without re-encrypting anything; the full key
+ * still reads and checks everything, and a put-only key deduplicates against
+ * the v1 data and reads no blob or snapshot. */
+static void test_upgrade_v1(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/w18-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char repo[600], src[600], cache[600], file[700];
+	snprintf(repo, sizeof(repo), "%s/repo", dir);
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	snprintf(file, sizeof(file), "%s/a", src);
+	uint8_t *data = random_bytes(900000, 77);
+	FILE *f = fopen(file, "wb");
+	assert_non_null(f);
+	fwrite(data, 1, 900000, f);
+	fclose(f);
+	free(data);
+	struct roost_backend *be;
+	struct roost_errbuf eb;
+	struct roost_repo *r;
+	assert_int_equal(roost_backend_local_open(repo, 1, &be, &eb), ROOST_OK);
+	struct roost_repo_params p = {.kdf_ops = 1, .kdf_mem = 8192 * 16};
+	assert_int_equal(roost_repo_init(be, "pw", &p, &eb), ROOST_OK);
+	/* make it what an older roost made: a format 1 config under enc */
+	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+	r->version = 1;
+	assert_int_equal(repo_write_config(r, 1, &eb), ROOST_OK);
+	roost_repo_close(r);
+	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+	assert_int_equal(roost_repo_version(r), 1);
+	uint8_t m[ROOST_PUT_MATERIAL_LEN];
+	assert_int_equal(roost_repo_put_material(r, m, sizeof(m), &eb), ROOST_ENOTSUP);
+	const char *paths[] = {src};
+	struct roost_backup_opts o = {.paths = paths, .npaths = 1, .cache_dir = cache, .threads = 1};
+	struct roost_backup_result res;
+	assert_int_equal(roost_repo_backup(r, &o, &res, &eb), ROOST_OK);
+	assert_true(res.summary.bytes_new >= 900000);
+	int up = 0;
+	assert_int_equal(roost_repo_upgrade(r, &up, &eb), ROOST_OK);
+	assert_int_equal(up, 1);
+	assert_int_equal(roost_repo_put_material(r, m, sizeof(m), &eb), ROOST_OK);
+	roost_repo_close(r);
+	/* the full key: version 2, the v1 snapshot and packs read and check */
+	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+	assert_int_equal(roost_repo_version(r), 2);
+	struct roost_snapshot s;
+	assert_int_equal(roost_repo_find_snapshot(r, "latest", &s, &eb), ROOST_OK);
+	roost_snapshot_release(&s);
+	struct roost_check_opts co = {.read_data = 1};
+	struct roost_check_result cr;
+	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_OK);
+	assert_int_equal(cr.errors, 0);
+	roost_repo_close(r);
+	/* a put-only key: nothing re-uploaded, nothing readable */
+	assert_int_equal(roost_repo_open_put(be, m, sizeof(m), &r, &eb), ROOST_OK);
+	assert_true(roost_repo_put_only(r));
+	char cache2[700];
+	snprintf(cache2, sizeof(cache2), "%s/cache2", dir); /* no files cache: every file read */
+	o.cache_dir = cache2;
+	assert_int_equal(roost_repo_backup(r, &o, &res, &eb), ROOST_OK);
+	assert_true(res.summary.bytes_new < 1000);
+	struct roost_snapshot *v;
+	size_t nv;
+	assert_int_equal(roost_repo_snapshots(r, &v, &nv, NULL, NULL, &eb), ROOST_EAUTH);
+	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_EAUTH);
+	roost_repo_close(r);
+	/* the full key reads both snapshots, the v1 one and the sealed v2 one */
+	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+	assert_int_equal(roost_repo_snapshots(r, &v, &nv, NULL, NULL, &eb), ROOST_OK);
+	assert_int_equal(nv, 2);
+	roost_snapshots_free(v, nv);
+	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_OK);
+	assert_int_equal(cr.errors, 0);
+	roost_repo_close(r);
+	roost_backend_close(be);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -591,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_pack_and_backend),
 		cmocka_unit_test(test_packer),
 		cmocka_unit_test(test_files_cache),
+		cmocka_unit_test(test_upgrade_v1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
