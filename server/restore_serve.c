@@ -9,7 +9,7 @@
  * names (struct roost_reach, lib/repo/serve.c).
  *
  * The checks against the store run on the event loop; reading, decrypting
- * and decompressing run on a thread of their own with its own repository
+ * and decompressing run on two threads of their own sharing one repository
  * handle, so a restore never stalls other agents. Results come back like
  * the committer's: a queue, lws_cancel_service(), the writeable callback.
  */
@@ -25,12 +25,13 @@
 #include "roost/repo.h"
 
 #define MAX_JOBS 16 /* reach sets kept, least recently used dropped first */
+#define NTHREADS 2  /* serving threads */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct serve_res *todo_head, *todo_tail, *done_head;
-static pthread_t th;
-static int running, stopping;
+static pthread_t th[NTHREADS];
+static int nthreads, running, stopping;
 static uint64_t next_id = 1;
 
 /* Event loop only: requests waiting for their answer. */
@@ -42,51 +43,72 @@ struct waiting {
 static struct waiting *waiting;
 static size_t nwaiting, capwaiting;
 
-/* Serving thread only. */
+/* The serving threads': one repository handle (lib/repo/serve.c is
+ * thread-safe), and the reach sets of recent jobs under reach_mu. An entry in
+ * use (busy) is never dropped. */
 static struct roost_repo *repo;
+static pthread_mutex_t reach_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	int64_t job;
 	struct roost_reach *reach;
 	uint64_t used;
+	int busy;
 } jobs[MAX_JOBS];
 static uint64_t use_clock;
 
-static struct roost_reach **reach_of(int64_t job, const char *snap, struct serve_res *r)
+static void fail(struct serve_res *r, int status, const char *code, const char *msg);
+
+/* The job's reach set (made from its snapshot's root on first use), marked
+ * busy: give it back with reach_done. NULL with r failed. */
+static struct roost_reach *reach_of(int64_t job, const char *snap, struct serve_res *r)
 {
-	int free_i = -1, lru = 0;
-	for (int i = 0; i < MAX_JOBS; i++) {
-		if (jobs[i].reach && jobs[i].job == job) {
-			jobs[i].used = ++use_clock;
-			return &jobs[i].reach;
-		}
-		if (!jobs[i].reach && free_i < 0)
-			free_i = i;
-		if (jobs[i].used < jobs[lru].used)
+	pthread_mutex_lock(&reach_mu);
+	int slot = -1, lru = -1;
+	for (int i = 0; i < MAX_JOBS && slot < 0; i++) {
+		if (jobs[i].reach && jobs[i].job == job)
+			slot = i;
+		else if (!jobs[i].busy && (lru < 0 || !jobs[i].reach ||
+		                           (jobs[lru].reach && jobs[i].used < jobs[lru].used)))
 			lru = i;
 	}
-	int i = free_i >= 0 ? free_i : lru;
-	roost_reach_free(jobs[i].reach);
-	jobs[i].reach = NULL;
-	char *json;
-	size_t n;
-	uint8_t root[32];
-	struct roost_errbuf eb = {{0}};
-	if (roost_repo_serve_snapshot(repo, snap, &json, &n, root, &eb)) {
-		r->status = 500;
-		snprintf(r->code, sizeof(r->code), "repository");
-		snprintf(r->msg, sizeof(r->msg), "%s", eb.msg);
-		return NULL;
+	if (slot < 0 && lru >= 0) {
+		char *json;
+		size_t n;
+		uint8_t root[32];
+		struct roost_errbuf eb = {{0}};
+		roost_reach_free(jobs[lru].reach);
+		jobs[lru].reach = NULL;
+		if (roost_repo_serve_snapshot(repo, snap, &json, &n, root, &eb)) {
+			fail(r, 500, "repository", eb.msg);
+		} else {
+			free(json);
+			if ((jobs[lru].reach = roost_reach_new(root))) {
+				jobs[lru].job = job;
+				slot = lru;
+			} else {
+				fail(r, 500, "repository", "out of memory");
+			}
+		}
+	} else if (slot < 0) {
+		fail(r, 503, "busy", "too many restores at once; try again");
 	}
-	free(json);
-	if (!(jobs[i].reach = roost_reach_new(root))) {
-		r->status = 500;
-		snprintf(r->code, sizeof(r->code), "repository");
-		snprintf(r->msg, sizeof(r->msg), "out of memory");
-		return NULL;
+	struct roost_reach *h = NULL;
+	if (slot >= 0) {
+		jobs[slot].used = ++use_clock;
+		jobs[slot].busy++;
+		h = jobs[slot].reach;
 	}
-	jobs[i].job = job;
-	jobs[i].used = ++use_clock;
-	return &jobs[i].reach;
+	pthread_mutex_unlock(&reach_mu);
+	return h;
+}
+
+static void reach_done(struct roost_reach *h)
+{
+	pthread_mutex_lock(&reach_mu);
+	for (int i = 0; i < MAX_JOBS; i++)
+		if (jobs[i].reach == h)
+			jobs[i].busy--;
+	pthread_mutex_unlock(&reach_mu);
 }
 
 static void fail(struct serve_res *r, int status, const char *code, const char *msg)
@@ -121,17 +143,20 @@ static void serve_one(struct serve_res *r)
 		}
 		r->len = n;
 		r->status = 200;
-		reach_of(r->job, r->snap, r); /* the walk starts at this root */
+		struct roost_reach *h = reach_of(r->job, r->snap, r); /* the walk starts at its root */
+		if (h)
+			reach_done(h);
 		if (r->status != 200) {
 			free(r->out);
 			r->out = NULL;
 		}
 		return;
 	}
-	struct roost_reach **h = reach_of(r->job, r->snap, r);
+	struct roost_reach *h = reach_of(r->job, r->snap, r);
 	if (!h)
 		return;
-	enum roost_err err = roost_repo_serve_blob(repo, *h, r->blob, LWS_PRE, &r->out, &r->len, &eb);
+	enum roost_err err = roost_repo_serve_blob(repo, h, r->blob, LWS_PRE, &r->out, &r->len, &eb);
+	reach_done(h);
 	if (err == ROOST_EPERM)
 		fail(r, 403, "forbidden", "the blob is not part of the snapshot this job restores");
 	else if (err == ROOST_ENOENT)
@@ -145,10 +170,6 @@ static void serve_one(struct serve_res *r)
 static void *serve_main(void *arg)
 {
 	(void)arg;
-	struct roost_errbuf eb = {{0}};
-	/* the thread's own handle: its index and blob contexts are its own */
-	if (roost_repo_open(g_srv->repo_be, g_srv->repo_password, &repo, &eb))
-		log_error("restore.serve_open", "msg=%s", roost_lq(eb.msg));
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!todo_head && !stopping)
@@ -168,20 +189,27 @@ static void *serve_main(void *arg)
 			lws_cancel_service(g_srv->lws);
 	}
 	pthread_mutex_unlock(&mu);
-	for (int i = 0; i < MAX_JOBS; i++) {
-		roost_reach_free(jobs[i].reach);
-		jobs[i].reach = NULL;
-	}
-	roost_repo_close(repo);
-	repo = NULL;
 	return NULL;
 }
 
 int restore_serve_start(void)
 {
-	if (pthread_create(&th, NULL, serve_main, NULL))
+	/* the threads' own handle (its index, its blob contexts), opened here at
+	 * start-up, before the event loop runs */
+	struct roost_errbuf eb = {{0}};
+	if (roost_repo_open(g_srv->repo_be, g_srv->repo_password, &repo, &eb)) {
+		log_error("restore.serve_open", "msg=%s", roost_lq(eb.msg));
 		return -1;
-	running = 1;
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		if (pthread_create(&th[i], NULL, serve_main, NULL)) {
+			nthreads = i;
+			restore_serve_stop();
+			return -1;
+		}
+		nthreads = i + 1;
+		running = 1;
+	}
 	return 0;
 }
 
@@ -215,10 +243,18 @@ void restore_serve_stop(void)
 		res_free(r);
 	}
 	todo_tail = NULL;
-	pthread_cond_signal(&cv);
+	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
-	pthread_join(th, NULL);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
 	running = 0;
+	stopping = 0;
+	for (int i = 0; i < MAX_JOBS; i++) {
+		roost_reach_free(jobs[i].reach);
+		jobs[i].reach = NULL;
+	}
+	roost_repo_close(repo);
+	repo = NULL;
 	struct serve_res *r;
 	while ((r = take_done()))
 		res_free(r);

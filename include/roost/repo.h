@@ -71,17 +71,18 @@ void roost_repo_set_served(struct roost_repo *r, int on);
 
 /* ---- serving a restore (roostd; lib/repo/serve.c) ----
  * The set of blob ids a restore job may read: the root tree first, then what
- * every tree served through it names. Not thread-safe; one owner. */
+ * every tree served through it names. Thread-safe, like the two calls below:
+ * several threads may serve through one handle. */
 struct roost_reach;
 struct roost_reach *roost_reach_new(const uint8_t root[32]);
 void roost_reach_free(struct roost_reach *h); /* NULL: no-op */
-size_t roost_reach_size(const struct roost_reach *h);
+size_t roost_reach_size(struct roost_reach *h);
 /* A snapshot's plaintext JSON (*json malloc'd, *n bytes) and its root tree. */
 enum roost_err roost_repo_serve_snapshot(struct roost_repo *r, const char *id_hex, char **json,
                                          size_t *n, uint8_t root[32], struct roost_errbuf *eb);
 /* Blob id decrypted and verified, if h allows it (else ROOST_EPERM); a tree
  * adds what it names to h. *out is malloc'd with `headroom` bytes before the
- * blob's *n bytes. Not thread-safe on r. */
+ * blob's *n bytes. Thread-safe. */
 enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h,
                                      const uint8_t id[32], size_t headroom, uint8_t **out,
                                      size_t *n, struct roost_errbuf *eb);

@@ -407,7 +407,8 @@ void roost_repo_close(struct roost_repo *r)
 	if (!r)
 		return;
 	index_free(r->index);
-	blob_ctx_free(r->serve_bc);
+	for (int i = 0; i < r->nserve_bc; i++)
+		blob_ctx_free(r->serve_bc[i]);
 	sodium_memzero(&r->keys, sizeof(r->keys));
 	sodium_memzero(r->master, sizeof(r->master));
 	free(r);

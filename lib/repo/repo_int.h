@@ -288,7 +288,9 @@ struct roost_repo {
 	uint8_t master[32]; /* when master_known (opened by a full key file) */
 	int master_known;
 	int served;         /* an agent's restore: blobs and the snapshot from roostd */
-	struct blob_ctx *serve_bc; /* serve.c's, created on first use */
+#define SERVE_BC_MAX 8
+	struct blob_ctx *serve_bc[SERVE_BC_MAX]; /* serve.c's pool of idle contexts */
+	int nserve_bc;
 	struct chunker chunker;
 	char id_hex[HEX_LEN + 1];
 	int zstd_level;

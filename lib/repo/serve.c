@@ -6,20 +6,53 @@
  * snapshot's root tree at first, then whatever each tree served names
  * (subtrees and file data), so a host reads exactly the blobs of the snapshot
  * it restores, with no walk of the whole snapshot up front.
+ *
+ * Thread-safe: several threads may serve through one repository handle (a
+ * mutex guards the reach sets, the index reload and a pool of blob
+ * contexts; reading, decrypting and decompressing run in parallel).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "repo_int.h"
 
 struct roost_reach {
+	pthread_mutex_t mu;
 	struct idset *ids;
 };
+
+static pthread_mutex_t serve_mu = PTHREAD_MUTEX_INITIALIZER; /* index reload, ctx pool */
+
+/* A blob context from r's pool, or a new one. */
+static struct blob_ctx *ctx_get(struct roost_repo *r)
+{
+	pthread_mutex_lock(&serve_mu);
+	struct blob_ctx *c = NULL;
+	if (r->nserve_bc)
+		c = r->serve_bc[--r->nserve_bc];
+	pthread_mutex_unlock(&serve_mu);
+	return c ? c : blob_ctx_new(r->zstd_level);
+}
+
+static void ctx_put(struct roost_repo *r, struct blob_ctx *c)
+{
+	pthread_mutex_lock(&serve_mu);
+	if (r->nserve_bc < SERVE_BC_MAX) {
+		r->serve_bc[r->nserve_bc++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&serve_mu);
+	blob_ctx_free(c);
+}
 
 struct roost_reach *roost_reach_new(const uint8_t root[32])
 {
 	struct roost_reach *h = calloc(1, sizeof(*h));
-	if (!h || !(h->ids = idset_new()) || idset_add(h->ids, root) < 0) {
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
+	if (!(h->ids = idset_new()) || idset_add(h->ids, root) < 0) {
 		roost_reach_free(h);
 		return NULL;
 	}
@@ -31,12 +64,16 @@ void roost_reach_free(struct roost_reach *h)
 	if (!h)
 		return;
 	idset_free(h->ids);
+	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 
-size_t roost_reach_size(const struct roost_reach *h)
+size_t roost_reach_size(struct roost_reach *h)
 {
-	return idset_size(h->ids);
+	pthread_mutex_lock(&h->mu);
+	size_t n = idset_size(h->ids);
+	pthread_mutex_unlock(&h->mu);
+	return n;
 }
 
 enum roost_err roost_repo_serve_snapshot(struct roost_repo *r, const char *id_hex, char **json,
@@ -73,26 +110,35 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 {
 	*out = NULL;
 	*n = 0;
-	if (!idset_has(h->ids, id))
+	pthread_mutex_lock(&h->mu);
+	int allowed = idset_has(h->ids, id);
+	pthread_mutex_unlock(&h->mu);
+	if (!allowed)
 		return roost_errf(eb, ROOST_EPERM, "the blob is not part of this job's snapshot");
-	enum roost_err err = repo_load_index(r, eb);
+	struct blob_loc loc;
+	enum roost_err err = ROOST_OK;
+	pthread_mutex_lock(&serve_mu);
+	if (!r->index_loaded || !index_lookup(r->index, id, NULL)) {
+		/* first use, or written since the index was read: read the new
+		 * index objects (packs already known are skipped) */
+		r->index_loaded = 0;
+		err = repo_load_index(r, eb);
+	}
+	pthread_mutex_unlock(&serve_mu);
 	if (err)
 		return err;
-	struct blob_loc loc;
-	if (!index_lookup(r->index, id, &loc)) {
-		/* written since the index was read: read the new index objects */
-		r->index_loaded = 0;
-		if ((err = repo_load_index(r, eb)))
-			return err;
-	}
-	if (!r->serve_bc && !(r->serve_bc = blob_ctx_new(r->zstd_level)))
+	struct blob_ctx *bc = ctx_get(r);
+	if (!bc)
 		return ROOST_ENOMEM;
 	uint8_t *raw;
 	size_t rn;
-	if ((err = repo_read_blob(r, r->serve_bc, id, &raw, &rn, eb)))
+	err = repo_read_blob(r, bc, id, &raw, &rn, eb);
+	ctx_put(r, bc);
+	if (err)
 		return err;
 	index_lookup(r->index, id, &loc);
 	if (loc.type == BLOB_TREE) {
+		pthread_mutex_lock(&h->mu);
 		struct tree t;
 		if ((err = tree_decode(raw, rn, &t, eb))) {
 			free(raw);
@@ -106,6 +152,7 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 				if (nd->extents[e].kind == 0 && idset_add(h->ids, nd->extents[e].id) < 0)
 					err = ROOST_ENOMEM;
 		}
+		pthread_mutex_unlock(&h->mu);
 		tree_release(&t);
 		if (err) {
 			free(raw);
