@@ -80,9 +80,10 @@ size_t roost_reach_size(struct roost_reach *h);
 /* A snapshot's plaintext JSON (*json malloc'd, *n bytes) and its root tree. */
 enum roost_err roost_repo_serve_snapshot(struct roost_repo *r, const char *id_hex, char **json,
                                          size_t *n, uint8_t root[32], struct roost_errbuf *eb);
-/* Blob id decrypted and verified, if h allows it (else ROOST_EPERM); a tree
- * adds what it names to h. *out is malloc'd with `headroom` bytes before the
- * blob's *n bytes. Thread-safe. */
+/* Blob id's unsealed stored form (flag || body: the agent decompresses it and
+ * checks it against its id), if h allows it (else ROOST_EPERM); a tree is
+ * unpacked and verified here, and adds what it names to h. *out is malloc'd
+ * with `headroom` bytes before the form's *n bytes. Thread-safe. */
 enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h,
                                      const uint8_t id[32], size_t headroom, uint8_t **out,
                                      size_t *n, struct roost_errbuf *eb);

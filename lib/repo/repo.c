@@ -550,8 +550,10 @@ enum roost_err repo_write_index(struct roost_repo *r, const struct pack_blobs *p
 
 /*
  * A blob decrypted by roostd for this restore job (roost_repo_set_served):
- * the agent checks its length and its keyed hash, which it can compute
- * (the blob-id key is part of the put-only material).
+ * its unsealed stored form (flag || body, still compressed: fewer bytes on
+ * the wire, and decompression stays with the agent's restore workers). The
+ * agent unpacks it and checks its length and keyed hash, which it can
+ * compute (the blob-id key is part of the put-only material).
  */
 static enum roost_err served_blob(struct roost_repo *r, struct blob_ctx *bc,
                                   const uint8_t id[ID_LEN], const struct blob_loc *loc,
@@ -565,15 +567,25 @@ static enum roost_err served_blob(struct roost_repo *r, struct blob_ctx *bc,
 	enum roost_err err = r->be->ops->get(r->be, name, &p, &len, eb);
 	if (err)
 		return err;
-	uint8_t got[ID_LEN];
-	blob_id(&r->keys, p, len, got);
-	if (len != loc->raw_len || sodium_memcmp(got, id, ID_LEN) != 0) {
+	uint8_t *raw = malloc(loc->raw_len ? loc->raw_len : 1), got[ID_LEN];
+	if (!raw) {
 		free(p);
-		return roost_errf(eb, ROOST_ECORRUPT, "blob %.16s served by the server does not match "
-		                  "its id", name + 12);
+		return ROOST_ENOMEM;
 	}
-	*out = p;
-	*n = len;
+	err = blob_unpack(bc, p, len, raw, loc->raw_len);
+	free(p);
+	if (!err)
+		blob_id(&r->keys, raw, loc->raw_len, got);
+	if (err == ROOST_ENOMEM || (!err && sodium_memcmp(got, id, ID_LEN) != 0))
+		err = err ? err : ROOST_ECORRUPT;
+	if (err) {
+		free(raw);
+		return err == ROOST_ENOMEM ? err
+		                           : roost_errf(eb, ROOST_ECORRUPT, "blob %.16s served by the "
+		                                        "server does not match its id", name + 12);
+	}
+	*out = raw;
+	*n = loc->raw_len;
 	return ROOST_OK;
 }
 
@@ -619,6 +631,47 @@ enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
 	}
 	*out = raw;
 	*n = loc.raw_len;
+	return ROOST_OK;
+}
+
+enum roost_err repo_read_form(struct roost_repo *r, const uint8_t id[ID_LEN], size_t headroom,
+                              uint8_t **out, size_t *n, struct blob_loc *loc,
+                              struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	char idh[HEX_LEN + 1];
+	if (!index_lookup(r->index, id, loc)) {
+		hex_encode(id, ID_LEN, idh);
+		return roost_errf(eb, ROOST_ENOENT, "blob %.16s is not in the index (missing)", idh);
+	}
+	struct pack_info pi = index_pack(r->index, loc->pack);
+	char pname[8 + HEX_LEN] = "packs/";
+	hex_encode(pi.id, ID_LEN, pname + 6);
+	uint8_t key[32];
+	enum roost_err err = repo_pack_key(r, pi.epk, key, eb);
+	if (err)
+		return err;
+	if (loc->length < SEAL_OVERHEAD + 1)
+		return roost_errf(eb, ROOST_ECORRUPT, "blob in %s has an invalid length", pname);
+	uint8_t *st = malloc(loc->length), *form = malloc(headroom + loc->length);
+	if (!st || !form) {
+		free(st);
+		free(form);
+		return ROOST_ENOMEM;
+	}
+	err = r->be->ops->get_range(r->be, pname, loc->offset, loc->length, st, eb);
+	if (!err && unseal(key, st, loc->length, form + headroom)) {
+		hex_encode(id, ID_LEN, idh);
+		err = roost_errf(eb, ROOST_ECORRUPT, "blob %.16s in %s is damaged", idh, pname);
+	}
+	free(st);
+	if (err) {
+		free(form);
+		return err;
+	}
+	*out = form;
+	*n = loc->length - SEAL_OVERHEAD;
 	return ROOST_OK;
 }
 

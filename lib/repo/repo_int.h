@@ -319,6 +319,12 @@ enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb);
 enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
                               const uint8_t id[ID_LEN], uint8_t **out, size_t *n,
                               struct roost_errbuf *eb);
+/* A blob's unsealed stored form (flag || body, authenticated, not yet
+ * decompressed nor checked against its id) into a new buffer with headroom
+ * bytes before it; *loc gets its index entry. Thread-safe. */
+enum roost_err repo_read_form(struct roost_repo *r, const uint8_t id[ID_LEN], size_t headroom,
+                              uint8_t **out, size_t *n, struct blob_loc *loc,
+                              struct roost_errbuf *eb);
 enum roost_err repo_load_tree(struct roost_repo *r, struct blob_ctx *bc,
                               const uint8_t id[ID_LEN], struct tree *t,
                               struct roost_errbuf *eb);

@@ -12,6 +12,7 @@
  * contexts; reading, decrypting and decompressing run in parallel).
  */
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,23 +128,28 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 	pthread_mutex_unlock(&serve_mu);
 	if (err)
 		return err;
-	struct blob_ctx *bc = ctx_get(r);
-	if (!bc)
-		return ROOST_ENOMEM;
-	uint8_t *raw;
-	size_t rn;
-	err = repo_read_blob(r, bc, id, &raw, &rn, eb);
-	ctx_put(r, bc);
-	if (err)
+	uint8_t *form;
+	size_t fn;
+	if ((err = repo_read_form(r, id, headroom, &form, &fn, &loc, eb)))
 		return err;
-	index_lookup(r->index, id, &loc);
 	if (loc.type == BLOB_TREE) {
-		pthread_mutex_lock(&h->mu);
+		/* a tree is unpacked and verified here: what it names joins h */
+		struct blob_ctx *bc = ctx_get(r);
+		uint8_t *raw = bc ? malloc(loc.raw_len ? loc.raw_len : 1) : NULL, got[ID_LEN];
 		struct tree t;
-		if ((err = tree_decode(raw, rn, &t, eb))) {
-			free(raw);
-			return err;
+		memset(&t, 0, sizeof(t));
+		if (!raw)
+			err = ROOST_ENOMEM;
+		else if ((err = blob_unpack(bc, form + headroom, fn, raw, loc.raw_len)) == ROOST_OK) {
+			blob_id(&r->keys, raw, loc.raw_len, got);
+			err = sodium_memcmp(got, id, ID_LEN) ? roost_errf(eb, ROOST_ECORRUPT,
+			                                                  "a tree does not match its id")
+			                                     : tree_decode(raw, loc.raw_len, &t, eb);
 		}
+		if (bc)
+			ctx_put(r, bc);
+		free(raw);
+		pthread_mutex_lock(&h->mu);
 		for (size_t i = 0; i < t.n && !err; i++) {
 			const struct node *nd = &t.nodes[i];
 			if (nd->type == NODE_DIR && idset_add(h->ids, nd->subtree) < 0)
@@ -155,21 +161,11 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 		pthread_mutex_unlock(&h->mu);
 		tree_release(&t);
 		if (err) {
-			free(raw);
+			free(form);
 			return err;
 		}
 	}
-	if (headroom) {
-		uint8_t *b = malloc(headroom + rn + 1);
-		if (!b) {
-			free(raw);
-			return ROOST_ENOMEM;
-		}
-		memcpy(b + headroom, raw, rn);
-		free(raw);
-		raw = b;
-	}
-	*out = raw;
-	*n = rn;
+	*out = form;
+	*n = fn;
 	return ROOST_OK;
 }
