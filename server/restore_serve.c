@@ -194,10 +194,10 @@ static void *serve_main(void *arg)
 
 int restore_serve_start(void)
 {
-	/* the threads' own handle (its index, its blob contexts), opened here at
-	 * start-up, before the event loop runs */
+	/* the threads' own handle (its index, its blob contexts) with roostd's
+	 * keys, made at start-up, before the event loop runs */
 	struct roost_errbuf eb = {{0}};
-	if (roost_repo_open(g_srv->repo_be, g_srv->repo_password, &repo, &eb)) {
+	if (roost_repo_open_same(g_srv->repo_be, g_srv->repo, &repo, &eb)) {
 		log_error("restore.serve_open", "msg=%s", roost_lq(eb.msg));
 		return -1;
 	}

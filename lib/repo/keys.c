@@ -4,7 +4,8 @@
  * key) or, in format v2, the put-only material (keys_put_bundle: blob-id key,
  * chunker seed, meta key, data public key), which writes and deduplicates but
  * decrypts no blob and no snapshot. Also adding keys and upgrading a v1
- * repository to v2 (docs/repository-format.md, "Keys" and "Upgrading").
+ * repository to v2 (docs/repository-format.md, "Keys" and "Upgrading"), and
+ * what a key may do (put-only keys read no blob, snapshot or v1 object).
  */
 #include <jansson.h>
 #include <sodium.h>
@@ -129,6 +130,53 @@ enum roost_err roost_repo_key_add(struct roost_repo *r, const char *password, in
 	enum roost_err err = keyfile_add(r->be, password, b, n, 3, 32u << 20, eb);
 	sodium_memzero(b, sizeof(b));
 	return err;
+}
+
+/* ---- what a key can do ---- */
+
+enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
+                                       struct roost_errbuf *eb)
+{
+	if (n != PUT_BUNDLE_LEN)
+		return roost_errf(eb, ROOST_EINVAL, "put-only key material has %d bytes",
+		                  PUT_BUNDLE_LEN);
+	if (r->version < 2)
+		return roost_errf(eb, ROOST_ENOTSUP, "the repository is format 1: upgrade it first");
+	keys_put_bundle(&r->keys, out);
+	return ROOST_OK;
+}
+
+int roost_repo_put_only(const struct roost_repo *r)
+{
+	return !r->keys.has_secret;
+}
+
+int roost_repo_version(const struct roost_repo *r)
+{
+	return r->version;
+}
+
+enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what)
+{
+	return roost_errf(eb, ROOST_EAUTH,
+	                  "this is a put-only key: it can back up but not %s (that needs the "
+	                  "repository password)", what);
+}
+
+enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
+                             struct roost_errbuf *eb)
+{
+	if (epk_is_v1(epk)) {
+		if (!r->keys.has_enc)
+			return put_only_refusal(eb, "read data");
+		memcpy(key, r->keys.enc, 32);
+		return ROOST_OK;
+	}
+	if (!r->keys.has_secret)
+		return put_only_refusal(eb, "read data");
+	if (kx_opening_key(&r->keys, epk, key))
+		return roost_errf(eb, ROOST_ECORRUPT, "a pack's ephemeral key is invalid (damaged)");
+	return ROOST_OK;
 }
 
 /* ---- upgrade v1 -> v2 ---- */

@@ -330,55 +330,11 @@ enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *mate
 	return open_with(be, &k, NULL, out, eb);
 }
 
-enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
-                                       struct roost_errbuf *eb)
-{
-	if (n != PUT_BUNDLE_LEN)
-		return roost_errf(eb, ROOST_EINVAL, "put-only key material has %d bytes",
-		                  PUT_BUNDLE_LEN);
-	if (r->version < 2)
-		return roost_errf(eb, ROOST_ENOTSUP, "the repository is format 1: upgrade it first");
-	keys_put_bundle(&r->keys, out);
-	return ROOST_OK;
-}
-
-int roost_repo_put_only(const struct roost_repo *r)
-{
-	return !r->keys.has_secret;
-}
-
-int roost_repo_version(const struct roost_repo *r)
-{
-	return r->version;
-}
-
 void roost_repo_set_served(struct roost_repo *r, int on)
 {
 	r->served = on;
 }
 
-enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what)
-{
-	return roost_errf(eb, ROOST_EAUTH,
-	                  "this is a put-only key: it can back up but not %s (that needs the "
-	                  "repository password)", what);
-}
-
-enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
-                             struct roost_errbuf *eb)
-{
-	if (epk_is_v1(epk)) {
-		if (!r->keys.has_enc)
-			return put_only_refusal(eb, "read data");
-		memcpy(key, r->keys.enc, 32);
-		return ROOST_OK;
-	}
-	if (!r->keys.has_secret)
-		return put_only_refusal(eb, "read data");
-	if (kx_opening_key(&r->keys, epk, key))
-		return roost_errf(eb, ROOST_ECORRUPT, "a pack's ephemeral key is invalid (damaged)");
-	return ROOST_OK;
-}
 
 enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost_repo *from,
                                     struct roost_repo **out, struct roost_errbuf *eb)
@@ -392,7 +348,7 @@ enum roost_err roost_repo_open_same(struct roost_backend *be, const struct roost
 	r->be = be;
 	r->index_loaded = 0;
 	r->served = 0;
-	r->serve_bc = NULL; /* from's own */
+	r->nserve_bc = 0; /* from's own pool */
 	if (!(r->index = index_new())) {
 		sodium_memzero(&r->keys, sizeof(r->keys));
 		free(r);
