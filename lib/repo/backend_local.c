@@ -55,8 +55,8 @@ static int is_hex(const char *s, size_t n)
 
 int roost_backend_name_valid(const char *name)
 {
-	if (strcmp(name, "config") == 0)
-		return 1;
+	if (strcmp(name, "config") == 0 || strcmp(name, "config.next") == 0)
+		return 1; /* config.next: a config being replaced (repo.c) */
 	for (int i = 0; types[i]; i++) {
 		size_t tl = strlen(types[i]);
 		if (strncmp(name, types[i], tl) == 0 && name[tl] == '/')

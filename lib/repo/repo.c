@@ -159,13 +159,23 @@ enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost
 	free(cj);
 	if (err)
 		return err;
-	/* the one object that is replaced (an upgrade): a delete, then the put */
-	if (replace && (err = r->be->ops->remove(r->be, "config", eb))) {
-		free(ct);
-		return err;
+	/* The one object that is replaced (an upgrade). Objects are never
+	 * overwritten, so: the new config is first made durable as config.next,
+	 * then the old one removed and the new one put, then config.next
+	 * removed. Opening reads config.next when config is missing, so a stop
+	 * between any two steps leaves a repository that opens. */
+	if (replace) {
+		r->be->ops->remove(r->be, "config.next", NULL); /* a stale one */
+		if ((err = r->be->ops->put(r->be, "config.next", ct, cn, eb)) ||
+		    (err = r->be->ops->remove(r->be, "config", eb))) {
+			free(ct);
+			return err;
+		}
 	}
 	err = r->be->ops->put(r->be, "config", ct, cn, eb);
 	free(ct);
+	if (!err && replace)
+		r->be->ops->remove(r->be, "config.next", NULL);
 	return err;
 }
 
@@ -234,6 +244,8 @@ static enum roost_err load_config(struct roost_repo *r, struct roost_errbuf *eb)
 	uint8_t *ct, *pt;
 	size_t cn, pn;
 	enum roost_err err = r->be->ops->get(r->be, "config", &ct, &cn, eb);
+	if (err == ROOST_ENOENT) /* an upgrade stopped between its steps */
+		err = r->be->ops->get(r->be, "config.next", &ct, &cn, eb);
 	if (err)
 		return err;
 	err = unseal_alloc(r->keys.meta, ct, cn, &pt, &pn);

@@ -635,6 +635,21 @@ static void test_upgrade_v1(void **st)
 	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_OK);
 	assert_int_equal(cr.errors, 0);
 	roost_repo_close(r);
+	/* an upgrade stopped after it deleted config, before it put the new one:
+	 * only config.next is there, and the repository opens (version 2) */
+	uint8_t *cfg;
+	size_t cfgn;
+	assert_int_equal(be->ops->get(be, "config", &cfg, &cfgn, &eb), ROOST_OK);
+	assert_int_equal(be->ops->put(be, "config.next", cfg, cfgn, &eb), ROOST_OK);
+	assert_int_equal(be->ops->remove(be, "config", &eb), ROOST_OK);
+	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+	assert_int_equal(roost_repo_version(r), 2);
+	assert_int_equal(roost_repo_find_snapshot(r, "latest", &s, &eb), ROOST_OK);
+	roost_snapshot_release(&s);
+	roost_repo_close(r);
+	assert_int_equal(be->ops->put(be, "config", cfg, cfgn, &eb), ROOST_OK);
+	assert_int_equal(be->ops->remove(be, "config.next", &eb), ROOST_OK);
+	free(cfg);
 	/* a put-only key: nothing re-uploaded, nothing readable */
 	assert_int_equal(roost_repo_open_put(be, m, sizeof(m), &r, &eb), ROOST_OK);
 	assert_true(roost_repo_put_only(r));
