@@ -165,9 +165,10 @@ int maintenance_cmd(struct api *a, struct aopts *o)
 				fprintf(stderr, "roost: maintenance failed: %s\n", jstr(r, "error"));
 		}
 		json_t *c = json_object_get(r, "check");
-		rc = strcmp(jstr(r, "status"), "succeeded") ? EXIT_FAIL
-		     : !strcmp(jstr(c, "status"), "failed") ? EXIT_INTEGRITY
-		                                            : 0;
+		/* damage found outranks a failed run (a prune refuses damage too) */
+		rc = !strcmp(jstr(c, "status"), "failed")     ? EXIT_INTEGRITY
+		     : strcmp(jstr(r, "status"), "succeeded") ? EXIT_FAIL
+		                                              : 0;
 		if (rc == EXIT_INTEGRITY && !a->json)
 			fprintf(stderr, "roost: the repository check found errors: %s\n",
 			        json_string_value(json_array_get(json_object_get(c, "errors"), 0)));

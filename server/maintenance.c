@@ -196,7 +196,9 @@ static void *run_main(void *arg)
 		r->packs_repacked = pres.packs_repacked;
 		r->packs_waiting = pres.packs_waiting;
 	}
-	if (!r->failed && !r->dry_run) {
+	/* the check runs even when prune refused: a prune that stops at damage
+	 * is exactly when the user must hear what the check finds */
+	if (!r->dry_run) {
 		struct roost_check_opts co = {.sample_packs = r->check_sample,
 		                              .report = check_report,
 		                              .ctx = r};

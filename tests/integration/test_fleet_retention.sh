@@ -112,9 +112,17 @@ expect_contains "$ERR" "warning: the repository check of" "host list warns about
 expect_rc 0 "$ROOST" maintenance list --json
 expect_eq "$(echo "$OUT" | json_get 'd[0]["check"]["status"]')" failed "the run's record says so"
 EV=$(curl -skf -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/events?limit=1000")
-expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"]=="maintenance.finished"])')" 5 "one maintenance.finished event per run (the dry run is not one)"
+# the damaged run: finished if prune did not need the damaged bytes, failed
+# ("refusing to prune") if it did (a tree in that pack); the check ran either way
+expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"] in ("maintenance.finished", "maintenance.failed")])')" 5 "one maintenance event per run (the dry run is not one)"
+expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"]=="maintenance.finished"]) >= 4')" true "the four runs before the damage finished"
 expect_eq "$(echo "$EV" | json_get '[e["data"]["bytes_freed"] for e in d if e["type"]=="maintenance.finished"][1] > 5000000')" true "the event says what was freed"
 expect_eq "$(echo "$EV" | json_get 'len([e for e in d if e["type"]=="check.failed"])')" 1 "and one check.failed"
+# every pack damaged (trees too): prune refuses, the check still runs and says so
+for P in $(find "$SDATA/repo/packs" -type f); do printf 'garbage' | dd of="$P" bs=1 seek=100 conv=notrunc status=none; done
+expect_rc 3 "$ROOST" maintenance run --wait
+expect_rc 0 "$ROOST" maintenance list --json
+expect_eq "$(echo "$OUT" | json_get 'd[0]["check"]["status"]')" failed "with prune refused, the check still ran and failed"
 stop_server
 # held 3 s inside its run, the first keeps the second out
 ROOST_MAINT_TEST_PAUSE_MS=3000 start_server 2 --prune-grace 0 --maintenance-cron off
