@@ -50,6 +50,12 @@ const char *roost_repo_id(const struct roost_repo *r);
 /* Opens with put-only material (no password); the repo does not own be. */
 enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *material, size_t n,
                                    struct roost_repo **out, struct roost_errbuf *eb);
+/* Host-dedup material for roostd host number host (> 0): the put-only
+ * material with that host's own blob-id key, then host (u32); 132 bytes
+ * (ROOST_PUT_HOST_LEN). Full keys only. roost_repo_open_put takes either. */
+#define ROOST_PUT_HOST_LEN 132
+enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t host,
+                                            uint8_t *out, size_t n, struct roost_errbuf *eb);
 /* The put-only material of a repository opened with a full key (format 2). */
 enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
                                        struct roost_errbuf *eb);

@@ -146,6 +146,23 @@ enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out,
 	return ROOST_OK;
 }
 
+enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t host,
+                                            uint8_t *out, size_t n, struct roost_errbuf *eb)
+{
+	if (n != PUT_HOST_LEN || !host)
+		return roost_errf(eb, ROOST_EINVAL, "host key material has %d bytes and a host",
+		                  PUT_HOST_LEN);
+	if (r->version < 2)
+		return roost_errf(eb, ROOST_ENOTSUP, "the repository is format 1: upgrade it first");
+	if (!r->keys.has_secret)
+		return roost_errf(eb, ROOST_EAUTH, "only a full key derives host id keys");
+	keys_put_bundle(&r->keys, out);
+	keys_id_key(&r->keys, host, out);
+	for (int i = 0; i < 4; i++)
+		out[PUT_BUNDLE_LEN + i] = (uint8_t)(host >> (8 * i));
+	return ROOST_OK;
+}
+
 int roost_repo_put_only(const struct roost_repo *r)
 {
 	return !r->keys.has_secret;
