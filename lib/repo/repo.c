@@ -339,12 +339,10 @@ enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *mate
 		                  PUT_BUNDLE_LEN);
 	struct repo_keys k;
 	keys_from_bundle(material, &k);
-	if (n == PUT_HOST_LEN) { /* a host id key: this host's blob ids only */
-		k.write_idk = (uint32_t)material[128] | (uint32_t)material[129] << 8 |
-		              (uint32_t)material[130] << 16 | (uint32_t)material[131] << 24;
-		if (!k.write_idk)
-			return roost_errf(eb, ROOST_EINVAL, "host key material names no host");
-	}
+	for (size_t i = PUT_BUNDLE_LEN; i < n; i++) /* host material: its key number */
+		k.write_idk |= (uint32_t)material[i] << (8 * (i - PUT_BUNDLE_LEN));
+	if (n == PUT_HOST_LEN && !k.write_idk)
+		return roost_errf(eb, ROOST_EINVAL, "host key material names no host");
 	return open_with(be, &k, NULL, out, eb);
 }
 
