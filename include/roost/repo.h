@@ -56,6 +56,10 @@ enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *mate
 #define ROOST_PUT_HOST_LEN 132
 enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t host,
                                             uint8_t *out, size_t n, struct roost_errbuf *eb);
+/* Lets r (opened with the fleet's material) also verify ids under the host id
+ * key in host material m (restores of a host-dedup group's snapshots). */
+enum roost_err roost_repo_add_host_material(struct roost_repo *r, const uint8_t *m, size_t n,
+                                            struct roost_errbuf *eb);
 /* The put-only material of a repository opened with a full key (format 2). */
 enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
                                        struct roost_errbuf *eb);

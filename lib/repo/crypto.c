@@ -189,6 +189,10 @@ int keys_id_key(const struct repo_keys *k, uint32_t idk, uint8_t out[32])
 		memcpy(out, k->id, 32);
 		return 0;
 	}
+	if (idk && idk == k->host_idk) {
+		memcpy(out, k->host_id, 32);
+		return 0;
+	}
 	if (!idk || !k->has_secret)
 		return -1;
 	crypto_kdf_derive_from_key(out, 32, idk, "roosthid", k->host_master);

@@ -163,6 +163,19 @@ enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t
 	return ROOST_OK;
 }
 
+enum roost_err roost_repo_add_host_material(struct roost_repo *r, const uint8_t *m, size_t n,
+                                            struct roost_errbuf *eb)
+{
+	uint32_t idk = 0;
+	for (size_t i = PUT_BUNDLE_LEN; i < n && n == PUT_HOST_LEN; i++)
+		idk |= (uint32_t)m[i] << (8 * (i - PUT_BUNDLE_LEN));
+	if (!idk || sodium_memcmp(m + 64, r->keys.meta, 32))
+		return roost_errf(eb, ROOST_EINVAL, "host key material is not for this repository");
+	memcpy(r->keys.host_id, m, 32);
+	r->keys.host_idk = idk;
+	return ROOST_OK;
+}
+
 int roost_repo_put_only(const struct roost_repo *r)
 {
 	return !r->keys.has_secret;

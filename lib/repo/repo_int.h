@@ -45,6 +45,8 @@ struct repo_keys {
 	uint8_t data_sk[32]; /* v2: opens them (has_secret) */
 	uint8_t host_master[32]; /* v2: host id keys derive from it (has_secret) */
 	uint32_t write_idk;  /* the key number of id: 0 the fleet's, n host n's */
+	uint8_t host_id[32]; /* put-only: a second id key, host host_idk's (0: none) */
+	uint32_t host_idk;
 	int has_enc, has_secret;
 };
 void keys_derive(const uint8_t master[32], struct repo_keys *k);
