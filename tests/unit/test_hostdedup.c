@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include "repo/repo_int.h"
 #include "roost/backend.h"
+#include "roost/proto.h"
 #include "roost/repo.h"
 
 static void write_random(const char *path, size_t n, uint32_t seed)
@@ -134,12 +135,48 @@ static void test_host_dedup(void **st)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* the wire: a group's dedup and the config's put_key_host */
+static void test_proto_dedup(void **st)
+{
+	(void)st;
+	static const char *cfg =
+		"{\"type\":\"config\",\"host_id\":5,\"name\":\"h\",\"mode\":\"always-on\","
+		"\"groups\":[{\"id\":1,\"name\":\"g\",\"paths\":[\"/a\"],\"excludes\":[],"
+		"\"host_id\":5,\"dedup\":\"host\"},{\"id\":2,\"name\":\"f\",\"paths\":[\"/b\"],"
+		"\"excludes\":[],\"host_id\":5}],\"schedules\":[],"
+		"\"repository\":{\"url\":\"/v1/repo\",\"put_key_host\":\"aG9zdA==\"}}";
+	struct proto_server_msg m;
+	struct roost_errbuf eb = {{0}};
+	assert_int_equal(proto_decode_server(cfg, strlen(cfg), &m, &eb), ROOST_OK);
+	assert_int_equal(m.config.ngroups, 2);
+	assert_int_equal(m.config.groups[0].dedup_host, 1);
+	assert_int_equal(m.config.groups[1].dedup_host, 0);
+	assert_string_equal(m.config.repo_put_key_host, "aG9zdA==");
+	assert_string_equal(m.config.repo_put_key, "");
+	json_t *o = NULL;
+	assert_int_equal(proto_encode_config(&m.config, &o, &eb), ROOST_OK);
+	json_t *g = json_array_get(json_object_get(o, "groups"), 0);
+	assert_string_equal(json_string_value(json_object_get(g, "dedup")), "host");
+	g = json_array_get(json_object_get(o, "groups"), 1);
+	assert_null(json_object_get(g, "dedup")); /* fleet: omitted */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "repository"),
+	                                                      "put_key_host")),
+	                    "aG9zdA==");
+	json_decref(o);
+	proto_server_msg_release(&m);
+	char bad[1024];
+	snprintf(bad, sizeof(bad), "%s", cfg);
+	memcpy(strstr(bad, "\"host\"}"), "\"nope\"", 6);
+	assert_int_equal(proto_decode_server(bad, strlen(bad), &m, &eb), ROOST_EINVAL);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_dedup),
+		cmocka_unit_test(test_proto_dedup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
