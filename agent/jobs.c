@@ -62,6 +62,8 @@ struct jobs {
 	 * from a server before format 2 the password; "": none yet */
 	char repo_password[sizeof(((struct proto_config *)0)->repo_password)];
 	char repo_put_key[sizeof(((struct proto_config *)0)->repo_put_key)];
+	/* the host-dedup material: this host's own blob-id key (groups with dedup host) */
+	char repo_put_key_host[sizeof(((struct proto_config *)0)->repo_put_key_host)];
 	char name[sizeof(((struct proto_config *)0)->name)]; /* the host's name, for snapshots */
 	struct roost_progress prog;
 	int prog_dirty;
@@ -207,12 +209,14 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	struct roost_backend *be = NULL;
 	struct roost_repo *repo = NULL;
 	char pw[sizeof(j->repo_password)], putk[sizeof(j->repo_put_key)];
-	uint8_t material[ROOST_PUT_MATERIAL_LEN];
-	size_t mlen = 0;
+	char putkh[sizeof(j->repo_put_key_host)];
+	uint8_t material[ROOST_PUT_MATERIAL_LEN], hmat[ROOST_PUT_HOST_LEN];
+	size_t mlen = 0, hlen = 0;
 	char hostname[sizeof(j->name)];
 	pthread_mutex_lock(&j->mu);
 	memcpy(pw, j->repo_password, sizeof(pw));
 	memcpy(putk, j->repo_put_key, sizeof(putk));
+	memcpy(putkh, j->repo_put_key_host, sizeof(putkh));
 	memcpy(hostname, j->name, sizeof(hostname));
 	pthread_mutex_unlock(&j->mu);
 	enum roost_err err;
@@ -230,17 +234,34 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 		snprintf(err_msg, sizeof(err_msg), "the config's repository key is malformed");
 		goto out;
 	}
-	if (!putk[0] && !pw[0]) {
+	if (putkh[0] && (sodium_base642bin(hmat, sizeof(hmat), putkh, strlen(putkh), NULL, &hlen,
+	                                   NULL, sodium_base64_VARIANT_ORIGINAL) ||
+	                 hlen != sizeof(hmat))) {
+		snprintf(err_msg, sizeof(err_msg), "the config's host repository key is malformed");
+		goto out;
+	}
+	/* a backup of a dedup host group makes its ids with this host's own key */
+	int host_ids = !strcmp(kind, "backup") && js->has_group && js->group.dedup_host;
+	if (host_ids ? !putkh[0] : !putk[0] && !pw[0] && !putkh[0]) {
+		snprintf(err_msg, sizeof(err_msg), "no repository access in the config yet%s",
+		         host_ids ? " (this group's dedup is host)" : "");
+		goto out;
+	}
+	if (!strcmp(kind, "backup") && !host_ids && !putk[0] && !pw[0]) {
 		snprintf(err_msg, sizeof(err_msg), "no repository access in the config yet");
 		goto out;
 	}
+	int use_host = host_ids || (!putk[0] && !pw[0]);
 	/* write-only: with the put-only material a restore is decrypted by roostd */
 	if ((err = roost_http_new(j->id->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
 	    (err = roost_backend_http_open(http, j->id->url, &be, &eb)) ||
 	    (roost_backend_http_set_job(be, (long long)id), 0) ||
-	    (err = putk[0] ? roost_repo_open_put(be, material, mlen, &repo, &eb)
-	                   : roost_repo_open(be, pw, &repo, &eb)) ||
-	    (putk[0] && (roost_repo_set_served(repo, 1), 0))) {
+	    (err = use_host  ? roost_repo_open_put(be, hmat, hlen, &repo, &eb)
+	           : putk[0] ? roost_repo_open_put(be, material, mlen, &repo, &eb)
+	                     : roost_repo_open(be, pw, &repo, &eb)) ||
+	    (!use_host && putk[0] && hlen &&
+	     (err = roost_repo_add_host_material(repo, hmat, hlen, &eb))) ||
+	    ((putk[0] || use_host) && (roost_repo_set_served(repo, 1), 0))) {
 		snprintf(err_msg, sizeof(err_msg), "repository: %s", eb.msg);
 		goto out;
 	}
@@ -327,6 +348,7 @@ out:
 	sodium_memzero(pw, sizeof(pw));
 	sodium_memzero(putk, sizeof(putk));
 	sodium_memzero(material, sizeof(material));
+	sodium_memzero(hmat, sizeof(hmat));
 	msg_job_state(st, id, status, err_msg);
 	st->started_at = started;
 	st->has_stats = 1;
@@ -463,6 +485,8 @@ struct jobs *jobs_open(const char *state, const struct agent_identity *id,
 	snprintf(j->name, sizeof(j->name), "%s", id->name);
 	snprintf(j->repo_password, sizeof(j->repo_password), "%s", config->repo_password);
 	snprintf(j->repo_put_key, sizeof(j->repo_put_key), "%s", config->repo_put_key);
+	snprintf(j->repo_put_key_host, sizeof(j->repo_put_key_host), "%s",
+	         config->repo_put_key_host);
 	const char *d = getenv("ROOST_AGENT_TEST_JOB_DELAY_MS");
 	j->test_delay_ms = d ? atoi(d) : 0;
 	j->outbox = json_array();
@@ -516,6 +540,7 @@ void jobs_free(struct jobs *j)
 	json_decref(j->outbox);
 	sodium_memzero(j->repo_password, sizeof(j->repo_password));
 	sodium_memzero(j->repo_put_key, sizeof(j->repo_put_key));
+	sodium_memzero(j->repo_put_key_host, sizeof(j->repo_put_key_host));
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -528,6 +553,8 @@ void jobs_set_config(struct jobs *j, const struct proto_config *config)
 	pthread_mutex_lock(&j->mu);
 	snprintf(j->repo_password, sizeof(j->repo_password), "%s", config->repo_password);
 	snprintf(j->repo_put_key, sizeof(j->repo_put_key), "%s", config->repo_put_key);
+	snprintf(j->repo_put_key_host, sizeof(j->repo_put_key_host), "%s",
+	         config->repo_put_key_host);
 	if (config->name[0])
 		snprintf(j->name, sizeof(j->name), "%s", config->name);
 	pthread_mutex_unlock(&j->mu);

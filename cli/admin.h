@@ -22,7 +22,7 @@ struct aopts {
 	const char *server, *token_file, *fingerprint;
 	int json;
 	const char *ttl, *uses, *mode, *cron, *count, *host, *status, *limit, *target, *timeout,
-	           *from_host;
+	           *from_host, *dedup;
 	int disabled;
 	const char *paths[MAXV], *excludes[MAXV], *groups[MAXV], *includes[MAXV];
 	int npaths, nexcludes, ngroups, nincludes;

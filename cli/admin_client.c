@@ -23,7 +23,7 @@ static const char admin_usage[] =
 	"Fleet admin commands (talk to roostd):\n"
 	"  roost token create [--ttl SECONDS] [--uses N]\n"
 	"  roost host list | show HOST | set HOST --mode always-on|intermittent | remove HOST\n"
-	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]...\n"
+	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]... [--dedup fleet|host]\n"
 	"  roost group list HOST\n"
 	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
 	"                     [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
@@ -75,7 +75,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{"wait", no_argument, 0, 1010},             {"dry-run", no_argument, 0, 1011},
 		{"event", required_argument, 0, 'E'},       {"follow", no_argument, 0, 'f'},
 		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
-		{"from-host", required_argument, 0, 1012},
+		{"from-host", required_argument, 0, 1012},  {"dedup", required_argument, 0, 1013},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -104,6 +104,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 		case 'l': o->limit = optarg; break;
 		case 'R': o->target = optarg; break;
 		case 1012: o->from_host = optarg; break;
+		case 1013: o->dedup = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;

@@ -150,13 +150,18 @@ int group_cmd(struct api *a, struct aopts *o)
 		free(h);
 	}
 	if (!strcmp(verb, "add")) {
-		if ((rc = need(o, 3, "group add HOST NAME --path P [--path P]... [--exclude GLOB]...")))
+		if ((rc = need(o, 3, "group add HOST NAME --path P [--path P]... [--exclude GLOB]... "
+		                     "[--dedup fleet|host]")))
 			return rc;
 		if (!o->npaths)
 			return cli_fail(EXIT_USAGE, "group add: at least one --path");
+		if (o->dedup && strcmp(o->dedup, "fleet") && strcmp(o->dedup, "host"))
+			return cli_fail(EXIT_USAGE, "group add: --dedup is fleet or host");
 		json_t *b = json_pack("{s:s, s:o, s:o}", "name", o->pos[2], "paths",
 		                      strarr(o->paths, o->npaths), "excludes",
 		                      strarr(o->excludes, o->nexcludes));
+		if (o->dedup)
+			json_object_set_new(b, "dedup", json_string(o->dedup));
 		if ((rc = call(a, "POST", path, b, &r)))
 			return rc;
 		show(a, r, "group %s created (id %lld)\n", jstr(r, "name"), jint(r, "id"));
@@ -175,6 +180,8 @@ int group_cmd(struct api *a, struct aopts *o)
 					printf(" %s", json_string_value(p));
 				json_array_foreach(json_object_get(g, "excludes"), k, p)
 					printf(" !%s", json_string_value(p));
+				if (!strcmp(jstr(g, "dedup"), "host"))
+					printf(" (dedup host)");
 				printf("\n");
 			}
 		}

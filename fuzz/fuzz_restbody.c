@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((rc = body_group(b, n, partial, &g, &rs)) == 0) {
 			if (!partial && (!g.has_name || !json_is_array(g.paths) || !g.name[0]))
 				abort();
+			if (g.dedup[0] && strcmp(g.dedup, "fleet") && strcmp(g.dedup, "host"))
+				abort();
 			body_group_free(&g);
 		}
 	} else if (which == 1) {

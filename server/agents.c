@@ -89,15 +89,29 @@ json_t *agents_config_msg(int64_t host_id)
 			proto_schedule_release(&c.schedules[c.nschedules]);
 	sqlite3_finalize(st);
 	snprintf(c.repo_url, sizeof(c.repo_url), "/v1/repo");
-	/* write-only agents: the put-only material, never the password */
-	sodium_bin2base64(c.repo_put_key, sizeof(c.repo_put_key), g_srv->repo_put,
-	                  sizeof(g_srv->repo_put), sodium_base64_VARIANT_ORIGINAL);
+	/* write-only agents: the put-only material, never the password; the
+	 * fleet's id key only to a host with a dedup fleet group (or none), its
+	 * own id key to a host with a dedup host group */
+	int hgroups = 0;
+	for (size_t i = 0; i < c.ngroups; i++)
+		hgroups += c.groups[i].dedup_host;
+	if (hgroups < (int)c.ngroups || !c.ngroups)
+		sodium_bin2base64(c.repo_put_key, sizeof(c.repo_put_key), g_srv->repo_put,
+		                  sizeof(g_srv->repo_put), sodium_base64_VARIANT_ORIGINAL);
+	uint8_t hm[ROOST_PUT_HOST_LEN];
+	if (hgroups && host_id <= UINT32_MAX && g_srv->repo &&
+	    roost_repo_put_material_host(g_srv->repo, (uint32_t)host_id, hm, sizeof(hm), &eb) ==
+	        ROOST_OK)
+		sodium_bin2base64(c.repo_put_key_host, sizeof(c.repo_put_key_host), hm, sizeof(hm),
+		                  sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(hm, sizeof(hm));
 	c.timeout_s = g_srv->agent_timeout_s;
 	if (proto_encode_config(&c, &out, &eb) != ROOST_OK)
 		log_error("agent.config_unsendable", "host=%lld msg=%s", (long long)host_id,
 		          roost_lq(eb.msg));
 done:
 	sodium_memzero(c.repo_put_key, sizeof(c.repo_put_key));
+	sodium_memzero(c.repo_put_key_host, sizeof(c.repo_put_key_host));
 	proto_config_release(&c);
 	free(tz);
 	return out;

@@ -208,8 +208,9 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 	int created = !gid;
 	if (db_begin() == 0) {
 		if (created) {
-			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes) VALUES "
-			        "(?, ?, ?, ?)", "itt" "t", hid, g.name, paths, ex ? ex : "[]");
+			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes, dedup) "
+			        "VALUES (?, ?, ?, ?, ?)", "itt" "tt", hid, g.name, paths, ex ? ex : "[]",
+			        g.dedup[0] ? g.dedup : "fleet");
 			gid = sqlite3_last_insert_rowid(g_srv->st->db);
 		} else {
 			if (g.has_name)
@@ -218,6 +219,8 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 				db_exec("UPDATE source_groups SET paths=? WHERE id=?", "ti", paths, gid);
 			if (ex)
 				db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
+			if (g.dedup[0])
+				db_exec("UPDATE source_groups SET dedup=? WHERE id=?", "ti", g.dedup, gid);
 		}
 	}
 	if (db_commit()) {

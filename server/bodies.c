@@ -125,6 +125,12 @@ int body_group(const char *b, size_t n, int partial, struct body_group *g, struc
 	if ((k = strlist_field(o, "excludes", 0, 0, &g->excludes, rs)) < 0)
 		goto out;
 	g->has_excludes = k;
+	if ((k = str_field(o, "dedup", g->dedup, sizeof(g->dedup), 1, rs)) < 0)
+		goto out;
+	if (k && strcmp(g->dedup, "fleet") && strcmp(g->dedup, "host")) {
+		bad(rs, "dedup", "expected \"fleet\" or \"host\"");
+		goto out;
+	}
 	if (!partial && !g->has_name) {
 		bad(rs, "name", "missing");
 		goto out;

@@ -230,12 +230,13 @@ static int strv_from_json(const char *text, char ***v, size_t *n)
 
 int db_group_load(int64_t group_id, struct proto_group *g)
 {
-	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id FROM source_groups WHERE id=?",
-	                        "i", group_id);
+	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id, dedup FROM source_groups "
+	                        "WHERE id=?", "i", group_id);
 	int rc = -1;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		g->id = group_id;
 		g->host_id = sqlite3_column_int64(st, 3);
+		g->dedup_host = !strcmp((const char *)sqlite3_column_text(st, 4), "host");
 		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 0));
 		rc = strv_from_json((const char *)sqlite3_column_text(st, 1), &g->paths, &g->npaths) ||
 		     strv_from_json((const char *)sqlite3_column_text(st, 2), &g->excludes,

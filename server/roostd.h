@@ -353,6 +353,7 @@ struct body_group {
 	char name[129];
 	json_t *paths, *excludes; /* arrays of strings (owned) */
 	int has_name, has_paths, has_excludes;
+	char dedup[8]; /* "fleet", "host" or "" (absent) */
 };
 struct body_schedule {
 	char name[129];

@@ -114,6 +114,9 @@ static const char *const migrations[] = {
 	"  WHEN NEW.created_at IS NULL BEGIN"
 	"  UPDATE schedules SET created_at = CAST(strftime('%s', 'now') AS INTEGER)"
 	"  WHERE id = NEW.id; END;",
+	/* issue 18: group dedup, the blob-id key of its backups */
+	"ALTER TABLE source_groups ADD COLUMN dedup TEXT NOT NULL DEFAULT 'fleet'"
+	"  CHECK (dedup IN ('fleet', 'host'));",
 };
 
 int store_schema_latest(void)

@@ -173,6 +173,7 @@ struct proto_group {
 	size_t npaths;   /* <= PROTO_MAX_LIST (0 is decoded; the agent fails such a job) */
 	char **excludes;
 	size_t nexcludes; /* <= PROTO_MAX_LIST */
+	int dedup_host;   /* "dedup": "host" (a per-host blob-id key); absent or "fleet": 0 */
 };
 
 /* A schedule as the agent evaluates it: in config.schedules[]. */
@@ -207,6 +208,10 @@ struct proto_config {
 	char repo_url[512];      /* repository.url, "/v1/repo" today */
 	char repo_password[256]; /* repository.password (old servers) */
 	char repo_put_key[256];  /* repository.put_key, base64 */
+	/* repository.put_key_host: the host-dedup material (ROOST_PUT_HOST_LEN
+	 * bytes, base64), sent when one of the host's groups has dedup host;
+	 * put_key is then sent only if one has dedup fleet. */
+	char repo_put_key_host[256];
 	int64_t timeout_s;       /* 0 (absent) or 1..PROTO_MAX_TIMEOUT */
 };
 

@@ -50,6 +50,16 @@ const char *roost_repo_id(const struct roost_repo *r);
 /* Opens with put-only material (no password); the repo does not own be. */
 enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *material, size_t n,
                                    struct roost_repo **out, struct roost_errbuf *eb);
+/* Host-dedup material for roostd host number host (> 0): the put-only
+ * material with that host's own blob-id key, then host (u32); 132 bytes
+ * (ROOST_PUT_HOST_LEN). Full keys only. roost_repo_open_put takes either. */
+#define ROOST_PUT_HOST_LEN 132
+enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t host,
+                                            uint8_t *out, size_t n, struct roost_errbuf *eb);
+/* Lets r (opened with the fleet's material) also verify ids under the host id
+ * key in host material m (restores of a host-dedup group's snapshots). */
+enum roost_err roost_repo_add_host_material(struct roost_repo *r, const uint8_t *m, size_t n,
+                                            struct roost_errbuf *eb);
 /* The put-only material of a repository opened with a full key (format 2). */
 enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out, size_t n,
                                        struct roost_errbuf *eb);

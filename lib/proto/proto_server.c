@@ -81,9 +81,18 @@ static enum roost_err dec_group(const json_t *o, struct proto_group *g, struct r
 	    (err = proto_get_str(o, "name", 0, g->name, sizeof(g->name), eb)) ||
 	    (err = proto_get_strv(o, "paths", 1, &g->paths, &g->npaths, eb)) ||
 	    (err = proto_get_strv(o, "excludes", 0, &g->excludes, &g->nexcludes, eb)) ||
-	    (err = proto_get_id(o, "host_id", &g->host_id, eb)))
+	    (err = proto_get_id(o, "host_id", &g->host_id, eb))) {
 		proto_group_release(g);
-	return err;
+		return err;
+	}
+	char dedup[8] = "";
+	if ((err = proto_get_str(o, "dedup", 0, dedup, sizeof(dedup), eb)) ||
+	    (dedup[0] && strcmp(dedup, "host") && strcmp(dedup, "fleet"))) {
+		proto_group_release(g);
+		return err ? err : roost_errf(eb, ROOST_EINVAL, "dedup: expected host or fleet");
+	}
+	g->dedup_host = !strcmp(dedup, "host");
+	return ROOST_OK;
 }
 
 static enum roost_err dec_schedule(const json_t *o, struct proto_schedule *s,
@@ -160,7 +169,9 @@ static enum roost_err dec_config(const json_t *o, struct proto_config *c,
 		    (err = proto_get_str(repo, "password", 0, c->repo_password,
 		                         sizeof(c->repo_password), eb)) ||
 		    (err = proto_get_str(repo, "put_key", 0, c->repo_put_key,
-		                         sizeof(c->repo_put_key), eb)))
+		                         sizeof(c->repo_put_key), eb)) ||
+		    (err = proto_get_str(repo, "put_key_host", 0, c->repo_put_key_host,
+		                         sizeof(c->repo_put_key_host), eb)))
 			return proto_err_in(eb, err, "repository");
 	}
 	json_t *to = json_object_get(o, "timeout_s");
@@ -282,7 +293,8 @@ static enum roost_err put_group(json_t *o, const struct proto_group *g, struct r
 	if ((err = proto_put_int(o, "id", g->id, eb)) ||
 	    (err = proto_put_str_or_null(o, "name", g->name, eb)) ||
 	    (err = proto_put_strv(o, "paths", g->paths, g->npaths, eb)) ||
-	    (err = proto_put_strv(o, "excludes", g->excludes, g->nexcludes, eb)))
+	    (err = proto_put_strv(o, "excludes", g->excludes, g->nexcludes, eb)) ||
+	    (g->dedup_host && (err = proto_put_str(o, "dedup", "host", eb))))
 		return err;
 	return proto_put_int(o, "host_id", g->host_id, eb);
 }
@@ -376,7 +388,9 @@ enum roost_err proto_encode_config(const struct proto_config *c, json_t **out,
 	if ((err = proto_put(o, "repository", repo, eb)) ||
 	    (err = proto_put_str(repo, "url", c->repo_url, eb)) ||
 	    (c->repo_password[0] && (err = proto_put_str(repo, "password", c->repo_password, eb))) ||
-	    (c->repo_put_key[0] && (err = proto_put_str(repo, "put_key", c->repo_put_key, eb))))
+	    (c->repo_put_key[0] && (err = proto_put_str(repo, "put_key", c->repo_put_key, eb))) ||
+	    (c->repo_put_key_host[0] &&
+	     (err = proto_put_str(repo, "put_key_host", c->repo_put_key_host, eb))))
 		goto done;
 	if (c->timeout_s)
 		err = proto_put_int(o, "timeout_s", c->timeout_s, eb);

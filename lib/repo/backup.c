@@ -69,7 +69,7 @@ static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, con
 	size_t stn;
 	enum roost_err err = blob_encode(w->bc, p, n, &st, &stn);
 	if (!err)
-		err = packer_add(b->pk, &w->pw, type, id, st, stn, (uint32_t)n, eb);
+		err = packer_add(b->pk, &w->pw, type, b->r->keys.write_idk, id, st, stn, (uint32_t)n, eb);
 	if (err) {
 		index_unclaim(b->r->index, id);
 		return err;
@@ -444,6 +444,8 @@ static char *cache_file(const struct roost_repo *r, const struct roost_backup_op
 	uint8_t h[ID_LEN];
 	char in[8192]; /* host, then each path, NUL-separated */
 	size_t k = (size_t)snprintf(in, sizeof(in), "%s", host);
+	if (r->keys.write_idk) /* ids under a host id key: a cache of their own */
+		k += (size_t)snprintf(in + k, sizeof(in) - k, "%cidk %u", 1, r->keys.write_idk);
 	for (size_t i = 0; i < n && k < sizeof(in); i++)
 		k += (size_t)snprintf(in + k, sizeof(in) - k, "%c%s", 0, paths[i]);
 	hash_plain((const uint8_t *)in, k < sizeof(in) ? k : sizeof(in), h);

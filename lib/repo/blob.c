@@ -108,7 +108,7 @@ enum roost_err blob_unpack(struct blob_ctx *c, const uint8_t *p, size_t pn, uint
 
 enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t key[32],
                            const uint8_t *st, size_t stn, uint8_t *out, size_t raw_len,
-                           const uint8_t id[ID_LEN])
+                           const uint8_t id[ID_LEN], uint32_t idk)
 {
 	c->last_pn = 0;
 	if (stn < SEAL_OVERHEAD + 1)
@@ -122,8 +122,7 @@ enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const 
 	if (err)
 		return err;
 	uint8_t got[ID_LEN];
-	blob_id(k, out, raw_len, got);
-	if (sodium_memcmp(got, id, ID_LEN) != 0)
+	if (blob_id_k(k, idk, out, raw_len, got) || sodium_memcmp(got, id, ID_LEN) != 0)
 		return ROOST_ECORRUPT;
 	c->last_pn = pn;
 	return ROOST_OK;

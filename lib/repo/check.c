@@ -103,7 +103,7 @@ static void read_pack(struct ck *c, struct blob_ctx *bc, const char *name, uint6
 			report(c, 1, "%s: blob %u does not follow the one before it", name, i);
 		if ((uint64_t)bl[i].offset + bl[i].length > len ||
 		    blob_decode(bc, &r->keys, key, buf + bl[i].offset, bl[i].length, raw,
-		                bl[i].raw_len, bl[i].id)) {
+		                bl[i].raw_len, bl[i].id, bl[i].idk)) {
 			char hx[HEX_LEN + 1];
 			hex_encode(bl[i].id, ID_LEN, hx);
 			report(c, 1, "%s: blob %.16s is damaged", name, hx);

@@ -17,6 +17,8 @@ void keys_derive(const uint8_t master[32], struct repo_keys *k)
 	crypto_kdf_derive_from_key(k->meta, 32, 4, "roostrep", master);
 	crypto_kdf_derive_from_key(k->data_sk, 32, 5, "roostrep", master);
 	crypto_scalarmult_base(k->data_pk, k->data_sk);
+	crypto_kdf_derive_from_key(k->host_master, 32, 6, "roostrep", master);
+	k->write_idk = 0;
 	k->has_enc = 1;
 	k->has_secret = 1;
 }
@@ -179,6 +181,33 @@ enum roost_err pkseal_open(const struct repo_keys *k, const uint8_t *ct, size_t 
 void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN])
 {
 	crypto_generichash(id, ID_LEN, p, n, k->id, 32);
+}
+
+int keys_id_key(const struct repo_keys *k, uint32_t idk, uint8_t out[32])
+{
+	if (idk == k->write_idk) {
+		memcpy(out, k->id, 32);
+		return 0;
+	}
+	if (idk && idk == k->host_idk) {
+		memcpy(out, k->host_id, 32);
+		return 0;
+	}
+	if (!idk || !k->has_secret)
+		return -1;
+	crypto_kdf_derive_from_key(out, 32, idk, "roosthid", k->host_master);
+	return 0;
+}
+
+int blob_id_k(const struct repo_keys *k, uint32_t idk, const uint8_t *p, size_t n,
+              uint8_t id[ID_LEN])
+{
+	uint8_t key[32];
+	if (keys_id_key(k, idk, key))
+		return -1;
+	crypto_generichash(id, ID_LEN, p, n, key, 32);
+	sodium_memzero(key, sizeof(key));
+	return 0;
 }
 
 void hash_plain(const uint8_t *p, size_t n, uint8_t out[ID_LEN])

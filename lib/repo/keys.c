@@ -146,6 +146,36 @@ enum roost_err roost_repo_put_material(const struct roost_repo *r, uint8_t *out,
 	return ROOST_OK;
 }
 
+enum roost_err roost_repo_put_material_host(const struct roost_repo *r, uint32_t host,
+                                            uint8_t *out, size_t n, struct roost_errbuf *eb)
+{
+	if (n != PUT_HOST_LEN || !host)
+		return roost_errf(eb, ROOST_EINVAL, "host key material has %d bytes and a host",
+		                  PUT_HOST_LEN);
+	if (r->version < 2)
+		return roost_errf(eb, ROOST_ENOTSUP, "the repository is format 1: upgrade it first");
+	if (!r->keys.has_secret)
+		return roost_errf(eb, ROOST_EAUTH, "only a full key derives host id keys");
+	keys_put_bundle(&r->keys, out);
+	keys_id_key(&r->keys, host, out);
+	for (int i = 0; i < 4; i++)
+		out[PUT_BUNDLE_LEN + i] = (uint8_t)(host >> (8 * i));
+	return ROOST_OK;
+}
+
+enum roost_err roost_repo_add_host_material(struct roost_repo *r, const uint8_t *m, size_t n,
+                                            struct roost_errbuf *eb)
+{
+	uint32_t idk = 0;
+	for (size_t i = PUT_BUNDLE_LEN; i < n && n == PUT_HOST_LEN; i++)
+		idk |= (uint32_t)m[i] << (8 * (i - PUT_BUNDLE_LEN));
+	if (!idk || sodium_memcmp(m + 64, r->keys.meta, 32))
+		return roost_errf(eb, ROOST_EINVAL, "host key material is not for this repository");
+	memcpy(r->keys.host_id, m, 32);
+	r->keys.host_idk = idk;
+	return ROOST_OK;
+}
+
 int roost_repo_put_only(const struct roost_repo *r)
 {
 	return !r->keys.has_secret;

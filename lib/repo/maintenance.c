@@ -529,13 +529,14 @@ static enum roost_err prune_repack(struct prune *pr, struct roost_errbuf *eb)
 			err = r->be->ops->get_range(r->be, pname, bl->offset, bl->length, st, eb);
 			if (!err && repo_pack_key(r, x->pb.epk, key, eb))
 				err = ROOST_EAUTH;
-			if (!err && blob_decode(pr->bc, &r->keys, key, st, bl->length, raw, bl->raw_len, bl->id))
+			if (!err && blob_decode(pr->bc, &r->keys, key, st, bl->length, raw, bl->raw_len, bl->id,
+			                           bl->idk))
 				err = roost_errf(eb, ROOST_ECORRUPT,
 				                 "refusing to prune: a used blob in %s is damaged", pname);
 			if (!err) /* its verified form, sealed again under the new pack's key */
 				blob_last_plain(pr->bc, &plain, &pn);
 			if (!err)
-				err = packer_add(pk, &pw, bl->type, bl->id, plain, pn, bl->raw_len, eb);
+				err = packer_add(pk, &pw, bl->type, bl->idk, bl->id, plain, pn, bl->raw_len, eb);
 			free(st);
 			free(raw);
 			pr->res->blobs_repacked += !err;

@@ -89,7 +89,8 @@ static enum roost_err pw_write(struct pack_writer *pw, const uint8_t *p, size_t 
 	return ROOST_OK;
 }
 
-enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
+enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, uint32_t idk,
+                               const uint8_t id[ID_LEN],
                                const uint8_t *plain, size_t n, uint32_t raw_len,
                                struct roost_errbuf *eb)
 {
@@ -104,6 +105,7 @@ enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8
 	struct blob_loc *b = &pw->blobs[pw->n];
 	memset(b, 0, sizeof(*b));
 	b->type = type;
+	b->idk = idk;
 	memcpy(b->id, id, ID_LEN);
 	b->offset = (uint32_t)pw->size;
 	b->length = (uint32_t)(n + SEAL_OVERHEAD);
@@ -157,7 +159,8 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, uint8_t pack_id[ID_LEN
 	*blobs = NULL;
 	*n = 0;
 	size_t hl = pw->v2 ? 8 + 32 : 8;
-	size_t tlen = hl + (size_t)pw->n * ENTRY_LEN;
+	int wide = pw->v2 && blob_entries_wide(pw->blobs, pw->n);
+	size_t tlen = hl + (size_t)pw->n * (wide ? ENTRY3_LEN : ENTRY_LEN);
 	uint8_t *t = malloc(tlen + SEAL_OVERHEAD + 4);
 	uint8_t *sealed = t ? malloc(tlen + SEAL_OVERHEAD + 4) : NULL;
 	if (!t || !sealed) {
@@ -165,11 +168,11 @@ enum roost_err pack_writer_finish(struct pack_writer *pw, uint8_t pack_id[ID_LEN
 		pack_writer_abort(pw);
 		return ROOST_ENOMEM;
 	}
-	memcpy(t, pw->v2 ? "RPK2" : "RPK1", 4);
+	memcpy(t, wide ? "RPK3" : pw->v2 ? "RPK2" : "RPK1", 4);
 	le_put(t + 4, pw->n, 4);
 	if (pw->v2)
 		memcpy(t + 8, pw->epk, 32);
-	blob_entries_encode(pw->blobs, pw->n, t + hl);
+	blob_entries_encode(pw->blobs, pw->n, t + hl, wide);
 	seal(pw->v2 ? pw->k->meta : pw->k->enc, t, tlen, sealed);
 	memcpy(epk, pw->epk, 32);
 	sodium_memzero(pw->key, sizeof(pw->key));
@@ -215,12 +218,13 @@ enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit, u
 	*blobs = NULL;
 	*nb = 0;
 	memset(epk, 0, 32);
-	int v2 = n >= 8 && memcmp(p, "RPK2", 4) == 0;
-	size_t hl = v2 ? 8 + 32 : 8;
+	int wide = n >= 8 && memcmp(p, "RPK3", 4) == 0;
+	int v2 = wide || (n >= 8 && memcmp(p, "RPK2", 4) == 0);
+	size_t hl = v2 ? 8 + 32 : 8, el = wide ? ENTRY3_LEN : ENTRY_LEN;
 	if (n < hl || (!v2 && memcmp(p, "RPK1", 4) != 0))
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer has an unknown format");
 	uint32_t cnt = (uint32_t)le_get(p + 4, 4);
-	if ((n - hl) / ENTRY_LEN != cnt || (n - hl) % ENTRY_LEN)
+	if ((n - hl) / el != cnt || (n - hl) % el)
 		return roost_errf(eb, ROOST_ECORRUPT, "pack trailer length does not match its count");
 	if (v2) {
 		memcpy(epk, p + 8, 32);
@@ -230,7 +234,7 @@ enum roost_err pack_trailer_decode(const uint8_t *p, size_t n, uint64_t limit, u
 	struct blob_loc *b = malloc((cnt ? cnt : 1) * sizeof(*b));
 	if (!b)
 		return ROOST_ENOMEM;
-	enum roost_err err = blob_entries_decode(p + hl, cnt, limit, b, eb);
+	enum roost_err err = blob_entries_decode(p + hl, cnt, limit, b, wide, eb);
 	if (err) {
 		free(b);
 		return err;

@@ -138,14 +138,14 @@ enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
 }
 
 enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
-                          const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
+                          uint32_t idk, const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
                           uint32_t raw_len, struct roost_errbuf *eb)
 {
 	enum roost_err err = ROOST_OK;
 	if (!*pw)
 		err = pack_writer_new(pk->r->be, &pk->r->keys, pk->r->version, pw, eb);
 	if (!err)
-		err = pack_writer_add(*pw, type, id, plain, n, raw_len, eb);
+		err = pack_writer_add(*pw, type, idk, id, plain, n, raw_len, eb);
 	return err;
 }
 

@@ -334,11 +334,15 @@ enum roost_err roost_repo_open_put(struct roost_backend *be, const uint8_t *mate
 	*out = NULL;
 	if (sodium_init() < 0)
 		return roost_errf(eb, ROOST_EIO, "libsodium failed to initialize");
-	if (n != PUT_BUNDLE_LEN)
+	if (n != PUT_BUNDLE_LEN && n != PUT_HOST_LEN)
 		return roost_errf(eb, ROOST_EINVAL, "put-only key material has %zu bytes, not %d", n,
 		                  PUT_BUNDLE_LEN);
 	struct repo_keys k;
 	keys_from_bundle(material, &k);
+	for (size_t i = PUT_BUNDLE_LEN; i < n; i++) /* host material: its key number */
+		k.write_idk |= (uint32_t)material[i] << (8 * (i - PUT_BUNDLE_LEN));
+	if (n == PUT_HOST_LEN && !k.write_idk)
+		return roost_errf(eb, ROOST_EINVAL, "host key material names no host");
 	return open_with(be, &k, NULL, out, eb);
 }
 
@@ -542,8 +546,8 @@ static enum roost_err served_blob(struct roost_repo *r, struct blob_ctx *bc,
 	}
 	err = blob_unpack(bc, p, len, raw, loc->raw_len);
 	free(p);
-	if (!err)
-		blob_id(&r->keys, raw, loc->raw_len, got);
+	if (!err && blob_id_k(&r->keys, loc->idk, raw, loc->raw_len, got))
+		memset(got, 0, sizeof(got)); /* an id key this key does not hold */
 	if (err == ROOST_ENOMEM || (!err && sodium_memcmp(got, id, ID_LEN) != 0))
 		err = err ? err : ROOST_ECORRUPT;
 	if (err) {
@@ -586,7 +590,7 @@ enum roost_err repo_read_blob(struct roost_repo *r, struct blob_ctx *bc,
 	}
 	err = r->be->ops->get_range(r->be, pname, loc.offset, loc.length, st, eb);
 	if (!err) {
-		err = blob_decode(bc, &r->keys, key, st, loc.length, raw, loc.raw_len, id);
+		err = blob_decode(bc, &r->keys, key, st, loc.length, raw, loc.raw_len, id, loc.idk);
 		if (err == ROOST_ECRYPTO || err == ROOST_ECORRUPT) {
 			hex_encode(id, ID_LEN, idh);
 			err = roost_errf(eb, ROOST_ECORRUPT, "blob %.16s in %s is damaged", idh, pname);

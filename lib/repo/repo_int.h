@@ -43,6 +43,10 @@ struct repo_keys {
 	uint8_t meta[32];    /* v2: config, index, trailers, marks */
 	uint8_t data_pk[32]; /* v2: blobs and snapshots are sealed to it */
 	uint8_t data_sk[32]; /* v2: opens them (has_secret) */
+	uint8_t host_master[32]; /* v2: host id keys derive from it (has_secret) */
+	uint32_t write_idk;  /* the key number of id: 0 the fleet's, n host n's */
+	uint8_t host_id[32]; /* put-only: a second id key, host host_idk's (0: none) */
+	uint32_t host_idk;
 	int has_enc, has_secret;
 };
 void keys_derive(const uint8_t master[32], struct repo_keys *k);
@@ -50,6 +54,11 @@ void keys_derive(const uint8_t master[32], struct repo_keys *k);
 #define PUT_BUNDLE_LEN 128
 void keys_put_bundle(const struct repo_keys *k, uint8_t out[PUT_BUNDLE_LEN]);
 void keys_from_bundle(const uint8_t in[PUT_BUNDLE_LEN], struct repo_keys *k);
+/* Host-dedup material (docs/repository-format.md, "Host dedup"): the bundle
+ * with host n's id key in place of the fleet's, then n (u32). */
+#define PUT_HOST_LEN (PUT_BUNDLE_LEN + 4)
+/* The blob-id key of key number idk (0: the fleet's); -1 if k can not have it. */
+int keys_id_key(const struct repo_keys *k, uint32_t idk, uint8_t out[32]);
 /* A fresh ephemeral key pair: its public half into epk, the symmetric key it
  * shares with data_pk into key. -1 on a bad data_pk. Thread-safe. */
 int kx_new_sealing_key(const uint8_t data_pk[32], uint8_t epk[32], uint8_t key[32]);
@@ -70,6 +79,9 @@ void seal(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out);
 /* out must hold n - SEAL_OVERHEAD bytes; ROOST_ECRYPTO if not authentic. */
 enum roost_err unseal(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t *out);
 void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN]);
+/* The id of p under key number idk; -1 if k does not hold that key. */
+int blob_id_k(const struct repo_keys *k, uint32_t idk, const uint8_t *p, size_t n,
+              uint8_t id[ID_LEN]);
 void hash_plain(const uint8_t *p, size_t n, uint8_t out[ID_LEN]);
 void hex_encode(const uint8_t *p, size_t n, char *out); /* out: 2n+1 */
 int hex_decode(const char *s, uint8_t *out, size_t n);  /* exactly 2n hex chars */
@@ -95,7 +107,7 @@ enum roost_err blob_encode(struct blob_ctx *c, const uint8_t *p, size_t n, const
  */
 enum roost_err blob_decode(struct blob_ctx *c, const struct repo_keys *k, const uint8_t key[32],
                            const uint8_t *st, size_t stn, uint8_t *out, size_t raw_len,
-                           const uint8_t id[ID_LEN]);
+                           const uint8_t id[ID_LEN], uint32_t idk);
 /*
  * The unsealed form (flag || body) of the blob the last successful
  * blob_decode on c verified: *p valid until the next call on c, NULL if that
@@ -127,6 +139,7 @@ struct blob_loc {
 	uint32_t offset; /* in the pack */
 	uint32_t length; /* stored length */
 	uint32_t raw_len;
+	uint32_t idk; /* key number of its id: 0 the fleet id key, n host n's */
 	uint8_t type;
 };
 struct pack_info {
@@ -175,9 +188,12 @@ struct pack_blobs {
 /* The 45-byte blob entries shared by index objects and pack trailers:
  * encode returns bytes written; decode checks each lies within [0, limit). */
 #define ENTRY_LEN (1 + ID_LEN + 4 + 4 + 4) /* type, id, offset, length, raw length */
-size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out);
+#define ENTRY3_LEN (ENTRY_LEN + 4)        /* RPK3/RIX3: then the id key number */
+/* Whether one of b[0..n) has a host id key (written as RPK3/RIX3). */
+int blob_entries_wide(const struct blob_loc *b, uint32_t n);
+size_t blob_entries_encode(const struct blob_loc *b, uint32_t n, uint8_t *out, int wide);
 enum roost_err blob_entries_decode(const uint8_t *p, uint32_t n, uint64_t limit,
-                                   struct blob_loc *out, struct roost_errbuf *eb);
+                                   struct blob_loc *out, int wide, struct roost_errbuf *eb);
 /* Binary index object plaintext for packs p[0..n): "RIX2" (with each pack's
  * epk) when one of them is a v2 pack, else "RIX1". */
 enum roost_err index_encode(const struct pack_blobs *p, size_t n, uint8_t **out, size_t *outn);
@@ -194,7 +210,8 @@ enum roost_err pack_writer_new(struct roost_backend *b, const struct repo_keys *
                                struct pack_writer **out, struct roost_errbuf *eb);
 /* Seals and appends an encoded blob (flag || body, blob_encode): it takes
  * n + SEAL_OVERHEAD bytes of the pack. */
-enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, const uint8_t id[ID_LEN],
+enum roost_err pack_writer_add(struct pack_writer *pw, uint8_t type, uint32_t idk,
+                               const uint8_t id[ID_LEN],
                                const uint8_t *plain, size_t n, uint32_t raw_len,
                                struct roost_errbuf *eb);
 uint64_t pack_writer_size(const struct pack_writer *pw);
@@ -416,7 +433,7 @@ enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
                           void *ctx, struct packer **out, struct roost_errbuf *eb);
 /* Appends an encoded blob (blob_encode) to *pw, opening it first if NULL. */
 enum roost_err packer_add(struct packer *pk, struct pack_writer **pw, uint8_t type,
-                          const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
+                          uint32_t idk, const uint8_t id[ID_LEN], const uint8_t *plain, size_t n,
                           uint32_t raw_len, struct roost_errbuf *eb);
 /* Hands *pw over with packer_seal if it has reached the repository's pack size. */
 enum roost_err packer_roll(struct packer *pk, struct pack_writer **pw, struct roost_errbuf *eb);

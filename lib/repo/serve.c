@@ -141,7 +141,8 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 		if (!raw)
 			err = ROOST_ENOMEM;
 		else if ((err = blob_unpack(bc, form + headroom, fn, raw, loc.raw_len)) == ROOST_OK) {
-			blob_id(&r->keys, raw, loc.raw_len, got);
+			if (blob_id_k(&r->keys, loc.idk, raw, loc.raw_len, got))
+				memset(got, 0, sizeof(got));
 			err = sodium_memcmp(got, id, ID_LEN) ? roost_errf(eb, ROOST_ECORRUPT,
 			                                                  "a tree does not match its id")
 			                                     : tree_decode(raw, loc.raw_len, &t, eb);

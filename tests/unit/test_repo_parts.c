@@ -92,20 +92,20 @@ static void test_blob_roundtrip_and_tamper(void **st)
 	seal(k.enc, enc, encn, copy);
 	encn += SEAL_OVERHEAD;
 	uint8_t *out = malloc(n);
-	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id, 0), ROOST_OK);
 	assert_memory_equal(out, text, n);
 	/* every single flipped byte is detected */
 	for (size_t i = 0; i < encn; i += 7) {
 		copy[i] ^= 0x20;
-		assert_int_not_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
+		assert_int_not_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id, 0), ROOST_OK);
 		copy[i] ^= 0x20;
 	}
 	/* wrong id or wrong length: corrupt */
 	uint8_t bad[32];
 	memcpy(bad, id, 32);
 	bad[0] ^= 1;
-	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, bad), ROOST_ECORRUPT);
-	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n - 1, id), ROOST_ECORRUPT);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, bad, 0), ROOST_ECORRUPT);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n - 1, id, 0), ROOST_ECORRUPT);
 	/* incompressible: stored raw (1 flag byte, then the pack's seal) */
 	uint8_t *rnd = random_bytes(n, 3);
 	assert_int_equal(blob_encode(bc, rnd, n, &enc, &encn), ROOST_OK);
@@ -114,13 +114,13 @@ static void test_blob_roundtrip_and_tamper(void **st)
 	copy = realloc(copy, encn + SEAL_OVERHEAD);
 	seal(k.enc, enc, encn, copy);
 	encn += SEAL_OVERHEAD;
-	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id), ROOST_OK);
+	assert_int_equal(blob_decode(bc, &k, k.enc, copy, encn, out, n, id, 0), ROOST_OK);
 	assert_memory_equal(out, rnd, n);
 	/* another key can not open it */
 	struct repo_keys k2;
 	uint8_t m2[32] = {10};
 	keys_derive(m2, &k2);
-	assert_int_equal(blob_decode(bc, &k2, k2.enc, copy, encn, out, n, id), ROOST_ECRYPTO);
+	assert_int_equal(blob_decode(bc, &k2, k2.enc, copy, encn, out, n, id, 0), ROOST_ECRYPTO);
 	free(rnd);
 	free(copy);
 	free(out);
@@ -318,7 +318,7 @@ static void test_pack_and_backend(void **st)
 		const uint8_t *enc;
 		size_t encn;
 		assert_int_equal(blob_encode(bc, p, 1000 + (size_t)i * 37, &enc, &encn), ROOST_OK);
-		assert_int_equal(pack_writer_add(pw, BLOB_DATA, ids[i], enc, encn,
+		assert_int_equal(pack_writer_add(pw, BLOB_DATA, 0, ids[i], enc, encn,
 		                                 (uint32_t)(1000 + i * 37), &eb), ROOST_OK);
 		free(p);
 	}
@@ -350,7 +350,7 @@ static void test_pack_and_backend(void **st)
 		assert_int_equal(be->ops->get(be, name, &pst, &stn, &eb), ROOST_OK);
 		for (int i = 0; i < 50; i++)
 			assert_int_equal(blob_decode(bc, &k, key, pst + bl[i].offset, bl[i].length, raw,
-			                             bl[i].raw_len, ids[i]), ROOST_OK);
+			                             bl[i].raw_len, ids[i], 0), ROOST_OK);
 		struct repo_keys put;
 		keys_put_bundle(&k, bundle);
 		keys_from_bundle(bundle, &put);
@@ -361,7 +361,7 @@ static void test_pack_and_backend(void **st)
 		free(pb2);
 		/* the enc key, or any other, fails authentication */
 		assert_int_equal(blob_decode(bc, &k, k.enc, pst + bl[0].offset, bl[0].length, raw,
-		                             bl[0].raw_len, ids[0]), ROOST_ECRYPTO);
+		                             bl[0].raw_len, ids[0], 0), ROOST_ECRYPTO);
 		free(pst);
 		free(raw);
 	}
@@ -411,7 +411,7 @@ static void packer_put(struct roost_repo *r, struct blob_ctx *bc, struct packer 
 	const uint8_t *enc;
 	size_t encn;
 	assert_int_equal(blob_encode(bc, p, n, &enc, &encn), ROOST_OK);
-	assert_int_equal(packer_add(pk, pw, BLOB_DATA, id, enc, encn, (uint32_t)n, &eb), ROOST_OK);
+	assert_int_equal(packer_add(pk, pw, BLOB_DATA, 0, id, enc, encn, (uint32_t)n, &eb), ROOST_OK);
 	assert_int_equal(packer_roll(pk, pw, &eb), ROOST_OK);
 	free(p);
 }
