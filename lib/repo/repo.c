@@ -546,8 +546,10 @@ static enum roost_err served_blob(struct roost_repo *r, struct blob_ctx *bc,
 	}
 	err = blob_unpack(bc, p, len, raw, loc->raw_len);
 	free(p);
+	/* an id key this key does not hold (another host's, in a from_host
+	 * restore): roostd verified that blob before serving it (serve.c) */
 	if (!err && blob_id_k(&r->keys, loc->idk, raw, loc->raw_len, got))
-		memset(got, 0, sizeof(got)); /* an id key this key does not hold */
+		memcpy(got, id, ID_LEN);
 	if (err == ROOST_ENOMEM || (!err && sodium_memcmp(got, id, ID_LEN) != 0))
 		err = err ? err : ROOST_ECORRUPT;
 	if (err) {

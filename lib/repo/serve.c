@@ -166,6 +166,26 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 			return err;
 		}
 	}
+	if (loc.type != BLOB_TREE && loc.idk != 0) {
+		/* a host-keyed blob is verified here: an agent restoring another
+		 * host's backup (from_host) does not hold that host's id key, and
+		 * must not (it would learn which of that host's blobs exist) */
+		struct blob_ctx *bc = ctx_get(r);
+		uint8_t *raw = bc ? malloc(loc.raw_len ? loc.raw_len : 1) : NULL, got[ID_LEN];
+		if (!raw)
+			err = ROOST_ENOMEM;
+		else if ((err = blob_unpack(bc, form + headroom, fn, raw, loc.raw_len)) == ROOST_OK &&
+		         (blob_id_k(&r->keys, loc.idk, raw, loc.raw_len, got) ||
+		          sodium_memcmp(got, id, ID_LEN)))
+			err = roost_errf(eb, ROOST_ECORRUPT, "a blob does not match its id");
+		if (bc)
+			ctx_put(r, bc);
+		free(raw);
+		if (err) {
+			free(form);
+			return err;
+		}
+	}
 	*out = form;
 	*n = fn;
 	return ROOST_OK;

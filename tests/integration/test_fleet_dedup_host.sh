@@ -71,6 +71,13 @@ JR2=$("$ROOST" restore alpha "${SA:0:12}" --target "$TMP/ra")
 expect_rc 0 "$ROOST" job wait "$JR2" --timeout 90
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/a/data" "$TMP/ra$TMP/a/data" --no-owner
 
+# an admin's cross-host restore of beta's host-keyed backup onto alpha (a
+# replacement machine): alpha does not hold beta's id key; roostd verifies
+# those blobs before serving them
+JX=$("$ROOST" restore alpha "${SB:0:12}" --target "$TMP/rx" --from-host beta)
+expect_rc 0 "$ROOST" job wait "$JX" --timeout 90
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/a/data" "$TMP/rx$TMP/b/data" --no-owner
+
 expect_rc 0 "$ROOST" repo check -r "$SDATA/repo" --password-file "$SDATA/repo.password" --read-data
 stop_agent alpha
 stop_agent beta
