@@ -272,8 +272,16 @@ enum roost_err roost_repo_upgrade(struct roost_repo *r, int *upgraded, struct ro
 	/* 2. index objects under the meta key, which put-only keys read; the
 	 * old ones under enc stay until the new config is in place */
 	r->version = 2;
+	/* repo_write_index takes an array of pack_blobs: u.v's elements are
+	 * larger (up_pack), so they are gathered first */
+	struct pack_blobs *pbv = malloc((u.n ? u.n : 1) * sizeof(*pbv));
+	if (!pbv && !err)
+		err = ROOST_ENOMEM;
+	for (size_t i = 0; pbv && i < u.n; i++)
+		pbv[i] = u.v[i].pb;
 	for (size_t i = 0; !err && i < u.n; i += 256)
-		err = repo_write_index(r, &u.v[i].pb, u.n - i < 256 ? u.n - i : 256, NULL, eb);
+		err = repo_write_index(r, &pbv[i], u.n - i < 256 ? u.n - i : 256, NULL, eb);
+	free(pbv);
 	for (size_t i = 0; i < u.n; i++)
 		free(u.v[i].pb.blobs);
 	free(u.v);

@@ -619,6 +619,19 @@ static void test_upgrade_v1(void **st)
 	struct roost_backup_result res;
 	assert_int_equal(roost_repo_backup(r, &o, &res, &eb), ROOST_OK);
 	assert_true(res.summary.bytes_new >= 900000);
+	/* more packs (the upgrade once read its packs with the wrong stride:
+	 * only a repository of one pack came through) */
+	for (int k = 0; k < 3; k++) {
+		char more[700];
+		snprintf(more, sizeof(more), "%s/more%d", src, k);
+		uint8_t *d2 = random_bytes(300000, 100 + (unsigned)k);
+		FILE *f2 = fopen(more, "wb");
+		assert_non_null(f2);
+		fwrite(d2, 1, 300000, f2);
+		fclose(f2);
+		free(d2);
+		assert_int_equal(roost_repo_backup(r, &o, &res, &eb), ROOST_OK);
+	}
 	int up = 0;
 	assert_int_equal(roost_repo_upgrade(r, &up, &eb), ROOST_OK);
 	assert_int_equal(up, 1);
@@ -663,10 +676,10 @@ static void test_upgrade_v1(void **st)
 	assert_int_equal(roost_repo_snapshots(r, &v, &nv, NULL, NULL, &eb), ROOST_EAUTH);
 	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_EAUTH);
 	roost_repo_close(r);
-	/* the full key reads both snapshots, the v1 one and the sealed v2 one */
+	/* the full key reads every snapshot, the v1 ones and the sealed v2 one */
 	assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
 	assert_int_equal(roost_repo_snapshots(r, &v, &nv, NULL, NULL, &eb), ROOST_OK);
-	assert_int_equal(nv, 2);
+	assert_int_equal(nv, 5);
 	roost_snapshots_free(v, nv);
 	assert_int_equal(roost_repo_check(r, &co, &cr, &eb), ROOST_OK);
 	assert_int_equal(cr.errors, 0);
