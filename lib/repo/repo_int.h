@@ -316,8 +316,12 @@ struct roost_repo {
 	int index_loaded;
 	uint32_t chunk_min, chunk_avg, chunk_max;
 };
-/* Writes the config (version r->version); replace: an upgrade's delete first. */
+/* config.c: writes the config (version r->version); replace: an upgrade,
+ * through config.next. */
 enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost_errbuf *eb);
+/* config.c: reads the config with r->keys (a v2 one under meta, a v1 one under
+ * enc; config.next when an upgrade stopped between its steps). */
+enum roost_err repo_load_config(struct roost_repo *r, struct roost_errbuf *eb);
 /* The key that opens the blobs of a pack with this epk; ROOST_EAUTH for a
  * put-only key. */
 enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
