@@ -348,6 +348,10 @@ int api_parse_id(const char *s, int64_t *out);
 /* seg[0]="v1", seg[1] is "snapshots", "repository" or "maintenance" */
 void api_repository_route(char **seg, int ns, struct req *rq, struct resp *rs);
 
+/* ---- api_fleet.c: GET /v1/fleet and GET /v1/cron/next (api.c's router calls it) ---- */
+/* 1 when seg names one of its routes (rs filled), else 0. */
+int api_fleet_route(char **seg, int ns, struct req *rq, struct resp *rs);
+
 /* ---- bodies.c: request bodies, validated ---- */
 struct body_group {
 	char name[129];
