@@ -211,6 +211,7 @@ void catchup_run(int64_t host_id, int64_t now)
 			catchup_arm(host_id, now + g_srv->settle_s);
 			return;
 		}
+		jobs_announce_queued(host_id, id);
 		log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=backup trigger=catchup "
 		                     "job=%lld why=\"overdue after the settle window\" sent=yes",
 		         (long long)host_id, (long long)due[i].schedule_id,

@@ -192,6 +192,9 @@ int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, co
 /* One backup job per group of the schedule. */
 void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
                             const char *why);
+/* Tells the live streams a job was created (job.queued): jobs_dispatch does
+ * it itself; catch-up, which creates and sends on its own, once it is sent. */
+void jobs_announce_queued(int64_t host_id, int64_t job_id);
 /* Removes a job that was never sent (catch-up's send failure). */
 void jobs_withdraw(int64_t host_id, int64_t job_id);
 /* Applies a final state to a job of this host, once; records a backup's
