@@ -121,6 +121,13 @@ json_t *json_time(int64_t t);
  * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
  * caller finalizes the statement. */
 sqlite3_stmt *db_q(const char *sql, const char *types, ...);
+/* As db_q, for the questions asked again and again (a view of every host):
+ * the statement is prepared once and kept in the store's cache. Give it back
+ * with db_done, never sqlite3_finalize. */
+sqlite3_stmt *db_qc(const char *sql, const char *types, ...);
+/* Gives back a statement of db_qc (reset for its next use); any other is
+ * finalized. NULL: no-op. */
+void db_done(sqlite3_stmt *st);
 /* Runs a statement to completion; SQLITE_DONE on success. A failure (a
  * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
