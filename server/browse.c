@@ -30,9 +30,10 @@
 
 #include "browse.h"
 #include "restore_serve.h"
-#include "roost/jsonutil.h"
 #include "roost/log.h"
+#include "roost/buf.h"
 #include "roost/repo.h"
+#include "roost/timeutil.h"
 
 #define PATH_MAX_BYTES 4096
 
@@ -86,21 +87,6 @@ static char *pct_encode(const char *s, size_t n)
 	return out;
 }
 
-/* bytes as a JSON string; when they are not UTF-8, also raw_key: them percent-encoded */
-static void set_bytes(json_t *o, const char *key, const char *raw_key, const char *s, size_t n)
-{
-	json_t *j = json_stringn(s, n);
-	if (j) {
-		json_object_set_new(o, key, j);
-		return;
-	}
-	json_object_set_new(o, key, json_bytes_lossy(s, n));
-	char *raw = pct_encode(s, n);
-	if (raw)
-		json_object_set_new(o, raw_key, json_string(raw));
-	free(raw);
-}
-
 /* ---- the request, as the thread gets it ---- */
 
 struct breq {
@@ -146,6 +132,106 @@ static int resolve(struct roost_repo *repo, struct serve_res *r, uint8_t root[32
 	return err ? -1 : 0;
 }
 
+/* ---- a listing, written as JSON text directly (a directory may hold many
+ * thousands of entries: no JSON object per entry) ---- */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	int failed;
+	int entries;
+	int64_t mt_s; /* the last mtime formatted, and its text */
+	char mt[40];
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+	if (!o->failed && roost_buf_append(&o->buf, &o->len, &o->cap, p, n))
+		o->failed = 1;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at p (as JSON requires it: no
+ * overlong form, no surrogate, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t k = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+	         : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	if (!k || k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return k;
+}
+
+/* s[0..n) as a JSON string; a byte that is not part of valid UTF-8 becomes
+ * U+FFFD (as json_bytes_lossy). 1 when one did. */
+static int put_string(struct out *o, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int lossy = 0;
+	put(o, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_len(p + i, n - i);
+		if (!k) {
+			put(o, "\xef\xbf\xbd", 3);
+			lossy = 1;
+			i++;
+		} else if (k == 1 && (p[i] < 0x20 || p[i] == '"' || p[i] == '\\')) {
+			char e[8];
+			if (p[i] == '"' || p[i] == '\\')
+				snprintf(e, sizeof(e), "\\%c", p[i]);
+			else if (p[i] == '\n')
+				snprintf(e, sizeof(e), "\\n");
+			else if (p[i] == '\t')
+				snprintf(e, sizeof(e), "\\t");
+			else
+				snprintf(e, sizeof(e), "\\u%04x", p[i]);
+			puts_(o, e);
+			i++;
+		} else {
+			size_t j = i + k; /* a run of plain characters at once */
+			while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+				j++;
+			put(o, p + i, j - i);
+			i = j;
+		}
+	}
+	put(o, "\"", 1);
+	return lossy;
+}
+
+/* "key":"<s>" and, when s is not UTF-8, "key_raw":"<s percent-encoded>" */
+static void put_bytes(struct out *o, const char *key, const char *s, size_t n)
+{
+	put(o, "\"", 1);
+	puts_(o, key);
+	put(o, "\":", 2);
+	if (!put_string(o, s, n))
+		return;
+	char *raw = pct_encode(s, n);
+	if (!raw) {
+		o->failed = 1;
+		return;
+	}
+	put(o, ",\"", 2);
+	puts_(o, key);
+	puts_(o, "_raw\":\"");
+	puts_(o, raw);
+	put(o, "\"", 1);
+	free(raw);
+}
+
 static const char *type_name(int t)
 {
 	return t == 1 ? "file" : t == 2 ? "dir" : t == 3 ? "symlink" : "other";
@@ -153,19 +239,25 @@ static const char *type_name(int t)
 
 static void list_cb(void *ctx, const struct roost_bentry *e)
 {
-	json_t *o = json_object();
-	if (!o)
-		return;
-	set_bytes(o, "name", "name_raw", e->name, e->name_len);
-	json_object_set_new(o, "type", json_string(type_name(e->type)));
-	json_object_set_new(o, "size", json_integer((json_int_t)(e->type == 1 ? e->size
-	                                                        : e->type == 3 ? e->target_len
-	                                                                       : 0)));
-	json_object_set_new(o, "mtime", json_time(e->mtime_s));
-	json_object_set_new(o, "mode", json_integer(e->mode & 07777));
-	if (e->type == 3)
-		set_bytes(o, "target", "target_raw", e->target ? e->target : "", e->target_len);
-	json_array_append_new(ctx, o);
+	struct out *o = ctx;
+	if (o->entries++)
+		put(o, ",", 1);
+	put(o, "{", 1);
+	put_bytes(o, "name", e->name, e->name_len);
+	if (!o->mt[0] || e->mtime_s != o->mt_s) {
+		o->mt_s = e->mtime_s;
+		roost_time_format(e->mtime_s, o->mt, sizeof(o->mt));
+	}
+	char num[200];
+	uint64_t size = e->type == 1 ? e->size : e->type == 3 ? e->target_len : 0;
+	snprintf(num, sizeof(num), ",\"type\":\"%s\",\"size\":%llu,\"mtime\":\"%s\",\"mode\":%u",
+	         type_name(e->type), (unsigned long long)size, o->mt, (unsigned)(e->mode & 07777));
+	puts_(o, num);
+	if (e->type == 3) {
+		put(o, ",", 1);
+		put_bytes(o, "target", e->target ? e->target : "", e->target_len);
+	}
+	put(o, "}", 1);
 }
 
 static void tree_work(struct roost_repo *repo, struct serve_res *r)
@@ -174,10 +266,13 @@ static void tree_work(struct roost_repo *repo, struct serve_res *r)
 	uint8_t root[32];
 	if (resolve(repo, r, root))
 		return;
-	json_t *arr = json_array();
+	static const char headroom[LWS_PRE];
+	struct out o = {0};
+	put(&o, headroom, LWS_PRE); /* lws_write's, in front of the body */
+	put(&o, "[", 1);
 	struct roost_errbuf eb = {{0}};
 	int type;
-	enum roost_err err = roost_repo_serve_list(repo, root, b->path, &type, list_cb, arr, &eb);
+	enum roost_err err = roost_repo_serve_list(repo, root, b->path, &type, list_cb, &o, &eb);
 	if (err == ROOST_ENOENT) {
 		fail(r, 404, "not_found", "path: no such path in the snapshot");
 	} else if (err) {
@@ -185,20 +280,17 @@ static void tree_work(struct roost_repo *repo, struct serve_res *r)
 	} else if (type != 2) {
 		fail(r, 400, "not_a_directory", "path: not a directory");
 	} else {
-		char *txt = json_dumps(arr, JSON_COMPACT);
-		size_t n = txt ? strlen(txt) : 0;
-		r->out = txt ? malloc(LWS_PRE + n + 1) : NULL;
-		if (r->out) {
-			memcpy(r->out + LWS_PRE, txt, n);
-			r->out[LWS_PRE + n] = '\n';
-			r->len = n + 1;
-			r->status = 200;
-		} else {
+		put(&o, "]\n", 2);
+		if (o.failed) {
 			fail(r, 500, "internal", "out of memory");
+		} else {
+			r->out = (uint8_t *)o.buf;
+			r->len = o.len - LWS_PRE;
+			o.buf = NULL;
+			r->status = 200;
 		}
-		free(txt);
 	}
-	json_decref(arr);
+	free(o.buf);
 }
 
 static void file_work(struct roost_repo *repo, struct serve_res *r)

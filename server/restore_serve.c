@@ -179,7 +179,11 @@ static void serve_one(struct serve_res *r)
 
 static void *serve_main(void *arg)
 {
-	(void)arg;
+	if (arg == th) { /* the first thread reads the index while nothing waits yet */
+		struct roost_errbuf eb = {{0}};
+		if (roost_repo_serve_warm(repo, &eb))
+			log_warn("restore.serve_warm", "msg=%s", roost_lq(eb.msg));
+	}
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!todo_head && !stopping)
@@ -212,7 +216,7 @@ int restore_serve_start(void)
 		return -1;
 	}
 	for (int i = 0; i < NTHREADS; i++) {
-		if (pthread_create(&th[i], NULL, serve_main, NULL)) {
+		if (pthread_create(&th[i], NULL, serve_main, i == 0 ? (void *)th : NULL)) {
 			nthreads = i;
 			restore_serve_stop();
 			return -1;

@@ -101,6 +101,9 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 /* ---- browsing a snapshot (roostd's dashboard; lib/repo/serve.c) ----
  * Thread-safe like the serving calls above: several threads may browse
  * through one handle. Paths are absolute and normalised ("/", "/a/b"). */
+/* Loads the index now (a serving thread at start), so that the first
+ * browse or restore does not wait for it. */
+enum roost_err roost_repo_serve_warm(struct roost_repo *r, struct roost_errbuf *eb);
 /* A snapshot named by its full id or a unique prefix: its id into full and
  * its root tree. ROOST_ENOENT: none; ROOST_EINVAL: malformed or ambiguous. */
 enum roost_err roost_repo_serve_resolve(struct roost_repo *r, const char *ref, char full[65],

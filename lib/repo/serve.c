@@ -207,6 +207,11 @@ static enum roost_err index_ready(struct roost_repo *r, const uint8_t *id,
 	return err;
 }
 
+enum roost_err roost_repo_serve_warm(struct roost_repo *r, struct roost_errbuf *eb)
+{
+	return index_ready(r, NULL, eb);
+}
+
 struct match_ctx {
 	const char *ref;
 	size_t rlen;
