@@ -144,6 +144,8 @@ void events_tx_end(int committed)
 
 void events_live(const char *type, int64_t host_id, int64_t job_id)
 {
+	if (!sse_clients())
+		return; /* nobody listens: not even the job's view is worth making */
 	json_t *job = job_id && job_view ? job_view(job_id) : NULL;
 	if (!job)
 		return; /* gone meanwhile: nothing to show */
