@@ -40,7 +40,8 @@ for i in range(20000):
 PY
 
 enroll alpha always-on
-start_agent alpha
+# each job waits 1.5 s before it starts: the fleet's current_job is seen whatever the machine's speed
+start_agent alpha ROOST_AGENT_TEST_JOB_DELAY_MS=1500
 wait_until 10 host_online alpha && ok "agent online" || bad "agent offline"
 expect_rc 0 "$ROOST" group add alpha data --path "$SRC"
 expect_rc 0 "$ROOST" schedule add alpha nightly --cron '0 3 * * *' --group data
