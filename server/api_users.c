@@ -19,6 +19,7 @@
 #include "http_int.h"
 #include "login_throttle.h"
 #include "pwworker.h"
+#include "roost/clock.h"
 #include "roost/log.h"
 #include "sessions.h"
 #include "users.h"
@@ -33,6 +34,12 @@ static struct {
 static size_t nawaiting;
 static uint64_t next_task_id = 1;
 static struct login_throttle *throttle;
+
+/* The throttle's clock: milliseconds, monotonic. */
+static int64_t now_ms(void)
+{
+	return roost_clock_mono_ns(roost_clock_system()) / 1000000;
+}
 
 static int answer(struct lws *wsi, struct pss *p, struct resp *rs)
 {
@@ -156,9 +163,10 @@ static int login(struct lws *wsi, struct pss *p)
 	t->op = PW_VERIFY;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	peer_of(wsi, t->addr, sizeof(t->addr));
-	int64_t wait = login_throttle_wait(throttle, name, t->addr, srv_now());
+	int64_t wait = login_throttle_wait(throttle, name, t->addr, now_ms());
 	if (wait > 0) {
 		char v[24];
+		wait = (wait + 999) / 1000; /* Retry-After counts whole seconds */
 		snprintf(v, sizeof(v), "%lld", (long long)wait);
 		respond_header(p, "retry-after:", v);
 		roost_log_limited(ROOST_LOG_WARN, "login.throttled", t->addr,
@@ -190,7 +198,7 @@ static int login_answer(struct lws *wsi, struct pss *p, struct pw_task *t)
 		throttle = login_throttle_new(THROTTLE_CAP);
 	if (!t->ok) {
 		if (throttle)
-			login_throttle_failed(throttle, t->name, t->addr, now);
+			login_throttle_failed(throttle, t->name, t->addr, now_ms());
 		log_warn("login.failed", "name=%s peer=%s", roost_lq(t->name), t->addr);
 		return error(wsi, p, 401, "invalid_login", "wrong user name or password", NULL);
 	}

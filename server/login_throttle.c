@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Login throttling: two bounded tables (names, addresses) of failure counts.
- * A table is a plain array searched linearly: it holds at most `cap` entries
+ * Times are milliseconds. A table is a plain array searched linearly: it holds at most `cap` entries
  * (4096 in roostd), a lookup costs microseconds, and every attempt that
  * reaches the password costs an Argon2id verification anyway.
  */
@@ -53,7 +53,7 @@ void login_throttle_free(struct login_throttle *t)
 
 static int stale(const struct entry *e, int64_t now)
 {
-	return now - e->last_failure >= LOGIN_THROTTLE_FORGET_S;
+	return now - e->last_failure >= LOGIN_THROTTLE_FORGET_S * 1000;
 }
 
 static void drop(struct table *tb, size_t i)
@@ -84,7 +84,7 @@ static int64_t wait_of(const struct entry *e, int64_t now)
 	int64_t delay = extra >= 10 ? LOGIN_THROTTLE_MAX_S : (int64_t)1 << extra;
 	if (delay > LOGIN_THROTTLE_MAX_S)
 		delay = LOGIN_THROTTLE_MAX_S;
-	int64_t left = e->last_failure + delay - now;
+	int64_t left = e->last_failure + delay * 1000 - now;
 	return left > 0 ? left : 0;
 }
 

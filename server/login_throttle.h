@@ -10,8 +10,9 @@
  * flood of new names or addresses can not grow memory, nor easily push out
  * an entry that is already blocked.
  *
- * Time is a parameter (seconds): unit tests run without waiting. Not
- * thread-safe: the event loop owns it.
+ * Time is a parameter, in milliseconds of a monotonic clock (a wait of 1 s
+ * is a whole second, not "until the next second"): unit tests run without
+ * waiting. Not thread-safe: the event loop owns it.
  */
 #ifndef ROOSTD_LOGIN_THROTTLE_H
 #define ROOSTD_LOGIN_THROTTLE_H
@@ -31,13 +32,13 @@ struct login_throttle;
 struct login_throttle *login_throttle_new(size_t cap);
 void login_throttle_free(struct login_throttle *t);
 
-/* Seconds to wait before an attempt for name from addr may be checked (the
- * longer of the two waits), 0 when it may be checked now. */
+/* Milliseconds to wait before an attempt for name from addr may be checked
+ * (the longer of the two waits), 0 when it may be checked now. */
 int64_t login_throttle_wait(struct login_throttle *t, const char *name, const char *addr,
-                            int64_t now);
+                            int64_t now_ms);
 /* A failed attempt: counted for the name and for the address. */
 void login_throttle_failed(struct login_throttle *t, const char *name, const char *addr,
-                           int64_t now);
+                           int64_t now_ms);
 /* A successful login: the name's count is reset (the address's stays: an
  * attacker with one account must not clear its address by using it). */
 void login_throttle_succeeded(struct login_throttle *t, const char *name);

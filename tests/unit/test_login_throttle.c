@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of server/login_throttle.c: the doubling wait, its cap, the reset
  * on success, per-address counting and the bounded tables. Time is a
- * parameter: nothing here waits. */
+ * parameter (milliseconds): nothing here waits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,8 @@
 
 #include "login_throttle.h"
 
-#define T0 1000000
+#define T0 INT64_C(1000000000) /* milliseconds, as the throttle counts */
+#define S(x) ((int64_t)(x) * 1000)
 
 /* n failures of name from addr, each when the previous wait is over; the time after. */
 static int64_t fail_n(struct login_throttle *t, const char *name, const char *addr, int n,
@@ -35,17 +36,19 @@ static void test_five_free_then_doubling(void **st)
 		assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), 0);
 	}
 	login_throttle_failed(t, "alice", "10.0.0.1", now); /* the fifth */
-	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), 1);
-	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now + 1), 0);
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), S(1));
+	/* a whole second, to the millisecond */
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now + 999), 1);
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now + S(1)), 0);
 	/* each further failure doubles the wait: 2, 4, 8, ... */
 	int64_t want = 2;
 	for (int i = 0; i < 8; i++) {
 		now += login_throttle_wait(t, "alice", "10.0.0.1", now);
 		login_throttle_failed(t, "alice", "10.0.0.1", now);
-		assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), want);
+		assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), S(want));
 		/* partway through, what is left */
-		assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now + want / 2),
-		                 want - want / 2);
+		assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now + S(want) / 2),
+		                 S(want) - S(want) / 2);
 		want *= 2;
 	}
 	login_throttle_free(t);
@@ -56,9 +59,9 @@ static void test_cap(void **st)
 	(void)st;
 	struct login_throttle *t = login_throttle_new(16);
 	int64_t now = fail_n(t, "alice", "10.0.0.1", 40, T0);
-	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), LOGIN_THROTTLE_MAX_S);
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), S(LOGIN_THROTTLE_MAX_S));
 	now = fail_n(t, "alice", "10.0.0.1", 1000, now); /* no overflow however many */
-	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), LOGIN_THROTTLE_MAX_S);
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.1", now), S(LOGIN_THROTTLE_MAX_S));
 	login_throttle_free(t);
 }
 
@@ -72,14 +75,14 @@ static void test_success_resets_the_name(void **st)
 	now = fail_n(t, "alice", "10.0.0.2", 4, now);
 	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.3", now), 0);
 	login_throttle_failed(t, "alice", "10.0.0.3", now);
-	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.3", now), 1);
+	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.3", now), S(1));
 	/* a blocked name is free again after a success */
 	login_throttle_succeeded(t, "alice");
 	assert_int_equal(login_throttle_wait(t, "alice", "10.0.0.3", now), 0);
 	/* but an address's count is not cleared by a success of a name */
 	now = fail_n(t, "x1", "10.9.9.9", 5, now);
 	login_throttle_succeeded(t, "x1");
-	assert_int_equal(login_throttle_wait(t, "anyone", "10.9.9.9", now), 1);
+	assert_int_equal(login_throttle_wait(t, "anyone", "10.9.9.9", now), S(1));
 	login_throttle_free(t);
 }
 
@@ -94,7 +97,7 @@ static void test_per_address(void **st)
 		snprintf(name, sizeof(name), "user%d", i);
 		login_throttle_failed(t, name, "192.0.2.7", now);
 	}
-	assert_int_equal(login_throttle_wait(t, "someone-else", "192.0.2.7", now), 1);
+	assert_int_equal(login_throttle_wait(t, "someone-else", "192.0.2.7", now), S(1));
 	/* ... and nobody else is */
 	assert_int_equal(login_throttle_wait(t, "someone-else", "192.0.2.8", now), 0);
 	assert_int_equal(login_throttle_wait(t, "user0", "192.0.2.8", now), 0);
@@ -104,12 +107,12 @@ static void test_per_address(void **st)
 		snprintf(addr, sizeof(addr), "198.51.100.%d", i);
 		login_throttle_failed(t, "bob", addr, now);
 	}
-	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now), 1);
+	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now), S(1));
 	/* counts are forgotten long after the last failure */
-	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now + LOGIN_THROTTLE_FORGET_S),
+	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now + S(LOGIN_THROTTLE_FORGET_S)),
 	                 0);
-	login_throttle_failed(t, "bob", "203.0.113.1", now + LOGIN_THROTTLE_FORGET_S);
-	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now + LOGIN_THROTTLE_FORGET_S),
+	login_throttle_failed(t, "bob", "203.0.113.1", now + S(LOGIN_THROTTLE_FORGET_S));
+	assert_int_equal(login_throttle_wait(t, "bob", "203.0.113.1", now + S(LOGIN_THROTTLE_FORGET_S)),
 	                 0);
 	login_throttle_free(t);
 }
@@ -120,7 +123,7 @@ static void test_bounded(void **st)
 	struct login_throttle *t = login_throttle_new(8);
 	int64_t now = fail_n(t, "victim", "10.0.0.1", 6, T0);
 	int64_t blocked = login_throttle_wait(t, "victim", "10.0.0.99", now);
-	assert_int_equal(blocked, 2);
+	assert_int_equal(blocked, S(2));
 	/* a flood of new names from new addresses: the tables stay at their cap */
 	char name[32], addr[32];
 	for (int i = 0; i < 10000; i++) {
