@@ -422,6 +422,14 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 		struct body_restore r;
 		if (body_restore(rq->body, rq->blen, &r, rs))
 			return;
+		/* DESIGN.md, "Write-only agents": a cross-host restore is an admin's
+		 * explicit request, not an operator's (docs/dashboard.md) */
+		if (r.from_host[0] && rq->auth == AUTH_SESSION && rq->role != ROLE_ADMIN) {
+			resp_error(rs, 403, "forbidden", "from_host: a cross-host restore is for admins",
+			           "from_host");
+			body_restore_free(&r);
+			return;
+		}
 		int64_t owner = r.from_host[0] ? db_host_resolve(r.from_host) : hid;
 		char full[65] = "";
 		if (!owner) {
