@@ -25,11 +25,18 @@
 #include "users.h"
 
 #define THROTTLE_CAP 4096 /* names, and addresses, remembered */
+/* Logins of one name, or from one address, being checked at once: the
+ * throttle counts a failure when its check ends, so without this bound a
+ * burst of parallel attempts would all be checked before the first counted. */
+#define LOGINS_IN_FLIGHT 4
 
 static struct {
 	uint64_t id;
 	struct lws *wsi;
 	struct pss *p;
+	int login;                      /* a login: name and addr are its */
+	char name[USERS_NAME_MAX + 1];
+	char addr[64];
 } awaiting[PWWORKER_QUEUE_MAX];
 static size_t nawaiting;
 static uint64_t next_task_id = 1;
@@ -84,6 +91,9 @@ static int submit(struct lws *wsi, struct pss *p, struct pw_task *t)
 	awaiting[nawaiting].id = t->id;
 	awaiting[nawaiting].wsi = wsi;
 	awaiting[nawaiting].p = p;
+	awaiting[nawaiting].login = t->op == PW_VERIFY;
+	memcpy(awaiting[nawaiting].name, t->name, sizeof(t->name));
+	memcpy(awaiting[nawaiting].addr, t->addr, sizeof(t->addr));
 	nawaiting++;
 	p->pw_id = t->id;
 	return 0; /* answered when the task is done */
@@ -120,6 +130,16 @@ void api_users_forget(struct pss *p)
 	p->pw_id = 0;
 	free(p->pw_done);
 	p->pw_done = NULL;
+}
+
+/* Logins awaiting their check for this name or from this address. */
+static int in_flight(const char *name, const char *addr)
+{
+	int n = 0;
+	for (size_t i = 0; i < nawaiting; i++)
+		n += awaiting[i].login &&
+		     (!strcmp(awaiting[i].name, name) || !strcmp(awaiting[i].addr, addr));
+	return n;
 }
 
 /* A string member of o: its value and length, or NULL. */
@@ -164,6 +184,8 @@ static int login(struct lws *wsi, struct pss *p)
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	peer_of(wsi, t->addr, sizeof(t->addr));
 	int64_t wait = login_throttle_wait(throttle, name, t->addr, now_ms());
+	if (!wait && in_flight(t->name, t->addr) >= LOGINS_IN_FLIGHT)
+		wait = 1000;
 	if (wait > 0) {
 		char v[24];
 		wait = (wait + 999) / 1000; /* Retry-After counts whole seconds */
