@@ -44,6 +44,15 @@ expect_rc 2 "$ROOST" user add kim --role viewer --password-file "$TMP/nonexisten
 expect_rc 2 "$ROOST" user frobnicate
 expect_rc 0 "$ROOST" user add --help
 expect_contains "$OUT" "--role" "user --help shows the options"
+# on a terminal: asked twice, not echoed
+PTY="$PY $ROOST_SRC/tests/integration/pty_run.py"
+expect_rc 0 $PTY "Password: " tty-pass-one "Password (again): " tty-pass-one -- "$ROOST" user add tina --role viewer
+expect_contains "$OUT" "(again)" "on a terminal the password is asked twice"
+[[ $OUT != *tty-pass-one* ]] && ok "the password is not echoed" || bad "the password was echoed: $OUT"
+expect_rc 2 $PTY "Password: " tty-pass-one "Password (again): " tty-pass-two -- "$ROOST" user add tim --role viewer
+expect_contains "$OUT" "differ" "two different passwords are refused"
+login tina tty-pass-one; expect_eq "$LOGIN_CODE" 200 "the password typed on the terminal logs in"
+expect_rc 0 "$ROOST" user remove tina
 expect_rc 0 "$ROOST" user list
 expect_contains "$OUT" "otto" "user list shows the users"
 expect_contains "$OUT" "operator" "user list shows roles"
