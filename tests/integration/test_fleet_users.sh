@@ -104,6 +104,10 @@ expect_eq "$(as "$VS" - $U/v1/hosts/$HID/groups)" 200 "viewer: GET a host's grou
 expect_eq "$(as "$VS" - $U/v1/jobs)" 200 "viewer: GET /v1/jobs"
 expect_eq "$(as "$VS" - $U/v1/events)" 200 "viewer: GET /v1/events"
 expect_eq "$(as "$VS" - -m 2 $U/v1/events/stream)" 200 "viewer: the event stream"
+expect_eq "$(as "$VS" - $U/v1/fleet)" 200 "viewer: GET /v1/fleet"
+expect_eq "$(as "$VS" - "$U/v1/cron/next?expr=0+3+*+*+*&count=2")" 200 "viewer: GET /v1/cron/next"
+expect_eq "$(as "$VS" - "$U/v1/snapshots/abcdef/tree?path=/")" 404 "viewer: a snapshot's tree may be read (none here: 404)"
+expect_eq "$(as "$VS" - "$U/v1/snapshots/abcdef/file?path=/etc/passwd")" 403 "viewer: downloads refused"
 expect_eq "$(as "$VS" "$VC" -X POST -d "{\"group_id\":$GID}" $U/v1/hosts/$HID/backup)" 403 "viewer: POST backup refused"
 expect_eq "$(body 'd["error"]["code"]')" forbidden "viewer refused: code forbidden"
 expect_eq "$(as "$VS" "$VC" -X PATCH -d '{"mode":"intermittent"}' $U/v1/hosts/$HID)" 403 "viewer: PATCH host refused"
@@ -125,6 +129,7 @@ expect_eq "$(as "$OS" "$OC" -X POST -d "{\"group_id\":$GID}" $U/v1/hosts/$HID/ba
 JOB=$(body 'd["id"]')
 expect_eq "$(body 'd["status"]')" queued "the operator's backup is queued"
 expect_eq "$(as "$OS" "$OC" -X PATCH -d '{"mode":"intermittent"}' $U/v1/hosts/$HID)" 403 "operator: PATCH host refused"
+expect_eq "$(as "$OS" - "$U/v1/snapshots/abcdef/file?path=/etc/passwd")" 404 "operator: downloads allowed (no such snapshot: 404)"
 expect_eq "$(as "$OS" "$OC" -X DELETE $U/v1/hosts/$HID)" 403 "operator: DELETE host refused"
 expect_eq "$(as "$OS" "$OC" -X POST -d '{"snapshot_id":"abc","target":"/tmp/x","from_host":"h1"}' $U/v1/hosts/$HID/restore)" 403 "operator: a cross-host restore refused"
 expect_eq "$(as "$OS" "$OC" -X POST $U/v1/jobs/$JOB/cancel)" 200 "operator: cancel a job"
