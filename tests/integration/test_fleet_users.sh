@@ -204,9 +204,9 @@ sleep 2.1
 login otto operator-pass; expect_eq "$LOGIN_CODE" 200 "after the wait, the right password logs in"
 expect_rc 0 "$ROOST" host list
 
-# ---- idle expiry, unknown names: a roostd with --session-idle 3 (times are whole seconds) ----
+# ---- expiry, unknown names: a roostd with --session-idle 3 --session-ttl 6 (whole seconds) ----
 stop_server
-start_server 2 --session-idle 3
+start_server 2 --session-idle 3 --session-ttl 6
 U=$ROOST_SERVER
 login otto operator-pass; expect_eq "$LOGIN_CODE" 200 "login (idle limit 3 s)"
 OS=$SESSION
@@ -218,6 +218,16 @@ sleep 1
 expect_eq "$(as "$OS" - $U/v1/session)" 200 "... again (3 s after login in all)"
 sleep 4.2
 expect_eq "$(as "$OS" - $U/v1/session)" 401 "idle beyond --session-idle: ended"
+login otto operator-pass; expect_eq "$LOGIN_CODE" 200 "login (session limit 6 s)"
+OS=$SESSION
+expect_contains "$(grep -i '^set-cookie:' "$TMP/headers")" "Max-Age=6" "the cookie's Max-Age is --session-ttl"
+LIVE=0
+for i in 1 2 3 4 5 6 7 8 9; do
+  sleep 1
+  [[ $(as "$OS" - $U/v1/session) == 200 ]] || break
+  LIVE=$i
+done
+(( LIVE >= 3 && LIVE <= 6 )) && ok "a session in use ends at --session-ttl (live for ${LIVE} s)" || bad "a session in use lived ${LIVE} s (--session-ttl 6)"
 expect_eq "$(code -X POST -d '{"name":"nobody","password":"whatever1"}' $U/v1/login)" 401 "an unknown name: 401"
 expect_eq "$(body 'd["error"]["code"]')" invalid_login "an unknown name: invalid_login"
 T_UNKNOWN=$(curl -sk -o /dev/null -w '%{time_total}' -X POST -d '{"name":"nobody2","password":"whatever1"}' $U/v1/login)
