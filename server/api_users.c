@@ -76,14 +76,15 @@ static void set_cookie(struct pss *p, const char *token, int64_t max_age)
 static int submit(struct lws *wsi, struct pss *p, struct pw_task *t)
 {
 	t->id = next_task_id++;
-	int rc = pwworker_submit(t);
+	/* an awaiting slot is never short while the worker takes the task (there
+	 * are as many as tasks in flight); checked first all the same */
+	int rc = nawaiting < PWWORKER_QUEUE_MAX ? pwworker_submit(t) : -2;
 	if (rc == -1) { /* no worker thread (unit tests): here and now */
 		pwworker_run(t);
 		return api_users_answer(wsi, p, t);
 	}
-	if (rc < 0 || nawaiting == PWWORKER_QUEUE_MAX) {
-		if (!rc)
-			log_error("pwworker.overflow", "msg=\"more tasks than awaiting slots\"");
+	if (rc < 0) {
+		sodium_memzero(t, sizeof(*t));
 		free(t);
 		respond_header(p, "retry-after:", "1");
 		return error(wsi, p, 503, "busy", "too many logins at once: try again", NULL);
