@@ -21,10 +21,11 @@ int sessions_cookie_token(const char *cookie, char token[AUTH_TEXT_LEN + 1])
 		return 0;
 	const char *p = cookie;
 	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ';')
+		/* ';' separates cookies; ',' too, should several Cookie headers (HTTP/2
+		 * sends one per cookie) be joined that way: no cookie value has one */
+		while (*p == ' ' || *p == '\t' || *p == ';' || *p == ',')
 			p++;
-		const char *end = strchr(p, ';');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+		size_t len = strcspn(p, ";,");
 		const char *eq = memchr(p, '=', len);
 		if (eq) {
 			size_t kl = (size_t)(eq - p);

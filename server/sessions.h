@@ -28,7 +28,7 @@ struct session_info {
 };
 
 /* The value of the roost_session cookie in a Cookie header's value (several
- * cookies, spaces, quotes allowed): 1 with token filled when it is a
+ * cookies separated by ';' or ',', spaces, quotes allowed): 1 with token filled when it is a
  * well-formed token, 0 when there is no such cookie, -1 when there is one but
  * it is not a token (anything hostile). Pure. */
 int sessions_cookie_token(const char *cookie, char token[AUTH_TEXT_LEN + 1]);

@@ -42,6 +42,8 @@ static void test_cookie(void **st)
 		"x_roost_session=nope; roost_session=@",
 		"roost_sessionx=nope; roost_session=@",
 		";;; roost_session=@",
+		"a=b,roost_session=@",        /* headers joined with commas */
+		"a=b, roost_session=@, c=d",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		fill(hdr, sizeof(hdr), good[i], text);
