@@ -48,6 +48,7 @@
 #define PROTO_MAX_LIST 1000           /* paths, excludes, include, group_ids */
 #define PROTO_MAX_PATH 4096           /* one entry of paths, excludes, include */
 #define PROTO_MAX_TIMEOUT 86400       /* config timeout_s */
+#define PROTO_MAX_UPLOAD_LIMIT 10000000 /* config upload_limit_kbps (KiB/s): ~10 GiB/s */
 #define PROTO_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 enum proto_type {
@@ -192,7 +193,8 @@ struct proto_schedule {
  * config: everything the agent needs to run on its own; sent after hello
  * and on every change. Wire form:
  * {type, host_id, name, mode, groups, schedules, repository: {url, put_key},
- *  timeout_s}; name and mode are null when "", timeout_s is omitted when 0.
+ *  timeout_s, upload_limit_kbps}; name and mode are null when "", timeout_s
+ * and upload_limit_kbps are omitted when 0.
  * put_key: base64 of the put-only material (ROOST_PUT_MATERIAL_LEN bytes): it
  * writes and deduplicates but decrypts nothing. password: what servers before
  * format 2 sent instead (decoded for them; omitted when "").
@@ -213,6 +215,9 @@ struct proto_config {
 	 * put_key is then sent only if one has dedup fleet. */
 	char repo_put_key_host[256];
 	int64_t timeout_s;       /* 0 (absent) or 1..PROTO_MAX_TIMEOUT */
+	/* the host's upload limit in KiB/s, all streams together: 0 (absent or
+	 * 0 on the wire) = none, else 1..PROTO_MAX_UPLOAD_LIMIT */
+	int64_t upload_limit_kbps;
 };
 
 /* A restore's parameters; on the wire merged into job.start's top level. */

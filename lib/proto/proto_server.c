@@ -182,6 +182,15 @@ static enum roost_err dec_config(const json_t *o, struct proto_config *c,
 			                  PROTO_MAX_TIMEOUT);
 		c->timeout_s = json_integer_value(to);
 	}
+	json_t *ul = json_object_get(o, "upload_limit_kbps");
+	if (ul && !json_is_null(ul)) {
+		if (!json_is_integer(ul) || json_integer_value(ul) < 0 ||
+		    json_integer_value(ul) > PROTO_MAX_UPLOAD_LIMIT)
+			return roost_errf(eb, ROOST_EINVAL,
+			                  "upload_limit_kbps: expected 0 (none) to %d KiB/s",
+			                  PROTO_MAX_UPLOAD_LIMIT);
+		c->upload_limit_kbps = json_integer_value(ul);
+	}
 	size_t ng = json_array_size(groups), ns = json_array_size(scheds);
 	if ((ng && !(c->groups = calloc(ng, sizeof(*c->groups)))) ||
 	    (ns && !(c->schedules = calloc(ns, sizeof(*c->schedules)))))
@@ -394,6 +403,9 @@ enum roost_err proto_encode_config(const struct proto_config *c, json_t **out,
 		goto done;
 	if (c->timeout_s)
 		err = proto_put_int(o, "timeout_s", c->timeout_s, eb);
+	/* out of bounds (negative too) is refused by check_out's decoding */
+	if (!err && c->upload_limit_kbps)
+		err = proto_put_int(o, "upload_limit_kbps", c->upload_limit_kbps, eb);
 done:
 	json_decref(groups);
 	json_decref(scheds);

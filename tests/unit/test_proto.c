@@ -102,6 +102,7 @@ static void config_eq(const struct proto_config *a, const struct proto_config *b
 	assert_string_equal(a->repo_password, b->repo_password);
 	assert_string_equal(a->repo_put_key, b->repo_put_key);
 	assert_int_equal(a->timeout_s, b->timeout_s);
+	assert_int_equal(a->upload_limit_kbps, b->upload_limit_kbps);
 	assert_int_equal(a->ngroups, b->ngroups);
 	for (size_t i = 0; i < a->ngroups; i++)
 		group_eq(&a->groups[i], &b->groups[i]);
@@ -206,6 +207,7 @@ static void fill_config(struct proto_config *c)
 	snprintf(c->repo_password, sizeof(c->repo_password), "s3cret");
 	snprintf(c->repo_put_key, sizeof(c->repo_put_key), "cHV0");
 	c->timeout_s = 60;
+	c->upload_limit_kbps = 2048;
 	c->ngroups = 2;
 	c->groups = calloc(2, sizeof(*c->groups));
 	assert_non_null(c->groups);
@@ -411,10 +413,11 @@ static void test_golden_config(void **st)
 	                                        (json_int_t)11), "next_at", json_null(), "host_id",
 	                                        (json_int_t)5));
 	json_t *name = json_string("laptop"), *mode = json_string("intermittent");
-	json_t *golden = json_pack("{s:s, s:I, s:O, s:O, s:o, s:o, s:{s:s, s:s}, s:I}", "type",
+	json_t *golden = json_pack("{s:s, s:I, s:O, s:O, s:o, s:o, s:{s:s, s:s}, s:I, s:I}", "type",
 	                           "config", "host_id", (json_int_t)5, "name", name, "mode", mode,
 	                           "groups", groups, "schedules", scheds, "repository", "url",
-	                           "/v1/repo", "put_key", "cHV0", "timeout_s", (json_int_t)60);
+	                           "/v1/repo", "put_key", "cHV0", "timeout_s", (json_int_t)60,
+	                           "upload_limit_kbps", (json_int_t)2048);
 	json_decref(name);
 	json_decref(mode);
 	same_json(enc_server(&m), golden, 1);
@@ -666,6 +669,11 @@ static void test_server_rejects(void **st)
 	server_rejects(CFG ",\"mode\":\"sometimes\"}", EI, "mode");
 	server_rejects(CFG ",\"timeout_s\":0}", EI, "timeout_s");
 	server_rejects(CFG ",\"timeout_s\":\"60\"}", EI, "timeout_s");
+	server_rejects(CFG ",\"upload_limit_kbps\":-1}", EI, "upload_limit_kbps");
+	server_rejects(CFG ",\"upload_limit_kbps\":10000001}", EI, "upload_limit_kbps");
+	server_rejects(CFG ",\"upload_limit_kbps\":\"2048\"}", EI, "upload_limit_kbps");
+	server_rejects(CFG ",\"upload_limit_kbps\":1.5}", EI, "upload_limit_kbps");
+	server_rejects(CFG ",\"upload_limit_kbps\":true}", EI, "upload_limit_kbps");
 	server_rejects(CFG ",\"repository\":\"/v1/repo\"}", EI, "repository");
 	server_rejects(CFG ",\"repository\":{\"password\":7}}", EI, "repository.password");
 	server_rejects("{\"type\":\"config\",\"host_id\":5,\"schedules\":[],\"groups\":[" GRP "},"
@@ -727,6 +735,48 @@ static void test_server_rejects(void **st)
 }
 
 /* ---- what the encoders refuse or repair ---- */
+
+/* upload_limit_kbps (docs/policies.md): 0 or absent is none, the bounds are kept both ways */
+static void test_config_upload_limit(void **st)
+{
+	(void)st;
+	struct {
+		const char *json;
+		int64_t want;
+	} ok[] = {
+		{CFG "}", 0},
+		{CFG ",\"upload_limit_kbps\":null}", 0},
+		{CFG ",\"upload_limit_kbps\":0}", 0},
+		{CFG ",\"upload_limit_kbps\":1}", 1},
+		{CFG ",\"upload_limit_kbps\":10000000}", PROTO_MAX_UPLOAD_LIMIT},
+	};
+	struct roost_errbuf eb = {{0}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct proto_server_msg m;
+		if (proto_decode_server(ok[i].json, strlen(ok[i].json), &m, &eb))
+			fail_msg("%s: %s", ok[i].json, eb.msg);
+		assert_int_equal(m.config.upload_limit_kbps, ok[i].want);
+		/* the encoder omits 0 and keeps the rest */
+		json_t *o = enc_server(&m);
+		json_t *v = json_object_get(o, "upload_limit_kbps");
+		if (ok[i].want)
+			assert_int_equal(json_integer_value(v), ok[i].want);
+		else
+			assert_null(v);
+		json_decref(o);
+		proto_server_msg_release(&m);
+	}
+	struct proto_server_msg m = {.type = PROTO_CONFIG};
+	m.config.host_id = 1;
+	json_t *o = NULL;
+	m.config.upload_limit_kbps = PROTO_MAX_UPLOAD_LIMIT + 1;
+	assert_int_equal(proto_encode_server(&m, &o, &eb), ROOST_EINVAL);
+	assert_non_null(strstr(eb.msg, "upload_limit_kbps"));
+	assert_null(o);
+	m.config.upload_limit_kbps = -1;
+	assert_int_equal(proto_encode_server(&m, &o, &eb), ROOST_EINVAL);
+	assert_null(o);
+}
 
 static void test_encoders_check(void **st)
 {
@@ -834,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_golden_agent),
 		cmocka_unit_test(test_agent_rejects),
 		cmocka_unit_test(test_server_rejects),
+		cmocka_unit_test(test_config_upload_limit),
 		cmocka_unit_test(test_encoders_check),
 		cmocka_unit_test(test_entries),
 	};
