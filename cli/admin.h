@@ -33,6 +33,7 @@ struct aopts {
 	const char *events[MAXV], *format, *after; /* webhook add --event, --format; events --after */
 	int nevents, follow;
 	const char *role, *password_file; /* user add */
+	const char *upload_limit;         /* host set --upload-limit KIB */
 };
 
 struct api {

@@ -22,7 +22,9 @@
 static const char admin_usage[] =
 	"Fleet admin commands (talk to roostd):\n"
 	"  roost token create [--ttl SECONDS] [--uses N]\n"
-	"  roost host list | show HOST | set HOST --mode always-on|intermittent | remove HOST\n"
+	"  roost host list | show HOST | remove HOST\n"
+	"  roost host set HOST [--mode always-on|intermittent] [--upload-limit KIB]\n"
+	"                      (--upload-limit: KiB/s for all the host's uploads, 0: none)\n"
 	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]... [--dedup fleet|host]\n"
 	"  roost group list HOST\n"
 	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
@@ -79,6 +81,7 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
 		{"from-host", required_argument, 0, 1012},  {"dedup", required_argument, 0, 1013},
 		{"role", required_argument, 0, 1014},       {"password-file", required_argument, 0, 1015},
+		{"upload-limit", required_argument, 0, 1016},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -110,6 +113,7 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		case 1013: o->dedup = optarg; break;
 		case 1014: o->role = optarg; break;
 		case 1015: o->password_file = optarg; break;
+		case 1016: o->upload_limit = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;

@@ -4,6 +4,7 @@
  * group, schedule, backup, restore, job, snapshot (DESIGN.md, "Admin
  * client"). Plumbing and option parsing are in admin_client.c.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,8 +92,8 @@ int host_cmd(struct api *a, struct aopts *o)
 		return 0;
 	}
 	if (o->npos < 2)
-		return cli_fail(EXIT_USAGE, "usage: roost host list | show HOST | set HOST --mode M | "
-		                            "remove HOST");
+		return cli_fail(EXIT_USAGE, "usage: roost host list | show HOST | set HOST [--mode M] "
+		                            "[--upload-limit KIB] | remove HOST");
 	char *h = esc(o->pos[1]);
 	char path[600];
 	snprintf(path, sizeof(path), "/v1/hosts/%s", h);
@@ -108,6 +109,10 @@ int host_cmd(struct api *a, struct aopts *o)
 			printf("id: %lld\n", jint(r, "id"));
 			for (int i = 0; keys[i]; i++)
 				printf("%s: %s\n", keys[i], jstr(r, keys[i]));
+			if (jint(r, "upload_limit_kbps") > 0)
+				printf("upload_limit: %lld KiB/s\n", jint(r, "upload_limit_kbps"));
+			else
+				printf("upload_limit: none\n");
 			json_t *cj = json_object_get(r, "current_job_id");
 			if (json_is_integer(cj))
 				printf("current_job_id: %lld\n", (long long)json_integer_value(cj));
@@ -119,14 +124,34 @@ int host_cmd(struct api *a, struct aopts *o)
 			print_backups(r);
 		}
 	} else if (!strcmp(verb, "set")) {
-		if ((rc = need(o, 2, "host set HOST --mode always-on|intermittent")))
+		if ((rc = need(o, 2, "host set HOST [--mode always-on|intermittent] "
+		                     "[--upload-limit KIB]")))
 			return rc;
-		if (!o->mode || (strcmp(o->mode, "always-on") && strcmp(o->mode, "intermittent")))
+		if (!o->mode && !o->upload_limit)
+			return cli_fail(EXIT_USAGE, "host set: give --mode or --upload-limit");
+		if (o->mode && strcmp(o->mode, "always-on") && strcmp(o->mode, "intermittent"))
 			return cli_fail(EXIT_USAGE, "--mode: always-on or intermittent");
-		json_t *b = json_pack("{s:s}", "mode", o->mode);
+		json_t *b = json_object();
+		if (o->mode)
+			json_object_set_new(b, "mode", json_string(o->mode));
+		if (o->upload_limit) {
+			char *e;
+			errno = 0;
+			long long v = strtoll(o->upload_limit, &e, 10);
+			if (errno || e == o->upload_limit || *e || v < 0 || v > 10000000) {
+				json_decref(b);
+				return cli_fail(EXIT_USAGE, "--upload-limit: KiB/s from 0 (none) to 10000000");
+			}
+			json_object_set_new(b, "upload_limit_kbps", json_integer(v));
+		}
 		if ((rc = call(a, "PATCH", path, b, &r)))
 			return rc;
-		show(a, r, "host %s is now %s\n", jstr(r, "name"), jstr(r, "mode"));
+		if (jint(r, "upload_limit_kbps") > 0)
+			show(a, r, "host %s is now %s, uploads limited to %lld KiB/s\n", jstr(r, "name"),
+			     jstr(r, "mode"), jint(r, "upload_limit_kbps"));
+		else
+			show(a, r, "host %s is now %s, uploads not limited\n", jstr(r, "name"),
+			     jstr(r, "mode"));
 	} else if (!strcmp(verb, "remove")) {
 		if ((rc = need(o, 2, "host remove HOST")) || (rc = call(a, "DELETE", path, NULL, &r)))
 			return rc;

@@ -62,10 +62,12 @@ json_t *agents_config_msg(int64_t host_id)
 	int64_t now = srv_now();
 	char *tz = db_host_tz(host_id);
 	c.host_id = host_id;
-	sqlite3_stmt *st = db_q("SELECT name, mode FROM hosts WHERE id=?", "i", host_id);
+	sqlite3_stmt *st = db_q("SELECT name, mode, upload_limit_kbps FROM hosts WHERE id=?", "i",
+	                        host_id);
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 0));
 		snprintf(c.mode, sizeof(c.mode), "%s", sqlite3_column_text(st, 1));
+		c.upload_limit_kbps = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	size_t ng = (size_t)db_int(0, "SELECT COUNT(*) FROM source_groups WHERE host_id=?", "i",

@@ -158,7 +158,16 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 	if (!o)
 		return;
 	json_t *mode = json_object_get(o, "mode"), *name = json_object_get(o, "name");
+	json_t *ul = json_object_get(o, "upload_limit_kbps");
 	const char *m = json_string_value(mode);
+	if (ul && (!json_is_integer(ul) || json_integer_value(ul) < 0 ||
+	           json_integer_value(ul) > PROTO_MAX_UPLOAD_LIMIT)) {
+		resp_error(rs, 400, "invalid_field",
+		           "upload_limit_kbps: KiB/s between 0 (no limit) and 10000000",
+		           "upload_limit_kbps");
+		goto out;
+	}
+	int64_t limit = ul ? json_integer_value(ul) : -1;
 	if (mode && (!m || (strcmp(m, "always-on") && strcmp(m, "intermittent")))) {
 		resp_error(rs, 400, "invalid_field", "mode: always-on or intermittent", "mode");
 		goto out;
@@ -177,13 +186,15 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 			db_exec("UPDATE hosts SET mode=? WHERE id=?", "ti", m, hid);
 		if (n)
 			db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
+		if (limit >= 0)
+			db_exec("UPDATE hosts SET upload_limit_kbps=? WHERE id=?", "ii", limit, hid);
 	}
 	if (db_commit()) {
 		api_store_failed(rs, "the host's change");
 		goto out;
 	}
-	log_info("host.changed", "host=%lld mode=%s name=%s", (long long)hid, roost_lq(m),
-	         roost_lq(n));
+	log_info("host.changed", "host=%lld mode=%s name=%s upload_limit_kbps=%lld", (long long)hid,
+	         roost_lq(m), roost_lq(n), (long long)limit);
 	agents_push_config(hid);
 	api_ok(rs, 200, view_host(hid));
 out:

@@ -3,8 +3,8 @@
  * The store's connection setup and migrations. The schema follows
  * DESIGN.md: hosts, enrollment tokens, source groups, schedules and their
  * groups, jobs, pending runs (one per host and schedule), seen fires,
- * success per (schedule, group) for catch-up, and the dashboard's users and
- * sessions.
+ * success per (schedule, group) for catch-up, the dashboard's users and
+ * sessions, and the agent policies' host fields.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,6 +131,9 @@ static const char *const migrations[] = {
 	"  csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL,"
 	"  expires_at INTEGER NOT NULL);"
 	"CREATE INDEX sessions_user ON sessions (user_id);",
+	/* 6: a host's upload limit in KiB/s, 0 = none (issue 15, docs/policies.md) */
+	"ALTER TABLE hosts ADD COLUMN upload_limit_kbps INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (upload_limit_kbps BETWEEN 0 AND 10000000);",
 };
 
 int store_schema_latest(void)

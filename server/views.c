@@ -43,7 +43,8 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 json_t *view_host(int64_t host_id)
 {
 	sqlite3_stmt *st = db_qc("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
-	                        " tz, created_at FROM hosts WHERE id=?", "i", host_id);
+	                        " tz, created_at, upload_limit_kbps FROM hosts WHERE id=?", "i",
+	                        host_id);
 	json_t *h = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t cur = db_int(0, "SELECT id FROM jobs WHERE host_id=? AND status IN "
@@ -59,6 +60,9 @@ json_t *view_host(int64_t host_id)
 		              cur ? json_integer(cur) : json_null(), "overdue",
 		              catchup_overdue(host_id, now, &d, 1) > 0, "tz", col_text(st, 7),
 		              "created_at", col_time(st, 8));
+		if (h)
+			json_object_set_new(h, "upload_limit_kbps",
+			                    json_integer(sqlite3_column_int64(st, 9)));
 		struct health_verdict v;
 		json_t *detail = NULL;
 		if (h && health_of(host_id, now, &v, &detail) == 0) {
