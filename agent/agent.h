@@ -147,7 +147,8 @@ struct jobs;
 /* Opens the queue of state directory `state` and identity id (both
  * borrowed, must outlive the result): reads jobs.json, turns a job that
  * was running when the agent died into "interrupted", creates the cache
- * directory. config: the last config (repository access). NULL when out of
+ * directory. config: the last config (repository access, the upload
+ * limit). NULL when out of
  * memory. Not thread-safe (before jobs_start). */
 struct jobs *jobs_open(const char *state, const struct agent_identity *id,
                        const struct proto_config *config);
@@ -161,7 +162,8 @@ void jobs_stop(struct jobs *j);
 /* After jobs_stop (or without jobs_start). NULL is a no-op. */
 void jobs_free(struct jobs *j);
 
-/* config: repository access (copied), the host's name if not "". */
+/* config: repository access (copied), the host's name if not "", and the
+ * upload limit, which paces a running job's uploads from now on. */
 void jobs_set_config(struct jobs *j, const struct proto_config *config);
 /* Queues a job.start unless a job with its id is already known; takes
  * *start's contents either way (leaves it zeroed). A full queue fails the

@@ -31,6 +31,7 @@
 #include "roost/backend.h"
 #include "roost/http.h"
 #include "roost/log.h"
+#include "roost/ratelimit.h"
 #include "roost/repo.h"
 
 #define DONE_KEEP 20
@@ -65,6 +66,10 @@ struct jobs {
 	/* the host-dedup material: this host's own blob-id key (groups with dedup host) */
 	char repo_put_key_host[sizeof(((struct proto_config *)0)->repo_put_key_host)];
 	char name[sizeof(((struct proto_config *)0)->name)]; /* the host's name, for snapshots */
+	/* the host's upload limit (config upload_limit_kbps): every request a
+	 * job sends is paced through it, whatever thread of the engine sends
+	 * it; thread-safe itself, a new config changes its rate at once */
+	struct roost_ratelimit *rl;
 	struct roost_progress prog;
 	int prog_dirty;
 	int64_t last_progress_ms;
@@ -256,6 +261,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	if ((err = roost_http_new(j->id->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
 	    (err = roost_backend_http_open(http, j->id->url, &be, &eb)) ||
 	    (roost_backend_http_set_job(be, (long long)id), 0) ||
+	    (roost_http_set_ratelimit(http, j->rl, &j->cancel), 0) ||
 	    (err = use_host  ? roost_repo_open_put(be, hmat, hlen, &repo, &eb)
 	           : putk[0] ? roost_repo_open_put(be, material, mlen, &repo, &eb)
 	                     : roost_repo_open(be, pw, &repo, &eb)) ||
@@ -490,7 +496,8 @@ struct jobs *jobs_open(const char *state, const struct agent_identity *id,
 	const char *d = getenv("ROOST_AGENT_TEST_JOB_DELAY_MS");
 	j->test_delay_ms = d ? atoi(d) : 0;
 	j->outbox = json_array();
-	if (!j->outbox || load_jobs(j)) {
+	j->rl = roost_ratelimit_new((uint64_t)config->upload_limit_kbps * 1024, NULL);
+	if (!j->outbox || !j->rl || load_jobs(j)) {
 		jobs_free(j);
 		return NULL;
 	}
@@ -538,6 +545,7 @@ void jobs_free(struct jobs *j)
 	free(j->queue);
 	proto_job_start_release(&j->current);
 	json_decref(j->outbox);
+	roost_ratelimit_free(j->rl);
 	sodium_memzero(j->repo_password, sizeof(j->repo_password));
 	sodium_memzero(j->repo_put_key, sizeof(j->repo_put_key));
 	sodium_memzero(j->repo_put_key_host, sizeof(j->repo_put_key_host));
@@ -558,6 +566,12 @@ void jobs_set_config(struct jobs *j, const struct proto_config *config)
 	if (config->name[0])
 		snprintf(j->name, sizeof(j->name), "%s", config->name);
 	pthread_mutex_unlock(&j->mu);
+	uint64_t rate = (uint64_t)config->upload_limit_kbps * 1024;
+	if (roost_ratelimit_rate(j->rl) != rate) {
+		/* a running job's uploads take the new rate at once */
+		roost_ratelimit_set_rate(j->rl, rate);
+		log_info("agent.upload_limit", "kib_per_s=%lld", (long long)config->upload_limit_kbps);
+	}
 }
 
 void jobs_enqueue(struct jobs *j, struct proto_job_start *start)

@@ -37,6 +37,18 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
                               struct roost_errbuf *eb);
 void roost_http_free(struct roost_http *h);
 
+struct roost_ratelimit;
+/*
+ * Paces everything this client sends (request lines, headers, bodies; not
+ * TLS framing, not responses) through rl, shared with whoever else uses it:
+ * bodies go in the limiter's chunks, each when it is granted. A request
+ * whose wait is canceled by *cancel (may be NULL) fails. rl and cancel are
+ * borrowed and must outlive h; NULL rl: unpaced. Set it before the first
+ * request.
+ */
+void roost_http_set_ratelimit(struct roost_http *h, struct roost_ratelimit *rl,
+                              const volatile int *cancel);
+
 /*
  * One request. path starts with '/'; headers is NULL or a NULL-terminated
  * list of "Name: value" lines; body may be NULL. Any HTTP status is a

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "roost/http.h"
+#include "roost/ratelimit.h"
 
 #define POOL_MAX 8
 #define HDR_MAX (64 * 1024)
@@ -43,6 +44,8 @@ struct roost_http {
 	pthread_mutex_t mu;
 	struct conn pool[POOL_MAX];
 	int npool;
+	struct roost_ratelimit *rl;  /* NULL: unpaced; borrowed */
+	const volatile int *cancel;  /* ends a paced wait; borrowed */
 };
 
 int roost_fingerprint_normalize(const char *in, char out[65])
@@ -288,6 +291,13 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
 	return ROOST_OK;
 }
 
+void roost_http_set_ratelimit(struct roost_http *h, struct roost_ratelimit *rl,
+                              const volatile int *cancel)
+{
+	h->rl = rl;
+	h->cancel = cancel;
+}
+
 void roost_http_free(struct roost_http *h)
 {
 	if (!h)
@@ -388,6 +398,23 @@ static int ssl_write_all(SSL *ssl, const void *buf, size_t len)
 	return 0;
 }
 
+/* ssl_write_all through h's limiter, one grant at a time: a big body goes
+ * out as the rate allows instead of in one burst. */
+static int paced_write_all(struct roost_http *h, SSL *ssl, const void *buf, size_t len)
+{
+	if (!h->rl)
+		return ssl_write_all(ssl, buf, len);
+	const uint8_t *p = buf;
+	while (len > 0) {
+		size_t g = roost_ratelimit_take(h->rl, len, h->cancel);
+		if (!g || ssl_write_all(ssl, p, g))
+			return -1;
+		p += g;
+		len -= g;
+	}
+	return 0;
+}
+
 static int grow(uint8_t **body, size_t *cap, size_t need, size_t max)
 {
 	if (need > max)
@@ -430,8 +457,8 @@ static enum roost_err do_one(struct roost_http *h, struct conn *c, int reused,
 	    strcmp(method, "PATCH") == 0)
 		n += snprintf(req + n, hcap - (size_t)n, "Content-Length: %zu\r\n", blen);
 	n += snprintf(req + n, hcap - (size_t)n, "\r\n");
-	int wfail = ssl_write_all(c->ssl, req, (size_t)n) ||
-	            (blen && ssl_write_all(c->ssl, body, blen));
+	int wfail = paced_write_all(h, c->ssl, req, (size_t)n) ||
+	            (blen && paced_write_all(h, c->ssl, body, blen));
 	free(req);
 	struct rd *r = malloc(sizeof(*r));
 	if (!r)
