@@ -39,12 +39,12 @@ void roost_http_free(struct roost_http *h);
 
 struct roost_ratelimit;
 /*
- * Paces everything this client sends (request lines, headers, bodies; not
- * TLS framing, not responses) through rl, shared with whoever else uses it:
- * bodies go in the limiter's chunks, each when it is granted. A request
- * whose wait is canceled by *cancel (may be NULL) fails. rl and cancel are
- * borrowed and must outlive h; NULL rl: unpaced. Set it before the first
- * request.
+ * Paces this client's uploads through rl, shared with whoever else uses it:
+ * every request with a body, its request line, headers and body (not TLS
+ * framing, not responses; requests without a body are not paced). Bodies
+ * go in the limiter's grants, each when it is granted. A request whose wait
+ * is canceled by *cancel (may be NULL) fails. rl and cancel are borrowed
+ * and must outlive h; NULL rl: unpaced. Set it before the first request.
  */
 void roost_http_set_ratelimit(struct roost_http *h, struct roost_ratelimit *rl,
                               const volatile int *cancel);

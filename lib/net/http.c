@@ -398,11 +398,12 @@ static int ssl_write_all(SSL *ssl, const void *buf, size_t len)
 	return 0;
 }
 
-/* ssl_write_all through h's limiter, one grant at a time: a big body goes
- * out as the rate allows instead of in one burst. */
-static int paced_write_all(struct roost_http *h, SSL *ssl, const void *buf, size_t len)
+/* ssl_write_all through h's limiter when paced, one grant at a time: a big
+ * body goes out as the rate allows instead of in one burst. */
+static int paced_write_all(struct roost_http *h, int paced, SSL *ssl, const void *buf,
+                           size_t len)
 {
-	if (!h->rl)
+	if (!h->rl || !paced)
 		return ssl_write_all(ssl, buf, len);
 	const uint8_t *p = buf;
 	while (len > 0) {
@@ -457,8 +458,9 @@ static enum roost_err do_one(struct roost_http *h, struct conn *c, int reused,
 	    strcmp(method, "PATCH") == 0)
 		n += snprintf(req + n, hcap - (size_t)n, "Content-Length: %zu\r\n", blen);
 	n += snprintf(req + n, hcap - (size_t)n, "\r\n");
-	int wfail = paced_write_all(h, c->ssl, req, (size_t)n) ||
-	            (blen && paced_write_all(h, c->ssl, body, blen));
+	/* uploads are paced: a request with a body, its head included */
+	int wfail = paced_write_all(h, blen > 0, c->ssl, req, (size_t)n) ||
+	            (blen && paced_write_all(h, 1, c->ssl, body, blen));
 	free(req);
 	struct rd *r = malloc(sizeof(*r));
 	if (!r)
