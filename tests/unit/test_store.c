@@ -118,6 +118,13 @@ static void test_constraints_and_cascades(void **st)
 	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO schedules (host_id, name, cron) "
 	                                         "VALUES (999, 'orphan', '* * * * *')",
 	                                  NULL, NULL, NULL), SQLITE_OK);
+	/* a host's upload limit: 0 (none) unless set, KiB/s within bounds */
+	assert_int_equal(scalar(s, "SELECT upload_limit_kbps FROM hosts WHERE id = 10"), 0);
+	exec_ok(s, "UPDATE hosts SET upload_limit_kbps = 10000000 WHERE id = 10");
+	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = -1 WHERE id = 10",
+	                                  NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = 10000001 "
+	                                         "WHERE id = 10", NULL, NULL, NULL), SQLITE_OK);
 	/* removing the host removes everything that hangs off it */
 	exec_ok(s, "DELETE FROM hosts WHERE id = 10");
 	assert_int_equal(scalar(s, "SELECT (SELECT count(*) FROM source_groups) + (SELECT count(*) "
