@@ -6,10 +6,11 @@
  * stream that asks more often gains nothing.
  *
  * A stream asks for the bytes it wants to send; it is granted at most one
- * chunk (roost_ratelimit_chunk: about 1/32 s of the rate), reserves it, and
- * may send it once the bucket's allowance reaches the end of its
- * reservation. The bucket holds at most 1/8 s of the rate (the burst after
- * an idle time). The rate may change at any moment: bytes already reserved
+ * chunk (roost_ratelimit_chunk: about 1/32 s of the rate, 256 B to 64 KiB),
+ * reserves it, and may send it once the bucket's allowance reaches the end
+ * of its reservation. The bucket holds 1/8 s of the rate, at least one
+ * chunk (the burst after an idle time; at most 1/4 s of any rate from
+ * 1 KiB/s). The rate may change at any moment: bytes already reserved
  * and still waiting go at the new rate. Rate 0 means unlimited: every
  * request is granted whole, at once, and waiting streams are released.
  *
