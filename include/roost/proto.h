@@ -49,6 +49,9 @@
 #define PROTO_MAX_PATH 4096           /* one entry of paths, excludes, include */
 #define PROTO_MAX_TIMEOUT 86400       /* config timeout_s */
 #define PROTO_MAX_UPLOAD_LIMIT 10000000 /* config upload_limit_kbps (KiB/s): ~10 GiB/s */
+#define PROTO_MAX_HOOK 4096           /* a group's pre_hook, post_hook (bytes) */
+#define PROTO_MAX_HOOK_TIMEOUT 86400  /* a group's hook_timeout_s */
+#define PROTO_HOOK_TIMEOUT_DEFAULT 600
 #define PROTO_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 enum proto_type {
@@ -175,6 +178,12 @@ struct proto_group {
 	char **excludes;
 	size_t nexcludes; /* <= PROTO_MAX_LIST */
 	int dedup_host;   /* "dedup": "host" (a per-host blob-id key); absent or "fleet": 0 */
+	/* shell commands the agent runs around the group's backups (docs/policies.md);
+	 * "" none (omitted on the wire); at most PROTO_MAX_HOOK bytes, no NUL */
+	char pre_hook[PROTO_MAX_HOOK + 1], post_hook[PROTO_MAX_HOOK + 1];
+	/* 1..PROTO_MAX_HOOK_TIMEOUT; 0 on the wire (absent) means the default,
+	 * PROTO_HOOK_TIMEOUT_DEFAULT, which the decoder fills in */
+	int64_t hook_timeout_s;
 };
 
 /* A schedule as the agent evaluates it: in config.schedules[]. */
@@ -229,8 +238,9 @@ struct proto_restore {
 };
 
 /*
- * job.start: {type, job_id, kind, [group], [snapshot_id, target, include],
- * trigger}. group is sent when has_group (a backup whose group still
+ * job.start: {type, job_id, kind, [group], [schedule], [snapshot_id, target,
+ * include], trigger}. schedule: the name of the schedule that made the job
+ * (for a hook's ROOST_SCHEDULE), omitted when "". group is sent when has_group (a backup whose group still
  * exists), the restore fields when has_restore (the decoder sets it when
  * any of them is present, and then wants snapshot_id and target).
  */
@@ -238,6 +248,7 @@ struct proto_job_start {
 	int64_t job_id;  /* > 0 */
 	char kind[16];   /* "backup" or "restore" today; other kinds decode, the agent fails them */
 	char trigger[16]; /* "schedule", "pending", "catchup", "manual"; omitted when "" */
+	char schedule[256]; /* the schedule's name, "" when none */
 	int has_group;
 	struct proto_group group;
 	int has_restore;

@@ -92,6 +92,22 @@ static enum roost_err dec_group(const json_t *o, struct proto_group *g, struct r
 		return err ? err : roost_errf(eb, ROOST_EINVAL, "dedup: expected host or fleet");
 	}
 	g->dedup_host = !strcmp(dedup, "host");
+	if ((err = proto_get_str(o, "pre_hook", 0, g->pre_hook, sizeof(g->pre_hook), eb)) ||
+	    (err = proto_get_str(o, "post_hook", 0, g->post_hook, sizeof(g->post_hook), eb))) {
+		proto_group_release(g);
+		return err;
+	}
+	g->hook_timeout_s = PROTO_HOOK_TIMEOUT_DEFAULT;
+	json_t *to = json_object_get(o, "hook_timeout_s");
+	if (to && !json_is_null(to)) {
+		if (!json_is_integer(to) || json_integer_value(to) < 1 ||
+		    json_integer_value(to) > PROTO_MAX_HOOK_TIMEOUT) {
+			proto_group_release(g);
+			return roost_errf(eb, ROOST_EINVAL, "hook_timeout_s: expected 1 to %d seconds",
+			                  PROTO_MAX_HOOK_TIMEOUT);
+		}
+		g->hook_timeout_s = json_integer_value(to);
+	}
 	return ROOST_OK;
 }
 
@@ -220,7 +236,8 @@ static enum roost_err dec_job_start(const json_t *o, struct proto_job_start *s,
 	enum roost_err err;
 	if ((err = proto_get_id(o, "job_id", &s->job_id, eb)) ||
 	    (err = proto_get_str(o, "kind", 1, s->kind, sizeof(s->kind), eb)) ||
-	    (err = proto_get_str(o, "trigger", 0, s->trigger, sizeof(s->trigger), eb)))
+	    (err = proto_get_str(o, "trigger", 0, s->trigger, sizeof(s->trigger), eb)) ||
+	    (err = proto_get_str(o, "schedule", 0, s->schedule, sizeof(s->schedule), eb)))
 		return err;
 	if (!s->kind[0])
 		return roost_errf(eb, ROOST_EINVAL, "kind: empty");
@@ -303,7 +320,11 @@ static enum roost_err put_group(json_t *o, const struct proto_group *g, struct r
 	    (err = proto_put_str_or_null(o, "name", g->name, eb)) ||
 	    (err = proto_put_strv(o, "paths", g->paths, g->npaths, eb)) ||
 	    (err = proto_put_strv(o, "excludes", g->excludes, g->nexcludes, eb)) ||
-	    (g->dedup_host && (err = proto_put_str(o, "dedup", "host", eb))))
+	    (g->dedup_host && (err = proto_put_str(o, "dedup", "host", eb))) ||
+	    (g->pre_hook[0] && (err = proto_put_str(o, "pre_hook", g->pre_hook, eb))) ||
+	    (g->post_hook[0] && (err = proto_put_str(o, "post_hook", g->post_hook, eb))) ||
+	    (g->hook_timeout_s && g->hook_timeout_s != PROTO_HOOK_TIMEOUT_DEFAULT &&
+	     (err = proto_put_int(o, "hook_timeout_s", g->hook_timeout_s, eb))))
 		return err;
 	return proto_put_int(o, "host_id", g->host_id, eb);
 }
@@ -435,6 +456,8 @@ enum roost_err proto_encode_job_start(const struct proto_job_start *s, json_t **
 		    (err = proto_put_strv(o, "include", r->include, r->ninclude, eb)))
 			goto done;
 	}
+	if (s->schedule[0] && (err = proto_put_str(o, "schedule", s->schedule, eb)))
+		goto done;
 	if (s->trigger[0])
 		err = proto_put_str(o, "trigger", s->trigger, eb);
 done:

@@ -78,6 +78,11 @@ static void group_eq(const struct proto_group *a, const struct proto_group *b)
 	assert_string_equal(a->name, b->name);
 	strv_eq(a->paths, a->npaths, b->paths, b->npaths);
 	strv_eq(a->excludes, a->nexcludes, b->excludes, b->nexcludes);
+	assert_string_equal(a->pre_hook, b->pre_hook);
+	assert_string_equal(a->post_hook, b->post_hook);
+	/* absent on the wire is the default */
+	assert_int_equal(a->hook_timeout_s ? a->hook_timeout_s : PROTO_HOOK_TIMEOUT_DEFAULT,
+	                 b->hook_timeout_s);
 }
 
 static void schedule_eq(const struct proto_schedule *a, const struct proto_schedule *b)
@@ -116,6 +121,7 @@ static void start_eq(const struct proto_job_start *a, const struct proto_job_sta
 	assert_int_equal(a->job_id, b->job_id);
 	assert_string_equal(a->kind, b->kind);
 	assert_string_equal(a->trigger, b->trigger);
+	assert_string_equal(a->schedule, b->schedule);
 	assert_int_equal(a->has_group, b->has_group);
 	if (a->has_group)
 		group_eq(&a->group, &b->group);
@@ -588,6 +594,7 @@ static void server_rejects(const char *json, enum roost_err want, const char *fi
 #define ER ROOST_ERANGE
 #define CFG "{\"type\":\"config\",\"host_id\":5,\"groups\":[],\"schedules\":[]"
 #define GRP "{\"id\":1,\"name\":\"g\",\"paths\":[\"/a\"],\"host_id\":5"
+#define CFG_G "{\"type\":\"config\",\"host_id\":5,\"schedules\":[],\"groups\":["
 #define SCH "{\"id\":1,\"name\":\"s\",\"cron\":\"* * * * *\",\"enabled\":true,\"host_id\":5"
 
 static char *big_array(const char *head, const char *item, int n, const char *tail)
@@ -732,6 +739,73 @@ static void test_server_rejects(void **st)
 	assert_int_equal(proto_decode_server(nogroup, strlen(nogroup), &m, &eb), ROOST_OK);
 	assert_int_equal(m.start.has_group, 0);
 	proto_server_msg_release(&m);
+}
+
+/* ---- a group's hooks (docs/policies.md) ---- */
+
+static void test_group_hooks(void **st)
+{
+	(void)st;
+	struct proto_server_msg in = {0}, out;
+	in.type = PROTO_JOB_START;
+	in.start.job_id = 90;
+	snprintf(in.start.kind, sizeof(in.start.kind), "backup");
+	snprintf(in.start.schedule, sizeof(in.start.schedule), "nightly");
+	in.start.has_group = 1;
+	fill_group(&in.start.group, 11, 1);
+	struct proto_group *g = &in.start.group;
+	/* the longest hook there may be */
+	memset(g->pre_hook, 'x', PROTO_MAX_HOOK);
+	g->pre_hook[PROTO_MAX_HOOK] = 0;
+	snprintf(g->post_hook, sizeof(g->post_hook), "echo \"$ROOST_STATUS\" >>/tmp/x");
+	g->hook_timeout_s = PROTO_MAX_HOOK_TIMEOUT;
+	json_t *o = enc_server(&in);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "group"),
+	                                                    "hook_timeout_s")), PROTO_MAX_HOOK_TIMEOUT);
+	assert_string_equal(json_string_value(json_object_get(o, "schedule")), "nightly");
+	wire_server(o, &out);
+	start_eq(&in.start, &out.start);
+	proto_server_msg_release(&out);
+
+	/* none: nothing on the wire, and the default timeout when decoded */
+	g->pre_hook[0] = g->post_hook[0] = 0;
+	g->hook_timeout_s = 0;
+	in.start.schedule[0] = 0;
+	o = enc_server(&in);
+	json_t *jg = json_object_get(o, "group");
+	assert_null(json_object_get(jg, "pre_hook"));
+	assert_null(json_object_get(jg, "post_hook"));
+	assert_null(json_object_get(jg, "hook_timeout_s"));
+	assert_null(json_object_get(o, "schedule"));
+	wire_server(o, &out);
+	assert_int_equal(out.start.group.hook_timeout_s, PROTO_HOOK_TIMEOUT_DEFAULT);
+	assert_string_equal(out.start.group.pre_hook, "");
+	proto_server_msg_release(&out);
+
+	/* the encoder refuses what the decoder would */
+	struct roost_errbuf eb = {{0}};
+	g->hook_timeout_s = PROTO_MAX_HOOK_TIMEOUT + 1;
+	o = (json_t *)1;
+	assert_int_equal(proto_encode_server(&in, &o, &eb), ROOST_EINVAL);
+	assert_null(o);
+	assert_non_null(strstr(eb.msg, "hook_timeout_s"));
+	proto_server_msg_release(&in);
+
+	server_rejects(CFG_G GRP ",\"hook_timeout_s\":0}]}", EI, "groups[0].hook_timeout_s");
+	server_rejects(CFG_G GRP ",\"hook_timeout_s\":86401}]}", EI, "groups[0].hook_timeout_s");
+	server_rejects(CFG_G GRP ",\"hook_timeout_s\":\"60\"}]}", EI, "groups[0].hook_timeout_s");
+	server_rejects(CFG_G GRP ",\"pre_hook\":7}]}", EI, "groups[0].pre_hook");
+	server_rejects(CFG_G GRP ",\"post_hook\":[\"a\"]}]}", EI, "groups[0].post_hook");
+	char x[PROTO_MAX_HOOK + 2], *s;
+	memset(x, 'x', PROTO_MAX_HOOK + 1);
+	x[PROTO_MAX_HOOK + 1] = 0;
+	size_t cap = sizeof(x) + 200;
+	assert_non_null(s = malloc(cap));
+	snprintf(s, cap, CFG_G GRP ",\"pre_hook\":\"%s\"}]}", x);
+	server_rejects(s, EI, "groups[0].pre_hook");
+	free(s);
+	server_rejects("{\"type\":\"job.start\",\"job_id\":1,\"kind\":\"backup\",\"schedule\":3}",
+	               EI, "schedule");
 }
 
 /* ---- what the encoders refuse or repair ---- */
@@ -885,6 +959,7 @@ int main(void)
 		cmocka_unit_test(test_agent_rejects),
 		cmocka_unit_test(test_server_rejects),
 		cmocka_unit_test(test_config_upload_limit),
+		cmocka_unit_test(test_group_hooks),
 		cmocka_unit_test(test_encoders_check),
 		cmocka_unit_test(test_entries),
 	};
