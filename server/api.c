@@ -219,9 +219,11 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 	int created = !gid;
 	if (db_begin() == 0) {
 		if (created) {
-			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes, dedup) "
-			        "VALUES (?, ?, ?, ?, ?)", "itt" "tt", hid, g.name, paths, ex ? ex : "[]",
-			        g.dedup[0] ? g.dedup : "fleet");
+			db_exec("INSERT INTO source_groups (host_id, name, paths, excludes, dedup, "
+			        "pre_hook, post_hook, hook_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			        "itt" "tt" "tti", hid, g.name, paths, ex ? ex : "[]",
+			        g.dedup[0] ? g.dedup : "fleet", g.pre_hook, g.post_hook,
+			        (int64_t)(g.hook_timeout_s ? g.hook_timeout_s : 600));
 			gid = sqlite3_last_insert_rowid(g_srv->st->db);
 		} else {
 			if (g.has_name)
@@ -232,6 +234,15 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 				db_exec("UPDATE source_groups SET excludes=? WHERE id=?", "ti", ex, gid);
 			if (g.dedup[0])
 				db_exec("UPDATE source_groups SET dedup=? WHERE id=?", "ti", g.dedup, gid);
+			if (g.has_pre_hook)
+				db_exec("UPDATE source_groups SET pre_hook=? WHERE id=?", "ti", g.pre_hook,
+				        gid);
+			if (g.has_post_hook)
+				db_exec("UPDATE source_groups SET post_hook=? WHERE id=?", "ti", g.post_hook,
+				        gid);
+			if (g.hook_timeout_s)
+				db_exec("UPDATE source_groups SET hook_timeout_s=? WHERE id=?", "ii",
+				        (int64_t)g.hook_timeout_s, gid);
 		}
 	}
 	if (db_commit()) {

@@ -131,6 +131,21 @@ int body_group(const char *b, size_t n, int partial, struct body_group *g, struc
 		bad(rs, "dedup", "expected \"fleet\" or \"host\"");
 		goto out;
 	}
+	if ((k = str_field(o, "pre_hook", g->pre_hook, sizeof(g->pre_hook), 0, rs)) < 0)
+		goto out;
+	g->has_pre_hook = k;
+	if ((k = str_field(o, "post_hook", g->post_hook, sizeof(g->post_hook), 0, rs)) < 0)
+		goto out;
+	g->has_post_hook = k;
+	json_t *to = json_object_get(o, "hook_timeout_s");
+	if (to) {
+		if (!json_is_integer(to) || json_integer_value(to) < 1 ||
+		    json_integer_value(to) > 86400) {
+			bad(rs, "hook_timeout_s", "expected 1 to 86400 seconds");
+			goto out;
+		}
+		g->hook_timeout_s = (int)json_integer_value(to);
+	}
 	if (!partial && !g->has_name) {
 		bad(rs, "name", "missing");
 		goto out;

@@ -277,14 +277,17 @@ static int strv_from_json(const char *text, char ***v, size_t *n)
 
 int db_group_load(int64_t group_id, struct proto_group *g)
 {
-	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id, dedup FROM source_groups "
-	                        "WHERE id=?", "i", group_id);
+	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id, dedup, pre_hook, post_hook, "
+	                        "hook_timeout_s FROM source_groups WHERE id=?", "i", group_id);
 	int rc = -1;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		g->id = group_id;
 		g->host_id = sqlite3_column_int64(st, 3);
 		g->dedup_host = !strcmp((const char *)sqlite3_column_text(st, 4), "host");
 		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 0));
+		snprintf(g->pre_hook, sizeof(g->pre_hook), "%s", sqlite3_column_text(st, 5));
+		snprintf(g->post_hook, sizeof(g->post_hook), "%s", sqlite3_column_text(st, 6));
+		g->hook_timeout_s = sqlite3_column_int64(st, 7);
 		rc = strv_from_json((const char *)sqlite3_column_text(st, 1), &g->paths, &g->npaths) ||
 		     strv_from_json((const char *)sqlite3_column_text(st, 2), &g->excludes,
 		                    &g->nexcludes) ? -1 : 0;

@@ -26,13 +26,16 @@ static json_t *start_message(int64_t job_id)
 	memset(&m, 0, sizeof(m));
 	json_t *out = NULL, *p = NULL;
 	struct roost_errbuf eb = {{0}};
-	sqlite3_stmt *st = db_q("SELECT kind, trigger, params, group_id FROM jobs WHERE id=?", "i",
+	sqlite3_stmt *st = db_q("SELECT j.kind, j.trigger, j.params, j.group_id, s.name FROM jobs j "
+	                        "LEFT JOIN schedules s ON s.id = j.schedule_id WHERE j.id=?", "i",
 	                        job_id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW)
 		goto done;
 	m.job_id = job_id;
 	snprintf(m.kind, sizeof(m.kind), "%s", sqlite3_column_text(st, 0));
 	snprintf(m.trigger, sizeof(m.trigger), "%s", sqlite3_column_text(st, 1));
+	if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+		snprintf(m.schedule, sizeof(m.schedule), "%s", sqlite3_column_text(st, 4));
 	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
 		m.has_group = db_group_load(sqlite3_column_int64(st, 3), &m.group) == 0;
 	const char *params = (const char *)sqlite3_column_text(st, 2);

@@ -386,6 +386,10 @@ struct body_group {
 	json_t *paths, *excludes; /* arrays of strings (owned) */
 	int has_name, has_paths, has_excludes;
 	char dedup[8]; /* "fleet", "host" or "" (absent) */
+	/* hooks: "" clears one; has_* when present; hook_timeout_s 0 when absent */
+	char pre_hook[4097], post_hook[4097];
+	int has_pre_hook, has_post_hook;
+	int hook_timeout_s;
 };
 struct body_schedule {
 	char name[129];

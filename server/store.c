@@ -134,6 +134,12 @@ static const char *const migrations[] = {
 	/* 6: a host's upload limit in KiB/s, 0 = none (issue 15, docs/policies.md) */
 	"ALTER TABLE hosts ADD COLUMN upload_limit_kbps INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (upload_limit_kbps BETWEEN 0 AND 10000000);",
+	/* 7: a group's hooks (issue 15, docs/policies.md): shell commands the agent runs
+	 * before and after the group's backups, and how long each may take */
+	"ALTER TABLE source_groups ADD COLUMN pre_hook TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE source_groups ADD COLUMN post_hook TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE source_groups ADD COLUMN hook_timeout_s INTEGER NOT NULL DEFAULT 600"
+	"  CHECK (hook_timeout_s BETWEEN 1 AND 86400);",
 };
 
 int store_schema_latest(void)

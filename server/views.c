@@ -78,14 +78,16 @@ json_t *view_host(int64_t host_id)
 json_t *view_group(int64_t group_id)
 {
 	sqlite3_stmt *st =
-		db_q("SELECT id, name, paths, excludes, host_id, dedup FROM source_groups WHERE id=?",
-		     "i", group_id);
+		db_q("SELECT id, name, paths, excludes, host_id, dedup, pre_hook, post_hook, "
+		     "hook_timeout_s FROM source_groups WHERE id=?", "i", group_id);
 	json_t *g = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
-		g = json_pack("{s:I, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)group_id, "name",
-		              col_text(st, 1), "paths", col_json(st, 2), "excludes", col_json(st, 3),
-		              "host_id", (json_int_t)sqlite3_column_int64(st, 4), "dedup",
-		              col_text(st, 5));
+		g = json_pack("{s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I}", "id",
+		              (json_int_t)group_id, "name", col_text(st, 1), "paths", col_json(st, 2),
+		              "excludes", col_json(st, 3), "host_id",
+		              (json_int_t)sqlite3_column_int64(st, 4), "dedup", col_text(st, 5),
+		              "pre_hook", col_text(st, 6), "post_hook", col_text(st, 7),
+		              "hook_timeout_s", (json_int_t)sqlite3_column_int64(st, 8));
 	sqlite3_finalize(st);
 	return g;
 }
