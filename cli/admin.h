@@ -34,6 +34,7 @@ struct aopts {
 	int nevents, follow;
 	const char *role, *password_file; /* user add */
 	const char *upload_limit;         /* host set --upload-limit KIB */
+	const char *pre_hook, *post_hook, *hook_timeout; /* group add|set; "" clears a hook */
 };
 
 struct api {

@@ -26,6 +26,11 @@ static const char admin_usage[] =
 	"  roost host set HOST [--mode always-on|intermittent] [--upload-limit KIB]\n"
 	"                      (--upload-limit: KiB/s for all the host's uploads, 0: none)\n"
 	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]... [--dedup fleet|host]\n"
+	"                  [--pre-hook CMD] [--post-hook CMD] [--hook-timeout SECONDS]\n"
+	"  roost group set HOST NAME [--path P]... [--exclude GLOB]... [--dedup fleet|host]\n"
+	"                  [--pre-hook CMD] [--post-hook CMD] [--hook-timeout SECONDS]\n"
+	"                  (--pre-hook '' removes a hook; hooks run only on agents enrolled\n"
+	"                  with --allow-hooks)\n"
 	"  roost group list HOST\n"
 	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
 	"                     [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
@@ -82,6 +87,8 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		{"from-host", required_argument, 0, 1012},  {"dedup", required_argument, 0, 1013},
 		{"role", required_argument, 0, 1014},       {"password-file", required_argument, 0, 1015},
 		{"upload-limit", required_argument, 0, 1016},
+		{"pre-hook", required_argument, 0, 1030},   {"post-hook", required_argument, 0, 1031},
+		{"hook-timeout", required_argument, 0, 1032},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -114,6 +121,9 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		case 1014: o->role = optarg; break;
 		case 1015: o->password_file = optarg; break;
 		case 1016: o->upload_limit = optarg; break;
+		case 1030: o->pre_hook = optarg; break;
+		case 1031: o->post_hook = optarg; break;
+		case 1032: o->hook_timeout = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;

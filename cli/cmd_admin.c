@@ -163,6 +163,23 @@ int host_cmd(struct api *a, struct aopts *o)
 	return 0;
 }
 
+/* The hook options into b; 0, or a usage error. */
+static int hook_fields(const struct aopts *o, json_t *b, const char *cmd)
+{
+	if (o->pre_hook)
+		json_object_set_new(b, "pre_hook", json_string(o->pre_hook));
+	if (o->post_hook)
+		json_object_set_new(b, "post_hook", json_string(o->post_hook));
+	if (o->hook_timeout) {
+		char *e;
+		long long s = strtoll(o->hook_timeout, &e, 10);
+		if (e == o->hook_timeout || *e || s < 1 || s > 86400)
+			return cli_fail(EXIT_USAGE, "%s: --hook-timeout is 1 to 86400 seconds", cmd);
+		json_object_set_new(b, "hook_timeout_s", json_integer(s));
+	}
+	return 0;
+}
+
 int group_cmd(struct api *a, struct aopts *o)
 {
 	const char *verb = o->npos ? o->pos[0] : "";
@@ -176,7 +193,8 @@ int group_cmd(struct api *a, struct aopts *o)
 	}
 	if (!strcmp(verb, "add")) {
 		if ((rc = need(o, 3, "group add HOST NAME --path P [--path P]... [--exclude GLOB]... "
-		                     "[--dedup fleet|host]")))
+		                     "[--dedup fleet|host] [--pre-hook CMD] [--post-hook CMD] "
+		                     "[--hook-timeout SECONDS]")))
 			return rc;
 		if (!o->npaths)
 			return cli_fail(EXIT_USAGE, "group add: at least one --path");
@@ -187,9 +205,47 @@ int group_cmd(struct api *a, struct aopts *o)
 		                      strarr(o->excludes, o->nexcludes));
 		if (o->dedup)
 			json_object_set_new(b, "dedup", json_string(o->dedup));
+		if ((rc = hook_fields(o, b, "group add"))) {
+			json_decref(b);
+			return rc;
+		}
 		if ((rc = call(a, "POST", path, b, &r)))
 			return rc;
 		show(a, r, "group %s created (id %lld)\n", jstr(r, "name"), jint(r, "id"));
+	} else if (!strcmp(verb, "set")) {
+		if ((rc = need(o, 3, "group set HOST NAME [--path P]... [--exclude GLOB]... "
+		                     "[--dedup fleet|host] [--pre-hook CMD] [--post-hook CMD] "
+		                     "[--hook-timeout SECONDS]")))
+			return rc;
+		if (o->dedup && strcmp(o->dedup, "fleet") && strcmp(o->dedup, "host"))
+			return cli_fail(EXIT_USAGE, "group set: --dedup is fleet or host");
+		json_t *b = json_object();
+		if (o->npaths)
+			json_object_set_new(b, "paths", strarr(o->paths, o->npaths));
+		if (o->nexcludes)
+			json_object_set_new(b, "excludes", strarr(o->excludes, o->nexcludes));
+		if (o->dedup)
+			json_object_set_new(b, "dedup", json_string(o->dedup));
+		if ((rc = hook_fields(o, b, "group set"))) {
+			json_decref(b);
+			return rc;
+		}
+		if (!json_object_size(b)) {
+			json_decref(b);
+			return cli_fail(EXIT_USAGE, "group set: nothing to change (give --path, --exclude, "
+			                            "--dedup, --pre-hook, --post-hook or --hook-timeout)");
+		}
+		long long id;
+		if ((rc = find_named(a, path, o->pos[2], "group", &id))) {
+			json_decref(b);
+			return rc;
+		}
+		char gp[700];
+		snprintf(gp, sizeof(gp), "%s/%lld", path, id);
+		if ((rc = call(a, "PATCH", gp, b, &r)))
+			return rc;
+		show(a, r, "group %s saved (hook timeout %lld s)\n", jstr(r, "name"),
+		     jint(r, "hook_timeout_s"));
 	} else if (!strcmp(verb, "list")) {
 		if ((rc = need(o, 2, "group list HOST")) || (rc = call(a, "GET", path, NULL, &r)))
 			return rc;
@@ -207,11 +263,14 @@ int group_cmd(struct api *a, struct aopts *o)
 					printf(" !%s", json_string_value(p));
 				if (!strcmp(jstr(g, "dedup"), "host"))
 					printf(" (dedup host)");
+				if (*jstr(g, "pre_hook") || *jstr(g, "post_hook"))
+					printf(" (hooks:%s%s, timeout %lld s)", *jstr(g, "pre_hook") ? " pre" : "",
+					       *jstr(g, "post_hook") ? " post" : "", jint(g, "hook_timeout_s"));
 				printf("\n");
 			}
 		}
 	} else {
-		return cli_fail(EXIT_USAGE, "usage: roost group add|list HOST ...");
+		return cli_fail(EXIT_USAGE, "usage: roost group add|set|list HOST ...");
 	}
 	json_decref(r);
 	return 0;
