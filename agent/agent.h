@@ -9,6 +9,8 @@
  *   cronrun.c  the local cron: fires the host's schedules from the clock it
  *              is given, persists cursors and fires
  *   jobs.c     the job queue and the job thread that runs backups/restores
+ *   hooks.c    a group's pre-/post-hook: one shell command, bounded in time
+ *              and output, in a process group of its own
  *   msg.c      thin glue to lib/proto, which encodes and decodes every
  *              message (the agent spells no wire key)
  *   state.c    the state directory's files
@@ -55,6 +57,7 @@ struct agent_identity {
 	char auth[160]; /* "Bearer <host_id>.<secret>" */
 	char name[160]; /* the host's name at enrollment, "" if unknown */
 	int64_t host_id;
+	int allow_hooks; /* enrolled with --allow-hooks: groups' hooks may run here */
 };
 
 /* Loads DIR/identity.json into *id. 0, or 2 (usage-level failure: not
@@ -184,6 +187,68 @@ int jobs_report(struct jobs *j, struct proto_msg *h);
  * decrefs); with *progress a job.progress when one is due at now_ms (at
  * most 1/s), else NULL. */
 json_t *jobs_take_outbox(struct jobs *j, int64_t now_ms, json_t **progress);
+
+/* ---------------------------------------------------------------- hooks.c */
+/*
+ * One hook run: `/bin/sh -c cmd` in a new process group, stdin /dev/null,
+ * the agent's environment plus env, stdout and stderr captured. At
+ * timeout_s, or when *cancel becomes non-zero, the whole group gets
+ * SIGTERM and, grace_ms later, SIGKILL; processes the shell leaves running
+ * in its group when it exits are ended the same way. Blocking: the job
+ * thread runs it. Thread-safe (no shared state); forks.
+ */
+#define HOOK_OUTPUT_MAX (64 * 1024) /* the last bytes of output kept */
+#define HOOK_GRACE_MS 5000          /* SIGTERM to SIGKILL */
+
+/* One line of output (is_err: from stderr), without its newline. */
+typedef void (*hook_line_fn)(void *ctx, int is_err, const char *line);
+
+struct hook_spec {
+	const char *cmd;
+	char *const *env;     /* "NAME=value" strings, NULL-terminated; may be NULL */
+	int timeout_s;        /* > 0 */
+	int grace_ms;         /* HOOK_GRACE_MS (tests use less) */
+	volatile int *cancel; /* may be NULL */
+	hook_line_fn on_line; /* may be NULL */
+	void *ctx;
+};
+
+struct hook_result {
+	int exit_code;        /* the shell's exit status; -1 when killed by a signal */
+	int signal;           /* the signal that ended it, 0 if it exited */
+	int timed_out, canceled; /* it was stopped at its timeout / by a cancel */
+	char start_error[128]; /* "" unless it could not be started */
+	char last_err_line[256]; /* the last non-empty line on stderr (cut), "" if none */
+	char *output;         /* the last HOOK_OUTPUT_MAX bytes of stdout+stderr, NUL-terminated */
+	size_t len;
+};
+
+/* Runs spec->cmd; *r (hook_result_release) says how it ended. 0, or -1
+ * when it could not be started (r->start_error says why). */
+int hook_run(const struct hook_spec *spec, struct hook_result *r);
+/* Did it exit 0 by itself? */
+int hook_ok(const struct hook_result *r);
+/* "<which> failed: exit status 3; last stderr line: ..." (or "killed by
+ * signal N", "timed out after N s", "canceled") into buf. */
+void hook_describe(const char *which, const struct hook_spec *spec,
+                   const struct hook_result *r, char *buf, size_t cap);
+/* Frees r->output; NULL is a no-op. */
+void hook_result_release(struct hook_result *r);
+
+/*
+ * A backup job's hook: which is "pre-hook" or "post-hook" (js->group's
+ * command of that name, which must not be ""), run with the job's facts in
+ * its environment (ROOST_JOB_ID, ROOST_HOST = host, ROOST_GROUP,
+ * ROOST_SCHEDULE when the job has one, ROOST_PATHS one per line, ROOST_HOOK
+ * = pre|post; for the post-hook ROOST_STATUS = status and
+ * ROOST_SNAPSHOT_ID when snapshot is not "") and the group's
+ * hook_timeout_s; each output line goes to the agent's log. 0 when it
+ * exited 0; else -1 with hook_describe's text in err, and *canceled set
+ * when a cancel stopped it.
+ */
+int hook_run_for_job(const char *which, const struct proto_job_start *js, const char *host,
+                     const char *status, const char *snapshot, volatile int *cancel,
+                     int *canceled, char *err, size_t cap);
 
 /* ----------------------------------------------------------------- conn.c */
 /*

@@ -199,6 +199,29 @@ static void on_warn(void *ctx, const char *msg)
 	log_warn("job.warning", "msg=%s", roost_lq(msg));
 }
 
+/* The post-hook after the backup ended with *status: a failing one fails a
+ * job that succeeded (its snapshot is kept, and named in the error). A job
+ * already canceled runs it without the cancel (it is the cleanup); a cancel
+ * that comes while it runs kills it. */
+static void post_hook(struct jobs *j, const struct proto_job_start *js, const char *host,
+                      const char **status, const char *snap, char *err_msg, size_t cap)
+{
+	int ok = !strcmp(*status, "succeeded"), hc;
+	int was_canceled = __atomic_load_n(&j->cancel, __ATOMIC_RELAXED);
+	char perr[600];
+	if (!hook_run_for_job("post-hook", js, host, ok ? "succeeded" : "failed", snap,
+	                      was_canceled ? NULL : &j->cancel, &hc, perr, sizeof(perr)))
+		return;
+	size_t n = strlen(err_msg);
+	if (ok) {
+		*status = "failed";
+		snprintf(err_msg + n, cap - n, "%s%s; the backup succeeded and its snapshot %.12s was "
+		         "kept", n ? "; " : "", perr, snap);
+	} else {
+		snprintf(err_msg + n, cap - n, "%s%s", n ? "; " : "", perr);
+	}
+}
+
 /* Runs js (job thread, without mu) and fills *st with its final state. */
 static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t started,
                     struct proto_job *st)
@@ -218,6 +241,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	uint8_t material[ROOST_PUT_MATERIAL_LEN], hmat[ROOST_PUT_HOST_LEN];
 	size_t mlen = 0, hlen = 0;
 	char hostname[sizeof(j->name)];
+	int run_post = 0;
 	pthread_mutex_lock(&j->mu);
 	memcpy(pw, j->repo_password, sizeof(pw));
 	memcpy(putk, j->repo_put_key, sizeof(putk));
@@ -231,6 +255,23 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	if (__atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
 		status = "canceled";
 		snprintf(err_msg, sizeof(err_msg), "canceled");
+		goto out;
+	}
+	/* hooks: pre -> backup -> post; the post-hook runs once the pre-hook has
+	 * been tried, whatever happens after (docs/policies.md, "Hooks") */
+	const struct proto_group *hg = &js->group;
+	int hooks = !strcmp(kind, "backup") && js->has_group && (hg->pre_hook[0] || hg->post_hook[0]);
+	if (hooks && !j->id->allow_hooks) {
+		snprintf(err_msg, sizeof(err_msg), "hooks are disabled on this host: enroll with "
+		         "--allow-hooks to run group %s's hooks (nothing was run)", hg->name);
+		goto out;
+	}
+	run_post = hooks && hg->post_hook[0];
+	int hook_canceled;
+	if (hooks && hg->pre_hook[0] &&
+	    hook_run_for_job("pre-hook", js, hostname, NULL, NULL, &j->cancel, &hook_canceled,
+	                     err_msg, sizeof(err_msg))) {
+		status = hook_canceled ? "canceled" : "failed";
 		goto out;
 	}
 	if (putk[0] && (sodium_base642bin(material, sizeof(material), putk, strlen(putk), NULL,
@@ -351,6 +392,8 @@ out:
 	roost_repo_close(repo);
 	roost_backend_close(be);
 	roost_http_free(http);
+	if (run_post)
+		post_hook(j, js, hostname, &status, snap, err_msg, sizeof(err_msg));
 	sodium_memzero(pw, sizeof(pw));
 	sodium_memzero(putk, sizeof(putk));
 	sodium_memzero(material, sizeof(material));

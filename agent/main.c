@@ -143,8 +143,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "roost-agent: could not start the job thread\n");
 		goto done;
 	}
-	log_info("agent.start", "host=%lld name=%s server=%s tz=%s", (long long)a.id.host_id,
-	         roost_lq(a.id.name), roost_lq(a.id.url), a.tz[0] ? a.tz : "UTC");
+	log_info("agent.start", "host=%lld name=%s server=%s tz=%s hooks=%s",
+	         (long long)a.id.host_id, roost_lq(a.id.name), roost_lq(a.id.url),
+	         a.tz[0] ? a.tz : "UTC", a.id.allow_hooks ? "allowed" : "disabled");
 	conn_run(a.conn);
 	log_info("agent.stop", "why=signal");
 	rc = 0;
@@ -165,8 +166,10 @@ static int cmd_enroll(int argc, char **argv)
 		{"server", required_argument, 0, 'S'},   {"token", required_argument, 0, 't'},
 		{"fingerprint", required_argument, 0, 'f'}, {"mode", required_argument, 0, 'm'},
 		{"state", required_argument, 0, 's'},    {"hostname", required_argument, 0, 'n'},
-		{"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+		{"allow-hooks", no_argument, 0, 'H'},    {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
+	int allow_hooks = 0;
 	const char *server = NULL, *token = NULL, *fp = NULL, *mode = "always-on", *state = NULL;
 	char hn[256] = "";
 	gethostname(hn, sizeof(hn) - 1);
@@ -180,13 +183,18 @@ static int cmd_enroll(int argc, char **argv)
 		case 'm': mode = optarg; break;
 		case 's': state = optarg; break;
 		case 'n': snprintf(hn, sizeof(hn), "%s", optarg); break;
+		case 'H': allow_hooks = 1; break;
 		case 'h':
 			printf("usage: roost-agent enroll --server URL --token TOKEN [--fingerprint SHA256]\n"
 			       "                          [--mode always-on|intermittent] [--hostname NAME]\n"
-			       "                          --state DIR\n\n"
+			       "                          [--allow-hooks] --state DIR\n\n"
 			       "Registers this host with roostd using a one-time enrollment token\n"
 			       "(`roost token create`). Without --fingerprint the server's certificate\n"
-			       "is trusted on first use and pinned from then on.\n");
+			       "is trusted on first use and pinned from then on.\n"
+			       "--allow-hooks lets this agent run its groups' pre- and post-hooks (shell\n"
+			       "commands set on the server, run as the agent's user); without it a\n"
+			       "backup of a group with hooks fails and nothing runs. It is kept in the\n"
+			       "state directory: the server can not turn it on.\n");
 			return 0;
 		default:
 			fprintf(stderr, "roost-agent: enroll: bad option (see --help)\n");
@@ -195,7 +203,8 @@ static int cmd_enroll(int argc, char **argv)
 	}
 	if (!server || !token || !state || optind < argc) {
 		fprintf(stderr, "usage: roost-agent enroll --server URL --token TOKEN "
-		                "[--fingerprint SHA256] [--mode always-on|intermittent] --state DIR\n");
+		                "[--fingerprint SHA256] [--mode always-on|intermittent] [--allow-hooks] "
+		                "--state DIR\n");
 		return 2;
 	}
 	if (strcmp(mode, "always-on") && strcmp(mode, "intermittent")) {
@@ -261,10 +270,10 @@ static int cmd_enroll(int argc, char **argv)
 		json_decref(j);
 		return status == 400 ? 2 : 1;
 	}
-	json_t *id = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O}", "server", server, "host_id",
+	json_t *id = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O, s:b}", "server", server, "host_id",
 	                       json_object_get(j, "host_id"), "secret", json_object_get(j, "secret"),
 	                       "fingerprint", pin, "name", json_object_get(j, "name"), "mode",
-	                       json_object_get(j, "mode"));
+	                       json_object_get(j, "mode"), "allow_hooks", allow_hooks);
 	int wr = state_write(state, "identity.json", id);
 	json_decref(id);
 	if (wr) {
@@ -272,9 +281,10 @@ static int cmd_enroll(int argc, char **argv)
 		json_decref(j);
 		return 1;
 	}
-	printf("enrolled as host %lld (%s); start it with: roost-agent run --state %s\n",
+	printf("enrolled as host %lld (%s), hooks %s; start it with: roost-agent run --state %s\n",
 	       (long long)json_integer_value(json_object_get(j, "host_id")),
-	       json_string_value(json_object_get(j, "name")), state);
+	       json_string_value(json_object_get(j, "name")), allow_hooks ? "allowed" : "disabled",
+	       state);
 	json_decref(j);
 	return 0;
 }
@@ -283,7 +293,7 @@ int main(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: roost-agent enroll --server URL --token TOKEN [--fingerprint SHA256]\n"
-		"                          [--mode always-on|intermittent] --state DIR\n"
+		"                          [--mode always-on|intermittent] [--allow-hooks] --state DIR\n"
 		"       roost-agent run --state DIR\n";
 	if (sodium_init() < 0)
 		return 1;

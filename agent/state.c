@@ -78,6 +78,7 @@ int state_load_identity(const char *dir, struct agent_identity *out)
 	}
 	snprintf(out->url, sizeof(out->url), "%s", url);
 	snprintf(out->auth, sizeof(out->auth), "Bearer %lld.%s", (long long)out->host_id, sec);
+	out->allow_hooks = json_is_true(json_object_get(id, "allow_hooks"));
 	const char *name = json_string_value(json_object_get(id, "name"));
 	if (name)
 		snprintf(out->name, sizeof(out->name), "%s", name);
