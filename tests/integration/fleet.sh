@@ -131,11 +131,12 @@ start_server() { # [SETTLE] [extra args]
 # stop_server [SIGNAL]: TERM (default) must end roostd with status 0; KILL is a crash on purpose
 stop_server() { stop_daemon "$SPID" "${1:-TERM}" || true; }
 
-enroll() { # NAME MODE
+enroll() { # NAME MODE [more roost-agent enroll options, e.g. --allow-hooks]
   local tok
   tok=$("$ROOST" token create) || return 1
   "$ROOST_BIN/roost-agent" enroll --server "$ROOST_SERVER" --token "$tok" \
-    --fingerprint "$ROOST_FINGERPRINT" --mode "$2" --hostname "$1" --state "$TMP/agent-$1" >/dev/null
+    --fingerprint "$ROOST_FINGERPRINT" --mode "$2" --hostname "$1" --state "$TMP/agent-$1" \
+    "${@:3}" >/dev/null
 }
 
 start_agent() { # NAME [env assignments...]
