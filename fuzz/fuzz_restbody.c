@@ -25,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (g.dedup[0] && strcmp(g.dedup, "fleet") && strcmp(g.dedup, "host"))
 				abort();
+			if (g.hook_timeout_s < 0 || g.hook_timeout_s > 86400 ||
+			    strlen(g.pre_hook) > 4096 || strlen(g.post_hook) > 4096)
+				abort();
 			body_group_free(&g);
 		}
 	} else if (which == 1) {
