@@ -6,7 +6,9 @@
  * entry lib/proto refuses is failed or dropped), the hello built from it
  * decodes as roostd decodes it, a job.start that could not be decoded is
  * reported failed once, a queued job canceled is reported canceled, and
- * jobs.json round-trips through a restart.
+ * jobs.json round-trips through a restart. With the job thread: a group's
+ * hooks run only when the agent allows them, and around the backup (which,
+ * without repository access here, fails after the pre-hook).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -259,12 +261,111 @@ static void test_enqueue_cancel(void **state)
 	jobs_free(j);
 }
 
+static void no_wake(void *ctx)
+{
+	(void)ctx;
+}
+
+/* Queues the job.start frame and waits (10 s at most) for its job.finished. */
+static void run_one(struct jobs *j, const char *frame, struct proto_job *fin)
+{
+	struct proto_server_msg m;
+	struct roost_errbuf eb = {{0}};
+	if (proto_decode_server(frame, strlen(frame), &m, &eb))
+		fail_msg("job.start: %s", eb.msg);
+	jobs_enqueue(j, &m.start);
+	proto_server_msg_release(&m);
+	for (int i = 0; i < 200; i++) {
+		struct proto_msg out[4];
+		size_t n = outbox(j, out, 4);
+		int got = 0;
+		for (size_t k = 0; k < n && k < 4; k++) {
+			if (out[k].type == PROTO_JOB_FINISHED) {
+				*fin = out[k].job;
+				got = 1;
+			}
+			proto_msg_release(&out[k]);
+		}
+		if (got)
+			return;
+		usleep(50 * 1000);
+	}
+	fail_msg("no job.finished");
+}
+
+static const char *file_text(struct fix *f, const char *name, char *buf, size_t cap)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+	FILE *fp = fopen(p, "r");
+	size_t n = fp ? fread(buf, 1, cap - 1, fp) : 0;
+	buf[n] = 0;
+	if (fp) {
+		fclose(fp);
+		unlink(p);
+	}
+	return buf;
+}
+
+/* A backup job.start of group db with hooks that append to DIR/m. */
+static void hook_frame(struct fix *f, int id, const char *pre, char *out, size_t cap)
+{
+	snprintf(out, cap,
+	         "{\"type\":\"job.start\",\"job_id\":%d,\"kind\":\"backup\",\"group\":{\"id\":2,"
+	         "\"host_id\":1,\"name\":\"db\",\"paths\":[\"/a\"],\"pre_hook\":\"echo pre >>%s/m; "
+	         "%s\",\"post_hook\":\"echo post $ROOST_STATUS >>%s/m\"},\"trigger\":\"manual\"}",
+	         id, f->dir, pre, f->dir);
+}
+
+static void test_hooks_in_jobs(void **state)
+{
+	struct fix *f = *state;
+	struct proto_config cfg = {0};
+	char fr[1200], buf[256];
+	struct proto_job fin;
+
+	/* not allowed: fails with the reason, nothing runs */
+	struct jobs *j = jobs_open(f->dir, &f->id, &cfg);
+	assert_non_null(j);
+	assert_int_equal(jobs_start(j, no_wake, NULL), 0);
+	hook_frame(f, 8, "true", fr, sizeof(fr));
+	run_one(j, fr, &fin);
+	assert_int_equal(fin.job_id, 8);
+	assert_string_equal(fin.status, "failed");
+	assert_non_null(strstr(fin.error, "hooks are disabled on this host: enroll with "
+	                                  "--allow-hooks"));
+	assert_string_equal(file_text(f, "m", buf, sizeof(buf)), "");
+	jobs_stop(j);
+	jobs_free(j);
+
+	/* allowed: a failing pre-hook fails the job; the post-hook sees it */
+	f->id.allow_hooks = 1;
+	j = jobs_open(f->dir, &f->id, &cfg);
+	assert_non_null(j);
+	assert_int_equal(jobs_start(j, no_wake, NULL), 0);
+	hook_frame(f, 9, "echo no lock >&2; exit 2", fr, sizeof(fr));
+	run_one(j, fr, &fin);
+	assert_string_equal(fin.status, "failed");
+	assert_string_equal(fin.error, "pre-hook failed: exit status 2; last stderr line: no lock");
+	assert_string_equal(file_text(f, "m", buf, sizeof(buf)), "pre\npost failed\n");
+	/* a good pre-hook, then the backup (no repository access here), then the post-hook */
+	hook_frame(f, 10, "true", fr, sizeof(fr));
+	run_one(j, fr, &fin);
+	assert_string_equal(fin.status, "failed");
+	assert_non_null(strstr(fin.error, "no repository access"));
+	assert_string_equal(file_text(f, "m", buf, sizeof(buf)), "pre\npost failed\n");
+	jobs_stop(j);
+	jobs_free(j);
+	f->id.allow_hooks = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_old_jobs_json_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_in_jobs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
