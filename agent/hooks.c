@@ -144,11 +144,14 @@ static void child(const char *cmd, int out, int err, char **envp)
 	int in = open("/dev/null", O_RDONLY);
 	if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
-	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (int fd = 3; fd < max; fd++)
-		close(fd);
+	/* the agent's sockets and files are not the hook's */
+	if (close_range(3, ~0U, 0)) {
+		long max = sysconf(_SC_OPEN_MAX);
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (int fd = 3; fd < max; fd++)
+			close(fd);
+	}
 	char *const argv[] = {"sh", "-c", (char *)cmd, NULL};
 	execve("/bin/sh", argv, envp);
 	_exit(127);

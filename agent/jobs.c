@@ -199,17 +199,26 @@ static void on_warn(void *ctx, const char *msg)
 	log_warn("job.warning", "msg=%s", roost_lq(msg));
 }
 
+#define POST_HOOK_STOPPING_S 10 /* the post-hook's bound while the agent stops */
+
 /* The post-hook after the backup ended with *status: a failing one fails a
  * job that succeeded (its snapshot is kept, and named in the error). A job
- * already canceled runs it without the cancel (it is the cleanup); a cancel
- * that comes while it runs kills it. */
+ * already canceled runs it without the cancel (it is the cleanup), for at
+ * most POST_HOOK_STOPPING_S when the agent is stopping; a cancel that comes
+ * while it runs kills it. */
 static void post_hook(struct jobs *j, const struct proto_job_start *js, const char *host,
                       const char **status, const char *snap, char *err_msg, size_t cap)
 {
 	int ok = !strcmp(*status, "succeeded"), hc;
 	int was_canceled = __atomic_load_n(&j->cancel, __ATOMIC_RELAXED);
+	struct proto_job_start bounded = *js; /* shares js's arrays: never released */
+	pthread_mutex_lock(&j->mu);
+	int stopping = j->stop;
+	pthread_mutex_unlock(&j->mu);
+	if (stopping && bounded.group.hook_timeout_s > POST_HOOK_STOPPING_S)
+		bounded.group.hook_timeout_s = POST_HOOK_STOPPING_S;
 	char perr[600];
-	if (!hook_run_for_job("post-hook", js, host, ok ? "succeeded" : "failed", snap,
+	if (!hook_run_for_job("post-hook", &bounded, host, ok ? "succeeded" : "failed", snap,
 	                      was_canceled ? NULL : &j->cancel, &hc, perr, sizeof(perr)))
 		return;
 	size_t n = strlen(err_msg);
