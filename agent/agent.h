@@ -242,13 +242,15 @@ void hook_result_release(struct hook_result *r);
  * ROOST_SCHEDULE when the job has one, ROOST_PATHS one per line, ROOST_HOOK
  * = pre|post; for the post-hook ROOST_STATUS = status and
  * ROOST_SNAPSHOT_ID when snapshot is not "") and the group's
- * hook_timeout_s; each output line goes to the agent's log. 0 when it
- * exited 0; else -1 with hook_describe's text in err, and *canceled set
- * when a cancel stopped it.
+ * hook_timeout_s; each output line goes to the agent's log, and
+ * "--- which: how it ended" with the end of its output is appended to out
+ * (outcap bytes, NUL-terminated; NULL for none), for the job's
+ * hook_output. 0 when it exited 0; else -1 with hook_describe's text in
+ * err, and *canceled set when a cancel stopped it.
  */
 int hook_run_for_job(const char *which, const struct proto_job_start *js, const char *host,
                      const char *status, const char *snapshot, volatile int *cancel,
-                     int *canceled, char *err, size_t cap);
+                     int *canceled, char *err, size_t cap, char *out, size_t outcap);
 
 /* ----------------------------------------------------------------- conn.c */
 /*

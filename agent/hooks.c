@@ -264,21 +264,27 @@ int hook_ok(const struct hook_result *r)
 	       r->exit_code == 0;
 }
 
+/* How it ended: "exit status 3", "timed out after 2 s", ... */
+static void how_ended(const struct hook_spec *spec, const struct hook_result *r, char *what,
+                      size_t cap)
+{
+	if (r->start_error[0])
+		snprintf(what, cap, "could not start (%.127s)", r->start_error);
+	else if (r->timed_out)
+		snprintf(what, cap, "timed out after %d s", spec->timeout_s);
+	else if (r->canceled)
+		snprintf(what, cap, "canceled");
+	else if (r->signal)
+		snprintf(what, cap, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
+	else
+		snprintf(what, cap, "exit status %d", r->exit_code);
+}
+
 void hook_describe(const char *which, const struct hook_spec *spec,
                    const struct hook_result *r, char *buf, size_t cap)
 {
 	char what[192];
-	if (r->start_error[0])
-		snprintf(what, sizeof(what), "could not start (%.127s)", r->start_error);
-	else if (r->timed_out)
-		snprintf(what, sizeof(what), "timed out after %d s", spec->timeout_s);
-	else if (r->canceled)
-		snprintf(what, sizeof(what), "canceled");
-	else if (r->signal)
-		snprintf(what, sizeof(what), "killed by signal %d (%s)", r->signal,
-		         strsignal(r->signal));
-	else
-		snprintf(what, sizeof(what), "exit status %d", r->exit_code);
+	how_ended(spec, r, what, sizeof(what));
 	if (r->last_err_line[0])
 		snprintf(buf, cap, "%s failed: %s; last stderr line: %s", which, what,
 		         r->last_err_line);
@@ -316,9 +322,32 @@ static char *env_var(const char *name, const char *value)
 	return s;
 }
 
+/* Appends "--- which: how it ended\n" and the end of its output (at most
+ * HOOK_JOB_OUTPUT bytes, NULs as spaces) to out (cap bytes, NUL-terminated). */
+#define HOOK_JOB_OUTPUT (PROTO_MAX_HOOK_OUTPUT / 2 - 128)
+static void append_output(char *out, size_t cap, const char *which,
+                          const struct hook_spec *spec, const struct hook_result *r)
+{
+	char what[192];
+	how_ended(spec, r, what, sizeof(what));
+	size_t n = strlen(out);
+	if (n + 1 >= cap)
+		return;
+	n += (size_t)snprintf(out + n, cap - n, "--- %s: %s\n", which, what);
+	if (n + 1 >= cap)
+		return;
+	size_t take = r->len < HOOK_JOB_OUTPUT ? r->len : HOOK_JOB_OUTPUT;
+	if (take > cap - n - 1)
+		take = cap - n - 1;
+	const char *from = r->output + r->len - take;
+	for (size_t i = 0; i < take; i++)
+		out[n++] = from[i] ? from[i] : ' ';
+	out[n] = 0;
+}
+
 int hook_run_for_job(const char *which, const struct proto_job_start *js, const char *host,
                      const char *status, const char *snapshot, volatile int *cancel,
-                     int *canceled, char *err, size_t cap)
+                     int *canceled, char *err, size_t cap, char *out, size_t outcap)
 {
 	const struct proto_group *g = &js->group;
 	int post = !strcmp(which, "post-hook");
@@ -370,6 +399,8 @@ int hook_run_for_job(const char *which, const struct proto_job_start *js, const 
 		else
 			hook_describe(which, &spec, &r, err, cap);
 		*canceled = r.canceled;
+		if (out && outcap)
+			append_output(out, outcap, which, &spec, &r);
 		log_info("hook.end", "job=%lld hook=%s exit=%d signal=%d timed_out=%d canceled=%d "
 		         "output_bytes=%zu", (long long)js->job_id, lc.which, r.exit_code, r.signal,
 		         r.timed_out, r.canceled, r.len);

@@ -207,7 +207,8 @@ static void on_warn(void *ctx, const char *msg)
  * most POST_HOOK_STOPPING_S when the agent is stopping; a cancel that comes
  * while it runs kills it. */
 static void post_hook(struct jobs *j, const struct proto_job_start *js, const char *host,
-                      const char **status, const char *snap, char *err_msg, size_t cap)
+                      const char **status, const char *snap, char *err_msg, size_t cap,
+                      char *hook_out)
 {
 	int ok = !strcmp(*status, "succeeded"), hc;
 	int was_canceled = __atomic_load_n(&j->cancel, __ATOMIC_RELAXED);
@@ -219,7 +220,8 @@ static void post_hook(struct jobs *j, const struct proto_job_start *js, const ch
 		bounded.group.hook_timeout_s = POST_HOOK_STOPPING_S;
 	char perr[600];
 	if (!hook_run_for_job("post-hook", &bounded, host, ok ? "succeeded" : "failed", snap,
-	                      was_canceled ? NULL : &j->cancel, &hc, perr, sizeof(perr)))
+	                      was_canceled ? NULL : &j->cancel, &hc, perr, sizeof(perr), hook_out,
+	                      PROTO_MAX_HOOK_OUTPUT + 1))
 		return;
 	size_t n = strlen(err_msg);
 	if (ok) {
@@ -251,6 +253,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	size_t mlen = 0, hlen = 0;
 	char hostname[sizeof(j->name)];
 	int run_post = 0;
+	char hook_out[PROTO_MAX_HOOK_OUTPUT + 1] = "";
 	pthread_mutex_lock(&j->mu);
 	memcpy(pw, j->repo_password, sizeof(pw));
 	memcpy(putk, j->repo_put_key, sizeof(putk));
@@ -279,7 +282,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	int hook_canceled;
 	if (hooks && hg->pre_hook[0] &&
 	    hook_run_for_job("pre-hook", js, hostname, NULL, NULL, &j->cancel, &hook_canceled,
-	                     err_msg, sizeof(err_msg))) {
+	                     err_msg, sizeof(err_msg), hook_out, sizeof(hook_out))) {
 		status = hook_canceled ? "canceled" : "failed";
 		goto out;
 	}
@@ -402,7 +405,7 @@ out:
 	roost_backend_close(be);
 	roost_http_free(http);
 	if (run_post)
-		post_hook(j, js, hostname, &status, snap, err_msg, sizeof(err_msg));
+		post_hook(j, js, hostname, &status, snap, err_msg, sizeof(err_msg), hook_out);
 	sodium_memzero(pw, sizeof(pw));
 	sodium_memzero(putk, sizeof(putk));
 	sodium_memzero(material, sizeof(material));
@@ -414,6 +417,7 @@ out:
 	st->bytes = bytes;
 	st->bytes_new = bytes_new;
 	snprintf(st->snapshot_id, sizeof(st->snapshot_id), "%s", snap);
+	memcpy(st->hook_output, hook_out, sizeof(hook_out));
 	log_info("job.finished", "job=%lld kind=%s status=%s snapshot=%s files=%llu bytes=%llu "
 	                         "bytes_new=%llu error=%s", (long long)id, kind, status,
 	         snap[0] ? snap : "-", (unsigned long long)files, (unsigned long long)bytes,

@@ -542,6 +542,8 @@ int job_cmd(struct api *a, struct aopts *o)
 	} else {
 		fputs(job_hdr, stdout);
 		print_job_row(r);
+		if (json_is_string(json_object_get(r, "hook_output")))
+			printf("\nhooks' output (its end):\n%s\n", jstr(r, "hook_output"));
 	}
 	json_decref(r);
 	return 0;

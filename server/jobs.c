@@ -218,10 +218,10 @@ static int record_end(int64_t host_id, const struct proto_job *pj, const char *h
 		started = pj->started_at ? pj->started_at : created;
 	if (db_begin() == 0) {
 		db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, "
-		        "snapshot_id=NULLIF(?, ''), files=?, bytes=?, bytes_new=?, error=NULLIF(?, '') "
-		        "WHERE id=?", "tiitiiiti", pj->status, srv_now(), started, pj->snapshot_id,
-		        (int64_t)pj->files, (int64_t)pj->bytes, (int64_t)pj->bytes_new, pj->error,
-		        pj->job_id);
+		        "snapshot_id=NULLIF(?, ''), files=?, bytes=?, bytes_new=?, error=NULLIF(?, ''), "
+		        "hook_output=NULLIF(?, '') WHERE id=?", "tiitiiit" "ti", pj->status, srv_now(),
+		        started, pj->snapshot_id, (int64_t)pj->files, (int64_t)pj->bytes,
+		        (int64_t)pj->bytes_new, pj->error, pj->hook_output, pj->job_id);
 		if (backup && !strcmp(pj->status, "succeeded"))
 			record_success(host_id, sid, gid, started);
 		db_host_refresh_current(host_id);

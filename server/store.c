@@ -135,11 +135,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN upload_limit_kbps INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (upload_limit_kbps BETWEEN 0 AND 10000000);",
 	/* 7: a group's hooks (issue 15, docs/policies.md): shell commands the agent runs
-	 * before and after the group's backups, and how long each may take */
+	 * before and after the group's backups, how long each may take, and the end of
+	 * their output as a job reported it */
 	"ALTER TABLE source_groups ADD COLUMN pre_hook TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE source_groups ADD COLUMN post_hook TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE source_groups ADD COLUMN hook_timeout_s INTEGER NOT NULL DEFAULT 600"
-	"  CHECK (hook_timeout_s BETWEEN 1 AND 86400);",
+	"  CHECK (hook_timeout_s BETWEEN 1 AND 86400);"
+	"ALTER TABLE jobs ADD COLUMN hook_output TEXT;",
 };
 
 int store_schema_latest(void)

@@ -139,7 +139,8 @@ json_t *view_job(int64_t job_id)
 {
 	sqlite3_stmt *st = db_q("SELECT id, host_id, schedule_id, group_id, kind, trigger, status,"
 	                        " created_at, started_at, finished_at, snapshot_id, files, bytes,"
-	                        " bytes_new, error, params FROM jobs WHERE id=?", "i", job_id);
+	                        " bytes_new, error, params, hook_output FROM jobs WHERE id=?", "i",
+	                        job_id);
 	json_t *j = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		j = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
@@ -157,6 +158,9 @@ json_t *view_job(int64_t job_id)
 		json_t *p = params ? json_loads(params, 0, NULL) : NULL;
 		if (p)
 			json_object_set_new(j, "params", p);
+		/* only a job whose hooks said something has it */
+		if (sqlite3_column_type(st, 16) != SQLITE_NULL)
+			json_object_set_new(j, "hook_output", col_text(st, 16));
 	}
 	sqlite3_finalize(st);
 	return j;

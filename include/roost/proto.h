@@ -52,6 +52,7 @@
 #define PROTO_MAX_HOOK 4096           /* a group's pre_hook, post_hook (bytes) */
 #define PROTO_MAX_HOOK_TIMEOUT 86400  /* a group's hook_timeout_s */
 #define PROTO_HOOK_TIMEOUT_DEFAULT 600
+#define PROTO_MAX_HOOK_OUTPUT 4096    /* a job report's hook_output (bytes) */
 #define PROTO_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 enum proto_type {
@@ -75,7 +76,7 @@ const char *proto_type_name(enum proto_type t);
 /*
  * A job as the agent reports it: in job.accepted {job_id, started_at},
  * job.progress {job_id, stats}, job.finished {job_id, status, started_at,
- * stats, snapshot_id, error} and in a hello's jobs[].
+ * stats, snapshot_id, error, hook_output} and in a hello's jobs[].
  * status: "queued", "running", "succeeded", "failed", "canceled",
  * "interrupted" (lost when the agent died); "" when absent. On the wire a
  * field is omitted when it is empty/0, except stats, which is sent when
@@ -89,6 +90,9 @@ struct proto_job {
 	uint64_t files, bytes, bytes_new; /* each <= INT64_MAX */
 	int64_t started_at;   /* 0 if unknown */
 	char error[1024];     /* any bytes: the encoder makes them UTF-8 and cuts them to fit */
+	/* the end of a backup's hooks' output (docs/policies.md, "Hooks"), "" none;
+	 * like error, any bytes made UTF-8 and cut to fit */
+	char hook_output[PROTO_MAX_HOOK_OUTPUT + 1];
 };
 
 /* A cron slot the agent fired: {schedule_id, slot}. slot is always sent. */

@@ -55,6 +55,8 @@ static enum roost_err dec_job(const json_t *o, struct proto_job *j, struct roost
 	if ((err = proto_get_str(o, "status", 0, j->status, sizeof(j->status), eb)) ||
 	    (err = proto_get_str(o, "snapshot_id", 0, j->snapshot_id, sizeof(j->snapshot_id), eb)) ||
 	    (err = proto_get_str(o, "error", 0, j->error, sizeof(j->error), eb)) ||
+	    (err = proto_get_str(o, "hook_output", 0, j->hook_output, sizeof(j->hook_output),
+	                         eb)) ||
 	    (err = proto_get_time(o, "started_at", 0, &j->started_at, eb)) ||
 	    (j->has_stats && ((err = proto_get_count(st, "files", &j->files, eb)) ||
 	                      (err = proto_get_count(st, "bytes", &j->bytes, eb)) ||
@@ -209,6 +211,8 @@ static enum roost_err put_job(json_t *o, const struct proto_job *j, struct roost
 		err = proto_put_str(o, "snapshot_id", j->snapshot_id, eb);
 	if (!err && j->error[0])
 		err = proto_put_text(o, "error", j->error, sizeof(j->error), eb);
+	if (!err && j->hook_output[0])
+		err = proto_put_text(o, "hook_output", j->hook_output, sizeof(j->hook_output), eb);
 	return err;
 }
 

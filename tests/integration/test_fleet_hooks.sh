@@ -68,6 +68,11 @@ post succeeded $S" "pre-hook, then post-hook with the backup's status and snapsh
 expect_rc 0 "$ROOST" repo ls -r "$SDATA/repo" --password-file "$SDATA/repo.password" "${S:0:12}"
 expect_contains "$OUT" "$TMP/d1/from-pre" "the file the pre-hook wrote is in the snapshot"
 expect_contains "$(cat "$TMP/agent-web.log")" "event=hook.output job=$J hook=pre stream=stdout line=pre-says-hi" "the hook's output is in the agent's log"
+expect_eq "$(job_field "$J" hook_output)" "--- pre-hook: exit status 0
+pre-says-hi
+--- post-hook: exit status 0" "the job keeps the end of its hooks' output"
+expect_rc 0 "$ROOST" job show "$J"
+expect_contains "$OUT" "pre-says-hi" "roost job show prints it"
 
 # --- a failing pre-hook: no backup, the post-hook still runs
 : > "$M"
@@ -80,6 +85,9 @@ E=$(job_field "$J" error)
 expect_contains "$E" "pre-hook failed: exit status 7" "the error names the hook and its exit status"
 expect_contains "$E" "last stderr line: cannot freeze the database" "the error has its last stderr line"
 expect_eq "$(job_field "$J" snapshot_id)" null "no snapshot"
+expect_contains "$(job_field "$J" hook_output)" "--- pre-hook: exit status 7
+first complaint
+cannot freeze the database" "hook_output has the failing hook's whole stderr"
 expect_eq "$(snapshots)" "$n0" "no backup ran"
 expect_eq "$(cat "$M")" "pre $J
 post failed " "the post-hook ran after it, with ROOST_STATUS=failed"

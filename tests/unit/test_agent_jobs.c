@@ -347,6 +347,8 @@ static void test_hooks_in_jobs(void **state)
 	run_one(j, fr, &fin);
 	assert_string_equal(fin.status, "failed");
 	assert_string_equal(fin.error, "pre-hook failed: exit status 2; last stderr line: no lock");
+	assert_string_equal(fin.hook_output, "--- pre-hook: exit status 2\nno lock\n"
+	                                     "--- post-hook: exit status 0\n");
 	assert_string_equal(file_text(f, "m", buf, sizeof(buf)), "pre\npost failed\n");
 	/* a good pre-hook, then the backup (no repository access here), then the post-hook */
 	hook_frame(f, 10, "true", fr, sizeof(fr));

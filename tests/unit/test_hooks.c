@@ -277,16 +277,19 @@ static void test_job_env(void **st)
 	char err[600];
 	int canceled = 1;
 	assert_int_equal(hook_run_for_job("pre-hook", &js, "web1", NULL, NULL, NULL, &canceled, err,
-	                                  sizeof(err)), 0);
+	                                  sizeof(err), NULL, 0), 0);
 	assert_int_equal(canceled, 0);
 	assert_string_equal(slurp("pre.env"), "ROOST_GROUP=db\nROOST_HOOK=pre\nROOST_HOST=web1\n"
 	                                      "ROOST_JOB_ID=4242\nROOST_SCHEDULE=nightly\n");
 	assert_string_equal(slurp("pre.paths"), "/srv/a b\n/srv/c");
 	const char *snap = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char out[PROTO_MAX_HOOK_OUTPUT + 1] = "";
 	assert_int_equal(hook_run_for_job("post-hook", &js, "web1", "succeeded", snap, NULL,
-	                                  &canceled, err, sizeof(err)), -1);
+	                                  &canceled, err, sizeof(err), out, sizeof(out)), -1);
 	assert_string_equal(err, "post-hook failed: exit status 4; last stderr line: could not "
 	                         "unfreeze");
+	/* what the job reports as its hook_output */
+	assert_string_equal(out, "--- post-hook: exit status 4\ncould not unfreeze\n");
 	char want[600];
 	snprintf(want, sizeof(want), "ROOST_GROUP=db\nROOST_HOOK=post\nROOST_HOST=web1\n"
 	         "ROOST_JOB_ID=4242\nROOST_SCHEDULE=nightly\nROOST_SNAPSHOT_ID=%s\n"
@@ -295,7 +298,17 @@ static void test_job_env(void **st)
 	/* no schedule, no snapshot: those are not set */
 	js.schedule[0] = 0;
 	assert_int_equal(hook_run_for_job("post-hook", &js, "web1", "failed", "", NULL, &canceled,
-	                                  err, sizeof(err)), -1);
+	                                  err, sizeof(err), out, sizeof(out)), -1);
+	assert_string_equal(out, "--- post-hook: exit status 4\ncould not unfreeze\n"
+	                         "--- post-hook: exit status 4\ncould not unfreeze\n");
+	/* a hook that says a lot: only its end, and the whole stays within the bound */
+	snprintf(g->pre_hook, sizeof(g->pre_hook), "seq 1 100000");
+	assert_int_equal(hook_run_for_job("pre-hook", &js, "web1", NULL, NULL, NULL, &canceled, err,
+	                                  sizeof(err), out, sizeof(out)), 0);
+	assert_true(strlen(out) <= PROTO_MAX_HOOK_OUTPUT);
+	assert_non_null(strstr(out, "--- pre-hook: exit status 0\n"));
+	assert_non_null(strstr(out, "99999\n100000\n"));
+	assert_null(strstr(out, "\n5000\n"));
 	assert_string_equal(slurp("post.env"), "ROOST_GROUP=db\nROOST_HOOK=post\nROOST_HOST=web1\n"
 	                                       "ROOST_JOB_ID=4242\nROOST_STATUS=failed\n");
 	proto_job_start_release(&js);

@@ -62,6 +62,7 @@ static void job_eq(const struct proto_job *a, const struct proto_job *b)
 	assert_int_equal(a->bytes_new, b->bytes_new);
 	assert_int_equal(a->started_at, b->started_at);
 	assert_string_equal(a->error, b->error);
+	assert_string_equal(a->hook_output, b->hook_output);
 }
 
 static void strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
@@ -796,7 +797,7 @@ static void test_group_hooks(void **st)
 	server_rejects(CFG_G GRP ",\"hook_timeout_s\":\"60\"}]}", EI, "groups[0].hook_timeout_s");
 	server_rejects(CFG_G GRP ",\"pre_hook\":7}]}", EI, "groups[0].pre_hook");
 	server_rejects(CFG_G GRP ",\"post_hook\":[\"a\"]}]}", EI, "groups[0].post_hook");
-	char x[PROTO_MAX_HOOK + 2], *s;
+	char x[PROTO_MAX_HOOK + PROTO_MAX_HOOK_OUTPUT + 2], *s; /* room for either */
 	memset(x, 'x', PROTO_MAX_HOOK + 1);
 	x[PROTO_MAX_HOOK + 1] = 0;
 	size_t cap = sizeof(x) + 200;
@@ -806,6 +807,27 @@ static void test_group_hooks(void **st)
 	free(s);
 	server_rejects("{\"type\":\"job.start\",\"job_id\":1,\"kind\":\"backup\",\"schedule\":3}",
 	               EI, "schedule");
+
+	/* job.finished's hook_output: carried, made UTF-8 and cut to fit, bounded */
+	struct proto_msg a = {.type = PROTO_JOB_FINISHED}, b;
+	a.job = finished_job();
+	snprintf(a.job.hook_output, sizeof(a.job.hook_output), "--- pre-hook: exit status 0\nok\n");
+	wire_agent(enc_agent(&a), &b);
+	job_eq(&a.job, &b.job);
+	proto_msg_release(&b);
+	memset(a.job.hook_output, '\xff', sizeof(a.job.hook_output) - 1);
+	a.job.hook_output[sizeof(a.job.hook_output) - 1] = 0;
+	o = enc_agent(&a);
+	const char *ho = json_string_value(json_object_get(o, "hook_output"));
+	assert_non_null(ho);
+	assert_true(strlen(ho) <= PROTO_MAX_HOOK_OUTPUT);
+	json_decref(o);
+	memset(x, 'x', PROTO_MAX_HOOK_OUTPUT + 1);
+	x[PROTO_MAX_HOOK_OUTPUT + 1] = 0;
+	snprintf(s = malloc(cap), cap, "{\"type\":\"job.finished\",\"job_id\":1,\"status\":\"failed\","
+	         "\"hook_output\":\"%s\"}", x);
+	agent_rejects(s, EI, "hook_output");
+	free(s);
 }
 
 /* ---- what the encoders refuse or repair ---- */
