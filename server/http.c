@@ -38,6 +38,7 @@
 #include "maintenance.h"
 #include "metrics.h"
 #include "sse.h"
+#include "ui_serve.h"
 #include "objcheck.h"
 #include "restore_serve.h"
 #include "roost/buf.h"
@@ -177,7 +178,7 @@ static int api_request(struct lws *wsi, struct pss *p)
 	if (p->too_big)
 		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
 	int rc;
-	if (special_request(wsi, p, &rc))
+	if (ui_request(wsi, p, &rc) || special_request(wsi, p, &rc))
 		return rc;
 	struct req rq = {
 		.method = p->method,

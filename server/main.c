@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "presence.h"
 #include "roostd.h"
+#include "ui_serve.h"
 #include "webhooks.h"
 
 /* Descriptors kept for what is not a connection (store, log, repository
@@ -58,6 +59,7 @@ static void usage(FILE *f)
 	        "              [--health-flap SECONDS] [--smtp URL --smtp-from ADDRESS]\n"
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
+	        "              [--ui-dir DIR]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -102,6 +104,8 @@ static void usage(FILE *f)
 	        "  --webhook-queue-max N   undelivered events per webhook before the oldest are\n"
 	        "                          dropped (default 10000)\n"
 	        "  --webhook-timeout SECS  one delivery attempt's limit (default 10)\n"
+	        "  --ui-dir DIR            serve the dashboard (/ui/) from DIR instead of the\n"
+	        "                          files built in (for working on web/ui)\n"
 	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
 	        "`roost` admin commands (ROOST_TOKEN or --token-file), and DIR/metrics.token\n"
@@ -314,6 +318,7 @@ int main(int argc, char **argv)
 		{"mail-digest", required_argument, 0, 1007},
 		{"webhook-queue-max", required_argument, 0, 1008},
 		{"webhook-timeout", required_argument, 0, 1009},
+		{"ui-dir", required_argument, 0, 1010},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -383,6 +388,7 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, "--webhook-timeout", 1, 600, &hook_timeout))
 				return 2;
 			break;
+		case 1010: ui_set_dir(optarg); break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
