@@ -23,7 +23,7 @@ export async function api(method, path, body) {
   if (method !== 'GET' && method !== 'HEAD') {
     opt.headers['Content-Type'] = 'application/json';
     if (session.csrf) opt.headers['X-CSRF-Token'] = session.csrf;
-    opt.body = JSON.stringify(body === undefined ? {} : body);
+    if (method !== 'DELETE' || body !== undefined) opt.body = JSON.stringify(body === undefined ? {} : body);
   }
   const r = await fetch(path, opt);
   let data = null;

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+// /ui/hosts/{id}/snapshots/{snapshot}?path=/dir: one directory of a snapshot
+// at a time (GET /v1/snapshots/{id}/tree), breadcrumbs, downloads, and a
+// restore of what is selected. The listing is virtualized: however many
+// entries a directory has, only the rows in view (and a few around them)
+// are in the DOM, so a directory of 20,000 entries scrolls as one of 20.
+import { get, post, can } from './api.js';
+import { html, put, $, bytes, stamp, toast } from './util.js';
+import { navigate } from './app.js';
+
+const ROW = 32;     // px, the row height in style.css (.vrow)
+const SPARE = 12;   // rows rendered above and below the view
+
+function joinPath(dir, name) {
+  return dir === '/' ? '/' + name : dir + '/' + name;
+}
+
+function perms(mode) {
+  if (mode === undefined || mode === null) return '';
+  const r = 'rwxrwxrwx';
+  let s = '';
+  for (let i = 0; i < 9; i++) s += mode & (1 << (8 - i)) ? r[i] : '-';
+  return s;
+}
+
+const ICON = { dir: '📁', file: '📄', symlink: '🔗', other: '⚙' };
+
+export async function render(main, [hostId, snap], stale) {
+  const hid = Number(hostId);
+  const q = new URLSearchParams(location.search);
+  let path = q.get('path') || '/';
+  if (!path.startsWith('/')) path = '/' + path;
+  if (path.length > 1 && path.endsWith('/')) path = path.replace(/\/+$/, '');
+  const base = `/ui/hosts/${hid}/snapshots/${encodeURIComponent(snap)}`;
+  const [host, entries, snaps] = await Promise.all([
+    get(`/v1/hosts/${hid}`).catch(() => ({ name: `host ${hid}` })),
+    get(`/v1/snapshots/${encodeURIComponent(snap)}/tree?path=${encodeURIComponent(path)}`).catch((e) => e),
+    get(`/v1/snapshots?host=${hid}`).catch(() => []),
+  ]);
+  if (stale()) return null;
+  const meta = snaps.find((s) => s.id.startsWith(snap)) || null;
+  document.title = `roost: ${host.name} ${snap.slice(0, 8)} ${path}`;
+  const segs = path.split('/').filter(Boolean);
+  const crumbs = [html`<a href="${base}?path=%2F">/</a>`];
+  segs.forEach((s, i) => {
+    const p = '/' + segs.slice(0, i + 1).join('/');
+    crumbs.push(i === segs.length - 1 ? html`<span>${s}</span>`
+      : html`<a href="${base}?path=${encodeURIComponent(p)}">${s}</a>`);
+  });
+  const ops = can('restore');
+  const dl = can('download');
+  put(main, html`
+  <nav class="crumbs"><a href="/ui/">Fleet</a> › <a href="/ui/hosts/${hid}">${host.name}</a> ›
+    <span>snapshot ${snap.slice(0, 12)}</span></nav>
+  <h1>Snapshot <code>${snap.slice(0, 12)}</code>${meta ? html` <span class="muted">${stamp(meta.time)}</span>` : ''}</h1>
+  ${meta ? html`<p class="facts">Paths: ${meta.paths.map((p) => html`<a href="${base}?path=${encodeURIComponent(p)}"><code>${p}</code></a> `)}</p>` : ''}
+  <nav class="path" id="path" aria-label="Path">${crumbs.map((c, i) => (i > 1 ? html` / ${c}` : html` ${c}`))}</nav>
+  <div class="bar tools"><span id="count" class="muted"></span>
+    ${ops ? html`<span id="selcount" class="muted">0 selected</span>
+    <form id="restore" class="inline"><label>Restore to <input name="target" id="target" required
+      placeholder="/absolute/target/dir" spellcheck="false"></label>
+    <button type="submit" id="restore-btn" disabled>Restore selected</button></form>` : ''}</div>
+  <div class="vhead${dl ? ' dl' : ''}"><span>${ops ? html`<input type="checkbox" id="selall" aria-label="Select all">` : ''}</span>
+    <span>Name</span><span class="num">Size</span><span class="mt">Modified</span><span class="md">Mode</span><span></span></div>
+  <div id="view" class="vview" tabindex="0"><div id="spacer" class="vspacer"><div id="rows" class="vrows"></div></div></div>
+  <p id="tree-error" class="error" hidden></p>`);
+
+  const view = $('#view');
+  if (entries instanceof Error) {
+    view.hidden = true;
+    const err = $('#tree-error');
+    err.textContent = entries.message;
+    err.hidden = false;
+    return null;
+  }
+  $('#count').textContent = `${entries.length.toLocaleString('en')} entries in ${path}`;
+  const spacer = $('#spacer');
+  const rows = $('#rows');
+  spacer.style.height = entries.length * ROW + 'px';
+  const selected = browse.selected(snap);
+
+  function rowHtml(e, i) {
+    const full = joinPath(path, e.name);
+    const name = e.type === 'dir'
+      ? html`<a href="${base}?path=${encodeURIComponent(full)}" class="nm dir">${e.name}</a>`
+      : html`<span class="nm" title="${e.type === 'symlink' ? '→ ' + (e.target || '') : ''}">${e.name}${
+        e.type === 'symlink' ? html` <span class="sub">→ ${e.target || ''}</span>` : ''}</span>`;
+    return html`<div class="vrow${dl ? ' dl' : ''}" data-i="${i}" role="row">
+      <span>${ops ? html`<input type="checkbox" data-path="${full}"${selected.has(full) ? html` checked` : ''} aria-label="select ${e.name}">` : ''}</span>
+      <span class="nmc"><span class="ic" aria-hidden="true">${ICON[e.type] || ''}</span>${name}</span>
+      <span class="num">${e.type === 'file' ? bytes(e.size) : ''}</span>
+      <span class="mt">${stamp(e.mtime)}</span><span class="md"><code>${perms(e.mode)}</code></span>
+      <span>${dl && e.type === 'file' ? html`<a class="dlink" href="/v1/snapshots/${encodeURIComponent(snap)}/file?path=${
+  encodeURIComponent(full)}" download="${e.name}">Download</a>` : ''}</span></div>`;
+  }
+
+  let shown = [-1, -1];
+  function paint() {
+    const h = view.clientHeight || 600;
+    const first = Math.max(0, Math.floor(view.scrollTop / ROW) - SPARE);
+    const last = Math.min(entries.length, Math.ceil((view.scrollTop + h) / ROW) + SPARE);
+    if (first === shown[0] && last === shown[1]) return;
+    shown = [first, last];
+    rows.style.transform = `translateY(${first * ROW}px)`;
+    const parts = [];
+    for (let i = first; i < last; i++) parts.push(rowHtml(entries[i], i));
+    put(rows, parts);
+  }
+  let pending = false;
+  view.addEventListener('scroll', () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; paint(); });
+  }, { passive: true });
+  const onResize = () => { shown = [-1, -1]; paint(); };
+  window.addEventListener('resize', onResize);
+  paint();
+
+  if (ops) {
+    const btn = $('#restore-btn');
+    const selAll = $('#selall');
+    const update = () => {
+      $('#selcount').textContent = `${selected.size} selected`;
+      btn.disabled = selected.size === 0;
+      selAll.checked = entries.length > 0 && entries.every((e) => selected.has(joinPath(path, e.name)));
+    };
+    update();
+    rows.addEventListener('change', (e) => {
+      const cb = e.target;
+      if (!cb.matches('input[type=checkbox][data-path]')) return;
+      if (cb.checked) selected.add(cb.dataset.path);
+      else selected.delete(cb.dataset.path);
+      update();
+    });
+    selAll.addEventListener('change', () => {
+      for (const e of entries) {
+        const f = joinPath(path, e.name);
+        if (selAll.checked) selected.add(f); else selected.delete(f);
+      }
+      shown = [-1, -1];
+      paint();
+      update();
+    });
+    $('#restore').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const target = $('#target').value.trim();
+      btn.disabled = true;
+      try {
+        const job = await post(`/v1/hosts/${hid}/restore`, {
+          snapshot_id: meta ? meta.id : snap, target, include: Array.from(selected).sort(),
+        });
+        selected.clear();
+        navigate(`/ui/jobs/${job.id}`);
+      } catch (ex) {
+        toast(ex.message, true);
+        btn.disabled = false;
+      }
+    });
+  }
+  return () => window.removeEventListener('resize', onResize);
+}
+
+// The selection lives as long as the page does, across directories of
+// one snapshot.
+const browse = {
+  snap: null,
+  set: new Set(),
+  selected(snap) {
+    if (this.snap !== snap) { this.snap = snap; this.set = new Set(); }
+    return this.set;
+  },
+};
