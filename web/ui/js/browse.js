@@ -115,6 +115,9 @@ export async function render(main, [hostId, snap], stale) {
   const onResize = () => { shown = [-1, -1]; paint(); };
   window.addEventListener('resize', onResize);
   paint();
+  // bench/dashboard reads these: the DOM built, and the frame after it painted
+  performance.mark('roost:tree-rendered');
+  requestAnimationFrame(() => setTimeout(() => performance.mark('roost:tree-painted'), 0));
 
   if (ops) {
     const btn = $('#restore-btn');

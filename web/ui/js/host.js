@@ -49,9 +49,8 @@ export async function render(main, [id], stale) {
   snaps.sort((a, b) => (a.time < b.time ? 1 : -1));
   put(main, html`
   <nav class="crumbs"><a href="/ui/">Fleet</a> › <span>${h.name}</span></nav>
-  <div class="bar"><h1>${h.name}</h1>
-    <span class="h h-${h.health}" data-health="${h.health}">${h.health}</span>
-    ${h.health_reason ? html`<span class="sub">${h.health_reason}</span>` : ''}</div>
+  <h1>${h.name} <span class="h h-${h.health}" data-health="${h.health}">${h.health}</span>
+    ${h.health_reason ? html`<span class="sub">${h.health_reason}</span>` : ''}</h1>
   <p class="facts">${h.hostname} · ${h.os || 'unknown OS'} · ${h.online ? html`<span class="on">online</span>`
     : html`<span class="off">offline</span>, seen ${when(h.last_seen_at)}`} · last backup ${when(h.last_backup_at)}
     ${h.tz ? html` · zone ${h.tz}` : ''}</p>
