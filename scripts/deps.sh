@@ -11,7 +11,13 @@ pkgs=(build-essential cmake pkg-config clang
       attr psmisc procps bsdutils curl iproute2 ca-certificates
       systemd   # systemd-analyze verify checks packaging/systemd in make check
       libcurl4-openssl-dev  # roostd's webhook and email deliveries
-      python3-aiosmtpd prometheus)  # the email and /metrics tests: an SMTP sink, promtool
+      python3-aiosmtpd prometheus   # the email and /metrics tests: an SMTP sink, promtool
+      chromium)   # the dashboard's browser tests (driven by playwright-core, tests/browser)
+# node and npm run playwright-core; Debian's unless the machine has its own
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(restic borgbackup time)
 fi
