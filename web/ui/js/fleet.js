@@ -60,7 +60,7 @@ export async function render(main, _args, stale) {
   const byId = new Map(hosts.map((h) => [h.id, h]));
   for (const h of hosts) if (h.current_job) track(h.current_job);
   const ops = can('backup');
-  put(main, html`<div class="bar"><h1>Fleet <span class="muted">${hosts.length} hosts</span></h1>
+  put(main, html`<div class="bar"><h1>Fleet <span class="muted" id="nhosts">${hosts.length} hosts</span></h1>
     <div id="counts">${counts(hosts)}</div>
     <input id="filter" type="search" placeholder="Filter hosts" aria-label="Filter hosts"></div>
   <div class="tablewrap"><table class="fleet" id="fleet">
@@ -125,6 +125,21 @@ export async function render(main, _args, stale) {
     } catch { /* the next event tries again */ } finally { refetching.delete(id); }
   }
 
+  // a new host: the fleet once more, and rows for the hosts not shown yet
+  async function addNew() {
+    let all;
+    try { all = await get('/v1/fleet'); } catch { return; }
+    if (stale()) return;
+    for (const h of all) {
+      if (byId.has(h.id)) continue;
+      hosts.push(h);
+      byId.set(h.id, h);
+      tbody.insertAdjacentHTML('beforeend', row(h).toString());
+    }
+    put($('#counts'), counts(hosts));
+    $('#nhosts').textContent = `${hosts.length} hosts`;
+  }
+
   const off = live.on((type, data) => {
     const job = live.jobOf(data);
     if (type.startsWith('job.') && job) {
@@ -143,7 +158,7 @@ export async function render(main, _args, stale) {
       }
       if (FINAL.has(job.status)) refetchHost(h.id);
     } else if (type === 'host.enrolled') {
-      toast(`New host: ${data.host ? data.host.name : ''} (reload the page to see it)`);
+      addNew();
     } else if (type.startsWith('host.') && data.host) {
       refetchHost(data.host.id);
     }
