@@ -669,7 +669,7 @@ void api_handle(struct req *rq, struct resp *rs)
 	} else if (!strcmp(r, "snapshots") || !strcmp(r, "repository") ||
 	           !strcmp(r, "maintenance")) {
 		api_repository_route(seg, ns, rq, rs);
-	} else if (!api_events_route(seg, ns, rq, rs)) {
+	} else if (!api_events_route(seg, ns, rq, rs) && !api_fleet_route(seg, ns, rq, rs)) {
 		api_not_found(rs, "route");
 	}
 }

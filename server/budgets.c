@@ -256,7 +256,7 @@ int rate_check(struct lws *wsi, struct pss *p)
 		return 0;
 	p->timed = 0;
 	int body = p->active && !p->body_done;
-	int writing = p->active && p->dispatched && (p->streaming || p->outpos < p->outlen);
+	int writing = p->active && p->dispatched && (p->streaming || p->dl || p->outpos < p->outlen);
 	if (!body && !writing)
 		return 0; /* waiting for the committer, or between requests */
 	uint64_t moved = p->received + p->sent - p->win_mark;

@@ -96,13 +96,13 @@ size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, si
 {
 	char *tz = db_host_tz(host_id);
 	size_t total = 0;
-	sqlite3_stmt *ss = db_q("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
+	sqlite3_stmt *ss = db_qc("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
 	                        "i", host_id);
 	while (ss && sqlite3_step(ss) == SQLITE_ROW) {
 		struct catchup_group groups[CATCHUP_MAX_GROUPS];
 		size_t ng = 0;
 		int64_t sid = sqlite3_column_int64(ss, 0);
-		sqlite3_stmt *gs = db_q("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
+		sqlite3_stmt *gs = db_qc("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
 		                        " LEFT JOIN group_success gs ON gs.schedule_id = sg.schedule_id"
 		                        " AND gs.group_id = sg.group_id WHERE sg.schedule_id=?"
 		                        " ORDER BY sg.group_id", "i", sid);
@@ -112,7 +112,7 @@ size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, si
 			groups[ng].last_success = sqlite3_column_int64(gs, 1);
 			ng++;
 		}
-		sqlite3_finalize(gs);
+		db_done(gs);
 		struct catchup_schedule cs = {
 			.schedule_id = sid,
 			.cron = (const char *)sqlite3_column_text(ss, 1),
@@ -124,7 +124,7 @@ size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, si
 		total += catchup_eval_overdue(&cs, 1, now, total < cap ? out + total : NULL,
 		                              total < cap ? cap - total : 0);
 	}
-	sqlite3_finalize(ss);
+	db_done(ss);
 	free(tz);
 	return total;
 }
@@ -211,6 +211,7 @@ void catchup_run(int64_t host_id, int64_t now)
 			catchup_arm(host_id, now + g_srv->settle_s);
 			return;
 		}
+		jobs_announce_queued(host_id, id);
 		log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=backup trigger=catchup "
 		                     "job=%lld why=\"overdue after the settle window\" sent=yes",
 		         (long long)host_id, (long long)due[i].schedule_id,

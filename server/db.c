@@ -26,18 +26,51 @@ static void note_failure(const char *msg)
 	snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "unknown store error");
 }
 
-static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
+/* A statement of sql from the store's cache (marked busy), or a new one
+ * kept there when there is room, else a new one the caller finalizes. */
+static sqlite3_stmt *prepare(const char *sql, int cached)
 {
+	struct store *s = g_srv->st;
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(g_srv->st->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_error("store.error", "op=prepare msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
+	for (size_t i = 0; cached && i < s->ncache; i++)
+		if (!s->cache[i].busy && !strcmp(sqlite3_sql(s->cache[i].st), sql)) {
+			s->cache[i].busy = 1;
+			return s->cache[i].st;
+		}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_error("store.error", "op=prepare msg=%s", roost_lq(sqlite3_errmsg(s->db)));
 		return NULL;
 	}
+	if (cached && s->ncache < STORE_CACHE) {
+		s->cache[s->ncache].st = st;
+		s->cache[s->ncache++].busy = 1;
+	}
+	return st;
+}
+
+void db_done(sqlite3_stmt *st)
+{
+	struct store *s = g_srv->st;
+	for (size_t i = 0; st && i < s->ncache; i++)
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static sqlite3_stmt *vqc(const char *sql, int cached, const char *types, va_list ap)
+{
+	sqlite3_stmt *st = prepare(sql, cached);
+	if (!st)
+		return NULL;
 	int want = sqlite3_bind_parameter_count(st), given = types ? (int)strlen(types) : 0;
 	if (want != given) { /* a broken invariant of the caller: fail loudly, bind nothing */
 		log_error("store.error", "op=bind msg=\"%d parameters, %d given\" sql=%s", want, given,
 		          roost_lq(sql));
-		sqlite3_finalize(st);
+		db_done(st);
 		return NULL;
 	}
 	for (int i = 0; types && types[i]; i++) {
@@ -55,6 +88,20 @@ static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
 			sqlite3_bind_blob(st, i + 1, p, (int)n, SQLITE_TRANSIENT);
 		}
 	}
+	return st;
+}
+
+static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
+{
+	return vqc(sql, 0, types, ap);
+}
+
+sqlite3_stmt *db_qc(const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	sqlite3_stmt *st = vqc(sql, 1, types, ap);
+	va_end(ap);
 	return st;
 }
 
@@ -96,14 +143,14 @@ int64_t db_int(int64_t dflt, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = vq(sql, types, ap);
+	sqlite3_stmt *st = vqc(sql, 1, types, ap);
 	va_end(ap);
 	if (!st)
 		return dflt;
 	int64_t v = dflt;
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	return v;
 }
 
@@ -164,11 +211,11 @@ int64_t db_host_resolve(const char *ref)
 
 char *db_host_tz(int64_t host_id)
 {
-	sqlite3_stmt *st = db_q("SELECT tz FROM hosts WHERE id=?", "i", host_id);
+	sqlite3_stmt *st = db_qc("SELECT tz FROM hosts WHERE id=?", "i", host_id);
 	char *tz = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		tz = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	db_done(st);
 	return tz;
 }
 

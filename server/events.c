@@ -7,6 +7,9 @@
  * same bytes. Ids grow: the next one is known here (the event loop is the
  * log's only writer), so the body can carry its own id.
  *
+ * Live-only events (events_live: job.queued, job.running, job.progress) go
+ * to the streams alone, never to the log.
+ *
  * Who emits: jobs.c (job.succeeded, job.failed, job.interrupted), api.c
  * (host.enrolled), healthwatch.c (host.overdue, host.unseen, host.failing,
  * host.recovered), maintenance (maintenance.finished, maintenance.failed,
@@ -106,7 +109,7 @@ void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data
 		return;
 	}
 	if (in_tx && nheld < sizeof(held) / sizeof(held[0])) {
-		held[nheld].id = next_id;
+		held[nheld].id = next_id; /* a stored event: never 0 */
 		snprintf(held[nheld].type, sizeof(held[nheld].type), "%s", type);
 		held[nheld++].body = body;
 		next_id++;
@@ -128,15 +131,41 @@ void events_tx_end(int committed)
 {
 	in_tx = 0;
 	for (size_t i = 0; i < nheld; i++) {
-		if (committed) {
+		if (committed && held[i].id)
 			log_info("event", "id=%lld type=%s", (long long)held[i].id, held[i].type);
+		if (committed)
 			sse_broadcast(held[i].id, held[i].type, held[i].body);
-		}
 		free(held[i].body);
 	}
 	if (!committed && nheld)
 		next_id = 0; /* rolled back: read the next id from the store again */
 	nheld = 0;
+}
+
+void events_live(const char *type, int64_t host_id, int64_t job_id)
+{
+	if (!sse_clients())
+		return; /* nobody listens: not even the job's view is worth making */
+	json_t *job = job_id && job_view ? job_view(job_id) : NULL;
+	if (!job)
+		return; /* gone meanwhile: nothing to show */
+	json_t *ev = json_pack("{s:s, s:o, s:o, s:o}", "type", type, "at", json_time(srv_now()),
+	                       "host", host_ref(host_id), "job", job);
+	char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (!body)
+		return;
+	if (in_tx) { /* after the commit, like the stored ones (none when it is full) */
+		if (nheld < sizeof(held) / sizeof(held[0])) {
+			held[nheld].id = 0;
+			snprintf(held[nheld].type, sizeof(held[nheld].type), "%s", type);
+			held[nheld++].body = body;
+			return;
+		}
+	} else {
+		sse_broadcast(0, type, body);
+	}
+	free(body);
 }
 
 json_t *events_list(int64_t after, int limit)

@@ -24,6 +24,14 @@ int events_type_known(const char *type);
  * event the store can not keep is logged and dropped. Event-loop thread only. */
 void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data);
 
+/* A live-only event (docs/dashboard.md, "Live updates"): job.queued,
+ * job.running, job.progress. It goes to the live streams only, as
+ * {type, at, host: {id, name} | null, job: <job>} without an `id:` line: it is
+ * neither stored, nor numbered (Last-Event-ID stays on stored events), nor
+ * delivered to webhooks or mail. Inside events_tx_begin/end it waits for the
+ * commit like a stored event. Event-loop thread only. */
+void events_live(const char *type, int64_t host_id, int64_t job_id);
+
 /* Events emitted between these two are stored in the caller's transaction
  * (one commit for the change and its events) and published to the live
  * streams only at events_tx_end(1), after the commit; events_tx_end(0) after

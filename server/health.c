@@ -91,7 +91,7 @@ static void load_pairs(int64_t host_id, int64_t now, int intermittent, int64_t c
                        struct pair_rows *r)
 {
 	char *tz = db_host_tz(host_id);
-	sqlite3_stmt *st = db_q(
+	sqlite3_stmt *st = db_qc(
 		"SELECT s.id, s.name, s.cron, COALESCE(s.created_at, ?), g.id, g.name,"
 		" gs.last_success_at FROM schedules s JOIN schedule_groups sg ON sg.schedule_id = s.id"
 		" JOIN source_groups g ON g.id = sg.group_id LEFT JOIN group_success gs ON"
@@ -120,7 +120,7 @@ static void load_pairs(int64_t host_id, int64_t now, int intermittent, int64_t c
 		cron_free(c);
 		r->n++;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	free(tz);
 }
 
@@ -153,19 +153,19 @@ int health_of(int64_t host_id, int64_t now, struct health_verdict *v, json_t **d
 		f.grace_s = 3600;
 	if (f.unseen_after_s <= 0)
 		f.unseen_after_s = 7 * 86400;
-	sqlite3_stmt *st = db_q("SELECT mode, created_at, last_backup_at FROM hosts WHERE id=?", "i",
+	sqlite3_stmt *st = db_qc("SELECT mode, created_at, last_backup_at FROM hosts WHERE id=?", "i",
 	                        host_id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return -1;
 	}
 	f.intermittent = !strcmp((const char *)sqlite3_column_text(st, 0), "intermittent");
 	f.created_at = sqlite3_column_int64(st, 1);
 	f.last_backup = sqlite3_column_int64(st, 2);
-	sqlite3_finalize(st);
+	db_done(st);
 	f.online = hub_online(host_id);
 	f.last_seen = presence_last_seen(host_id);
-	st = db_q("SELECT status, finished_at FROM jobs WHERE host_id=? AND kind='backup' AND status"
+	st = db_qc("SELECT status, finished_at FROM jobs WHERE host_id=? AND kind='backup' AND status"
 	          " IN ('succeeded', 'failed') ORDER BY id DESC LIMIT ?", "ii", host_id,
 	          (int64_t)HEALTH_FAILING_STREAK);
 	while (st && sqlite3_step(st) == SQLITE_ROW &&
@@ -173,7 +173,7 @@ int health_of(int64_t host_id, int64_t now, struct health_verdict *v, json_t **d
 		f.failed_streak++;
 		f.failing_since = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	struct pair_rows *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -1;

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "browse.h"
 #include "committer.h"
 #include "http_int.h"
 #include "maintenance.h"
@@ -56,6 +57,7 @@ static void reset(struct pss *p)
 	free(p->body);
 	free(p->out);
 	sse_end(p->sse);
+	browse_dl_free(p->dl);
 	struct agent_conn *c = p->conn;
 	int64_t wh = p->ws_host;
 	int tag = p->fd_tag;
@@ -135,7 +137,9 @@ static int refused(struct lws *wsi, struct pss *p, int metrics_too, int *rc)
 	return 1;
 }
 
-/* The routes that are not JSON: /metrics (Prometheus text) and the live event stream. */
+/* The routes that are not answered at once in JSON: /metrics (Prometheus
+ * text), the live event stream, and a snapshot's trees and files (read off
+ * the event loop, browse.c). */
 static int special_request(struct lws *wsi, struct pss *p, int *rc)
 {
 	int is_get = !strcmp(p->method, "GET");
@@ -152,6 +156,18 @@ static int special_request(struct lws *wsi, struct pss *p, int *rc)
 		                          n)
 		           : respond_error(wsi, p, 500, "internal", "out of memory");
 		free(text);
+		return 1;
+	}
+	const char *ref;
+	size_t rl;
+	if (!strncmp(p->path, "/v1/snapshots/", 14) && (ref = p->path + 14) &&
+	    (rl = strcspn(ref, "/")) && (!strcmp(ref + rl, "/tree") || !strcmp(ref + rl, "/file"))) {
+		if (refused(wsi, p, 0, rc))
+			return 1;
+		char id[65];
+		snprintf(id, sizeof(id), "%.*s", rl < 65 ? (int)rl : 65, ref);
+		*rc = rl > 64 ? respond_error(wsi, p, 404, "not_found", "no such snapshot")
+		              : browse_request(wsi, p, id, !strcmp(ref + rl, "/file"));
 		return 1;
 	}
 	if (strcmp(p->path, "/v1/events/stream"))
@@ -358,6 +374,8 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 		return sse_writeable(p->sse);
 	if (p->served)
 		return restore_serve_answer(wsi, p);
+	if (p->dl)
+		return browse_writeable(wsi, p);
 	if (p->committed) {
 		struct commit *c = p->committed;
 		p->committed = NULL;

@@ -21,6 +21,7 @@
 struct commit;
 struct objcheck;
 struct sse_client;
+struct browse_dl;
 
 /* One connection's state (libwebsockets' per-session data). */
 struct pss {
@@ -65,6 +66,7 @@ struct pss {
 	int body_done;
 	int close_after;   /* framing refused: close once answered */
 	struct sse_client *sse; /* GET /v1/events/stream: the rest of the connection is it */
+	struct browse_dl *dl;   /* GET /v1/snapshots/{id}/file: the download under way (owned) */
 };
 
 /* ---- budgets.c ---- */
@@ -97,6 +99,9 @@ struct http_hdr {
 int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *ctype,
                         uint64_t len, const char *content_range, const struct http_hdr *hdrs,
                         size_t nhdrs);
+/* A response whose body the caller wrote itself is complete: the
+ * connection is kept for the next request, or closed. */
+int respond_done(struct lws *wsi, struct pss *p);
 /* j (stolen) as the body. */
 int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j);
 int respond_error(struct lws *wsi, struct pss *p, int status, const char *code, const char *msg);

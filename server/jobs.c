@@ -80,6 +80,11 @@ int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, cons
 	return id;
 }
 
+void jobs_announce_queued(int64_t host_id, int64_t job_id)
+{
+	events_live("job.queued", host_id, job_id);
+}
+
 void jobs_withdraw(int64_t host_id, int64_t job_id)
 {
 	db_exec("DELETE FROM jobs WHERE id=? AND host_id=?", "ii", job_id, host_id);
@@ -95,6 +100,7 @@ int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, co
 		          (long long)host_id, (long long)schedule_id, (long long)group_id, trigger);
 		return 0;
 	}
+	events_live("job.queued", host_id, id);
 	int sent = jobs_send_start(host_id, id) == 0;
 	log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=%s trigger=%s job=%lld why=%s "
 	                     "sent=%s", (long long)host_id, (long long)schedule_id,
@@ -284,6 +290,7 @@ static void mark_running(int64_t host_id, const struct proto_job *j, int64_t sta
 	    sqlite3_changes(g_srv->st->db) > 0) {
 		db_host_refresh_current(host_id);
 		log_info("job.running", "host=%lld job=%lld", (long long)host_id, (long long)j->job_id);
+		events_live("job.running", host_id, j->job_id);
 	}
 }
 
@@ -295,9 +302,12 @@ int jobs_on_report(int64_t host_id, const struct proto_msg *m)
 		mark_running(host_id, j, j->started_at ? j->started_at : srv_now());
 		return 0;
 	case PROTO_JOB_PROGRESS:
-		db_exec("UPDATE jobs SET files=?, bytes=?, bytes_new=? WHERE id=? AND host_id=? AND "
-		        "status='running'", "iiiii", (int64_t)j->files, (int64_t)j->bytes,
-		        (int64_t)j->bytes_new, j->job_id, host_id);
+		/* the agent reports at most about once a second per job */
+		if (db_exec("UPDATE jobs SET files=?, bytes=?, bytes_new=? WHERE id=? AND host_id=? AND "
+		            "status='running'", "iiiii", (int64_t)j->files, (int64_t)j->bytes,
+		            (int64_t)j->bytes_new, j->job_id, host_id) == SQLITE_DONE &&
+		    sqlite3_changes(g_srv->st->db) > 0)
+			events_live("job.progress", host_id, j->job_id);
 		return 0;
 	case PROTO_JOB_FINISHED:
 		jobs_finish(host_id, j, "reported");

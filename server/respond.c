@@ -56,6 +56,15 @@ int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *
 	return 0;
 }
 
+int respond_done(struct lws *wsi, struct pss *p)
+{
+	p->active = 0;
+	rate_disarm(wsi, p);
+	if (p->close_after || lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
 int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j)
 {
 	char *txt = json_dumps(j ? j : json_null(), JSON_COMPACT);

@@ -8,6 +8,9 @@
  * from the job's snapshot: the root tree first, then what each tree served
  * names (struct roost_reach, lib/repo/serve.c).
  *
+ * The same threads read the repository for the dashboard's browsing
+ * (browse.c): a request brings its own work and answer (struct serve_res).
+ *
  * The checks against the store run on the event loop; reading, decrypting
  * and decompressing run on two threads of their own sharing one repository
  * handle, so a restore never stalls other agents. Results come back like
@@ -121,6 +124,13 @@ static void fail(struct serve_res *r, int status, const char *code, const char *
 static void serve_one(struct serve_res *r)
 {
 	struct roost_errbuf eb = {{0}};
+	if (r->work) {
+		if (!repo)
+			fail(r, 503, "repository", "the repository is not open");
+		else
+			r->work(repo, r);
+		return;
+	}
 	if (!repo) {
 		fail(r, 503, "repository", "the repository is not open");
 		return;
@@ -169,7 +179,11 @@ static void serve_one(struct serve_res *r)
 
 static void *serve_main(void *arg)
 {
-	(void)arg;
+	if (arg == th) { /* the first thread reads the index while nothing waits yet */
+		struct roost_errbuf eb = {{0}};
+		if (roost_repo_serve_warm(repo, &eb))
+			log_warn("restore.serve_warm", "msg=%s", roost_lq(eb.msg));
+	}
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!todo_head && !stopping)
@@ -202,7 +216,7 @@ int restore_serve_start(void)
 		return -1;
 	}
 	for (int i = 0; i < NTHREADS; i++) {
-		if (pthread_create(&th[i], NULL, serve_main, NULL)) {
+		if (pthread_create(&th[i], NULL, serve_main, i == 0 ? (void *)th : NULL)) {
 			nthreads = i;
 			restore_serve_stop();
 			return -1;
@@ -227,8 +241,15 @@ static void res_free(struct serve_res *r)
 {
 	if (!r)
 		return;
+	if (r->ctx_free)
+		r->ctx_free(r->ctx);
 	free(r->out);
 	free(r);
+}
+
+void serve_res_free(struct serve_res *r)
+{
+	res_free(r);
 }
 
 void restore_serve_stop(void)
@@ -307,22 +328,35 @@ int restore_serve_request(struct lws *wsi, struct pss *p, const char *rest)
 	}
 	if (!running)
 		return respond_error(wsi, p, 503, "unavailable", "restores are not served");
-	if (nwaiting == capwaiting) {
-		size_t nc = capwaiting ? capwaiting * 2 : 16;
-		struct waiting *nw = realloc(waiting, nc * sizeof(*nw));
-		if (!nw)
-			return respond_error(wsi, p, 500, "repository", "out of memory");
-		waiting = nw;
-		capwaiting = nc;
-	}
 	struct serve_res *r = calloc(1, sizeof(*r));
 	if (!r)
 		return respond_error(wsi, p, 500, "repository", "out of memory");
-	r->id = next_id++;
 	r->job = job;
 	r->is_snapshot = is_snap;
 	memcpy(r->snap, snapid, sizeof(r->snap));
 	memcpy(r->blob, bin, 32);
+	if (restore_serve_submit(wsi, p, r))
+		return respond_error(wsi, p, 500, "repository", "out of memory");
+	return 0;
+}
+
+int restore_serve_submit(struct lws *wsi, struct pss *p, struct serve_res *r)
+{
+	if (!running) {
+		res_free(r);
+		return -1;
+	}
+	if (nwaiting == capwaiting) {
+		size_t nc = capwaiting ? capwaiting * 2 : 16;
+		struct waiting *nw = realloc(waiting, nc * sizeof(*nw));
+		if (!nw) {
+			res_free(r);
+			return -1;
+		}
+		waiting = nw;
+		capwaiting = nc;
+	}
+	r->id = next_id++;
 	waiting[nwaiting++] = (struct waiting){r->id, wsi, p};
 	p->serve_id = r->id;
 	pthread_mutex_lock(&mu);
@@ -373,6 +407,8 @@ int restore_serve_answer(struct lws *wsi, struct pss *p)
 {
 	struct serve_res *r = p->served;
 	p->served = NULL;
+	if (r->answer)
+		return r->answer(wsi, p, r);
 	if (r->status != 200) {
 		log_warn("restore.serve_failed", "host=%lld job=%lld status=%d msg=%s",
 		         (long long)p->host_id, (long long)r->job, r->status, roost_lq(r->msg));

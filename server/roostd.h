@@ -121,6 +121,13 @@ json_t *json_time(int64_t t);
  * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
  * caller finalizes the statement. */
 sqlite3_stmt *db_q(const char *sql, const char *types, ...);
+/* As db_q, for the questions asked again and again (a view of every host):
+ * the statement is prepared once and kept in the store's cache. Give it back
+ * with db_done, never sqlite3_finalize. */
+sqlite3_stmt *db_qc(const char *sql, const char *types, ...);
+/* Gives back a statement of db_qc (reset for its next use); any other is
+ * finalized. NULL: no-op. */
+void db_done(sqlite3_stmt *st);
 /* Runs a statement to completion; SQLITE_DONE on success. A failure (a
  * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
@@ -192,6 +199,9 @@ int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, co
 /* One backup job per group of the schedule. */
 void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
                             const char *why);
+/* Tells the live streams a job was created (job.queued): jobs_dispatch does
+ * it itself; catch-up, which creates and sends on its own, once it is sent. */
+void jobs_announce_queued(int64_t host_id, int64_t job_id);
 /* Removes a job that was never sent (catch-up's send failure). */
 void jobs_withdraw(int64_t host_id, int64_t job_id);
 /* Applies a final state to a job of this host, once; records a backup's
@@ -347,6 +357,10 @@ int api_parse_id(const char *s, int64_t *out);
 /* ---- api_repository.c: snapshots, the repository, maintenance ---- */
 /* seg[0]="v1", seg[1] is "snapshots", "repository" or "maintenance" */
 void api_repository_route(char **seg, int ns, struct req *rq, struct resp *rs);
+
+/* ---- api_fleet.c: GET /v1/fleet and GET /v1/cron/next (api.c's router calls it) ---- */
+/* 1 when seg names one of its routes (rs filled), else 0. */
+int api_fleet_route(char **seg, int ns, struct req *rq, struct resp *rs);
 
 /* ---- bodies.c: request bodies, validated ---- */
 struct body_group {

@@ -78,7 +78,9 @@ static void push(struct sse_client *c, const char *s, size_t n)
 static void push_event(struct sse_client *c, int64_t id, const char *type, const char *body)
 {
 	char head[128];
-	int n = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long)id, type);
+	int n = id > 0 ? snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long)id,
+	                          type)
+	               : snprintf(head, sizeof(head), "event: %s\ndata: ", type);
 	push(c, head, (size_t)n);
 	push(c, body, strlen(body)); /* compact JSON: no newline inside */
 	push(c, "\n\n", 2);

@@ -14,7 +14,8 @@
 
 struct sse_client;
 
-/* An event (its stored JSON body) to every client. */
+/* An event (its JSON body) to every client; id 0: a live-only event, sent
+ * without an `id:` line so that Last-Event-ID stays on stored events. */
 void sse_broadcast(int64_t id, const char *type, const char *body);
 /* Starts a stream on an HTTP connection: headers, then the events after
  * `after` (at most a bounded replay), then live ones. NULL when refused (too

@@ -164,6 +164,10 @@ enum roost_err store_open(const char *path, struct store **out, struct roost_err
 	}
 	if (narrowed)
 		return roost_errf(eb, ROOST_EIO, "store: chmod 0600 %s: %s", path, strerror(errno));
+	/* no memory statistics: they take a global mutex on every allocation
+	 * SQLite makes (a view of the whole fleet makes many); only possible
+	 * before SQLite's first use, later calls fail harmlessly */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		err = roost_errf(eb, ROOST_EIO, "store: open %s: %s", path,
@@ -224,6 +228,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
 	free(s);
 }

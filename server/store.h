@@ -12,9 +12,18 @@
 
 #include "roost/error.h"
 
+#define STORE_CACHE 48
+
 struct store {
 	sqlite3 *db;
 	int version; /* schema version after open */
+	/* db.c's prepared statements, kept for the next time the same SQL is
+	 * asked (busy while a caller holds one); finalized by store_close */
+	struct {
+		sqlite3_stmt *st;
+		int busy;
+	} cache[STORE_CACHE];
+	size_t ncache;
 };
 
 /* Opens (creating if needed) and migrates. A database written by a newer

@@ -42,7 +42,7 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 
 json_t *view_host(int64_t host_id)
 {
-	sqlite3_stmt *st = db_q("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
+	sqlite3_stmt *st = db_qc("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
 	                        " tz, created_at FROM hosts WHERE id=?", "i", host_id);
 	json_t *h = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -67,7 +67,7 @@ json_t *view_host(int64_t host_id)
 		}
 		json_decref(detail);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return h;
 }
 

@@ -98,6 +98,51 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
                                      const uint8_t id[32], size_t headroom, uint8_t **out,
                                      size_t *n, struct roost_errbuf *eb);
 
+/* ---- browsing a snapshot (roostd's dashboard; lib/repo/serve.c) ----
+ * Thread-safe like the serving calls above: several threads may browse
+ * through one handle. Paths are absolute and normalised ("/", "/a/b"). */
+/* Loads the index now (a serving thread at start), so that the first
+ * browse or restore does not wait for it. */
+enum roost_err roost_repo_serve_warm(struct roost_repo *r, struct roost_errbuf *eb);
+/* A snapshot named by its full id or a unique prefix: its id into full and
+ * its root tree. ROOST_ENOENT: none; ROOST_EINVAL: malformed or ambiguous. */
+enum roost_err roost_repo_serve_resolve(struct roost_repo *r, const char *ref, char full[65],
+                                        uint8_t root[32], struct roost_errbuf *eb);
+/* One entry of a directory; pointers valid during the callback only. */
+struct roost_bentry {
+	const char *name; /* any bytes but '/' and NUL, name_len of them */
+	size_t name_len;
+	int type; /* 1 file 2 dir 3 symlink 4 fifo 5 chr 6 blk */
+	uint32_t mode;
+	uint64_t size;
+	int64_t mtime_s;
+	uint32_t mtime_ns;
+	const char *target; /* symlink: target_len bytes */
+	size_t target_len;
+};
+/* *type gets the type of the node at path (ROOST_ENOENT when missing); when
+ * it is a directory, cb gets each of its entries in name (byte) order. */
+enum roost_err roost_repo_serve_list(struct roost_repo *r, const uint8_t root[32],
+                                     const char *path, int *type,
+                                     void (*cb)(void *, const struct roost_bentry *), void *ctx,
+                                     struct roost_errbuf *eb);
+/* A file's content, extent by extent: a data blob, or a hole of len zeros. */
+struct roost_bextent {
+	uint8_t id[32];
+	uint64_t len;
+	int hole;
+};
+/* *type and *size of the node at path; for a file, its extents (*ext
+ * malloc'd, caller frees; none for an empty file). */
+enum roost_err roost_repo_serve_file(struct roost_repo *r, const uint8_t root[32],
+                                     const char *path, int *type, uint64_t *size,
+                                     struct roost_bextent **ext, size_t *next,
+                                     struct roost_errbuf *eb);
+/* One data blob's plaintext (*out malloc'd), verified against its id;
+ * ROOST_ECORRUPT when damaged. */
+enum roost_err roost_repo_serve_data(struct roost_repo *r, const uint8_t id[32], uint8_t **out,
+                                     size_t *n, struct roost_errbuf *eb);
+
 /* ---- snapshots ---- */
 struct roost_snapshot_summary {
 	uint64_t files, dirs, bytes, bytes_new, blobs_new, duration_ms;

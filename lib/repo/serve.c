@@ -190,3 +190,237 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 	*n = fn;
 	return ROOST_OK;
 }
+
+/* ---- browsing a snapshot (roostd's dashboard) ---- */
+
+/* The index knows id (reloaded once if it does not: written since). */
+static enum roost_err index_ready(struct roost_repo *r, const uint8_t *id,
+                                  struct roost_errbuf *eb)
+{
+	enum roost_err err = ROOST_OK;
+	pthread_mutex_lock(&serve_mu);
+	if (!r->index_loaded || (id && !index_lookup(r->index, id, NULL))) {
+		r->index_loaded = 0;
+		err = repo_load_index(r, eb);
+	}
+	pthread_mutex_unlock(&serve_mu);
+	return err;
+}
+
+enum roost_err roost_repo_serve_warm(struct roost_repo *r, struct roost_errbuf *eb)
+{
+	return index_ready(r, NULL, eb);
+}
+
+struct match_ctx {
+	const char *ref;
+	size_t rlen;
+	char full[HEX_LEN + 1];
+	int n;
+};
+
+static int match_cb(void *ctx, const char *name, uint64_t size)
+{
+	(void)size;
+	struct match_ctx *m = ctx;
+	const char *id = strncmp(name, "snapshots/", 10) ? name : name + 10;
+	if (strlen(id) == HEX_LEN && !strncmp(id, m->ref, m->rlen)) {
+		if (m->n++ == 0)
+			memcpy(m->full, id, HEX_LEN + 1);
+	}
+	return 0;
+}
+
+enum roost_err roost_repo_serve_resolve(struct roost_repo *r, const char *ref,
+                                        char full[65], uint8_t root[32],
+                                        struct roost_errbuf *eb)
+{
+	full[0] = 0;
+	size_t rl = strlen(ref);
+	if (!rl || rl > HEX_LEN || strspn(ref, "0123456789abcdef") != rl)
+		return roost_errf(eb, ROOST_EINVAL, "\"%.80s\" is not a snapshot id or id prefix", ref);
+	struct match_ctx m = {.ref = ref, .rlen = rl};
+	enum roost_err err = r->be->ops->list(r->be, "snapshots", match_cb, &m, eb);
+	if (err)
+		return err;
+	if (m.n > 1)
+		return roost_errf(eb, ROOST_EINVAL, "snapshot prefix \"%s\" is ambiguous", ref);
+	if (m.n == 0)
+		return roost_errf(eb, ROOST_ENOENT, "no snapshot %s", ref);
+	char *json;
+	size_t n;
+	if ((err = roost_repo_serve_snapshot(r, m.full, &json, &n, root, eb)))
+		return err;
+	free(json);
+	memcpy(full, m.full, HEX_LEN + 1);
+	return ROOST_OK;
+}
+
+static int name_cmp(const struct node *nd, const char *name, size_t len)
+{
+	size_t m = nd->name_len < len ? nd->name_len : len;
+	int k = memcmp(nd->name, name, m);
+	return k ? k : (nd->name_len > len) - (nd->name_len < len);
+}
+
+/* The node at path (absolute, normalised; "/" is the root) into *out, a copy
+ * of its tree's entry kept in *holder (released by the caller); the root is
+ * a directory node of its own. ROOST_ENOENT when it is missing. */
+static enum roost_err find_node(struct roost_repo *r, struct blob_ctx *bc, const uint8_t root[32],
+                                const char *path, struct tree *holder, const struct node **out,
+                                struct node *rootnode, struct roost_errbuf *eb)
+{
+	memset(holder, 0, sizeof(*holder));
+	memset(rootnode, 0, sizeof(*rootnode));
+	rootnode->type = NODE_DIR;
+	rootnode->mode = 0755;
+	memcpy(rootnode->subtree, root, ID_LEN);
+	const struct node *cur = rootnode;
+	const char *p = path;
+	while (*p == '/')
+		p++;
+	int depth = 0;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (cur->type != NODE_DIR || ++depth > 4096)
+			return roost_errf(eb, ROOST_ENOENT, "no such path in the snapshot");
+		uint8_t sub[ID_LEN];
+		memcpy(sub, cur->subtree, ID_LEN);
+		tree_release(holder);
+		enum roost_err err = index_ready(r, sub, eb);
+		if (!err)
+			err = repo_load_tree(r, bc, sub, holder, eb);
+		if (err)
+			return err;
+		size_t lo = 0, hi = holder->n;
+		cur = NULL;
+		while (lo < hi) { /* a tree's nodes are in name order */
+			size_t mid = lo + (hi - lo) / 2;
+			int k = name_cmp(&holder->nodes[mid], p, len);
+			if (!k) {
+				cur = &holder->nodes[mid];
+				break;
+			}
+			if (k < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!cur)
+			return roost_errf(eb, ROOST_ENOENT, "no such path in the snapshot");
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	*out = cur;
+	return ROOST_OK;
+}
+
+static void entry_of(const struct node *n, struct roost_bentry *e)
+{
+	*e = (struct roost_bentry){n->name,  n->name_len, n->type,   n->mode,
+	                           n->size,  n->mtime_s,  n->mtime_ns, n->target,
+	                           n->target_len};
+}
+
+enum roost_err roost_repo_serve_list(struct roost_repo *r, const uint8_t root[32],
+                                     const char *path, int *type,
+                                     void (*cb)(void *, const struct roost_bentry *), void *ctx,
+                                     struct roost_errbuf *eb)
+{
+	*type = 0;
+	struct blob_ctx *bc = ctx_get(r);
+	if (!bc)
+		return ROOST_ENOMEM;
+	struct tree holder, t = {0};
+	struct node rootnode;
+	const struct node *n;
+	enum roost_err err = find_node(r, bc, root, path, &holder, &n, &rootnode, eb);
+	if (!err) {
+		*type = n->type;
+		if (n->type == NODE_DIR) {
+			uint8_t sub[ID_LEN];
+			memcpy(sub, n->subtree, ID_LEN);
+			if (!(err = index_ready(r, sub, eb)) && !(err = repo_load_tree(r, bc, sub, &t, eb)))
+				for (size_t i = 0; i < t.n; i++) {
+					struct roost_bentry e;
+					entry_of(&t.nodes[i], &e);
+					cb(ctx, &e);
+				}
+		}
+	}
+	tree_release(&t);
+	tree_release(&holder);
+	ctx_put(r, bc);
+	return err;
+}
+
+enum roost_err roost_repo_serve_file(struct roost_repo *r, const uint8_t root[32],
+                                     const char *path, int *type, uint64_t *size,
+                                     struct roost_bextent **ext, size_t *next,
+                                     struct roost_errbuf *eb)
+{
+	*type = 0;
+	*size = 0;
+	*ext = NULL;
+	*next = 0;
+	struct blob_ctx *bc = ctx_get(r);
+	if (!bc)
+		return ROOST_ENOMEM;
+	struct tree holder;
+	struct node rootnode;
+	const struct node *n;
+	enum roost_err err = find_node(r, bc, root, path, &holder, &n, &rootnode, eb);
+	if (!err) {
+		*type = n->type;
+		*size = n->size;
+		if (n->type == NODE_FILE && n->nextents) {
+			*ext = calloc(n->nextents, sizeof(**ext));
+			if (!*ext)
+				err = ROOST_ENOMEM;
+			for (uint32_t i = 0; *ext && i < n->nextents && !err; i++) {
+				struct roost_bextent *x = &(*ext)[i];
+				memcpy(x->id, n->extents[i].id, ID_LEN);
+				x->len = n->extents[i].len;
+				x->hole = n->extents[i].kind == 1;
+				/* a blob's length is the index's (a tree does not hold it) */
+				struct blob_loc loc;
+				if (!x->hole && !(err = index_ready(r, x->id, eb))) {
+					if (index_lookup(r->index, x->id, &loc))
+						x->len = loc.raw_len;
+					else
+						err = roost_errf(eb, ROOST_ECORRUPT,
+						                 "a blob of the file is not in the index");
+				}
+			}
+			if (err) {
+				free(*ext);
+				*ext = NULL;
+			}
+			if (*ext)
+				*next = n->nextents;
+		}
+	}
+	tree_release(&holder);
+	ctx_put(r, bc);
+	return err;
+}
+
+enum roost_err roost_repo_serve_data(struct roost_repo *r, const uint8_t id[32], uint8_t **out,
+                                     size_t *n, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	enum roost_err err = index_ready(r, id, eb);
+	if (err)
+		return err;
+	struct blob_ctx *bc = ctx_get(r);
+	if (!bc)
+		return ROOST_ENOMEM;
+	/* decrypted, decompressed and checked against its id, as a restore
+	 * reads it */
+	err = repo_read_blob(r, bc, id, out, n, eb);
+	ctx_put(r, bc);
+	return err;
+}
