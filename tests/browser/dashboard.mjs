@@ -57,6 +57,11 @@ const api = (page, method, path, body, csrf) => page.evaluate(async ([m, p, b, c
   const r = await fetch(p, { method: m, headers: h, body: b === null ? undefined : JSON.stringify(b) });
   return { status: r.status, body: await r.text() };
 }, [method, path, body === undefined ? null : body, csrf || null]);
+// the snapshot browser shows the listing of dir (not the rows of the page before)
+const listed = (page, dir) => page.waitForFunction((d) => {
+  const c = document.getElementById('count');
+  return c && c.textContent.endsWith(` in ${d}`) && document.querySelector('#rows .vrow');
+}, dir);
 const csrfOf = async (page) => JSON.parse((await api(page, 'GET', '/v1/session')).body).csrf;
 
 // ---------------------------------------------------------------- admin, desktop
@@ -141,7 +146,7 @@ await step('snapshot browser', async () => {
   await page.waitForURL(/\/snapshots\/[0-9a-f]+/);
   await page.click(`.facts a:has-text("${SRC}")`);
   await page.waitForFunction((src) => new URLSearchParams(location.search).get('path') === src, SRC);
-  await page.waitForSelector('#rows .vrow');
+  await listed(page, SRC);
   const names = await page.$$eval('#rows .vrow .nm', (ns) => ns.map((n) => n.textContent.trim()));
   check(['data.bin', 'many', 'sub'].every((n) => names.some((x) => x.startsWith(n))), 'the source directory lists its entries',
     names.join(','));
@@ -149,12 +154,12 @@ await step('snapshot browser', async () => {
   check(names.includes(markup) && await page.$$eval('#rows img', (i) => i.length) === 0 &&
     await page.evaluate(() => window.__xss === undefined), 'a file name that is markup is shown as text');
   await page.click('#rows .vrow a.dir:text-is("sub")');
-  await page.waitForFunction((p) => new URLSearchParams(location.search).get('path') === p, `${SRC}/sub`);
+  await listed(page, `${SRC}/sub`);
   await page.waitForSelector('#rows .vrow a.dir:text-is("deeper")');
   const crumbs = await page.textContent('#path');
   check(crumbs.includes('sub') && crumbs.includes('src-alpha'), 'breadcrumbs show the path', crumbs);
   await page.click(`#path a:text-is("src-alpha")`);
-  await page.waitForFunction((p) => new URLSearchParams(location.search).get('path') === p, SRC);
+  await listed(page, SRC);
   await page.waitForSelector('#rows .vrow a.dlink');
   ok('breadcrumbs lead back up');
   const [dl] = await Promise.all([
@@ -195,7 +200,7 @@ await step('a long directory is virtualized', async () => {
   await page.waitForURL(/\/snapshots\//);
   const base = new URL(page.url()).pathname;
   await page.goto(`${URL0}${base}?path=${encodeURIComponent(SRC + '/many')}`);
-  await page.waitForSelector('#rows .vrow');
+  await listed(page, `${SRC}/many`);
   const n = await page.$$eval('#rows .vrow', (r) => r.length);
   check(n > 0 && n < 100, 'only the visible rows of 300 are in the DOM', String(n));
   await page.$eval('#view', (v) => { v.scrollTop = v.scrollHeight; });
@@ -254,7 +259,7 @@ await step('phone', async () => {
   await ph.click('#snaps a.snap');
   await ph.waitForSelector('.facts a');
   await ph.click('.facts a');
-  await ph.waitForSelector('#rows .vrow');
+  await listed(ph, SRC);
   const wide2 = await ph.evaluate(() => document.documentElement.scrollWidth);
   check(wide2 <= PHONE.width, 'the snapshot browser fits a phone\'s width', String(wide2));
   await shot(ph, 'browse-phone');
@@ -282,7 +287,7 @@ await step('viewer', async () => {
   await v.click('#snaps a.snap');
   await v.waitForSelector('.facts a');
   await v.click('.facts a');
-  await v.waitForSelector('#rows .vrow');
+  await listed(v, SRC);
   check(await v.$$eval('main button, #rows input, a.dlink', (b) => b.length) === 0,
     'a viewer sees no restore, selection or download in the browser');
   const j = JSON.parse((await api(v, 'GET', `/v1/jobs?host=${alpha.id}&limit=1`)).body)[0];

@@ -11,8 +11,19 @@ import { navigate } from './app.js';
 const ROW = 32;     // px, the row height in style.css (.vrow)
 const SPARE = 12;   // rows rendered above and below the view
 
-function joinPath(dir, name) {
-  return dir === '/' ? '/' + name : dir + '/' + name;
+// Paths travel percent-encoded, segment by segment ("wire" form): a name
+// that is not UTF-8 comes with name_raw (its bytes percent-encoded), which
+// ?path= takes back as it is (docs/dashboard.md), so any name can be opened
+// and downloaded. Restores take paths as JSON strings: UTF-8 names only.
+function wireSegs(raw) {
+  return raw.split(/\/|%2F/i).filter((x) => x !== '' && x !== '.');
+}
+function decodeSeg(seg) {
+  try { return decodeURIComponent(seg); } catch { return null; }
+}
+const wireOf = (segs) => '/' + segs.join('/');
+function wireName(e) {
+  return e.name_raw || encodeURIComponent(e.name);
 }
 
 function perms(mode) {
@@ -23,29 +34,30 @@ function perms(mode) {
   return s;
 }
 
-const ICON = { dir: '📁', file: '📄', symlink: '🔗', other: '⚙' };
 
 export async function render(main, [hostId, snap], stale) {
   const hid = Number(hostId);
-  const q = new URLSearchParams(location.search);
-  let path = q.get('path') || '/';
-  if (!path.startsWith('/')) path = '/' + path;
-  if (path.length > 1 && path.endsWith('/')) path = path.replace(/\/+$/, '');
+  const m = location.search.match(/[?&]path=([^&#]*)/);
+  const segs = wireSegs(m ? m[1].replace(/\+/g, '%20') : '');
+  const wire = wireOf(segs);
+  const names = segs.map(decodeSeg);
+  const plain = names.every((n) => n !== null); // the directory's path as text exists
+  const path = plain ? '/' + names.join('/') : null;
+  const shownPath = '/' + segs.map((s, i) => (names[i] === null ? s : names[i])).join('/');
   const base = `/ui/hosts/${hid}/snapshots/${encodeURIComponent(snap)}`;
   const [host, entries, snaps] = await Promise.all([
     get(`/v1/hosts/${hid}`).catch(() => ({ name: `host ${hid}` })),
-    get(`/v1/snapshots/${encodeURIComponent(snap)}/tree?path=${encodeURIComponent(path)}`).catch((e) => e),
+    get(`/v1/snapshots/${encodeURIComponent(snap)}/tree?path=${wire}`).catch((e) => e),
     get(`/v1/snapshots?host=${hid}`).catch(() => []),
   ]);
   if (stale()) return null;
   const meta = snaps.find((s) => s.id.startsWith(snap)) || null;
-  document.title = `roost: ${host.name} ${snap.slice(0, 8)} ${path}`;
-  const segs = path.split('/').filter(Boolean);
+  document.title = `roost: ${host.name} ${snap.slice(0, 8)} ${shownPath}`;
   const crumbs = [html`<a href="${base}?path=%2F">/</a>`];
   segs.forEach((s, i) => {
-    const p = '/' + segs.slice(0, i + 1).join('/');
-    crumbs.push(i === segs.length - 1 ? html`<span>${s}</span>`
-      : html`<a href="${base}?path=${encodeURIComponent(p)}">${s}</a>`);
+    const label = names[i] === null ? s : names[i];
+    crumbs.push(i === segs.length - 1 ? html`<span>${label}</span>`
+      : html`<a href="${base}?path=${wireOf(segs.slice(0, i + 1))}">${label}</a>`);
   });
   const ops = can('restore');
   const dl = can('download');
@@ -73,25 +85,29 @@ export async function render(main, [hostId, snap], stale) {
     err.hidden = false;
     return null;
   }
-  $('#count').textContent = `${entries.length.toLocaleString('en')} entries in ${path}`;
+  $('#count').textContent = `${entries.length.toLocaleString('en')} entries in ${shownPath}`;
   const spacer = $('#spacer');
   const rows = $('#rows');
   spacer.style.height = entries.length * ROW + 'px';
   const selected = browse.selected(snap);
 
+  const childWire = (e) => wireOf(segs.concat([wireName(e)]));
+  // the path as restore's include takes it, or null (not UTF-8)
+  const fullOf = (e) => (plain && !e.name_raw ? (path === '/' ? '/' : path + '/') + e.name : null);
+
   function rowHtml(e, i) {
-    const full = joinPath(path, e.name);
+    const full = fullOf(e);
     const name = e.type === 'dir'
-      ? html`<a href="${base}?path=${encodeURIComponent(full)}" class="nm dir">${e.name}</a>`
+      ? html`<a href="${base}?path=${childWire(e)}" class="nm dir">${e.name}</a>`
       : html`<span class="nm" title="${e.type === 'symlink' ? '→ ' + (e.target || '') : ''}">${e.name}${
         e.type === 'symlink' ? html` <span class="sub">→ ${e.target || ''}</span>` : ''}</span>`;
     return html`<div class="vrow${dl ? ' dl' : ''}" data-i="${i}" role="row">
-      <span>${ops ? html`<input type="checkbox" data-path="${full}"${selected.has(full) ? html` checked` : ''} aria-label="select ${e.name}">` : ''}</span>
-      <span class="nmc"><span class="ic" aria-hidden="true">${ICON[e.type] || ''}</span>${name}</span>
+      <span>${ops && full !== null ? html`<input type="checkbox" data-path="${full}"${selected.has(full) ? html` checked` : ''} aria-label="select ${e.name}">` : ''}</span>
+      <span class="nmc"><span class="ic ic-${e.type}" aria-hidden="true"></span>${name}</span>
       <span class="num">${e.type === 'file' ? bytes(e.size) : ''}</span>
       <span class="mt">${stamp(e.mtime)}</span><span class="md"><code>${perms(e.mode)}</code></span>
       <span>${dl && e.type === 'file' ? html`<a class="dlink" href="/v1/snapshots/${encodeURIComponent(snap)}/file?path=${
-  encodeURIComponent(full)}" download="${e.name}">Download</a>` : ''}</span></div>`;
+  childWire(e)}" download="${e.name}">Download</a>` : ''}</span></div>`;
   }
 
   let shown = [-1, -1];
@@ -125,7 +141,7 @@ export async function render(main, [hostId, snap], stale) {
     const update = () => {
       $('#selcount').textContent = `${selected.size} selected`;
       btn.disabled = selected.size === 0;
-      selAll.checked = entries.length > 0 && entries.every((e) => selected.has(joinPath(path, e.name)));
+      selAll.checked = entries.length > 0 && entries.every((e) => fullOf(e) === null || selected.has(fullOf(e)));
     };
     update();
     rows.addEventListener('change', (e) => {
@@ -137,7 +153,8 @@ export async function render(main, [hostId, snap], stale) {
     });
     selAll.addEventListener('change', () => {
       for (const e of entries) {
-        const f = joinPath(path, e.name);
+        const f = fullOf(e);
+        if (f === null) continue;
         if (selAll.checked) selected.add(f); else selected.delete(f);
       }
       shown = [-1, -1];

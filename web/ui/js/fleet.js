@@ -7,6 +7,7 @@ import { html, put, $, when, toast, FINAL } from './util.js';
 import { jobSummary, track } from './jobview.js';
 
 const HEALTH = ['failing', 'overdue', 'unseen', 'never', 'ok'];
+const plural = (n, w) => `${n.toLocaleString('en')} ${w}${n === 1 ? '' : 's'}`;
 
 function healthCell(h) {
   return html`<span class="h h-${h.health}" data-health="${h.health}">${h.health}</span>${
@@ -60,7 +61,7 @@ export async function render(main, _args, stale) {
   const byId = new Map(hosts.map((h) => [h.id, h]));
   for (const h of hosts) if (h.current_job) track(h.current_job);
   const ops = can('backup');
-  put(main, html`<div class="bar"><h1>Fleet <span class="muted" id="nhosts">${hosts.length} hosts</span></h1>
+  put(main, html`<div class="bar"><h1 class="tight">Fleet <span class="muted" id="nhosts">${plural(hosts.length, 'host')}</span></h1>
     <div id="counts">${counts(hosts)}</div>
     <input id="filter" type="search" placeholder="Filter hosts" aria-label="Filter hosts"></div>
   <div class="tablewrap"><table class="fleet" id="fleet">
@@ -137,7 +138,7 @@ export async function render(main, _args, stale) {
       tbody.insertAdjacentHTML('beforeend', row(h).toString());
     }
     put($('#counts'), counts(hosts));
-    $('#nhosts').textContent = `${hosts.length} hosts`;
+    $('#nhosts').textContent = plural(hosts.length, 'host');
   }
 
   const off = live.on((type, data) => {

@@ -46,6 +46,14 @@ export async function render(main, [id], stale) {
   document.title = `roost: ${h.name}`;
   const admin = can('admin');
   const ops = can('backup');
+  // GET .../schedules has no last_success_at (GET /v1/fleet has): the same
+  // rule from the jobs at hand, the start of the newest succeeded backup of
+  // one of its groups
+  for (const s of scheds) {
+    if (s.last_success_at !== undefined) continue;
+    const j = jobs.find((x) => x.kind === 'backup' && x.status === 'succeeded' && s.group_ids.includes(x.group_id));
+    s.last_success_at = j ? j.started_at : null;
+  }
   snaps.sort((a, b) => (a.time < b.time ? 1 : -1));
   put(main, html`
   <nav class="crumbs"><a href="/ui/">Fleet</a> › <span>${h.name}</span></nav>
