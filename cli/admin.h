@@ -4,7 +4,7 @@
  * roostd's REST API, and printing. admin_client.c implements it and
  * dispatches `roost GROUP ...` to the command group's file (cmd_admin.c
  * for hosts, groups, schedules, jobs and snapshots; cmd_maintenance.c for
- * retention, maintenance and the repository).
+ * retention, maintenance and the repository; cmd_user.c for users).
  */
 #ifndef ROOST_CLI_ADMIN_H
 #define ROOST_CLI_ADMIN_H
@@ -32,6 +32,7 @@ struct aopts {
 	int wait, dry_run;
 	const char *events[MAXV], *format, *after; /* webhook add --event, --format; events --after */
 	int nevents, follow;
+	const char *role, *password_file; /* user add */
 };
 
 struct api {
@@ -78,6 +79,9 @@ json_t *retention_body(const struct aopts *o, int *rc);
 void retention_text(json_t *retention, char *buf, size_t len);
 /* Prints a warning on stderr when the repository's last check failed. */
 void warn_failed_check(struct api *a);
+/* cmd_user.c: the dashboard's users */
+extern const char user_usage[];
+int user_cmd(struct api *a, struct aopts *o);
 /* cmd_events.c */
 int events_cmd(struct api *a, struct aopts *o);
 int webhook_cmd(struct api *a, struct aopts *o);

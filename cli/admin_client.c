@@ -41,6 +41,8 @@ static const char admin_usage[] =
 	"  roost webhook add URL --event TYPE... [--format standard|ntfy|healthchecks]\n"
 	"                      (URL http(s)://... or mailto:ADDRESS; --event '*' for all)\n"
 	"  roost webhook list | remove ID | test ID\n"
+	"  roost user add NAME --role admin|operator|viewer [--password-file F]\n"
+	"  roost user list | remove NAME                  (dashboard users; roost user --help)\n"
 	"\n"
 	"Retention (--keep-*, restic's meaning) applies per host and group to the snapshots\n"
 	"a schedule's jobs made; 0 or absent: that rule unused; no rule: keep all. Manual\n"
@@ -55,7 +57,7 @@ static const char admin_usage[] =
 	"  --json              print the API's JSON\n"
 	"HOST is a host id or its unique name.\n";
 
-static int parse(int argc, char **argv, struct aopts *o)
+static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 {
 	static const struct option lo[] = {
 		{"server", required_argument, 0, 'S'},      {"token-file", required_argument, 0, 'T'},
@@ -76,6 +78,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{"event", required_argument, 0, 'E'},       {"follow", no_argument, 0, 'f'},
 		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
 		{"from-host", required_argument, 0, 1012},  {"dedup", required_argument, 0, 1013},
+		{"role", required_argument, 0, 1014},       {"password-file", required_argument, 0, 1015},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -105,6 +108,8 @@ static int parse(int argc, char **argv, struct aopts *o)
 		case 'R': o->target = optarg; break;
 		case 1012: o->from_host = optarg; break;
 		case 1013: o->dedup = optarg; break;
+		case 1014: o->role = optarg; break;
+		case 1015: o->password_file = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;
@@ -133,7 +138,7 @@ static int parse(int argc, char **argv, struct aopts *o)
 			break;
 		}
 		case 'h':
-			fputs(admin_usage, stdout);
+			fputs(usage, stdout);
 			return -1;
 		default:
 			return cli_fail(EXIT_USAGE, "unknown or incomplete option %s",
@@ -295,18 +300,26 @@ int find_named(struct api *a, const char *path, const char *name, const char *wh
 	return 0;
 }
 
-/* Every command group and the function that runs it; a new group is a line here
- * and a file of its own. */
+/* Every command group and the function that runs it (and its own --help, when it
+ * has one); a new group is a line here and a file of its own. */
 static const struct {
 	const char *name;
 	int (*run)(struct api *a, struct aopts *o);
+	const char *usage;
 } groups[] = {
-	{"token", token_cmd},       {"host", host_cmd},   {"group", group_cmd},
-	{"schedule", schedule_cmd}, {"backup", backup_cmd}, {"restore", restore_cmd},
-	{"job", job_cmd},           {"snapshot", snapshot_cmd},
-	{"maintenance", maintenance_cmd}, {"repository", repository_cmd},
-	{"job", job_cmd},           {"snapshot", snapshot_cmd}, {"events", events_cmd},
-	{"webhook", webhook_cmd},
+	{"token", token_cmd, NULL},
+	{"host", host_cmd, NULL},
+	{"group", group_cmd, NULL},
+	{"schedule", schedule_cmd, NULL},
+	{"backup", backup_cmd, NULL},
+	{"restore", restore_cmd, NULL},
+	{"job", job_cmd, NULL},
+	{"snapshot", snapshot_cmd, NULL},
+	{"maintenance", maintenance_cmd, NULL},
+	{"repository", repository_cmd, NULL},
+	{"events", events_cmd, NULL},
+	{"webhook", webhook_cmd, NULL},
+	{"user", user_cmd, user_usage},
 };
 
 int cmd_admin(const char *group, int argc, char **argv)
@@ -317,7 +330,7 @@ int cmd_admin(const char *group, int argc, char **argv)
 	if (g == sizeof(groups) / sizeof(groups[0]))
 		return cli_fail(EXIT_USAGE, "unknown command \"%s\"", group);
 	struct aopts o;
-	int rc = parse(argc, argv, &o);
+	int rc = parse(argc, argv, &o, groups[g].usage ? groups[g].usage : admin_usage);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	struct api a = {0};

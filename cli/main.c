@@ -19,6 +19,7 @@ static const char usage[] =
 	"  schedule add|list|next|enable|disable | backup HOST --group NAME\n"
 	"  job list|show|cancel|wait | snapshot list | restore HOST SNAPSHOT --target DIR\n"
 	"  events [--follow] | webhook add|list|remove|test\n"
+	"  user add NAME --role R [--password-file F] | user list | user remove NAME\n"
 	"                 ('roost host --help' lists them all)\n"
 	"\n"
 	"Utilities:\n"

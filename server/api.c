@@ -422,6 +422,14 @@ static void job_create(int64_t hid, const char *kind, struct req *rq, struct res
 		struct body_restore r;
 		if (body_restore(rq->body, rq->blen, &r, rs))
 			return;
+		/* DESIGN.md, "Write-only agents": a cross-host restore is an admin's
+		 * explicit request, not an operator's (docs/dashboard.md) */
+		if (r.from_host[0] && rq->auth == AUTH_SESSION && rq->role != ROLE_ADMIN) {
+			resp_error(rs, 403, "forbidden", "from_host: a cross-host restore is for admins",
+			           "from_host");
+			body_restore_free(&r);
+			return;
+		}
 		int64_t owner = r.from_host[0] ? db_host_resolve(r.from_host) : hid;
 		char full[65] = "";
 		if (!owner) {
@@ -628,7 +636,14 @@ void api_handle(struct req *rq, struct resp *rs)
 		           rq->auth_bad ? "invalid credentials" : "missing credentials", NULL);
 		return;
 	}
-	if (rq->auth != AUTH_ADMIN) {
+	/* a session's role decides through authz.c (the one table); http.c's gate
+	 * asked it already, and this holds for any other caller of api_handle */
+	if (rq->auth == AUTH_SESSION) {
+		if (!authz_role_may(rq->role, rq->method, rq->path)) {
+			resp_error(rs, 403, "forbidden", "not allowed for this user's role", NULL);
+			return;
+		}
+	} else if (rq->auth != AUTH_ADMIN) {
 		resp_error(rs, 403, "forbidden", "a host credential can not use admin routes", NULL);
 		return;
 	}

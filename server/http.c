@@ -42,6 +42,8 @@
 #include "ui_serve.h"
 #include "objcheck.h"
 #include "restore_serve.h"
+#include "authz.h"
+#include "sessions.h"
 #include "roost/buf.h"
 #include "roost/log.h"
 
@@ -49,6 +51,8 @@ static void reset(struct pss *p)
 {
 	if (p->put_id)
 		repo_api_forget(p);
+	if (p->pw_id || p->pw_done)
+		api_users_forget(p);
 	restore_serve_forget(p);
 	objcheck_free(p->check);
 	free(p->committed);
@@ -84,16 +88,46 @@ static const char *method_of(struct lws *wsi)
 	return NULL;
 }
 
-/* Who is calling: the admin token, a host credential, or nobody. */
-static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_t *host)
+/* Without an Authorization header: the session of the roost_session cookie,
+ * if any (AUTH_SESSION, *si filled); a cookie that names no live session is
+ * wrong credentials. */
+static void resolve_cookie(struct lws *wsi, enum auth_kind *kind, int *bad,
+                           struct session_info *si)
+{
+	char c[4097], token[AUTH_TEXT_LEN + 1];
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+	if (n <= 0)
+		return;
+	if (n >= (int)sizeof(c) || lws_hdr_copy(wsi, c, sizeof(c), WSI_TOKEN_HTTP_COOKIE) < 0) {
+		*bad = 1;
+		return;
+	}
+	int t = sessions_cookie_token(c, token);
+	if (t == 0)
+		return; /* other cookies only */
+	*bad = 1;
+	if (t > 0 && sessions_lookup(token, srv_now(), si) == 0) {
+		*kind = AUTH_SESSION;
+		*bad = 0;
+	}
+}
+
+/* Who is calling: the admin token, a host credential, a user's session
+ * (when si is given: the cookie counts only without an Authorization
+ * header), or nobody. */
+static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_t *host,
+                         struct session_info *si)
 {
 	char h[600];
 	*kind = AUTH_NONE;
 	*bad = 0;
 	*host = 0;
 	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (n <= 0)
+	if (n <= 0) {
+		if (si)
+			resolve_cookie(wsi, kind, bad, si);
 		return;
+	}
 	*bad = 1;
 	if (n >= (int)sizeof(h) || lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
 		return;
@@ -125,10 +159,12 @@ static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_
 
 /* ---- REST ---- */
 
-/* 401 without credentials or with wrong ones, 403 with ones of another kind; 0 when allowed. */
+/* 401 without credentials or with wrong ones, 403 with ones of another kind; 0 when allowed.
+ * A session got here through gate(), which asked authz.c. */
 static int refused(struct lws *wsi, struct pss *p, int metrics_too, int *rc)
 {
-	if (p->auth == AUTH_ADMIN || (metrics_too && p->auth == AUTH_METRICS))
+	if (p->auth == AUTH_ADMIN || p->auth == AUTH_SESSION ||
+	    (metrics_too && p->auth == AUTH_METRICS))
 		return 0;
 	*rc = p->auth == AUTH_NONE
 	              ? respond_error(wsi, p, 401, "unauthorized",
@@ -189,12 +225,45 @@ static int special_request(struct lws *wsi, struct pss *p, int *rc)
 	return 1;
 }
 
+/* What a session may do (authz.c decides) and its CSRF token on a write; the
+ * metrics token is good for /metrics only. 0 when the request may go on to
+ * its route (which checks the other credentials), else 1 with *rc. */
+static int gate(struct lws *wsi, struct pss *p, int *rc)
+{
+	if (authz_public(p->method, p->path))
+		return 0;
+	if (p->auth == AUTH_METRICS && p->is_repo) {
+		*rc = respond_error(wsi, p, 403, "forbidden", "not allowed with this credential");
+		return 1;
+	}
+	if (p->auth != AUTH_SESSION)
+		return 0;
+	if (authz_is_write(p->method)) {
+		char v[AUTH_TEXT_LEN + 2];
+		int n = lws_hdr_custom_copy(wsi, v, sizeof(v), "x-csrf-token:", 13);
+		if (n <= 0 || !sessions_csrf_ok(&p->sess, v)) {
+			*rc = respond_error(wsi, p, 403, "csrf",
+			                    "a change made with the session cookie needs the session's "
+			                    "X-CSRF-Token header");
+			return 1;
+		}
+	}
+	if (!authz_role_may(p->sess.role, p->method, p->path)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "not allowed for the role %s", role_name(p->sess.role));
+		*rc = respond_error(wsi, p, 403, "forbidden", msg);
+		return 1;
+	}
+	return 0;
+}
+
 static int api_request(struct lws *wsi, struct pss *p)
 {
 	if (p->too_big)
 		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
 	int rc;
-	if (ui_request(wsi, p, &rc) || special_request(wsi, p, &rc))
+	if (ui_request(wsi, p, &rc) || gate(wsi, p, &rc) || special_request(wsi, p, &rc) ||
+	    api_users_request(wsi, p, &rc))
 		return rc;
 	struct req rq = {
 		.method = p->method,
@@ -205,6 +274,7 @@ static int api_request(struct lws *wsi, struct pss *p)
 		.auth = p->auth,
 		.auth_bad = p->auth_bad,
 		.host_id = p->host_id,
+		.role = p->auth == AUTH_SESSION ? p->sess.role : ROLE_NONE,
 	};
 	struct resp rs = {0};
 	api_handle(&rq, &rs);
@@ -324,8 +394,18 @@ static int on_http(struct lws *wsi, struct pss *p, const char *uri)
 		                                 : "bad_framing",
 		                     bad);
 	}
-	resolve_auth(wsi, &p->auth, &p->auth_bad, &p->host_id);
+	resolve_auth(wsi, &p->auth, &p->auth_bad, &p->host_id, &p->sess);
 	p->is_repo = !strncmp(p->path, "/v1/repo/", 9);
+	if (p->is_repo && (p->auth == AUTH_SESSION || p->auth == AUTH_METRICS)) {
+		/* decided before any of an upload is stored */
+		int rc;
+		if (gate(wsi, p, &rc)) {
+			p->close_after = 1;
+			p->dispatched = 1;
+			p->body_done = 1;
+			return rc;
+		}
+	}
 	int has_body = !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 	p->clen = has_body ? clen : 0;
 	if (p->is_repo && !strcmp(m, "PUT"))
@@ -376,6 +456,11 @@ static int on_writeable(struct lws *wsi, struct pss *p)
 		return restore_serve_answer(wsi, p);
 	if (p->dl)
 		return browse_writeable(wsi, p);
+	if (p->pw_done) {
+		struct pw_task *t = p->pw_done;
+		p->pw_done = NULL;
+		return api_users_answer(wsi, p, t);
+	}
 	if (p->committed) {
 		struct commit *c = p->committed;
 		p->committed = NULL;
@@ -458,7 +543,7 @@ static int ws_filter(struct lws *wsi, struct pss *p)
 	enum auth_kind k;
 	int bad;
 	int64_t hid;
-	resolve_auth(wsi, &k, &bad, &hid);
+	resolve_auth(wsi, &k, &bad, &hid, NULL);
 	if (k != AUTH_HOST) {
 		char ip[INET6_ADDRSTRLEN];
 		roost_log_limited(ROOST_LOG_WARN, "agent.refused", peer_of(wsi, ip, sizeof(ip)),
@@ -487,6 +572,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		repo_api_commits_done();
 		restore_serve_done();
+		api_users_tasks_done();
 		maintenance_poll();
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:

@@ -18,7 +18,10 @@
 #define OBJECT_MAX ((uint64_t)1 << 30)   /* an uploaded object */
 #define SLICE (256u * 1024)              /* a response is written in slices of this */
 
+#include "sessions.h"
+
 struct commit;
+struct pw_task;
 struct objcheck;
 struct sse_client;
 struct browse_dl;
@@ -67,6 +70,15 @@ struct pss {
 	int close_after;   /* framing refused: close once answered */
 	struct sse_client *sse; /* GET /v1/events/stream: the rest of the connection is it */
 	struct browse_dl *dl;   /* GET /v1/snapshots/{id}/file: the download under way (owned) */
+	struct session_info sess; /* AUTH_SESSION: whose cookie */
+	uint64_t pw_id;           /* nonzero: a password task of this request is on the worker */
+	struct pw_task *pw_done;  /* it, finished, to answer from the writeable callback */
+	/* headers the next response carries besides the usual ones (respond_header) */
+	struct {
+		char name[24]; /* lower case, with its colon: "set-cookie:" */
+		char value[200];
+	} xh[2];
+	int nxh;
 };
 
 /* ---- budgets.c ---- */
@@ -102,6 +114,9 @@ int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *
 /* A response whose body the caller wrote itself is complete: the
  * connection is kept for the next request, or closed. */
 int respond_done(struct lws *wsi, struct pss *p);
+/* Adds a header to the next response of this connection (at most 2; the
+ * value is cut to 199 bytes). */
+void respond_header(struct pss *p, const char *name, const char *value);
 /* j (stolen) as the body. */
 int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j);
 int respond_error(struct lws *wsi, struct pss *p, int status, const char *code, const char *msg);
@@ -123,5 +138,19 @@ int repo_api_answer_commit(struct lws *wsi, struct pss *p, const struct commit *
 void repo_api_commits_done(void);
 /* The connection no longer waits for its upload's commit. */
 void repo_api_forget(struct pss *p);
+
+/* ---- api_users.c ---- */
+
+/* /v1/users[/ID], /v1/login, /v1/logout, /v1/session: 1 when the request is
+ * one of them, with *rc what the callback returns (the answer is sent, or
+ * follows when its password task is done). The credential was vetted by
+ * http.c's gate (authz.c, CSRF) already. */
+int api_users_request(struct lws *wsi, struct pss *p, int *rc);
+/* Event loop: finished password tasks go to their connections. */
+void api_users_tasks_done(void);
+/* The answer for a finished task (writeable callback); frees it. */
+int api_users_answer(struct lws *wsi, struct pss *p, struct pw_task *t);
+/* The connection no longer waits for its password task. */
+void api_users_forget(struct pss *p);
 
 #endif

@@ -38,6 +38,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "presence.h"
+#include "pwworker.h"
 #include "roostd.h"
 #include "ui_serve.h"
 #include "webhooks.h"
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 	        "              [--health-flap SECONDS] [--smtp URL --smtp-from ADDRESS]\n"
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
+	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
 	        "              [--ui-dir DIR]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
@@ -106,6 +108,11 @@ static void usage(FILE *f)
 	        "  --webhook-timeout SECS  one delivery attempt's limit (default 10)\n"
 	        "  --ui-dir DIR            serve the dashboard (/ui/) from DIR instead of the\n"
 	        "                          files built in (for working on web/ui)\n"
+	        "\n"
+	        "Dashboard users (roost user add):\n"
+	        "  --session-ttl SECS      a login's session ends this long after it (default\n"
+	        "                          43200, 12 h)\n"
+	        "  --session-idle SECS     ... or this long after its last request (default 7200)\n"
 	        "\n"
 	        "First start writes DIR/admin.token (0600): the admin credential for the\n"
 	        "`roost` admin commands (ROOST_TOKEN or --token-file), and DIR/metrics.token\n"
@@ -292,7 +299,7 @@ int main(int argc, char **argv)
 	long body_rate = 1024, per_addr = 512, prune_grace = 3600, check_sample = 20;
 	const char *maint_cron = "30 3 * * *";
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
-	long hook_timeout = 10;
+	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL;
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
@@ -318,7 +325,9 @@ int main(int argc, char **argv)
 		{"mail-digest", required_argument, 0, 1007},
 		{"webhook-queue-max", required_argument, 0, 1008},
 		{"webhook-timeout", required_argument, 0, 1009},
-		{"ui-dir", required_argument, 0, 1010},
+		{"session-ttl", required_argument, 0, 1010},
+		{"session-idle", required_argument, 0, 1011},
+		{"ui-dir", required_argument, 0, 1012},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -388,7 +397,15 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, "--webhook-timeout", 1, 600, &hook_timeout))
 				return 2;
 			break;
-		case 1010: ui_set_dir(optarg); break;
+		case 1010:
+			if (parse_seconds(optarg, "--session-ttl", 1, 366L * 86400, &session_ttl))
+				return 2;
+			break;
+		case 1011:
+			if (parse_seconds(optarg, "--session-idle", 1, 366L * 86400, &session_idle))
+				return 2;
+			break;
+		case 1012: ui_set_dir(optarg); break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -506,6 +523,8 @@ int main(int argc, char **argv)
 	s->overdue_grace_s = grace;
 	s->unseen_after_s = unseen;
 	s->health_flap_s = flap;
+	s->session_ttl_s = session_ttl;
+	s->session_idle_s = session_idle;
 	struct roost_errbuf eb = {{0}};
 	char *dbp = path_join(data, "roostd.db");
 	if (store_open(dbp, &s->st, &eb)) {
@@ -528,6 +547,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roostd: %s: not a readable PEM certificate\n", certp);
 		return 1;
 	}
+	snprintf(s->fingerprint, sizeof(s->fingerprint), "%s", fp);
 	{
 		char *fpp = path_join(data, "fingerprint");
 		char line[70];
@@ -635,8 +655,8 @@ int main(int argc, char **argv)
 	hub_start();
 	agents_start();
 	http_start(s->lws);
-	if (committer_start() || restore_serve_start()) {
-		fprintf(stderr, "roostd: could not start the commit or restore thread\n");
+	if (committer_start() || restore_serve_start() || pwworker_start()) {
+		fprintf(stderr, "roostd: could not start the commit, restore or password thread\n");
 		return 1;
 	}
 	if (maintenance_schedule(maint_cron, &eb)) {
@@ -684,6 +704,7 @@ int main(int argc, char **argv)
 	maintenance_stop();
 	restore_serve_stop();
 	committer_stop();
+	pwworker_stop();
 	lws_context_destroy(s->lws);
 	http_stop();
 	roost_repo_close(s->repo);

@@ -5,6 +5,7 @@
  * Every buffer handed to lws_write has LWS_PRE bytes in front (DESIGN.md,
  * pitfalls).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,12 @@ int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *
 		                                (const unsigned char *)hdrs[i].value,
 		                                (int)strlen(hdrs[i].value), &q, end))
 			return -1;
+	for (int i = 0; i < p->nxh; i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)p->xh[i].name,
+		                                (const unsigned char *)p->xh[i].value,
+		                                (int)strlen(p->xh[i].value), &q, end))
+			return -1;
+	p->nxh = 0;
 	if (p->close_after &&
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
 	                                (const unsigned char *)"close", 5, &q, end))
@@ -63,6 +70,15 @@ int respond_done(struct lws *wsi, struct pss *p)
 	if (p->close_after || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
+}
+
+void respond_header(struct pss *p, const char *name, const char *value)
+{
+	if (p->nxh == (int)(sizeof(p->xh) / sizeof(p->xh[0])))
+		return;
+	snprintf(p->xh[p->nxh].name, sizeof(p->xh[p->nxh].name), "%s", name);
+	snprintf(p->xh[p->nxh].value, sizeof(p->xh[p->nxh].value), "%s", value);
+	p->nxh++;
 }
 
 int respond_json(struct lws *wsi, struct pss *p, int status, json_t *j)

@@ -44,6 +44,12 @@
  *   whsign.c     Standard Webhooks secrets and signatures (whsign.h)
  *   mail.c       a notification mail's text (mail.h)
  *   metrics.c    GET /metrics, Prometheus text (metrics.h)
+ *   authz.c      who may do what: the role table (authz.h)
+ *   users.c      users: names, roles, Argon2id hashes (users.h)
+ *   sessions.c   sessions: the cookie, expiry, CSRF tokens (sessions.h)
+ *   login_throttle.c  failed logins per name and address (login_throttle.h)
+ *   pwworker.c   the password thread: hashing, verifying (pwworker.h)
+ *   api_users.c  /v1/users, /v1/login, /v1/logout, /v1/session (http_int.h)
  *
  * Calls go one way (scripts/server-deps.py checks it in make check):
  * http -> api -> agents -> fires -> pending -> jobs -> db; catchup -> jobs;
@@ -62,6 +68,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "authz.h"
 #include "dueheap.h"
 #include "hub.h"
 #include "roost/backend.h"
@@ -97,6 +104,10 @@ struct srv {
 	int64_t prune_grace_s;    /* --prune-grace */
 	unsigned check_sample;    /* --check-sample */
 	char repo_password[128];
+	/* the dashboard's users (sessions.c, api_users.c) */
+	int64_t session_ttl_s;    /* --session-ttl: a session ends this long after login */
+	int64_t session_idle_s;   /* --session-idle: ... or this long after its last request */
+	char fingerprint[65];     /* the TLS certificate's SHA-256, hex (GET /v1/session) */
 	uint8_t repo_put[ROOST_PUT_MATERIAL_LEN]; /* the put-only material agents get */
 	/* the hub's connections, indexed by host id (NULL: not connected) */
 	struct agent_conn **conns;
@@ -321,7 +332,13 @@ void catchup_run(int64_t host_id, int64_t now);
 void catchup_timer_cb(lws_sorted_usec_list_t *sul);
 
 /* ---- http.c (the lws protocol, routing) and api.c (REST handlers) ---- */
-enum auth_kind { AUTH_NONE = 0, AUTH_ADMIN, AUTH_HOST, AUTH_METRICS /* DIR/metrics.token */ };
+enum auth_kind {
+	AUTH_NONE = 0,
+	AUTH_ADMIN,
+	AUTH_HOST,
+	AUTH_METRICS, /* DIR/metrics.token */
+	AUTH_SESSION, /* a dashboard user's cookie (sessions.c); its role decides (authz.c) */
+};
 
 struct req {
 	const char *method;
@@ -332,6 +349,7 @@ struct req {
 	enum auth_kind auth;
 	int auth_bad;           /* credentials given but wrong */
 	int64_t host_id;        /* for AUTH_HOST */
+	enum role role;         /* for AUTH_SESSION */
 };
 
 struct resp {

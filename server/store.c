@@ -2,8 +2,9 @@
 /*
  * The store's connection setup and migrations. The schema follows
  * DESIGN.md: hosts, enrollment tokens, source groups, schedules and their
- * groups, jobs, pending runs (one per host and schedule), seen fires, and
- * success per (schedule, group) for catch-up.
+ * groups, jobs, pending runs (one per host and schedule), seen fires,
+ * success per (schedule, group) for catch-up, and the dashboard's users and
+ * sessions.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +118,19 @@ static const char *const migrations[] = {
 	/* issue 18: group dedup, the blob-id key of its backups */
 	"ALTER TABLE source_groups ADD COLUMN dedup TEXT NOT NULL DEFAULT 'fleet'"
 	"  CHECK (dedup IN ('fleet', 'host'));",
+	/* 5: dashboard users and their sessions (docs/dashboard.md, "Users and sessions"):
+	 * an Argon2id hash (crypto_pwhash_str's encoding) per user, a session's token
+	 * kept as its hash */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),"
+	"  pw_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_login_at INTEGER);"
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX sessions_user ON sessions (user_id);",
 };
 
 int store_schema_latest(void)
