@@ -22,7 +22,7 @@ function facts(j) {
     <dt>Status</dt><dd id="job-status">${statusBadge(j.status)}</dd>
     <dt>Kind</dt><dd>${j.kind} (${j.trigger})</dd>
     <dt>Files</dt><dd id="job-files">${num(s.files)}</dd>
-    <dt>Bytes</dt><dd id="job-bytes">${bytes(s.bytes)}${s.bytes_new !== undefined ? html` <span class="sub">${bytes(s.bytes_new)} new</span>` : ''}</dd>
+    <dt>Bytes</dt><dd id="job-bytes">${bytes(s.bytes)}${j.kind === 'backup' && s.bytes_new !== undefined ? html` <span class="sub">${bytes(s.bytes_new)} new</span>` : ''}</dd>
     <dt>Rate</dt><dd id="job-rate">${rate !== null ? html`${bytes(Math.round(rate))}/s` : '–'}</dd>
     <dt>Created</dt><dd>${stamp(j.created_at)}</dd>
     <dt>Started</dt><dd>${stamp(j.started_at)}</dd>
@@ -50,9 +50,14 @@ export async function render(main, [id], stale) {
   const add = (m) => log.insertAdjacentHTML('beforeend', m.toString());
   add(logLine('job.created', job.created_at, null, null));
   if (job.started_at) add(logLine('job.started', job.started_at, null, null));
+  const logged = new Set(); // stored events shown, by id: the list and the stream may both bring one
   recentEvents(1000).then((evs) => {
     if (stale()) return;
-    for (const ev of evs.reverse()) if (ev.job && ev.job.id === jid) add(logLine(ev.type, ev.at, ev.job, ev));
+    for (const ev of evs.reverse()) {
+      if (!ev.job || ev.job.id !== jid || logged.has(ev.id)) continue;
+      logged.add(ev.id);
+      add(logLine(ev.type, ev.at, ev.job, ev));
+    }
   }).catch(() => {});
 
   const cancel = $('#cancel');
@@ -74,6 +79,10 @@ export async function render(main, [id], stale) {
     track(j);
     job = j;
     put($('#facts'), facts(j));
+    if (typeof data.id === 'number') {
+      if (logged.has(data.id)) return;
+      logged.add(data.id);
+    }
     if (type !== 'job.progress' || j.status !== lastStatus) {
       add(logLine(type, data.at || new Date().toISOString(), j, data));
       lastStatus = j.status;
