@@ -16,7 +16,7 @@ await page.goto(`${U}/ui/login`);
 await page.fill('input[name=name]', process.env.USER_NAME);
 await page.fill('input[name=password]', process.env.USER_PASS);
 await page.click('form#login button[type=submit]');
-await page.waitForSelector('#fleet-body tr');
+await page.waitForSelector('#fleet-body .frow');
 
 async function load(url, mark, check) {
   await page.goto(`${U}${url}`, { waitUntil: 'commit' });
@@ -33,7 +33,7 @@ const fleet = [];
 const tree = [];
 for (let i = 0; i <= RUNS; i++) { // the first of each is a warm-up
   const f = await load('/ui/', 'roost:fleet-painted', async () => {
-    const n = await page.$$eval('#fleet-body tr', (r) => r.length);
+    const n = await page.$$eval('#fleet-body .frow', (r) => r.length);
     if (n !== HOSTS) throw new Error(`fleet: ${n} rows, want ${HOSTS}`);
   });
   const t = await load(process.env.TREE_URL, 'roost:tree-painted', async () => {

@@ -73,12 +73,12 @@ await step('login page', async () => {
   await shot(page, 'login-desktop');
   await login(page, ADMIN, users[ADMIN]);
   await page.waitForURL(`${URL0}/ui/`);
-  await page.waitForSelector('#fleet-body tr');
+  await page.waitForSelector('#fleet-body .frow');
   ok('admin logs in and lands on the fleet');
 });
 
 await step('fleet', async () => {
-  const rows = await page.$$eval('#fleet-body tr', (trs) => trs.map((t) => ({
+  const rows = await page.$$eval('#fleet-body .frow', (trs) => trs.map((t) => ({
     name: t.dataset.name, health: t.querySelector('[data-health]').dataset.health,
   })));
   check(rows.length === 2, 'the fleet shows two hosts', JSON.stringify(rows));
@@ -97,7 +97,7 @@ await step('backup from the fleet page', async () => {
     window.__seen = [];
     const note = () => {
       for (const el of document.querySelectorAll('#fleet-body .cur [data-status]')) {
-        const v = `${el.closest('tr').dataset.name}:${el.dataset.status}`;
+        const v = `${el.closest('.frow').dataset.name}:${el.dataset.status}`;
         if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v);
       }
     };
@@ -121,7 +121,7 @@ await step('backup from the fleet page', async () => {
 
 // the host page and the cron preview
 await step('host page and cron preview', async () => {
-  await page.click(`#host-${alpha.id} td.hn a`);
+  await page.click(`#host-${alpha.id} .hn a`);
   await page.waitForURL(`${URL0}/ui/hosts/${alpha.id}`);
   await page.waitForSelector('input.cron');
   await page.fill('input.cron', '*/15 * * * *');
@@ -249,11 +249,11 @@ await step('other pages', async () => {
 await step('phone', async () => {
   const ph = await newPage(PHONE);
   await login(ph, OPER, users[OPER]);
-  await ph.waitForSelector('#fleet-body tr');
+  await ph.waitForSelector('#fleet-body .frow');
   const wide = await ph.evaluate(() => document.documentElement.scrollWidth);
   check(wide <= PHONE.width, 'the fleet fits a phone\'s width (no sideways scrolling)', String(wide));
   await shot(ph, 'fleet-phone');
-  await ph.click(`#host-${alpha.id} td.hn a`);
+  await ph.click(`#host-${alpha.id} .hn a`);
   await ph.waitForSelector('#jobs tr');
   await shot(ph, 'host-phone');
   await ph.click('#snaps a.snap');
@@ -276,11 +276,11 @@ await step('phone', async () => {
 await step('viewer', async () => {
   const v = await newPage(DESKTOP);
   await login(v, VIEW, users[VIEW]);
-  await v.waitForSelector('#fleet-body tr');
+  await v.waitForSelector('#fleet-body .frow');
   check(await v.$$eval('main button', (b) => b.length) === 0, 'a viewer sees no buttons on the fleet');
   const nav = await v.textContent('#nav');
   check(!nav.includes('Users') && !nav.includes('Enroll'), 'nor admin pages in the menu', nav);
-  await v.click(`#host-${alpha.id} td.hn a`);
+  await v.click(`#host-${alpha.id} .hn a`);
   await v.waitForSelector('#jobs tr');
   check(await v.$$eval('main button, main input, main select', (b) => b.length) === 0,
     'a viewer sees no buttons or fields on the host page');

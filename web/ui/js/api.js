@@ -66,3 +66,17 @@ export async function recentEvents(max = 500) {
   }
   return keep.reverse();
 }
+
+// A GET asked for early (app.js, before the session is known), taken once
+// by the page that wants it; null when there is none.
+const early = new Map();
+export function prefetch(path) {
+  const p = get(path);
+  p.catch(() => {}); // a refusal is the page's to see, when it takes it
+  early.set(path, p);
+}
+export function takeEarly(path) {
+  const p = early.get(path) || null;
+  early.delete(path);
+  return p;
+}

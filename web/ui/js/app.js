@@ -3,7 +3,7 @@
 // Pages have stable URLs under /ui/ (docs/dashboard.md, "Pages"); links
 // inside the page move with history.pushState, so the event stream and the
 // state of the page survive navigation.
-import { api, session, setUnauthorizedHandler, can } from './api.js';
+import { api, session, setUnauthorizedHandler, can, prefetch } from './api.js';
 import * as live from './live.js';
 import { html, put, $ } from './util.js';
 
@@ -132,6 +132,9 @@ setUnauthorizedHandler(() => {
   live.stop();
   navigate('/ui/login?next=' + encodeURIComponent(location.pathname + location.search), true);
 });
+
+// the fleet page's one request goes out with the session's, not after it
+if (/^\/ui\/?$/.test(location.pathname)) prefetch('/v1/fleet');
 
 (async () => {
   try {

@@ -4,7 +4,7 @@
 // and settings.
 import { get, post, patch, can } from './api.js';
 import * as live from './live.js';
-import { html, put, $, $$, when, stamp, bytes, num, debounce, toast, FINAL } from './util.js';
+import { html, put, $, $$, when, stamp, bytes, num, debounce, toast, FINAL, reasonText } from './util.js';
 import { statusBadge, jobSummary, track } from './jobview.js';
 
 function jobRow(j) {
@@ -58,7 +58,7 @@ export async function render(main, [id], stale) {
   put(main, html`
   <nav class="crumbs"><a href="/ui/">Fleet</a> › <span>${h.name}</span></nav>
   <h1>${h.name} <span class="h h-${h.health}" data-health="${h.health}">${h.health}</span>
-    ${h.health_reason ? html`<span class="sub">${h.health_reason}</span>` : ''}</h1>
+    ${h.health_reason ? html`<span class="sub">${reasonText(h.health_reason)}</span>` : ''}</h1>
   <p class="facts">${h.hostname} · ${h.os || 'unknown OS'} · ${h.online ? html`<span class="on">online</span>`
     : html`<span class="off">offline</span>, seen ${when(h.last_seen_at)}`} · last backup ${when(h.last_backup_at)}
     ${h.tz ? html` · zone ${h.tz}` : ''}</p>

@@ -66,7 +66,7 @@ export function ago(iso, now = Date.now()) {
 
 export function when(iso) {
   if (!iso) return html`<span class="muted">never</span>`;
-  return html`<time datetime="${iso}" title="${iso}">${ago(iso)}</time>`;
+  return html`<time datetime="${iso}">${ago(iso)}</time>`;
 }
 
 export function stamp(iso) {
@@ -89,3 +89,19 @@ export function toast(msg, bad = false) {
 }
 
 export const FINAL = new Set(['succeeded', 'failed', 'canceled', 'interrupted']);
+
+// A host's health_reason ({why, since, ...}: docs/server.md, "Health") as
+// a line of text; '' when there is none.
+export function reasonText(r) {
+  if (!r || typeof r !== 'object') return r ? String(r) : '';
+  switch (r.why) {
+    case 'never': return `no backup yet${r.since ? ` (enrolled ${ago(r.since)})` : ''}`;
+    case 'overdue': {
+      const on = r.online_s ? `, online ${Math.round(r.online_s / 60)} min since` : '';
+      return `${r.schedule || 'schedule'}/${r.group || 'group'} missed ${ago(r.missed_at)}${on}`;
+    }
+    case 'unseen': return `not seen since ${ago(r.last_seen_at)}`;
+    case 'failing': return `last ${r.failed_in_a_row || 3} backups failed`;
+    default: return `${r.why || ''}${r.since ? ` since ${ago(r.since)}` : ''}`;
+  }
+}
