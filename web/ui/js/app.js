@@ -3,7 +3,7 @@
 // Pages have stable URLs under /ui/ (docs/dashboard.md, "Pages"); links
 // inside the page move with history.pushState, so the event stream and the
 // state of the page survive navigation.
-import { api, session, setUnauthorizedHandler, can, prefetch } from './api.js';
+import { api, session, setUnauthorizedHandler, can } from './api.js';
 import * as live from './live.js';
 import { html, put, $ } from './util.js';
 
@@ -133,8 +133,16 @@ setUnauthorizedHandler(() => {
   navigate('/ui/login?next=' + encodeURIComponent(location.pathname + location.search), true);
 });
 
-// the fleet page's one request goes out with the session's, not after it
-if (/^\/ui\/?$/.test(location.pathname)) prefetch('/v1/fleet');
+// The first page's module, and what it reads first (its prefetch()), are
+// asked for beside the session, not after it.
+{
+  const first = routes.find((r) => r[0].test(location.pathname));
+  if (first && !(first[2] || {}).public) {
+    first[1]().then((mod) => {
+      if (mod.prefetch) mod.prefetch(location.pathname.match(first[0]).slice(1));
+    }).catch(() => {});
+  }
+}
 
 (async () => {
   try {

@@ -4,7 +4,7 @@
 // restore of what is selected. The listing is virtualized: however many
 // entries a directory has, only the rows in view (and a few around them)
 // are in the DOM, so a directory of 20,000 entries scrolls as one of 20.
-import { get, post, can } from './api.js';
+import { get, post, can, prefetch as ask, takeEarly } from './api.js';
 import { html, put, $, bytes, stamp, toast } from './util.js';
 import { navigate } from './app.js';
 
@@ -35,10 +35,21 @@ function perms(mode) {
 }
 
 
+// The directory the page's URL names, in wire form.
+function wireHere() {
+  const m = location.search.match(/[?&]path=([^&#]*)/);
+  return wireSegs(m ? m[1].replace(/\+/g, '%20') : '');
+}
+const treeUrl = (snap, wire) => `/v1/snapshots/${encodeURIComponent(snap)}/tree?path=${wire}`;
+
+// app.js: the listing, asked for beside the session at the first load
+export function prefetch([, snap]) {
+  ask(treeUrl(snap, wireOf(wireHere())));
+}
+
 export async function render(main, [hostId, snap], stale) {
   const hid = Number(hostId);
-  const m = location.search.match(/[?&]path=([^&#]*)/);
-  const segs = wireSegs(m ? m[1].replace(/\+/g, '%20') : '');
+  const segs = wireHere();
   const wire = wireOf(segs);
   const names = segs.map(decodeSeg);
   const plain = names.every((n) => n !== null); // the directory's path as text exists
@@ -47,7 +58,7 @@ export async function render(main, [hostId, snap], stale) {
   const base = `/ui/hosts/${hid}/snapshots/${encodeURIComponent(snap)}`;
   const [host, entries, snaps] = await Promise.all([
     get(`/v1/hosts/${hid}`).catch(() => ({ name: `host ${hid}` })),
-    get(`/v1/snapshots/${encodeURIComponent(snap)}/tree?path=${wire}`).catch((e) => e),
+    (takeEarly(treeUrl(snap, wire)) || get(treeUrl(snap, wire))).catch((e) => e),
     get(`/v1/snapshots?host=${hid}`).catch(() => []),
   ]);
   if (stale()) return null;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /ui/: every host in one table, from one GET /v1/fleet rendered in one
 // pass; then kept current from the event stream, row by row.
-import { get, post, can, takeEarly } from './api.js';
+import { get, post, can, prefetch as ask, takeEarly } from './api.js';
 import * as live from './live.js';
 import { html, put, $, when, toast, FINAL, reasonText } from './util.js';
 import { jobSummary, track } from './jobview.js';
@@ -50,6 +50,11 @@ function counts(hosts) {
   const c = {};
   for (const h of hosts) c[h.health] = (c[h.health] || 0) + 1;
   return HEALTH.filter((k) => c[k]).map((k) => html`<span class="h h-${k}">${c[k]} ${k}</span> `);
+}
+
+// app.js: the fleet, asked for beside the session at the first load
+export function prefetch() {
+  ask('/v1/fleet');
 }
 
 export async function render(main, _args, stale) {
