@@ -69,7 +69,7 @@ export async function render(main, [id], stale) {
       <option value="intermittent"${h.mode === 'intermittent' ? html` selected` : ''}>intermittent</option>
       </select></label> <button type="submit" class="small">Save</button></form>`
     : html`<p>Mode: ${h.mode}</p>`}</section>
-  <section><h2>Groups</h2>${groups.length ? html`<div class="tablewrap"><table class="list"><thead><tr>
+  <section id="groups"><h2>Groups</h2>${groups.length ? html`<div class="tablewrap"><table class="list"><thead><tr>
     <th>Name</th><th>Paths</th><th>Excludes</th>${ops ? html`<th></th>` : ''}</tr></thead><tbody>${groups.map((g) => html`<tr>
     <td data-label="Name"><b>${g.name}</b>${g.dedup === 'host' ? html` <span class="sub">dedup host</span>` : ''}</td>
     <td data-label="Paths">${g.paths.map((p) => html`<code>${p}</code> `)}</td>
@@ -95,8 +95,8 @@ export async function render(main, [id], stale) {
   const curJob = jobs.find((j) => !FINAL.has(j.status)) || null;
   if (curJob) { track(curJob); put($('#cur'), jobSummary(curJob)); }
 
-  // groups: back up now
-  main.addEventListener('click', async (e) => {
+  // groups: back up now (on this page's own element: main outlives the page)
+  $('#groups').addEventListener('click', async (e) => {
     const b = e.target.closest('button[data-backup]');
     if (!b) return;
     b.disabled = true;
