@@ -139,6 +139,35 @@ await step('host page and cron preview', async () => {
   await shot(page, 'host-desktop');
 });
 
+// back to the fleet inside the page: one click, one job (no handler of the
+// host page left behind)
+await step('one backup per click after other pages', async () => {
+  await page.click('#nav a:text-is("Fleet")');
+  await page.waitForURL(`${URL0}/ui/`);
+  await page.waitForSelector(`#host-${beta.id} button[data-backup]:not([disabled])`);
+  const before = JSON.parse((await api(page, 'GET', `/v1/jobs?host=${beta.id}`)).body).map((j) => j.id);
+  const posts = [];
+  const onReq = (r) => { if (r.method() === 'POST') posts.push(r.url().replace(URL0, '')); };
+  page.on('request', onReq);
+  await page.click(`#host-${beta.id} button[data-backup]`);
+  await page.waitForFunction(([id, old]) => {
+    const el = document.querySelector(`#host-${id} .cur [data-job]`);
+    return el && !old.includes(Number(el.dataset.job)) && el.querySelector('[data-status=succeeded]');
+  }, [beta.id, before], { timeout: 180000 });
+  const made = JSON.parse((await api(page, 'GET', `/v1/jobs?host=${beta.id}`)).body)
+    .filter((j) => !before.includes(j.id) && j.trigger === 'manual');
+  page.off('request', onReq);
+  check(posts.length === 1 && posts[0] === `/v1/hosts/${beta.id}/backup`, 'a click on "Back up now" sends one request',
+    posts.join(' '));
+  check(made.length === 1, 'and makes one job', JSON.stringify(made.map((j) => j.id)));
+  check(Number(await page.getAttribute(`#host-${beta.id} .cur [data-job]`, 'data-job')) === made[0].id,
+    'the row shows that job');
+  await page.goBack();
+  await page.waitForURL(`${URL0}/ui/hosts/${alpha.id}`);
+  await page.waitForSelector('#snaps a.snap');
+  ok('Back returns to the host page');
+});
+
 // the snapshot browser, a download, a restore
 let jobUrl = null;
 await step('snapshot browser', async () => {
