@@ -80,3 +80,7 @@ export function takeEarly(path) {
   early.delete(path);
   return p;
 }
+// A login or a lost session makes what was asked for early stale.
+export function clearEarly() {
+  early.clear();
+}

@@ -3,7 +3,7 @@
 // Pages have stable URLs under /ui/ (docs/dashboard.md, "Pages"); links
 // inside the page move with history.pushState, so the event stream and the
 // state of the page survive navigation.
-import { api, session, setUnauthorizedHandler, can } from './api.js';
+import { api, session, setUnauthorizedHandler, can, clearEarly } from './api.js';
 import * as live from './live.js';
 import { html, put, $ } from './util.js';
 
@@ -101,6 +101,7 @@ export async function route() {
 
 // after a login: the session is known, the stream starts
 export function loggedIn(s) {
+  clearEarly();
   session.user = s.user;
   session.csrf = s.csrf;
   if (s.server) session.server = s.server;
@@ -147,6 +148,7 @@ setUnauthorizedHandler(() => {
 (async () => {
   try {
     if (await loadSession()) live.start();
+    else clearEarly();
   } catch (e) {
     put($('#main'), html`<h1>roostd did not answer</h1><p class="error">${e.message}</p>`);
     return;
