@@ -57,6 +57,33 @@ expect_eq "$(curl -sk --path-as-is -o /dev/null -w '%{http_code}' "$U/ui/%2e%2e/
 H=$(hdrs --path-as-is "$U/ui/js/../../admin.token")
 [[ $(cat "$TMP/body") != *"$ROOST_TOKEN"* ]] && ok "the admin token is never served" || bad "the admin token was served"
 
+# ---- --ui-dir: files from a directory, through a checked name only ----
+UD=$TMP/uidir
+mkdir -p "$UD/js"
+echo '<p>dev index</p>' > "$UD/index.html"
+echo 'export const x = 1;' > "$UD/js/a.js"
+echo 'not for the web' > "$UD/.hidden.js"
+ln -s "$SDATA/admin.token" "$UD/js/token.js"
+P2=$(free_port)
+"$ROOST_BIN/roostd" --data "$TMP/server2" --listen "127.0.0.1:$P2" --ui-dir "$UD" \
+  >>"$TMP/server2.out" 2>>"$TMP/server2.log" &
+daemon_started $! "roostd --ui-dir"
+U2=https://127.0.0.1:$P2
+wait_until 20 curl -skf "$U2/v1/health" || bad "roostd --ui-dir did not come up"
+H=$(hdrs "$U2/ui/js/a.js")
+expect_eq "$(cat "$TMP/body")" 'export const x = 1;' "--ui-dir serves a file of the directory"
+expect_contains "$H" "content-type: text/javascript" "... with its type"
+ETAG2=$(grep -i '^etag:' <<<"$H" | cut -d' ' -f2 | tr -d '\r')
+expect_eq "$(curl -sk -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG2" "$U2/ui/js/a.js")" 304 "--ui-dir: 304 for its ETag"
+echo 'export const x = 2;' > "$UD/js/a.js"
+expect_eq "$(curl -sk -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG2" "$U2/ui/js/a.js")" 200 "--ui-dir: a changed file has a new ETag"
+curl -sk -o "$TMP/body" "$U2/ui/js/token.js"
+expect_eq "$(cat "$TMP/body")" '<p>dev index</p>' "--ui-dir: a symbolic link is not followed (index.html instead)"
+curl -sk -o "$TMP/body" "$U2/ui/.hidden.js"
+expect_eq "$(cat "$TMP/body")" '<p>dev index</p>' "--ui-dir: a dot file is not served"
+curl -sk -o "$TMP/body" "$U2/ui/hosts/3"
+expect_eq "$(cat "$TMP/body")" '<p>dev index</p>' "--ui-dir: a page path answers index.html"
+
 # ---- a fleet of two ----
 SRC=$TMP/src-alpha
 mkdir -p "$SRC/sub/deeper" "$SRC/many" "$TMP/src-beta"
