@@ -39,6 +39,9 @@ async function newPage(viewport) {
   const page = await ctx.newPage();
   page.setDefaultTimeout(20000);
   page.on('pageerror', (e) => bad(`no script error in the page: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) bad(`nothing the CSP refuses: ${m.text().slice(0, 200)}`);
+  });
   return page;
 }
 async function shot(page, name) {
