@@ -3,9 +3,7 @@
 // Pages have stable URLs under /ui/ (docs/dashboard.md, "Pages"); links
 // inside the page move with history.pushState, so the event stream and the
 // state of the page survive navigation.
-import { api, session, setUnauthorizedHandler, can, clearEarly } from './api.js';
-import * as live from './live.js';
-import { html, put, $ } from './util.js';
+import { api, session, setUnauthorizedHandler, can, clearEarly, html, put, $, live } from './core.js';
 
 const routes = [
   [/^\/ui\/login$/, () => import('./login.js'), { public: true }],

@@ -4,8 +4,7 @@
 // restore of what is selected. The listing is virtualized: however many
 // entries a directory has, only the rows in view (and a few around them)
 // are in the DOM, so a directory of 20,000 entries scrolls as one of 20.
-import { get, post, can, prefetch as ask, takeEarly } from './api.js';
-import { html, put, $, bytes, stamp, toast } from './util.js';
+import { get, post, can, prefetch as ask, takeEarly, html, put, $, bytes, stamp, toast } from './core.js';
 import { navigate } from './app.js';
 
 const ROW = 32;     // px, the row height in style.css (.vrow)

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /ui/enroll (admin): an enrollment token and the command that enrolls a
 // host with it, pinned to this server's certificate.
-import { post, session, get } from './api.js';
-import { html, put, $, stamp, toast } from './util.js';
+import { post, session, get, html, put, $, stamp, toast } from './core.js';
 
 export async function render(main) {
   document.title = 'roost: enroll a host';

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // /ui/events: the event log, newest first; new events arrive at the top.
-import { recentEvents } from './api.js';
-import * as live from './live.js';
-import { html, put, $, stamp } from './util.js';
+import { recentEvents, html, put, $, stamp, live } from './core.js';
 
 function evRow(ev) {
   const d = ev.data && Object.keys(ev.data).length ? JSON.stringify(ev.data) : '';

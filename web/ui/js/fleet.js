@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // /ui/: every host in one table, from one GET /v1/fleet rendered in one
 // pass; then kept current from the event stream, row by row.
-import { get, post, can, prefetch as ask, takeEarly } from './api.js';
-import * as live from './live.js';
-import { html, put, $, when, toast, FINAL, reasonText } from './util.js';
+import {
+  get, post, can, prefetch as ask, takeEarly, html, put, $, when, toast, FINAL, reasonText, live,
+} from './core.js';
 import { jobSummary, track } from './jobview.js';
 
 const HEALTH = ['failing', 'overdue', 'unseen', 'never', 'ok'];

@@ -2,9 +2,10 @@
 // /ui/hosts/{id}: a host's groups, schedules (the cron editable by admins,
 // with the next five fire times previewed as it is typed), jobs, snapshots
 // and settings.
-import { get, post, patch, can } from './api.js';
-import * as live from './live.js';
-import { html, put, $, $$, when, stamp, bytes, num, debounce, toast, FINAL, reasonText } from './util.js';
+import {
+  get, post, patch, can, html, put, $, $$, when, stamp, bytes, num, debounce, toast, FINAL,
+  reasonText, live,
+} from './core.js';
 import { statusBadge, jobSummary, track } from './jobview.js';
 
 function jobRow(j) {

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /ui/jobs/{id}: a job's status and live progress, its log (the stored
 // events about it, then the live ones), Cancel for operators and admins.
-import { get, post, can, recentEvents } from './api.js';
-import * as live from './live.js';
-import { html, put, $, bytes, num, stamp, toast, FINAL } from './util.js';
+import { get, post, can, recentEvents, html, put, $, bytes, num, stamp, toast, FINAL, live } from './core.js';
 import { statusBadge, track, rateOf } from './jobview.js';
 
 function logLine(type, at, job, data) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A job's status and progress as shown in the fleet and on the job page,
 // and the transfer rate worked out from successive progress events.
-import { html, bytes, num, FINAL } from './util.js';
+import { html, bytes, num, FINAL } from './core.js';
 
 const seen = new Map(); // job id -> {t, bytes, rate}
 

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /ui/login: name and password; the server's own message on failure
 // (401 invalid_login, 429 throttled with how long to wait).
-import { api, session } from './api.js';
-import { html, put, $ } from './util.js';
+import { api, session, html, put, $ } from './core.js';
 import { navigate, loggedIn } from './app.js';
 
 export async function render(main) {

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /ui/repository: size, counts, deduplication, the last check and the
 // maintenance runs; admins may start one.
-import { get, post, can } from './api.js';
-import * as live from './live.js';
-import { html, put, $, bytes, num, stamp, toast } from './util.js';
+import { get, post, can, html, put, $, bytes, num, stamp, toast, live } from './core.js';
 
 function runRow(m) {
   return html`<tr><td data-label="Run">#${m.id}</td><td data-label="Trigger">${m.trigger}${m.dry_run ? ' (dry run)' : ''}</td>

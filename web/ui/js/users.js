@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // /ui/users (admin): the people who may log in, and their roles.
-import { get, post, del, session } from './api.js';
-import { html, put, $, stamp, toast } from './util.js';
+import { get, post, del, session, html, put, $, stamp, toast } from './core.js';
 
 async function draw(main, stale) {
   const users = await get('/v1/users');
