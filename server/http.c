@@ -39,6 +39,7 @@
 #include "maintenance.h"
 #include "metrics.h"
 #include "sse.h"
+#include "ui_serve.h"
 #include "objcheck.h"
 #include "restore_serve.h"
 #include "authz.h"
@@ -261,7 +262,8 @@ static int api_request(struct lws *wsi, struct pss *p)
 	if (p->too_big)
 		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
 	int rc;
-	if (gate(wsi, p, &rc) || special_request(wsi, p, &rc) || api_users_request(wsi, p, &rc))
+	if (ui_request(wsi, p, &rc) || gate(wsi, p, &rc) || special_request(wsi, p, &rc) ||
+	    api_users_request(wsi, p, &rc))
 		return rc;
 	struct req rq = {
 		.method = p->method,

@@ -99,9 +99,18 @@ int rate_check(struct lws *wsi, struct pss *p);
 
 /* ---- respond.c (each returns what the callback must return) ---- */
 
-/* Sends headers and arranges for the body (p->out or a stream) to follow. */
+/* Sends headers and arranges for the body (p->out or a stream) to follow;
+ * with Cache-Control: no-store. */
 int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype, uint64_t len,
                    const char *content_range);
+/* One more response header: name lowercase with its colon ("etag:"). */
+struct http_hdr {
+	const char *name, *value;
+};
+/* start_response with these headers instead of Cache-Control: no-store. */
+int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *ctype,
+                        uint64_t len, const char *content_range, const struct http_hdr *hdrs,
+                        size_t nhdrs);
 /* A response whose body the caller wrote itself is complete: the
  * connection is kept for the next request, or closed. */
 int respond_done(struct lws *wsi, struct pss *p);

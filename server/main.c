@@ -40,6 +40,7 @@
 #include "presence.h"
 #include "pwworker.h"
 #include "roostd.h"
+#include "ui_serve.h"
 #include "webhooks.h"
 
 /* Descriptors kept for what is not a connection (store, log, repository
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
+	        "              [--ui-dir DIR]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -104,6 +106,8 @@ static void usage(FILE *f)
 	        "  --webhook-queue-max N   undelivered events per webhook before the oldest are\n"
 	        "                          dropped (default 10000)\n"
 	        "  --webhook-timeout SECS  one delivery attempt's limit (default 10)\n"
+	        "  --ui-dir DIR            serve the dashboard (/ui/) from DIR instead of the\n"
+	        "                          files built in (for working on web/ui)\n"
 	        "\n"
 	        "Dashboard users (roost user add):\n"
 	        "  --session-ttl SECS      a login's session ends this long after it (default\n"
@@ -323,6 +327,7 @@ int main(int argc, char **argv)
 		{"webhook-timeout", required_argument, 0, 1009},
 		{"session-ttl", required_argument, 0, 1010},
 		{"session-idle", required_argument, 0, 1011},
+		{"ui-dir", required_argument, 0, 1012},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -400,6 +405,7 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, "--session-idle", 1, 366L * 86400, &session_idle))
 				return 2;
 			break;
+		case 1012: ui_set_dir(optarg); break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {

@@ -15,7 +15,15 @@
 int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype,
                           uint64_t len, const char *content_range)
 {
-	uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof(buf) - 1;
+	static const struct http_hdr no_store = {"cache-control:", "no-store"};
+	return start_response_hdrs(wsi, p, status, ctype, len, content_range, &no_store, 1);
+}
+
+int start_response_hdrs(struct lws *wsi, struct pss *p, int status, const char *ctype,
+                        uint64_t len, const char *content_range, const struct http_hdr *hdrs,
+                        size_t nhdrs)
+{
+	uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof(buf) - 1;
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, (lws_filepos_t)len, &q,
 	                                end))
 		return -1;
@@ -24,9 +32,11 @@ int start_response(struct lws *wsi, struct pss *p, int status, const char *ctype
 	                                (const unsigned char *)content_range,
 	                                (int)strlen(content_range), &q, end))
 		return -1;
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-	                                (const unsigned char *)"no-store", 8, &q, end))
-		return -1;
+	for (size_t i = 0; i < nhdrs; i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)hdrs[i].name,
+		                                (const unsigned char *)hdrs[i].value,
+		                                (int)strlen(hdrs[i].value), &q, end))
+			return -1;
 	for (int i = 0; i < p->nxh; i++)
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)p->xh[i].name,
 		                                (const unsigned char *)p->xh[i].value,
