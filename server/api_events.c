@@ -4,6 +4,7 @@
  * notifications, metrics"), reached from api.c's router (admin only):
  *
  *   GET    /v1/events?after=ID&limit=N    the log, oldest first
+ *   GET    /v1/events?before=ID&limit=N   the newest events below ID, newest first
  *   POST   /v1/webhooks {url, events, format}  -> 201 with its secret (once)
  *   GET    /v1/webhooks                   DELETE /v1/webhooks/{id}
  *   POST   /v1/webhooks/{id}/test         a webhook.test event for it alone
@@ -11,6 +12,7 @@
  * (The live stream, /v1/events/stream, is http.c's: it is not a JSON answer.)
  * A subscription's url is http(s)://... or mailto:ADDR (mail through --smtp).
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,13 +152,26 @@ static void events_get(struct req *rq, struct resp *rs)
 {
 	char v[32];
 	char *e;
-	long long after = 0, limit = LIST_DEFAULT;
-	if (query_get(rq->query, "after", v, sizeof(v))) {
+	long long after = 0, before = 0, limit = LIST_DEFAULT;
+	int has_after = 0, has_before = 0;
+	if ((has_after = query_get(rq->query, "after", v, sizeof(v)) != NULL)) {
 		after = strtoll(v, &e, 10);
 		if (!v[0] || *e || after < 0) {
 			resp_error(rs, 400, "invalid_field", "after: an event id (0 or more)", "after");
 			return;
 		}
+	}
+	if ((has_before = query_get(rq->query, "before", v, sizeof(v)) != NULL)) {
+		errno = 0;
+		before = strtoll(v, &e, 10);
+		if (!v[0] || *e || before < 1 || errno) {
+			resp_error(rs, 400, "invalid_field", "before: an event id (1 or more)", "before");
+			return;
+		}
+	}
+	if (has_after && has_before) {
+		resp_error(rs, 400, "invalid_field", "after and before: one or the other", "before");
+		return;
 	}
 	if (query_get(rq->query, "limit", v, sizeof(v))) {
 		limit = strtoll(v, &e, 10);
@@ -164,6 +179,10 @@ static void events_get(struct req *rq, struct resp *rs)
 			resp_error(rs, 400, "invalid_field", "limit: 1-1000", "limit");
 			return;
 		}
+	}
+	if (has_before) {
+		done(rs, 200, events_list_before(before, (int)limit));
+		return;
 	}
 	done(rs, 200, events_list(after, (int)limit));
 }

@@ -181,3 +181,17 @@ json_t *events_list(int64_t after, int limit)
 	sqlite3_finalize(st);
 	return a;
 }
+
+json_t *events_list_before(int64_t before, int limit)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st = db_q("SELECT body FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",
+	                        before, (int64_t)limit);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		if (e)
+			json_array_append_new(a, e);
+	}
+	sqlite3_finalize(st);
+	return a;
+}

@@ -46,6 +46,8 @@ void events_set_job_view(json_t *(*view)(int64_t job_id));
 
 /* The events after `after`, oldest first, at most limit (new reference). */
 json_t *events_list(int64_t after, int limit);
+/* The events below `before`, newest first, at most limit (new reference). */
+json_t *events_list_before(int64_t before, int limit);
 /* The newest event id (0 when the log is empty). */
 int64_t events_last_id(void);
 
