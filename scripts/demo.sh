@@ -64,6 +64,11 @@ say "roost backup demo-host --group sources   (the agent backs up through the se
 JOB=$(roost backup demo-host --group sources)
 roost job wait "$JOB" --timeout 120
 
+say "roost user add admin --role admin   (a login for the web dashboard)"
+head -c 18 /dev/urandom | base64 | tr '+/' 'xy' >"$demo/dashboard.password"
+chmod 600 "$demo/dashboard.password"
+roost user add admin --role admin --password-file "$demo/dashboard.password"
+
 say "roost host list"
 roost host list
 say "roost job list"
@@ -72,6 +77,11 @@ say "roost snapshot list"
 roost snapshot list
 
 cat <<EOF
+
+The web dashboard:  $ROOST_SERVER/ui/
+  log in as admin, password $(cat "$demo/dashboard.password")   (also in $DEMO/dashboard.password)
+  the certificate is self-signed: check its SHA-256 fingerprint in the browser,
+  $ROOST_FINGERPRINT
 
 roostd and the agent keep running (logs: $DEMO/roostd.log, $DEMO/agent.log).
 To use the admin commands from this shell:

@@ -5,6 +5,7 @@
 #    directory on a free port with a short schedule: the demo's backup
 #    succeeds, the schedule fires on its own, then `make demo-stop` stops
 #    server and agent gracefully, and their logs hold no sanitizer report;
+#    the dashboard address and login it prints work;
 #  - the systemd units pass `systemd-analyze verify` without a message
 #    (ExecStart pointed at the built binaries, the only change).
 source "$(dirname "$0")/lib.sh"
@@ -30,6 +31,14 @@ expect_rc 0 "$ROOST" snapshot list --host demo-host --json
 expect_eq "$(echo "$OUT" | json_get 'len(d) >= 1')" true "the demo's backup made a snapshot"
 wait_until 30 jobs_at_least demo-host 1 "j['trigger']=='schedule' and j['status']=='succeeded'" \
   && ok "the demo's schedule fired on its own and its backup succeeded" || bad "no scheduled demo backup: $(jobs_json demo-host)"
+expect_contains "$out" "https://127.0.0.1:$port/ui/" "the demo prints the dashboard's address"
+pw=$(cat "$DEMO/dashboard.password")
+expect_contains "$out" "log in as admin, password $pw" "and a login for it"
+code=$(curl -sk -o "$TMP/demo-login.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"name\":\"admin\",\"password\":\"$pw\"}" "https://127.0.0.1:$port/v1/login")
+expect_eq "$code" 200 "the printed login logs in :: $(cat "$TMP/demo-login.json")"
+code=$(curl -sk -o "$TMP/demo-ui.html" -w '%{http_code}' "https://127.0.0.1:$port/ui/")
+expect_eq "$code" 200 "the dashboard's page is served"
 expect_rc 0 "$ROOST" repo check -r "$DEMO/server/repo" --password-file "$DEMO/server/repo.password"
 spid=$(cat "$DEMO/roostd.pid"); apid=$(cat "$DEMO/agent.pid")
 expect_rc 0 make -s -C "$ROOST_SRC" demo-stop DEMO="$DEMO"
