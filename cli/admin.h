@@ -35,6 +35,8 @@ struct aopts {
 	const char *role, *password_file; /* user add */
 	const char *upload_limit;         /* host set --upload-limit KIB */
 	const char *pre_hook, *post_hook, *hook_timeout; /* group add|set; "" clears a hook */
+	const char *window;                   /* schedule add|set --window */
+	const char *skip_battery, *skip_metered; /* host set --skip-on-battery|--skip-on-metered */
 };
 
 struct api {

@@ -33,9 +33,10 @@ static const char admin_usage[] =
 	"                  with --allow-hooks)\n"
 	"  roost group list HOST\n"
 	"  roost schedule add HOST NAME --cron EXPR --group NAME [--group NAME]... [--disabled]\n"
-	"                     [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-	"                     [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
-	"  roost schedule set HOST NAME [--cron EXPR] [--group NAME]... [--keep-... N]...\n"
+	"                     [--window HH:MM-HH:MM] [--keep-last N] [--keep-hourly N]\n"
+	"                     [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+	"  roost schedule set HOST NAME [--cron EXPR] [--group NAME]... [--window HH:MM-HH:MM|\"\"]\n"
+	"                     [--keep-... N]...\n"
 	"  roost schedule list HOST | next HOST NAME [--count N] | enable|disable HOST NAME\n"
 	"  roost backup HOST --group NAME\n"
 	"  roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
@@ -89,6 +90,9 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		{"upload-limit", required_argument, 0, 1016},
 		{"pre-hook", required_argument, 0, 1030},   {"post-hook", required_argument, 0, 1031},
 		{"hook-timeout", required_argument, 0, 1032},
+		{"window", required_argument, 0, 1020},
+		{"skip-on-battery", required_argument, 0, 1021},
+		{"skip-on-metered", required_argument, 0, 1022},
 		{0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -124,6 +128,9 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		case 1030: o->pre_hook = optarg; break;
 		case 1031: o->post_hook = optarg; break;
 		case 1032: o->hook_timeout = optarg; break;
+		case 1020: o->window = optarg; break;
+		case 1021: o->skip_battery = optarg; break;
+		case 1022: o->skip_metered = optarg; break;
 		case 'w': o->timeout = optarg; break;
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
 			o->keep[c - 1000] = optarg;

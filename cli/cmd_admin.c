@@ -313,6 +313,8 @@ int schedule_cmd(struct api *a, struct aopts *o)
 		                      "group_ids", ids, "enabled", !o->disabled);
 		if (ret)
 			json_object_set_new(b, "retention", ret);
+		if (o->window)
+			json_object_set_new(b, "window", json_string(o->window));
 		if ((rc = call(a, "POST", base, b, &r)))
 			return rc;
 		show(a, r, "schedule %s created (id %lld), next run %s\n", jstr(r, "name"),
@@ -324,7 +326,7 @@ int schedule_cmd(struct api *a, struct aopts *o)
 			print_json(r);
 		} else {
 			printf("ID    NAME                 ENABLED  NEXT                  GROUPS  "
-			       "RETENTION                      CRON\n");
+			       "WINDOW       RETENTION                      CRON\n");
 			size_t i, k;
 			json_t *s, *g;
 			json_array_foreach(r, i, s) {
@@ -336,9 +338,9 @@ int schedule_cmd(struct api *a, struct aopts *o)
 						                       k ? "," : "", (long long)json_integer_value(g));
 				char ret[160];
 				retention_text(json_object_get(s, "retention"), ret, sizeof(ret));
-				printf("%-5lld %-20s %-8s %-21s %-7s %-30s %s\n", jint(s, "id"),
-				       jstr(s, "name"), jstr(s, "enabled"), jstr(s, "next_at"), groups, ret,
-				       jstr(s, "cron"));
+				printf("%-5lld %-20s %-8s %-21s %-7s %-12s %-30s %s\n", jint(s, "id"),
+				       jstr(s, "name"), jstr(s, "enabled"), jstr(s, "next_at"), groups,
+				       *jstr(s, "window") ? jstr(s, "window") : "always", ret, jstr(s, "cron"));
 			}
 		}
 	} else if (!strcmp(verb, "set")) {
@@ -352,6 +354,8 @@ int schedule_cmd(struct api *a, struct aopts *o)
 		b = b ? json_pack("{s:o}", "retention", b) : json_object();
 		if (o->cron)
 			json_object_set_new(b, "cron", json_string(o->cron));
+		if (o->window)
+			json_object_set_new(b, "window", json_string(o->window));
 		if (o->ngroups) {
 			json_t *ids = json_array();
 			json_object_set_new(b, "group_ids", ids);
@@ -366,8 +370,8 @@ int schedule_cmd(struct api *a, struct aopts *o)
 		}
 		if (!json_object_size(b)) {
 			json_decref(b);
-			return cli_fail(EXIT_USAGE, "schedule set: nothing to change (give --cron, --group "
-			                            "or --keep-*)");
+			return cli_fail(EXIT_USAGE, "schedule set: nothing to change (give --cron, --group, "
+			                            "--window or --keep-*)");
 		}
 		if ((rc = find_named(a, base, o->pos[2], "schedule", &id))) {
 			json_decref(b);
@@ -378,8 +382,9 @@ int schedule_cmd(struct api *a, struct aopts *o)
 			return rc;
 		char ret[160];
 		retention_text(json_object_get(r, "retention"), ret, sizeof(ret));
-		show(a, r, "schedule %s saved: cron %s, retention %s, next run %s\n", jstr(r, "name"),
-		     jstr(r, "cron"), ret, jstr(r, "next_at"));
+		show(a, r, "schedule %s saved: cron %s, window %s, retention %s, next run %s\n",
+		     jstr(r, "name"), jstr(r, "cron"), *jstr(r, "window") ? jstr(r, "window") : "always",
+		     ret, jstr(r, "next_at"));
 	} else if (!strcmp(verb, "next") || !strcmp(verb, "enable") || !strcmp(verb, "disable")) {
 		if ((rc = need(o, 3, "schedule next|enable|disable HOST NAME")))
 			return rc;

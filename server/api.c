@@ -299,8 +299,9 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	}
 	int created = !sid;
 	if (!sid) {
-		db_exec("INSERT INTO schedules (host_id, name, cron, enabled) VALUES (?, ?, ?, ?)",
-		        "itti", hid, s.name, s.cron, (int64_t)(s.enabled != 0));
+		db_exec("INSERT INTO schedules (host_id, name, cron, enabled, window) "
+		        "VALUES (?, ?, ?, ?, ?)", "ittit", hid, s.name, s.cron,
+		        (int64_t)(s.enabled != 0), s.window);
 		sid = sqlite3_last_insert_rowid(g_srv->st->db);
 	} else {
 		if (s.has_name)
@@ -309,6 +310,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 			db_exec("UPDATE schedules SET cron=? WHERE id=?", "ti", s.cron, sid);
 		if (s.enabled >= 0)
 			db_exec("UPDATE schedules SET enabled=? WHERE id=?", "ii", (int64_t)s.enabled, sid);
+		if (s.has_window)
+			db_exec("UPDATE schedules SET window=? WHERE id=?", "ti", s.window, sid);
 	}
 	for (int r = 0; r < BODY_KEEP_RULES && s.has_retention; r++) {
 		if (!s.retention_null && !(s.keep_given & (1u << r)))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "roost/jsonutil.h"
+#include "roost/window.h"
 #include "roostd.h"
 
 void resp_error(struct resp *rs, int status, const char *code, const char *msg,
@@ -233,6 +234,15 @@ int body_schedule(const char *b, size_t n, int partial, struct body_schedule *s,
 	if ((k = str_field(o, "cron", s->cron, sizeof(s->cron), 1, rs)) < 0)
 		goto out;
 	s->has_cron = k;
+	if ((k = str_field(o, "window", s->window, sizeof(s->window), 0, rs)) < 0)
+		goto out;
+	s->has_window = k;
+	struct roost_window w;
+	struct roost_errbuf web = {{0}};
+	if (s->has_window && s->window[0] && window_parse(s->window, &w, &web) != ROOST_OK) {
+		bad(rs, "window", "expected \"HH:MM-HH:MM\" (00:00 to 23:59, start != end) or \"\"");
+		goto out;
+	}
 	json_t *en = json_object_get(o, "enabled");
 	if (en) {
 		if (!json_is_boolean(en)) {

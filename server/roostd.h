@@ -394,9 +394,10 @@ struct body_group {
 struct body_schedule {
 	char name[129];
 	char cron[513];
+	char window[16];   /* "HH:MM-HH:MM" or "" (always), when has_window */
 	int enabled; /* -1 absent */
 	json_t *group_ids; /* array of positive ints (owned), or NULL */
-	int has_name, has_cron;
+	int has_name, has_cron, has_window;
 	/* "retention": has_retention; null clears every rule, else the rules in
 	 * keep_given (bit per rule, body_keep_names' order) are set to keep[] */
 	int has_retention, retention_null;

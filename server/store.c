@@ -142,6 +142,30 @@ static const char *const migrations[] = {
 	"ALTER TABLE source_groups ADD COLUMN hook_timeout_s INTEGER NOT NULL DEFAULT 600"
 	"  CHECK (hook_timeout_s BETWEEN 1 AND 86400);"
 	"ALTER TABLE jobs ADD COLUMN hook_output TEXT;",
+	/* 8: agent policies, deferral (docs/policies.md): a schedule's window, a host's
+	 * skip_on_battery/skip_on_metered and its last reported power and network, and
+	 * the job status `deferred` (the jobs table rebuilt for its CHECK) */
+	"ALTER TABLE schedules ADD COLUMN window TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN skip_on_battery INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN skip_on_metered INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN on_battery INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN metered INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE jobs_new ("
+	"  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts ON DELETE CASCADE,"
+	"  schedule_id INTEGER REFERENCES schedules ON DELETE SET NULL,"
+	"  group_id INTEGER REFERENCES source_groups ON DELETE SET NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('backup', 'restore')),"
+	"  trigger TEXT NOT NULL CHECK (trigger IN ('schedule', 'pending', 'catchup', 'manual')),"
+	"  status TEXT NOT NULL CHECK (status IN ('deferred', 'queued', 'running', 'succeeded',"
+	"                                         'failed', 'canceled', 'interrupted')),"
+	"  created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+	"  snapshot_id TEXT, files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_new INTEGER NOT NULL DEFAULT 0, error TEXT, params TEXT, hook_output TEXT);"
+	"INSERT INTO jobs_new SELECT * FROM jobs;"
+	"DROP TABLE jobs;"
+	"ALTER TABLE jobs_new RENAME TO jobs;"
+	"CREATE INDEX jobs_host_status ON jobs (host_id, status);"
+	"CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at);",
 };
 
 int store_schema_latest(void)

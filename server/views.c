@@ -107,7 +107,7 @@ json_t *view_schedule(int64_t schedule_id)
 {
 	sqlite3_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz, "
 	                        "s.keep_last, s.keep_hourly, s.keep_daily, s.keep_weekly, "
-	                        "s.keep_monthly, s.keep_yearly FROM "
+	                        "s.keep_monthly, s.keep_yearly, s.window FROM "
 	                        "schedules s JOIN hosts h ON h.id = s.host_id WHERE s.id=?",
 	                        "i", schedule_id);
 	json_t *s = NULL;
@@ -130,6 +130,7 @@ json_t *view_schedule(int64_t schedule_id)
 			json_object_set_new(ret, body_keep_names[r],
 			                    json_integer(sqlite3_column_int(st, 6 + r)));
 		json_object_set_new(s, "retention", ret);
+		json_object_set_new(s, "window", col_text(st, 12));
 	}
 	sqlite3_finalize(st);
 	return s;
