@@ -40,7 +40,7 @@ static void print_job_row(json_t *j)
 }
 
 static const char job_hdr[] = "JOB    HOST  KIND     TRIGGER   STATUS      CREATED               "
-                              "FINISHED                 FILES        BYTES    BYTES_NEW ERROR\n";
+                              "FINISHED                 FILES        BYTES    BYTES_NEW ERROR/REASON\n";
 
 
 /* ---- commands ---- */
@@ -524,7 +524,7 @@ int job_cmd(struct api *a, struct aopts *o)
 			if ((rc = call(a, "GET", path, NULL, &r)))
 				return rc;
 			const char *st = jstr(r, "status");
-			if (strcmp(st, "queued") && strcmp(st, "running"))
+			if (strcmp(st, "queued") && strcmp(st, "running") && strcmp(st, "deferred"))
 				break;
 			json_decref(r);
 			clock_gettime(CLOCK_MONOTONIC, &t);

@@ -499,14 +499,14 @@ static void jobs_list(struct req *rq, struct resp *rs)
 		resp_error(rs, 400, "invalid_field", "limit: between 1 and 10000", "limit");
 		return;
 	}
-	static const char *const statuses[] = {"queued", "running", "succeeded", "failed",
-	                                       "canceled", "interrupted", NULL};
+	static const char *const statuses[] = {"deferred", "queued", "running", "succeeded",
+	                                       "failed", "canceled", "interrupted", NULL};
 	int okst = !status;
 	for (int i = 0; status && statuses[i]; i++)
 		okst |= !strcmp(status, statuses[i]);
 	if (!okst) {
-		resp_error(rs, 400, "invalid_field", "status: queued, running, succeeded, failed, "
-		                                     "canceled or interrupted", "status");
+		resp_error(rs, 400, "invalid_field", "status: deferred, queued, running, succeeded, "
+		                                     "failed, canceled or interrupted", "status");
 		return;
 	}
 	json_t *arr = json_array();

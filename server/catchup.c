@@ -24,6 +24,7 @@
 #include "roost/cron.h"
 #include "roost/log.h"
 #include "roost/timeutil.h"
+#include "defer.h"
 #include "roostd.h"
 
 #define CATCHUP_MAX_PAIRS 256   /* (schedule, group) pairs dispatched by one catch-up */
@@ -198,6 +199,8 @@ void catchup_run(int64_t host_id, int64_t now)
 		n = CATCHUP_MAX_PAIRS;
 	metrics_catchup_run();
 	for (size_t i = 0; i < n; i++) {
+		if (defer_catchup_pair(host_id, due[i].schedule_id, due[i].group_id, now))
+			continue; /* outside its window, or the host's condition: deferred */
 		int64_t id = jobs_create(host_id, due[i].schedule_id, due[i].group_id, "backup",
 		                         "catchup", NULL);
 		if (!id)

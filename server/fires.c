@@ -19,6 +19,7 @@
 
 #include "roost/log.h"
 #include "roost/timeutil.h"
+#include "defer.h"
 #include "roostd.h"
 
 enum fire_action fires_decide(const struct fire_facts *f, int64_t slot)
@@ -69,7 +70,7 @@ void fires_handle(int64_t host_id, int64_t schedule_id, int64_t slot, const char
 		db_exec("INSERT OR IGNORE INTO fires (host_id, schedule_id, slot, seen_at) "
 		        "VALUES (?, ?, ?, ?)", "iiii", host_id, schedule_id, slot, srv_now());
 	if (a == FIRE_DISPATCH)
-		jobs_dispatch_schedule(host_id, schedule_id, "schedule", "fire while idle");
+		defer_dispatch_schedule(host_id, schedule_id, "schedule", "fire while idle");
 	else if (a == FIRE_COALESCE)
 		pending_coalesce(host_id, schedule_id, slot);
 }

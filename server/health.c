@@ -15,6 +15,7 @@
  * 7 d), failing (the last 3 backups failed), overdue, never (no backup yet and
  * no window missed), ok.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,9 @@ enum health health_eval(struct health_facts *f, struct health_verdict *v)
 	if (v->pair) {
 		v->state = HEALTH_OVERDUE;
 		v->since = f->intermittent ? 0 : v->pair->missed + f->grace_s;
+	} else if (f->deferred_since && f->now - f->deferred_since >= HEALTH_DEFERRED_MAX_S) {
+		v->state = HEALTH_OVERDUE;
+		v->since = f->deferred_since + HEALTH_DEFERRED_MAX_S;
 	} else if (!f->last_backup) {
 		v->state = HEALTH_NEVER;
 		v->since = f->created_at;
@@ -136,6 +140,12 @@ static json_t *reason(const struct health_verdict *v, const struct health_facts 
 		                                    (json_int_t)v->pair->group_id, "group", v->pair->group,
 		                                    "missed_at", json_time(v->pair->missed), "online_s",
 		                                    (json_int_t)v->pair->online_s));
+	if (v->state == HEALTH_OVERDUE && f->deferred_since &&
+	    f->now - f->deferred_since >= HEALTH_DEFERRED_MAX_S)
+		json_object_update_new(r, json_pack("{s:I, s:s, s:o}", "deferred_job_id",
+		                                    (json_int_t)f->deferred_job, "deferred_reason",
+		                                    f->deferred_reason ? f->deferred_reason : "",
+		                                    "deferred_since", json_time(f->deferred_since)));
 	else if (v->state == HEALTH_UNSEEN)
 		json_object_set_new(r, "last_seen_at", json_time(f->last_seen));
 	else if (v->state == HEALTH_FAILING)
@@ -172,6 +182,16 @@ int health_of(int64_t host_id, int64_t now, struct health_verdict *v, json_t **d
 	       !strcmp((const char *)sqlite3_column_text(st, 0), "failed")) {
 		f.failed_streak++;
 		f.failing_since = sqlite3_column_int64(st, 1);
+	}
+	db_done(st);
+	char dreason[64] = "";
+	st = db_qc("SELECT id, created_at, COALESCE(error, '') FROM jobs WHERE host_id=? AND "
+	          "status='deferred' ORDER BY created_at, id LIMIT 1", "i", host_id);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		f.deferred_job = sqlite3_column_int64(st, 0);
+		f.deferred_since = sqlite3_column_int64(st, 1);
+		snprintf(dreason, sizeof(dreason), "%s", sqlite3_column_text(st, 2));
+		f.deferred_reason = dreason;
 	}
 	db_done(st);
 	struct pair_rows *r = calloc(1, sizeof(*r));

@@ -43,6 +43,10 @@ struct health_facts {
 	int64_t failing_since;  /* when the third of them ended */
 	struct health_pair *pairs;
 	size_t npairs;
+	/* its oldest deferred job (docs/policies.md): created at; 0 none */
+	int64_t deferred_since;
+	int64_t deferred_job;
+	const char *deferred_reason; /* its error: why it waits (not owned) */
 	int64_t grace_s, unseen_after_s;
 };
 
@@ -53,10 +57,13 @@ struct health_verdict {
 };
 
 #define HEALTH_FAILING_STREAK 3
+/* A deferred job this old makes its host overdue. */
+#define HEALTH_DEFERRED_MAX_S 86400
 
 /* The rule. Precedence: unseen, failing, overdue, never, ok. A pair is
  * overdue when its missed window is grace_s behind (always-on), or the host
- * has been online grace_s in total since it (intermittent). Sets each
+ * has been online grace_s in total since it (intermittent); the host is also
+ * overdue when a deferred job has waited HEALTH_DEFERRED_MAX_S. Sets each
  * pair's `overdue`. */
 enum health health_eval(struct health_facts *f, struct health_verdict *v);
 const char *health_name(enum health h);

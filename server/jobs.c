@@ -83,6 +83,31 @@ int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, cons
 	return id;
 }
 
+int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                             const char *trigger, const char *reason)
+{
+	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
+	            " created_at, error) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), 'backup', ?,"
+	            " 'deferred', ?, ?)", "iiitit", host_id, schedule_id, group_id, trigger,
+	            srv_now(), reason) != SQLITE_DONE)
+		return 0;
+	int64_t id = sqlite3_last_insert_rowid(g_srv->st->db);
+	events_live("job.deferred", host_id, id);
+	return id;
+}
+
+int jobs_start_deferred(int64_t host_id, int64_t job_id)
+{
+	if (db_exec("UPDATE jobs SET status='queued', error=NULL WHERE id=? AND host_id=? AND "
+	            "status='deferred'", "ii", job_id, host_id) != SQLITE_DONE ||
+	    sqlite3_changes(g_srv->st->db) != 1)
+		return -1;
+	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii",
+	        job_id, host_id);
+	events_live("job.queued", host_id, job_id);
+	return jobs_send_start(host_id, job_id) == 0 ? 0 : 1;
+}
+
 void jobs_announce_queued(int64_t host_id, int64_t job_id)
 {
 	events_live("job.queued", host_id, job_id);
@@ -386,14 +411,17 @@ int jobs_cancel(int64_t job_id, int64_t *host_id)
 	struct proto_job_cancel c = {.job_id = job_id};
 	json_t *m = NULL;
 	struct roost_errbuf eb = {{0}};
-	int sent = proto_encode_job_cancel(&c, &m, &eb) == ROOST_OK && hub_send(hid, m) == 0;
+	int deferred = !strcmp(status, "deferred"); /* never sent: the agent does not know it */
+	int sent = !deferred && proto_encode_job_cancel(&c, &m, &eb) == ROOST_OK &&
+	           hub_send(hid, m) == 0;
 	json_decref(m);
 	int here = !sent || !strcmp(status, "queued");
 	if (here) {
 		/* nobody is running it: it ends here */
 		if (db_begin() == 0) {
 			db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='canceled' "
-			        "WHERE id=? AND status IN ('queued','running')", "ii", srv_now(), job_id);
+			        "WHERE id=? AND status IN ('deferred','queued','running')", "ii", srv_now(),
+			        job_id);
 			db_host_refresh_current(hid);
 		}
 		if (db_commit())

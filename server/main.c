@@ -37,6 +37,7 @@
 #include "http.h"
 #include "hub.h"
 #include "metrics.h"
+#include "defer.h"
 #include "presence.h"
 #include "pwworker.h"
 #include "roostd.h"
@@ -620,7 +621,8 @@ int main(int argc, char **argv)
 	s->check_sample = (unsigned)check_sample;
 	maintenance_recover();
 	s->catchups = dueheap_new();
-	if (!s->catchups)
+	s->deferrals = dueheap_new();
+	if (!s->catchups || !s->deferrals)
 		return 1;
 	hub_set_handler(&agents_handler);
 	events_set_job_view(view_job);
@@ -654,6 +656,7 @@ int main(int argc, char **argv)
 	}
 	hub_start();
 	agents_start();
+	defer_rearm_all();
 	http_start(s->lws);
 	if (committer_start() || restore_serve_start() || pwworker_start()) {
 		fprintf(stderr, "roostd: could not start the commit, restore or password thread\n");
@@ -710,6 +713,7 @@ int main(int argc, char **argv)
 	roost_repo_close(s->repo);
 	roost_backend_close(s->repo_be);
 	dueheap_free(s->catchups);
+	dueheap_free(s->deferrals);
 	store_close(s->st);
 	free(certp);
 	free(keyp);

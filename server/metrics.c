@@ -238,6 +238,16 @@ char *metrics_render(size_t *len)
 	put(&o, "# HELP roost_catchups_total Catch-ups that dispatched backups since roostd started.\n"
 	        "# TYPE roost_catchups_total counter\nroost_catchups_total %llu\n",
 	    (unsigned long long)catchups);
+	/* deferred jobs now, by the kind of their reason (docs/policies.md) */
+	static const char *const kinds[][2] = {{"window", "outside window %"},
+	                                       {"battery", "host on battery"},
+	                                       {"metered", "host on a metered network"}};
+	put(&o, "# HELP roost_jobs_deferred Jobs deferred now, by reason.\n"
+	        "# TYPE roost_jobs_deferred gauge\n");
+	for (size_t k = 0; k < 3; k++)
+		put(&o, "roost_jobs_deferred{reason=\"%s\"} %lld\n", kinds[k][0],
+		    (long long)db_int(0, "SELECT COUNT(*) FROM jobs WHERE status='deferred' AND "
+		                         "error LIKE ?", "t", kinds[k][1]));
 	put(&o, "# HELP roost_repository_size_bytes Bytes of the repository's files.\n"
 	        "# TYPE roost_repository_size_bytes gauge\nroost_repository_size_bytes %lld\n",
 	    (long long)repository_size());

@@ -10,6 +10,7 @@
 
 #include "roost/log.h"
 #include "roost/timeutil.h"
+#include "defer.h"
 #include "roostd.h"
 
 void pending_coalesce(int64_t host_id, int64_t schedule_id, int64_t slot)
@@ -25,6 +26,7 @@ void pending_coalesce(int64_t host_id, int64_t schedule_id, int64_t slot)
 
 void pending_dispatch(int64_t host_id)
 {
+	defer_release(host_id, srv_now()); /* deferred jobs whose reason cleared wait longest */
 	while (!db_host_busy(host_id)) {
 		sqlite3_stmt *st = db_q("SELECT schedule_id, first_fire FROM pending_runs WHERE "
 		                        "host_id=? ORDER BY first_fire, schedule_id LIMIT 1", "i", host_id);
@@ -47,6 +49,6 @@ void pending_dispatch(int64_t host_id)
 		char why[96], tb[40];
 		snprintf(why, sizeof(why), "pending run (first fire %s) after the host's job ended",
 		         roost_time_format(first, tb, sizeof(tb)));
-		jobs_dispatch_schedule(host_id, sid, "pending", why);
+		defer_dispatch_schedule(host_id, sid, "pending", why);
 	}
 }

@@ -33,6 +33,7 @@
  *   pending.c    pending runs: fires while busy, coalesced, FIFO
  *   catchup.c    catch-up of intermittent hosts: the overdue rule, arm, run
  *   dueheap.c    due times by id (the catch-up timer's heap)
+ *   defer.c      deferred jobs: the rule, create, release, the timer (defer.h)
  *   auth.c       secrets, hashes, constant-time comparison
  *   events.c     the append-only event log: emit, list (events.h)
  *   sse.c        the live event stream, Server-Sent Events (sse.h)
@@ -98,6 +99,11 @@ struct srv {
 	lws_sorted_usec_list_t sul_catchup;
 	int sul_armed;
 	int64_t sul_due;
+	int64_t catchup_jitter_s;  /* --catchup-jitter: a host's stable extra delay is in [0, this) */
+	struct due_heap *deferrals; /* hosts with window-deferred jobs, at their next opening */
+	lws_sorted_usec_list_t sul_defer;
+	int sul_defer_armed;
+	int64_t sul_defer_due;
 	struct roost_backend *repo_be;
 	struct roost_repo *repo;  /* opened lazily, for snapshot listings */
 	const char *repo_dir;     /* the local repository's directory */
@@ -210,6 +216,14 @@ int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, co
 /* One backup job per group of the schedule. */
 void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
                             const char *why);
+/* A backup job created `deferred` with its reason in error (not the host's
+ * current job, never sent); announced live as job.deferred. Its id, or 0. */
+int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                             const char *trigger, const char *reason);
+/* deferred -> queued (the host's current job if it has none), job.start sent:
+ * 0 sent, 1 queued but the agent unreachable (sent on its next hello), -1 not
+ * a deferred job of this host. */
+int jobs_start_deferred(int64_t host_id, int64_t job_id);
 /* Tells the live streams a job was created (job.queued): jobs_dispatch does
  * it itself; catch-up, which creates and sends on its own, once it is sent. */
 void jobs_announce_queued(int64_t host_id, int64_t job_id);

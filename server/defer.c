@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deferred jobs (defer.h; docs/policies.md). A deferred job is in the store
+ * (status `deferred`, reason in `error`), is not its host's current job and
+ * was never sent; at most one waits per (host, schedule, group), so further
+ * fires add nothing. Hosts with window-deferred jobs sit on a due-time heap
+ * at their earliest opening; its timer, a status report, a hello and the end
+ * of the host's current job all lead to defer_release. At start every host
+ * with deferred jobs is armed again, so a restart loses none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defer.h"
+#include "roost/log.h"
+#include "roost/timeutil.h"
+#include "roost/tz.h"
+#include "roost/window.h"
+#include "roostd.h"
+
+#define DEFER_MAX_GROUPS 64
+#define DEFER_MAX_JOBS 256 /* deferred jobs of one host looked at by one release */
+
+int defer_decide(const struct defer_facts *f, int64_t now, char *why, size_t cap,
+                 int64_t *opens)
+{
+	*opens = 0;
+	struct roost_window w;
+	if (f->window && f->window[0] && window_parse(f->window, &w, NULL) == ROOST_OK) {
+		const struct roost_tz *tz = NULL;
+		if (!f->tz || roost_tz_get(f->tz, &tz, NULL) != ROOST_OK)
+			tz = roost_tz_utc();
+		if (!window_contains(&w, tz, now)) {
+			char wb[16];
+			snprintf(why, cap, "outside window %s", window_format(&w, wb, sizeof(wb)));
+			*opens = window_next_open(&w, tz, now);
+			return 1;
+		}
+	}
+	if (f->skip_on_battery && f->on_battery) {
+		snprintf(why, cap, "host on battery");
+		return 1;
+	}
+	if (f->skip_on_metered && f->metered) {
+		snprintf(why, cap, "host on a metered network");
+		return 1;
+	}
+	if (cap)
+		why[0] = 0;
+	return 0;
+}
+
+/* ---- the facts ---- */
+
+static int facts_decide(int64_t host_id, int64_t schedule_id, int64_t now, char *why,
+                        size_t cap, int64_t *opens)
+{
+	sqlite3_stmt *st = db_qc("SELECT COALESCE(s.window, ''), h.tz, h.skip_on_battery,"
+	                        " h.on_battery, h.skip_on_metered, h.metered FROM hosts h"
+	                        " LEFT JOIN schedules s ON s.id=? AND s.host_id=h.id WHERE h.id=?",
+	                        "ii", schedule_id, host_id);
+	int r = 0;
+	*opens = 0;
+	if (cap)
+		why[0] = 0;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		struct defer_facts f = {
+			.window = (const char *)sqlite3_column_text(st, 0),
+			.tz = (const char *)sqlite3_column_text(st, 1),
+			.skip_on_battery = sqlite3_column_int(st, 2),
+			.on_battery = sqlite3_column_int(st, 3),
+			.skip_on_metered = sqlite3_column_int(st, 4),
+			.metered = sqlite3_column_int(st, 5),
+		};
+		r = defer_decide(&f, now, why, cap, opens);
+	}
+	db_done(st);
+	return r;
+}
+
+static int64_t waiting_job(int64_t host_id, int64_t schedule_id, int64_t group_id)
+{
+	return db_int(0, "SELECT id FROM jobs WHERE host_id=? AND schedule_id=? AND group_id=? "
+	                 "AND status='deferred' LIMIT 1", "iii", host_id, schedule_id, group_id);
+}
+
+/* ---- the timer ---- */
+
+static void timer_rearm(void)
+{
+	struct srv *s = g_srv;
+	if (!s->lws)
+		return; /* unit tests call defer_timer_cb themselves */
+	int64_t next = dueheap_next(s->deferrals);
+	if (next == INT64_MAX) {
+		lws_sul_cancel(&s->sul_defer);
+		s->sul_defer_armed = 0;
+		return;
+	}
+	if (s->sul_defer_armed && s->sul_defer_due == next)
+		return;
+	int64_t delay = next - srv_now();
+	if (delay < 0)
+		delay = 0;
+	/* +50 ms so the opening's second has surely begun when it fires */
+	lws_sul_schedule(s->lws, 0, &s->sul_defer, defer_timer_cb,
+	                 (lws_usec_t)delay * LWS_US_PER_SEC + 50 * LWS_US_PER_MS);
+	s->sul_defer_armed = 1;
+	s->sul_defer_due = next;
+}
+
+static void arm(int64_t host_id, int64_t due)
+{
+	if (!g_srv->deferrals)
+		return;
+	if (dueheap_arm(g_srv->deferrals, host_id, due) != ROOST_OK)
+		log_error("defer.arm_failed", "host=%lld", (long long)host_id);
+	timer_rearm();
+}
+
+void defer_timer_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	struct srv *s = g_srv;
+	s->sul_defer_armed = 0;
+	int64_t now = srv_now(), host;
+	while (s->deferrals && dueheap_pop_due(s->deferrals, now, &host) == 0)
+		defer_release(host, now);
+	timer_rearm();
+}
+
+/* ---- create ---- */
+
+/* 1 when the (schedule, group) job was deferred (or one waits already). */
+static int defer_pair(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                      const char *trigger, int64_t now)
+{
+	int64_t waiting = waiting_job(host_id, schedule_id, group_id);
+	if (waiting) {
+		log_info("defer.coalesced", "host=%lld schedule=%lld group=%lld job=%lld why=\"a "
+		                            "deferred job of this (schedule, group) already waits\"",
+		         (long long)host_id, (long long)schedule_id, (long long)group_id,
+		         (long long)waiting);
+		return 1;
+	}
+	char why[64];
+	int64_t opens;
+	if (!facts_decide(host_id, schedule_id, now, why, sizeof(why), &opens))
+		return 0;
+	int64_t id = jobs_create_deferred(host_id, schedule_id, group_id, trigger, why);
+	char tb[40] = "-";
+	if (opens)
+		roost_time_format(opens, tb, sizeof(tb));
+	log_info("defer", "host=%lld schedule=%lld group=%lld trigger=%s job=%lld why=%s opens=%s",
+	         (long long)host_id, (long long)schedule_id, (long long)group_id, trigger,
+	         (long long)id, roost_lq(why), tb);
+	if (id && opens)
+		arm(host_id, opens);
+	return 1;
+}
+
+void defer_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
+                             const char *why)
+{
+	int64_t groups[DEFER_MAX_GROUPS];
+	int enabled;
+	int64_t now = srv_now();
+	size_t n = db_schedule_groups(host_id, schedule_id, groups, DEFER_MAX_GROUPS, &enabled);
+	for (size_t i = 0; i < n; i++)
+		if (!defer_pair(host_id, schedule_id, groups[i], trigger, now))
+			jobs_dispatch(host_id, schedule_id, groups[i], "backup", trigger, NULL, why);
+}
+
+int defer_catchup_pair(int64_t host_id, int64_t schedule_id, int64_t group_id, int64_t now)
+{
+	return defer_pair(host_id, schedule_id, group_id, "catchup", now);
+}
+
+/* ---- release ---- */
+
+void defer_release(int64_t host_id, int64_t now)
+{
+	int64_t ids[DEFER_MAX_JOBS], sids[DEFER_MAX_JOBS];
+	size_t n = 0;
+	sqlite3_stmt *st = db_q("SELECT id, COALESCE(schedule_id, 0) FROM jobs WHERE host_id=? AND "
+	                        "status='deferred' ORDER BY id LIMIT ?", "ii", host_id,
+	                        (int64_t)DEFER_MAX_JOBS);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		ids[n] = sqlite3_column_int64(st, 0);
+		sids[n++] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	int64_t earliest = INT64_MAX;
+	/* as a fire dispatches every group at once, an idle host gets every job whose
+	 * reason cleared; a busy one gets them when its current job ends */
+	int idle = !db_host_busy(host_id);
+	for (size_t i = 0; i < n; i++) {
+		char why[64];
+		int64_t opens;
+		if (facts_decide(host_id, sids[i], now, why, sizeof(why), &opens)) {
+			db_exec("UPDATE jobs SET error=? WHERE id=? AND status='deferred'", "ti", why,
+			        ids[i]);
+			if (opens && opens < earliest)
+				earliest = opens;
+			continue;
+		}
+		if (!idle)
+			continue;
+		int rc = jobs_start_deferred(host_id, ids[i]);
+		log_info("defer.start", "host=%lld schedule=%lld job=%lld why=\"reason cleared\" "
+		                        "sent=%s", (long long)host_id, (long long)sids[i],
+		         (long long)ids[i], rc == 0 ? "yes" : rc == 1 ? "no(agent offline)" : "gone");
+	}
+	if (earliest != INT64_MAX)
+		arm(host_id, earliest);
+	else if (g_srv->deferrals)
+		dueheap_disarm(g_srv->deferrals, host_id);
+}
+
+void defer_rearm_all(void)
+{
+	int64_t hosts[1024];
+	size_t n = 0;
+	int64_t after = 0;
+	for (;;) { /* in pages, so any number of hosts is re-armed */
+		n = 0;
+		sqlite3_stmt *st = db_q("SELECT DISTINCT host_id FROM jobs WHERE status='deferred' AND "
+		                        "host_id > ? ORDER BY host_id LIMIT 1024", "i", after);
+		while (st && sqlite3_step(st) == SQLITE_ROW)
+			hosts[n++] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		for (size_t i = 0; i < n; i++)
+			defer_release(hosts[i], srv_now());
+		if (n < 1024)
+			break;
+		after = hosts[n - 1];
+	}
+	log_info("defer.rearmed", "hosts=%zu",
+	         g_srv->deferrals ? dueheap_size(g_srv->deferrals) : (size_t)0);
+}
