@@ -11,6 +11,7 @@
  *   jobs.c     the job queue and the job thread that runs backups/restores
  *   hooks.c    a group's pre-/post-hook: one shell command, bounded in time
  *              and output, in a process group of its own
+ *   power.c    on battery? on a metered network? (polled; docs/policies.md)
  *   msg.c      thin glue to lib/proto, which encodes and decodes every
  *              message (the agent spells no wire key)
  *   state.c    the state directory's files
@@ -95,6 +96,25 @@ void msg_job_state(struct proto_job *j, int64_t job_id, const char *status, cons
 /* The config's timeout_s in ms when it is within 3..3600 s, else dflt. */
 int64_t msg_config_timeout_ms(const struct proto_config *c, int64_t dflt);
 
+/* status {on_battery, metered}. */
+json_t *msg_status(int on_battery, int metered);
+/* --------------------------------------------------------------- power.c */
+/*
+ * The host's power and network (the main thread's; not thread-safe).
+ * Environment: ROOST_AGENT_POWER_SUPPLY_DIR, ROOST_AGENT_POWER_POLL_MS
+ * (default 2000), ROOST_AGENT_METERED=1|0 (else nmcli, at most every 30 s,
+ * in a child process never waited for).
+ */
+struct power;
+/* Reads the state once. NULL when out of memory; free with power_free. */
+struct power *power_new(void);
+/* Called often (the tick); checks every poll interval. 1 when the state changed. */
+int power_poll(struct power *p, int64_t now_ms);
+void power_state(const struct power *p, int *on_battery, int *metered);
+/* The battery rule over a power_supply directory (tests call it on their own). */
+int power_read_battery(const char *dir);
+/* NULL is a no-op. */
+void power_free(struct power *p);
 /* -------------------------------------------------------------- cronrun.c */
 /*
  * The local cron. Single-threaded (the main thread); time is always a

@@ -43,6 +43,8 @@ struct conn {
 	const char *state, *tz;
 	struct cronrun *cron;
 	struct jobs *jobs;
+	struct power *power; /* owned */
+	int told_battery, told_metered; /* what the server last heard (hello or status) */
 
 	struct lws_context *ctx;
 	struct lws *wsi;     /* NULL when not connected or connecting */
@@ -148,6 +150,10 @@ static void send_hello(struct conn *c)
 	if (nfires)
 		memcpy(h.fires, fires, nfires * sizeof(*h.fires));
 	h.nfires = nfires;
+	if (c->power)
+		power_state(c->power, &h.on_battery, &h.metered);
+	c->told_battery = h.on_battery;
+	c->told_metered = h.metered;
 	json_t *m = msg_hello(&h, c->tz, (int64_t)time(NULL));
 	proto_msg_release(&h);
 	if (m)
@@ -400,6 +406,21 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct conn *c = lws_container_of(sul, struct conn, sul_tick);
 	keepalive(c);
 	cronrun_tick(c->cron, (int64_t)time(NULL), send_fire, c);
+	int b, m;
+	if (c->power && power_poll(c->power, now_ms())) {
+		power_state(c->power, &b, &m);
+		log_info("agent.power", "on_battery=%s metered=%s", b ? "yes" : "no", m ? "yes" : "no");
+	}
+	if (c->power && c->connected && c->configured) { /* else: with the next hello */
+		power_state(c->power, &b, &m);
+		json_t *st = b != c->told_battery || m != c->told_metered ? msg_status(b, m) : NULL;
+		if (st) {
+			send_json(c, st);
+			c->told_battery = b;
+			c->told_metered = m;
+		}
+		json_decref(st);
+	}
 	drain_outbox(c);
 	lws_sul_schedule(c->ctx, 0, sul, tick, TICK_MS * LWS_US_PER_MS);
 }
@@ -421,6 +442,7 @@ struct conn *conn_new(const struct agent_identity *id, const char *state, const 
 	c->cron = cr;
 	c->jobs = j;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	c->power = power_new();
 	c->timeout_ms = msg_config_timeout_ms(config, 60000);
 	lws_set_log_level(LLL_ERR, lws_log_emit);
 	struct lws_context_creation_info info;
@@ -432,6 +454,7 @@ struct conn *conn_new(const struct agent_identity *id, const char *state, const 
 	info.user = c;
 	c->ctx = lws_create_context(&info);
 	if (!c->ctx) {
+		power_free(c->power);
 		free(c);
 		return NULL;
 	}
@@ -466,6 +489,7 @@ void conn_free(struct conn *c)
 	c->stop = 1; /* closing callbacks during the destroy must not reconnect */
 	lws_context_destroy(c->ctx);
 	drop_outq(c);
+	power_free(c->power);
 	free(c->rx);
 	free(c);
 }

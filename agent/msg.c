@@ -50,6 +50,12 @@ json_t *msg_fire(const struct proto_fire *f)
 	return encode(&m);
 }
 
+json_t *msg_status(int on_battery, int metered)
+{
+	struct proto_msg m = {.type = PROTO_STATUS, .on_battery = on_battery, .metered = metered};
+	return encode(&m);
+}
+
 json_t *msg_job(enum proto_type type, const struct proto_job *j)
 {
 	struct proto_msg m = {.type = type, .job = *j};

@@ -24,6 +24,7 @@ static const char admin_usage[] =
 	"  roost token create [--ttl SECONDS] [--uses N]\n"
 	"  roost host list | show HOST | remove HOST\n"
 	"  roost host set HOST [--mode always-on|intermittent] [--upload-limit KIB]\n"
+	"                      [--skip-on-battery yes|no] [--skip-on-metered yes|no]\n"
 	"                      (--upload-limit: KiB/s for all the host's uploads, 0: none)\n"
 	"  roost group add HOST NAME --path P [--path P]... [--exclude GLOB]... [--dedup fleet|host]\n"
 	"                  [--pre-hook CMD] [--post-hook CMD] [--hook-timeout SECONDS]\n"

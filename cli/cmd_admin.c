@@ -105,7 +105,9 @@ int host_cmd(struct api *a, struct aopts *o)
 			print_json(r);
 		} else {
 			const char *keys[] = {"name", "hostname", "os", "mode", "online", "tz",
-			                      "last_seen_at", "last_backup_at", "overdue", NULL};
+			                      "last_seen_at", "last_backup_at", "overdue",
+			                      "skip_on_battery", "skip_on_metered", "on_battery",
+			                      "metered", NULL};
 			printf("id: %lld\n", jint(r, "id"));
 			for (int i = 0; keys[i]; i++)
 				printf("%s: %s\n", keys[i], jstr(r, keys[i]));
@@ -125,10 +127,9 @@ int host_cmd(struct api *a, struct aopts *o)
 		}
 	} else if (!strcmp(verb, "set")) {
 		if ((rc = need(o, 2, "host set HOST [--mode always-on|intermittent] "
-		                     "[--upload-limit KIB]")))
+		                     "[--upload-limit KIB] [--skip-on-battery yes|no] "
+		                     "[--skip-on-metered yes|no]")))
 			return rc;
-		if (!o->mode && !o->upload_limit)
-			return cli_fail(EXIT_USAGE, "host set: give --mode or --upload-limit");
 		if (o->mode && strcmp(o->mode, "always-on") && strcmp(o->mode, "intermittent"))
 			return cli_fail(EXIT_USAGE, "--mode: always-on or intermittent");
 		json_t *b = json_object();
@@ -144,14 +145,31 @@ int host_cmd(struct api *a, struct aopts *o)
 			}
 			json_object_set_new(b, "upload_limit_kbps", json_integer(v));
 		}
+		const char *yn[2] = {o->skip_battery, o->skip_metered};
+		static const char *const yk[2] = {"skip_on_battery", "skip_on_metered"};
+		for (int i = 0; i < 2; i++) {
+			if (!yn[i])
+				continue;
+			if (strcmp(yn[i], "yes") && strcmp(yn[i], "no")) {
+				json_decref(b);
+				return cli_fail(EXIT_USAGE, "--skip-on-%s: yes or no", i ? "metered" : "battery");
+			}
+			json_object_set_new(b, yk[i], json_boolean(!strcmp(yn[i], "yes")));
+		}
+		if (!json_object_size(b)) {
+			json_decref(b);
+			return cli_fail(EXIT_USAGE, "host set: give --mode, --upload-limit, "
+			                            "--skip-on-battery or --skip-on-metered");
+		}
 		if ((rc = call(a, "PATCH", path, b, &r)))
 			return rc;
+		char lim[48] = "uploads not limited";
 		if (jint(r, "upload_limit_kbps") > 0)
-			show(a, r, "host %s is now %s, uploads limited to %lld KiB/s\n", jstr(r, "name"),
-			     jstr(r, "mode"), jint(r, "upload_limit_kbps"));
-		else
-			show(a, r, "host %s is now %s, uploads not limited\n", jstr(r, "name"),
-			     jstr(r, "mode"));
+			snprintf(lim, sizeof(lim), "uploads limited to %lld KiB/s",
+			         jint(r, "upload_limit_kbps"));
+		show(a, r, "host %s is now %s, %s, skip on battery %s, skip on metered %s\n",
+		     jstr(r, "name"), jstr(r, "mode"), lim, jstr(r, "skip_on_battery"),
+		     jstr(r, "skip_on_metered"));
 	} else if (!strcmp(verb, "remove")) {
 		if ((rc = need(o, 2, "host remove HOST")) || (rc = call(a, "DELETE", path, NULL, &r)))
 			return rc;

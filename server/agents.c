@@ -26,6 +26,7 @@
 #include "roost/log.h"
 #include "presence.h"
 #include "roost/tz.h"
+#include "defer.h"
 #include "roostd.h"
 
 /* One of the host's schedules as the agent evaluates it; 0, or -1. */
@@ -129,6 +130,20 @@ void agents_push_config(int64_t host_id)
 	json_decref(cfg);
 }
 
+/* The host's reported power and network (hello, status): kept in the store,
+ * shown in the host view, read by the deferral rule (defer.c). */
+static void power_report(int64_t host_id, const struct proto_msg *m, const char *via)
+{
+	int was_b = (int)db_int(0, "SELECT on_battery FROM hosts WHERE id=?", "i", host_id);
+	int was_m = (int)db_int(0, "SELECT metered FROM hosts WHERE id=?", "i", host_id);
+	if (was_b == !!m->on_battery && was_m == !!m->metered)
+		return;
+	db_exec("UPDATE hosts SET on_battery=?, metered=? WHERE id=?", "iii",
+	        (int64_t)!!m->on_battery, (int64_t)!!m->metered, host_id);
+	log_info("agent.status", "host=%lld on_battery=%s metered=%s via=%s", (long long)host_id,
+	         m->on_battery ? "yes" : "no", m->metered ? "yes" : "no", via);
+}
+
 void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 {
 	int64_t now = srv_now();
@@ -143,6 +158,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
 	         roost_lq(zone), m->njobs, m->nfires);
 	presence_hello(host_id, now);
+	power_report(host_id, m, "hello");
 	jobs_resolve_hello(host_id, m, now);
 	json_t *cfg = agents_config_msg(host_id);
 	hub_send(host_id, cfg);
@@ -165,6 +181,10 @@ void agents_on_message(int64_t host_id, const struct proto_msg *m)
 		break;
 	case PROTO_FIRE:
 		fires_handle(host_id, m->fire.schedule_id, m->fire.slot, "live");
+		break;
+	case PROTO_STATUS:
+		power_report(host_id, m, "status");
+		defer_release(host_id, srv_now()); /* a cleared condition starts its jobs now */
 		break;
 	default:
 		if (jobs_on_report(host_id, m) && !db_host_busy(host_id))

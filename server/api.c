@@ -177,6 +177,16 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 		resp_error(rs, 400, "invalid_field", "name: 1-128 characters without '/'", "name");
 		goto out;
 	}
+	static const char *const flags[] = {"skip_on_battery", "skip_on_metered"};
+	for (int i = 0; i < 2; i++) {
+		json_t *f = json_object_get(o, flags[i]);
+		if (f && !json_is_boolean(f)) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "%s: expected true or false", flags[i]);
+			resp_error(rs, 400, "invalid_field", msg, flags[i]);
+			goto out;
+		}
+	}
 	if (n && db_int(0, "SELECT id FROM hosts WHERE name=? AND id<>?", "ti", n, hid)) {
 		resp_error(rs, 409, "conflict", "name: another host has it", "name");
 		goto out;
@@ -188,6 +198,13 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 			db_exec("UPDATE hosts SET name=? WHERE id=?", "ti", n, hid);
 		if (limit >= 0)
 			db_exec("UPDATE hosts SET upload_limit_kbps=? WHERE id=?", "ii", limit, hid);
+		for (int i = 0; i < 2; i++) {
+			json_t *f = json_object_get(o, flags[i]);
+			char q[80];
+			snprintf(q, sizeof(q), "UPDATE hosts SET %s=? WHERE id=?", flags[i]);
+			if (f)
+				db_exec(q, "ii", (int64_t)json_is_true(f), hid);
+		}
 	}
 	if (db_commit()) {
 		api_store_failed(rs, "the host's change");
@@ -196,6 +213,8 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 	log_info("host.changed", "host=%lld mode=%s name=%s upload_limit_kbps=%lld", (long long)hid,
 	         roost_lq(m), roost_lq(n), (long long)limit);
 	agents_push_config(hid);
+	if (!db_host_busy(hid))
+		pending_dispatch(hid); /* a policy turned off: its deferred jobs may start */
 	api_ok(rs, 200, view_host(hid));
 out:
 	json_decref(o);

@@ -43,8 +43,8 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 json_t *view_host(int64_t host_id)
 {
 	sqlite3_stmt *st = db_qc("SELECT id, name, hostname, os, mode, last_seen_at, last_backup_at,"
-	                        " tz, created_at, upload_limit_kbps FROM hosts WHERE id=?", "i",
-	                        host_id);
+	                        " tz, created_at, upload_limit_kbps, skip_on_battery, skip_on_metered,"
+	                        " on_battery, metered FROM hosts WHERE id=?", "i", host_id);
 	json_t *h = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t cur = db_int(0, "SELECT id FROM jobs WHERE host_id=? AND status IN "
@@ -63,6 +63,10 @@ json_t *view_host(int64_t host_id)
 		if (h)
 			json_object_set_new(h, "upload_limit_kbps",
 			                    json_integer(sqlite3_column_int64(st, 9)));
+		static const char *const pol[] = {"skip_on_battery", "skip_on_metered", "on_battery",
+		                                  "metered"};
+		for (int i = 0; h && i < 4; i++)
+			json_object_set_new(h, pol[i], json_boolean(sqlite3_column_int(st, 10 + i)));
 		struct health_verdict v;
 		json_t *detail = NULL;
 		if (h && health_of(host_id, now, &v, &detail) == 0) {

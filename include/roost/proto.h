@@ -6,7 +6,7 @@
  * struct per message, one encoder and one decoder per message, used by
  * roostd and roost-agent alike.
  *
- *   agent -> server: hello, fire, job.accepted, job.progress, job.finished
+ *   agent -> server: hello, fire, job.accepted, job.progress, job.finished, status
  *                    (struct proto_msg; lib/proto/proto_agent.c)
  *   server -> agent: config, job.start, job.cancel
  *                    (struct proto_server_msg; lib/proto/proto_server.c)
@@ -66,6 +66,8 @@ enum proto_type {
 	PROTO_CONFIG,
 	PROTO_JOB_START,
 	PROTO_JOB_CANCEL,
+	/* agent -> server, added later (docs/policies.md) */
+	PROTO_STATUS,
 };
 
 /* The "type" string of a message type ("hello", "job.start", ...); never NULL. */
@@ -116,6 +118,9 @@ struct proto_msg {
 	size_t njobs;           /* <= PROTO_MAX_JOBS */
 	struct proto_fire *fires;
 	size_t nfires;          /* <= PROTO_MAX_FIRES */
+	/* hello (optional, absent = false: sent only when true) and status (both
+	 * always sent): the host runs on battery / on a metered network */
+	int on_battery, metered;
 	/* fire */
 	struct proto_fire fire;
 	/* job.accepted / job.progress / job.finished */
@@ -143,13 +148,16 @@ enum roost_err proto_encode_hello(const struct proto_msg *m, json_t **out,
                                   struct roost_errbuf *eb);
 enum roost_err proto_encode_fire(const struct proto_fire *f, json_t **out,
                                  struct roost_errbuf *eb);
+/* status {on_battery, metered}: sent at once when either changes. */
+enum roost_err proto_encode_status(const struct proto_msg *m, json_t **out,
+                                   struct roost_errbuf *eb);
 enum roost_err proto_encode_job_accepted(const struct proto_job *j, json_t **out,
                                          struct roost_errbuf *eb);
 enum roost_err proto_encode_job_progress(const struct proto_job *j, json_t **out,
                                          struct roost_errbuf *eb);
 enum roost_err proto_encode_job_finished(const struct proto_job *j, json_t **out,
                                          struct roost_errbuf *eb);
-/* Calls the encoder of m->type (hello: m; fire: &m->fire; job.*: &m->job). */
+/* Calls the encoder of m->type (hello, status: m; fire: &m->fire; job.*: &m->job). */
 enum roost_err proto_encode_agent(const struct proto_msg *m, json_t **out,
                                   struct roost_errbuf *eb);
 /*

@@ -22,6 +22,7 @@ const char *proto_type_name(enum proto_type t)
 	case PROTO_CONFIG: return "config";
 	case PROTO_JOB_START: return "job.start";
 	case PROTO_JOB_CANCEL: return "job.cancel";
+	case PROTO_STATUS: return "status";
 	}
 	return "?";
 }
@@ -87,6 +88,27 @@ static enum roost_err dec_fire(const json_t *o, struct proto_fire *f, struct roo
 	return err;
 }
 
+/* A boolean member: absent = 0; anything but true/false is an error. */
+static enum roost_err get_flag(const json_t *o, const char *key, int required, int *out,
+                               struct roost_errbuf *eb)
+{
+	json_t *v = json_object_get(o, key);
+	*out = 0;
+	if (!v && !required)
+		return ROOST_OK;
+	if (!json_is_boolean(v))
+		return roost_errf(eb, ROOST_EINVAL, "%s: expected true or false", key);
+	*out = json_is_true(v);
+	return ROOST_OK;
+}
+
+static enum roost_err dec_status(const json_t *o, struct proto_msg *m, int required,
+                                 struct roost_errbuf *eb)
+{
+	enum roost_err err = get_flag(o, "on_battery", required, &m->on_battery, eb);
+	return err ? err : get_flag(o, "metered", required, &m->metered, eb);
+}
+
 static enum roost_err dec_hello(const json_t *o, struct proto_msg *m, struct roost_errbuf *eb)
 {
 	json_t *pv = json_object_get(o, "protocol");
@@ -99,7 +121,8 @@ static enum roost_err dec_hello(const json_t *o, struct proto_msg *m, struct roo
 	    (err = proto_get_str(o, "hostname", 0, m->hostname, sizeof(m->hostname), eb)) ||
 	    (err = proto_get_str(o, "os", 0, m->os, sizeof(m->os), eb)) ||
 	    (err = proto_get_str(o, "tz", 0, m->tz, sizeof(m->tz), eb)) ||
-	    (err = proto_get_time(o, "clock", 0, &m->clock, eb)))
+	    (err = proto_get_time(o, "clock", 0, &m->clock, eb)) ||
+	    (err = dec_status(o, m, 0, eb)))
 		return err;
 	json_t *jobs = json_object_get(o, "jobs");
 	json_t *fires = json_object_get(o, "fires");
@@ -158,6 +181,9 @@ enum roost_err proto_decode_agent_json(const json_t *o, struct proto_msg *m,
 	} else if (!strcmp(type, "fire")) {
 		m->type = PROTO_FIRE;
 		err = dec_fire(o, &m->fire, eb);
+	} else if (!strcmp(type, "status")) {
+		m->type = PROTO_STATUS;
+		err = dec_status(o, m, 1, eb);
 	} else if (!strcmp(type, "job.accepted")) {
 		m->type = PROTO_JOB_ACCEPTED;
 		err = dec_job(o, &m->job, eb);
@@ -255,7 +281,9 @@ enum roost_err proto_encode_hello(const struct proto_msg *m, json_t **out,
 	    (err = proto_put_str(o, "hostname", m->hostname, eb)) ||
 	    (err = proto_put_str(o, "os", m->os, eb)) ||
 	    (err = proto_put_str(o, "tz", m->tz, eb)) ||
-	    (m->clock && (err = proto_put_time(o, "clock", m->clock, eb))))
+	    (m->clock && (err = proto_put_time(o, "clock", m->clock, eb))) ||
+	    (m->on_battery && (err = proto_put(o, "on_battery", json_true(), eb))) ||
+	    (m->metered && (err = proto_put(o, "metered", json_true(), eb))))
 		goto done;
 	if (!(jobs = json_array()) || !(fires = json_array())) {
 		err = ROOST_ENOMEM;
@@ -297,6 +325,19 @@ enum roost_err proto_encode_fire(const struct proto_fire *f, json_t **out,
 	if (err)
 		return err;
 	return check_out(put_fire(o, f, eb), o, out, eb);
+}
+
+enum roost_err proto_encode_status(const struct proto_msg *m, json_t **out,
+                                   struct roost_errbuf *eb)
+{
+	json_t *o;
+	*out = NULL;
+	enum roost_err err = proto_new_msg(PROTO_STATUS, &o);
+	if (err)
+		return err;
+	if (!(err = proto_put(o, "on_battery", json_boolean(m->on_battery), eb)))
+		err = proto_put(o, "metered", json_boolean(m->metered), eb);
+	return check_out(err, o, out, eb);
 }
 
 static enum roost_err encode_job_msg(enum proto_type t, const struct proto_job *j, json_t **out,
@@ -383,6 +424,7 @@ enum roost_err proto_encode_agent(const struct proto_msg *m, json_t **out,
 	case PROTO_JOB_ACCEPTED: return proto_encode_job_accepted(&m->job, out, eb);
 	case PROTO_JOB_PROGRESS: return proto_encode_job_progress(&m->job, out, eb);
 	case PROTO_JOB_FINISHED: return proto_encode_job_finished(&m->job, out, eb);
+	case PROTO_STATUS: return proto_encode_status(m, out, eb);
 	default: break;
 	}
 	*out = NULL;

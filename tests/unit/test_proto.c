@@ -970,6 +970,50 @@ static void test_entries(void **st)
 	json_decref(o);
 }
 
+/* status {on_battery, metered} and the same optional pair in hello (docs/policies.md) */
+static void test_status_and_hello_power(void **st)
+{
+	(void)st;
+	struct proto_msg m, d;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_STATUS;
+	m.on_battery = 1;
+	same_json(enc_agent(&m), json_pack("{s:s, s:b, s:b}", "type", "status", "on_battery", 1,
+	                                   "metered", 0), 1);
+	m.on_battery = 0;
+	m.metered = 1;
+	wire_agent(enc_agent(&m), &d);
+	assert_int_equal(d.type, PROTO_STATUS);
+	assert_int_equal(d.on_battery, 0);
+	assert_int_equal(d.metered, 1);
+	assert_string_equal(proto_type_name(PROTO_STATUS), "status");
+	/* hello: absent = false, sent only when true, decoded back */
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.protocol = PROTO_VERSION;
+	json_t *h = enc_agent(&m);
+	assert_null(json_object_get(h, "on_battery"));
+	assert_null(json_object_get(h, "metered"));
+	wire_agent(h, &d);
+	assert_int_equal(d.on_battery + d.metered, 0);
+	proto_msg_release(&d);
+	m.on_battery = 1;
+	m.metered = 1;
+	h = enc_agent(&m);
+	assert_true(json_is_true(json_object_get(h, "on_battery")));
+	wire_agent(h, &d);
+	assert_int_equal(d.on_battery, 1);
+	assert_int_equal(d.metered, 1);
+	proto_msg_release(&d);
+	/* strict: both required in status, booleans only */
+	agent_rejects("{\"type\":\"status\",\"on_battery\":true}", EI, "metered");
+	agent_rejects("{\"type\":\"status\",\"metered\":false}", EI, "on_battery");
+	agent_rejects("{\"type\":\"status\",\"on_battery\":1,\"metered\":false}", EI,
+	              "on_battery");
+	agent_rejects("{\"type\":\"hello\",\"protocol\":1,\"metered\":\"yes\"}", EI,
+	              "metered");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -984,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_group_hooks),
 		cmocka_unit_test(test_encoders_check),
 		cmocka_unit_test(test_entries),
+		cmocka_unit_test(test_status_and_hello_power),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
