@@ -168,7 +168,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 		fires_handle(host_id, m->fires[i].schedule_id, m->fires[i].slot, "persisted");
 	char mode[32];
 	if (db_host_mode(host_id, mode, sizeof(mode)) == 0 && !strcmp(mode, "intermittent"))
-		catchup_arm(host_id, now + g_srv->settle_s);
+		catchup_arm_hello(host_id, now); /* settle, plus the host's jitter */
 	if (!db_host_busy(host_id))
 		pending_dispatch(host_id);
 }

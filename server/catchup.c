@@ -17,6 +17,7 @@
  * Beyond the seed, where its v1 stops: success is tracked per (schedule,
  * group), so an hourly schedule's successes can not hide a missed daily one.
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,29 @@ void catchup_arm(int64_t host_id, int64_t due)
 	log_info("catchup.armed", "host=%lld due=%s", (long long)host_id,
 	         roost_time_format(due, tb, sizeof(tb)));
 	timer_rearm();
+}
+
+int64_t catchup_jitter(const uint8_t key[16], int64_t host_id, int64_t jitter_s)
+{
+	if (jitter_s <= 0)
+		return 0;
+	/* A golden-ratio (Weyl) sequence over the host ids, rotated by a keyed phase:
+	 * hosts numbered one after another (ids are) land evenly over the window,
+	 * which a plain hash does only on average, and each host keeps its place. */
+	static const uint8_t what[] = "catchup-jitter phase";
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, what, sizeof(what) - 1, key);
+	uint64_t phase = 0;
+	for (int i = 0; i < 8; i++)
+		phase |= (uint64_t)h[i] << (8 * i);
+	uint64_t x = (uint64_t)host_id * UINT64_C(0x9E3779B97F4A7C15) + phase;
+	return (int64_t)(((x >> 32) * (uint64_t)jitter_s) >> 32);
+}
+
+void catchup_arm_hello(int64_t host_id, int64_t now)
+{
+	catchup_arm(host_id, now + g_srv->settle_s +
+	                     catchup_jitter(g_srv->jitter_key, host_id, g_srv->catchup_jitter_s));
 }
 
 void catchup_disarm(int64_t host_id)

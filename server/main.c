@@ -70,6 +70,8 @@ static void usage(FILE *f)
 	        "  --listen HOST:PORT      address to serve (default 127.0.0.1:8443)\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
+	        "  --catchup-jitter SECS   delay each host's catch-up a further stable\n"
+	        "                          per-host offset in [0, SECS) (default 0)\n"
 	        "  --tls-cert FILE         PEM certificate (default: self-signed, made in DIR)\n"
 	        "  --tls-key FILE          PEM private key for --tls-cert\n"
 	        "  --agent-timeout SECS    an agent silent this long is gone (default 60;\n"
@@ -296,7 +298,7 @@ static void lws_log_emit(int level, const char *line)
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
-	long settle = 60, agent_timeout = 60, header_timeout = 10, body_timeout = 10;
+	long jitter = 0, settle = 60, agent_timeout = 60, header_timeout = 10, body_timeout = 10;
 	long body_rate = 1024, per_addr = 512, prune_grace = 3600, check_sample = 20;
 	const char *maint_cron = "30 3 * * *";
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
@@ -329,6 +331,7 @@ int main(int argc, char **argv)
 		{"session-ttl", required_argument, 0, 1010},
 		{"session-idle", required_argument, 0, 1011},
 		{"ui-dir", required_argument, 0, 1012},
+		{"catchup-jitter", required_argument, 0, 1020},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -340,6 +343,10 @@ int main(int argc, char **argv)
 		case 'l': listen_at = optarg; break;
 		case 's':
 			if (parse_seconds(optarg, "--catchup-settle", 0, 86400, &settle))
+				return 2;
+			break;
+		case 1020:
+			if (parse_seconds(optarg, "--catchup-jitter", 0, 86400, &jitter))
 				return 2;
 			break;
 		case 'T':
@@ -520,6 +527,7 @@ int main(int argc, char **argv)
 	g_srv = s;
 	s->data_dir = strdup(data);
 	s->settle_s = settle;
+	s->catchup_jitter_s = jitter;
 	s->agent_timeout_s = agent_timeout;
 	s->overdue_grace_s = grace;
 	s->unseen_after_s = unseen;
@@ -566,6 +574,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	auth_hash_text(tok, strlen(tok), s->admin_hash);
+	/* the jitter's key: stable for this data directory, says nothing of the token */
+	crypto_generichash(s->jitter_key, sizeof(s->jitter_key), (const uint8_t *)"catchup-jitter",
+	                   14, s->admin_hash, sizeof(s->admin_hash));
 	sodium_memzero(tok, sizeof(tok));
 	if (created)
 		log_info("admin.token_created", "file=%s", roost_lq(tokp));

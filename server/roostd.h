@@ -100,6 +100,7 @@ struct srv {
 	int sul_armed;
 	int64_t sul_due;
 	int64_t catchup_jitter_s;  /* --catchup-jitter: a host's stable extra delay is in [0, this) */
+	uint8_t jitter_key[16];    /* keys the per-host offset (catchup_jitter) */
 	struct due_heap *deferrals; /* hosts with window-deferred jobs, at their next opening */
 	lws_sorted_usec_list_t sul_defer;
 	int sul_defer_armed;
@@ -338,6 +339,12 @@ const char *catchup_skip_name(enum catchup_skip s);
 size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap);
 /* Arms the host's catch-up at due (re-arming overwrites); the timer follows. */
 void catchup_arm(int64_t host_id, int64_t due);
+/* A host's stable catch-up offset in [0, jitter_s) (pure): the host id's place
+ * in a golden-ratio sequence, rotated by a phase keyed with key (SipHash), so
+ * consecutive ids spread evenly; 0 when jitter_s <= 0. */
+int64_t catchup_jitter(const uint8_t key[16], int64_t host_id, int64_t jitter_s);
+/* After a hello at now: arms the host's catch-up at now + settle + its offset. */
+void catchup_arm_hello(int64_t host_id, int64_t now);
 void catchup_disarm(int64_t host_id);
 /* A due catch-up: gate, overdue pairs, one backup each (trigger catchup); a
  * failed send withdraws that job and re-arms at now + settle. */
