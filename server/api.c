@@ -353,6 +353,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	         (long long)sid, roost_lq(s.has_cron ? s.cron : NULL));
 	api_ok(rs, created ? 201 : 200, view_schedule(sid));
 	agents_push_config(hid);
+	if (s.has_window && !db_host_busy(hid))
+		pending_dispatch(hid); /* a window changed: its deferred jobs are judged again */
 out:
 	body_schedule_free(&s);
 }

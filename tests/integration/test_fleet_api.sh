@@ -62,7 +62,7 @@ expect_eq "$(echo "$OUT" | wc -l)" 3 "next prints 3 instants"
 expect_contains "$OUT" "T03:00:00Z" "next at 03:00 UTC"
 expect_rc 0 "$ROOST" host list --json
 expect_eq "$(echo "$OUT" | json_get 'sorted(d[0].keys())')" \
-  '["backups", "created_at", "current_job_id", "health", "health_reason", "hostname", "id", "last_backup_at", "last_seen_at", "mode", "name", "online", "os", "overdue", "tz", "upload_limit_kbps"]' \
+  '["backups", "created_at", "current_job_id", "health", "health_reason", "hostname", "id", "last_backup_at", "last_seen_at", "metered", "mode", "name", "on_battery", "online", "os", "overdue", "skip_on_battery", "skip_on_metered", "tz", "upload_limit_kbps"]' \
   "host JSON fields"
 expect_rc 0 "$ROOST" schedule list h1 --json
 expect_eq "$(echo "$OUT" | json_get 'all(k in d[0] for k in ["id","name","cron","enabled","group_ids","next_at"])')" true "schedule JSON fields"
