@@ -353,8 +353,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	         (long long)sid, roost_lq(s.has_cron ? s.cron : NULL));
 	api_ok(rs, created ? 201 : 200, view_schedule(sid));
 	agents_push_config(hid);
-	if (s.has_window && !db_host_busy(hid))
-		pending_dispatch(hid); /* a window changed: its deferred jobs are judged again */
+	if ((s.has_window || s.enabled >= 0) && !db_host_busy(hid))
+		pending_dispatch(hid); /* window or enabled changed: deferred jobs judged again */
 out:
 	body_schedule_free(&s);
 }
@@ -643,6 +643,8 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 			return;
 		}
 		agents_push_config(hid);
+		if (!db_host_busy(hid))
+			pending_dispatch(hid); /* deferred jobs of a removed schedule end (defer.c) */
 		api_ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 	} else
 		api_method_not_allowed(rs);

@@ -198,6 +198,18 @@ void defer_release(int64_t host_id, int64_t now)
 	for (size_t i = 0; i < n; i++) {
 		char why[64];
 		int64_t opens;
+		int64_t groups[1];
+		int enabled = -1;
+		if (sids[i])
+			db_schedule_groups(host_id, sids[i], groups, 1, &enabled);
+		if (enabled <= 0) { /* its schedule was disabled or removed meanwhile */
+			db_exec("UPDATE jobs SET status='canceled', finished_at=?, error='schedule "
+			        "disabled or removed while deferred' WHERE id=? AND status='deferred'",
+			        "ii", now, ids[i]);
+			log_info("defer.drop", "host=%lld job=%lld why=\"schedule disabled or removed\"",
+			         (long long)host_id, (long long)ids[i]);
+			continue;
+		}
 		if (facts_decide(host_id, sids[i], now, why, sizeof(why), &opens)) {
 			db_exec("UPDATE jobs SET error=? WHERE id=? AND status='deferred'", "ti", why,
 			        ids[i]);

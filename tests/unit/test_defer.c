@@ -194,6 +194,21 @@ static void test_cancel_deferred(void **st)
 	assert_int_equal(json_array_size(sent), 0); /* the agent never knew it */
 }
 
+static void test_schedule_disabled_while_deferred(void **st)
+{
+	(void)st;
+	fires_handle(1, 1, T0 - 400, "live");
+	assert_int_equal(njobs("status='deferred'"), 2);
+	db_exec("UPDATE schedules SET enabled=0 WHERE id=1", NULL);
+	S.fake_now = OPEN;
+	defer_timer_cb(NULL);
+	assert_int_equal(njobs("status='canceled' AND error='schedule disabled or removed while "
+	                       "deferred'"), 2);
+	assert_int_equal(json_array_size(sent), 0); /* nothing runs for a disabled schedule */
+	fires_handle(1, 1, OPEN + 60, "live");     /* nor does a fire make a new one */
+	assert_int_equal(njobs("status IN ('deferred','queued')"), 0);
+}
+
 static void test_restart_rearms(void **st)
 {
 	(void)st;
@@ -235,6 +250,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_battery_deferred_released_by_report, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_disabled_while_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_rearms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_overdue_after_a_day_deferred, setup,
 		                                teardown),
