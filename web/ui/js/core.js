@@ -196,7 +196,7 @@ export function clearEarly() {
 // listener as (type, data); pages update in place from them, nothing polls.
 
 const TYPES = [
-  'job.queued', 'job.running', 'job.progress',
+  'job.queued', 'job.deferred', 'job.running', 'job.progress',
   'job.succeeded', 'job.failed', 'job.interrupted', 'job.canceled',
   'host.enrolled', 'host.overdue', 'host.unseen', 'host.failing', 'host.recovered',
   'maintenance.finished', 'maintenance.failed', 'check.failed',
