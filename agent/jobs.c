@@ -201,6 +201,21 @@ static void on_warn(void *ctx, const char *msg)
 
 #define POST_HOOK_STOPPING_S 10 /* the post-hook's bound while the agent stops */
 
+/* Appends "; " and msg to the error in err (cap bytes), cut at cap. */
+static void append_error(char *err, size_t cap, const char *msg)
+{
+	size_t n = strlen(err);
+	if (n && n + 2 < cap) {
+		memcpy(err + n, "; ", 2);
+		n += 2;
+	}
+	size_t m = strlen(msg);
+	if (m > cap - 1 - n)
+		m = cap - 1 - n;
+	memcpy(err + n, msg, m);
+	err[n + m] = 0;
+}
+
 /* The post-hook after the backup ended with *status: a failing one fails a
  * job that succeeded (its snapshot is kept, and named in the error). A job
  * already canceled runs it without the cancel (it is the cleanup), for at
@@ -223,14 +238,15 @@ static void post_hook(struct jobs *j, const struct proto_job_start *js, const ch
 	                      was_canceled ? NULL : &j->cancel, &hc, perr, sizeof(perr), hook_out,
 	                      PROTO_MAX_HOOK_OUTPUT + 1))
 		return;
-	size_t n = strlen(err_msg);
+	char tail[sizeof(perr) + 80];
 	if (ok) {
 		*status = "failed";
-		snprintf(err_msg + n, cap - n, "%s%s; the backup succeeded and its snapshot %.12s was "
-		         "kept", n ? "; " : "", perr, snap);
+		snprintf(tail, sizeof(tail), "%s; the backup succeeded and its snapshot %.12s was kept",
+		         perr, snap);
 	} else {
-		snprintf(err_msg + n, cap - n, "%s%s", n ? "; " : "", perr);
+		snprintf(tail, sizeof(tail), "%s", perr);
 	}
+	append_error(err_msg, cap, tail);
 }
 
 /* Runs js (job thread, without mu) and fills *st with its final state. */

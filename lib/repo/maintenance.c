@@ -605,6 +605,8 @@ static enum roost_err prune_write_index_and_marks(struct prune *pr, struct roost
 	return err;
 }
 
+unsigned long repo_packs_gen;
+
 /*
  * 7. Only now remove: the old index objects and marks objects (the new
  * ones of step 6 replace them), then the PACK_DELETE packs, which no index
@@ -634,6 +636,8 @@ static enum roost_err prune_remove(struct prune *pr, struct roost_errbuf *eb)
 			say(pr->o, "deleted %s", pname);
 		}
 	}
+	if (pr->res->packs_deleted)
+		__atomic_add_fetch(&repo_packs_gen, 1, __ATOMIC_RELEASE);
 	index_free(r->index);
 	r->index = index_new();
 	r->index_loaded = 0;

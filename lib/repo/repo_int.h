@@ -314,8 +314,14 @@ struct roost_repo {
 	uint32_t pack_size;
 	struct repo_index *index;
 	int index_loaded;
+	unsigned long packs_gen; /* repo_packs_gen when the index was last checked (serve.c) */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 };
+/* Grows (atomically) each time a prune in this process deleted packs: a
+ * long-lived handle that reads beside it (roostd's restore and browse
+ * threads, serve.c) drops the deleted packs from its index before its next
+ * read instead of naming objects that are gone. */
+extern unsigned long repo_packs_gen;
 /* config.c: writes the config (version r->version); replace: an upgrade,
  * through config.next. */
 enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost_errbuf *eb);

@@ -25,6 +25,9 @@ struct roost_reach {
 
 static pthread_mutex_t serve_mu = PTHREAD_MUTEX_INITIALIZER; /* index reload, ctx pool */
 
+static enum roost_err index_ready(struct roost_repo *r, const uint8_t *id,
+                                  struct roost_errbuf *eb);
+
 /* A blob context from r's pool, or a new one. */
 static struct blob_ctx *ctx_get(struct roost_repo *r)
 {
@@ -118,15 +121,9 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 		return roost_errf(eb, ROOST_EPERM, "the blob is not part of this job's snapshot");
 	struct blob_loc loc;
 	enum roost_err err = ROOST_OK;
-	pthread_mutex_lock(&serve_mu);
-	if (!r->index_loaded || !index_lookup(r->index, id, NULL)) {
-		/* first use, or written since the index was read: read the new
-		 * index objects (packs already known are skipped) */
-		r->index_loaded = 0;
-		err = repo_load_index(r, eb);
-	}
-	pthread_mutex_unlock(&serve_mu);
-	if (err)
+	/* first use, written since the index was read (the new index objects
+	 * are read; packs already known are skipped), or pruned since */
+	if ((err = index_ready(r, id, eb)))
 		return err;
 	uint8_t *form;
 	size_t fn;
@@ -193,15 +190,73 @@ enum roost_err roost_repo_serve_blob(struct roost_repo *r, struct roost_reach *h
 
 /* ---- browsing a snapshot (roostd's dashboard) ---- */
 
-/* The index knows id (reloaded once if it does not: written since). */
+struct pack_names {
+	uint8_t (*ids)[ID_LEN];
+	size_t n, cap;
+};
+
+static int pack_name_cb(void *ctx, const char *name, uint64_t size)
+{
+	(void)size;
+	struct pack_names *pn = ctx;
+	const char *hex = strncmp(name, "packs/", 6) ? name : name + 6;
+	if (pn->n == pn->cap) {
+		size_t cap = pn->cap ? 2 * pn->cap : 256;
+		void *v = realloc(pn->ids, cap * ID_LEN);
+		if (!v)
+			return -1;
+		pn->ids = v;
+		pn->cap = cap;
+	}
+	if (hex_decode(hex, pn->ids[pn->n], ID_LEN) == 0)
+		pn->n++;
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_LEN);
+}
+
+/* A prune in this process deleted packs since the index was read (serve_mu
+ * held): the packs the backend no longer has leave the index, whose next
+ * load adds the index objects the prune wrote. */
+static enum roost_err drop_deleted_packs(struct roost_repo *r, struct roost_errbuf *eb)
+{
+	struct pack_names pn = {0};
+	enum roost_err err = r->be->ops->list(r->be, "packs", pack_name_cb, &pn, eb);
+	if (!err) {
+		qsort(pn.ids, pn.n, ID_LEN, id_cmp);
+		size_t np = index_npacks(r->index);
+		for (size_t i = 0; i < np; i++) {
+			struct pack_info pi = index_pack(r->index, i);
+			if (!bsearch(pi.id, pn.ids, pn.n, ID_LEN, id_cmp))
+				index_drop_pack(r->index, pi.id);
+		}
+		r->index_loaded = 0;
+	}
+	free(pn.ids);
+	return err;
+}
+
+/* The index knows id (reloaded once if it does not: written since), and
+ * names no pack a prune of this process deleted. */
 static enum roost_err index_ready(struct roost_repo *r, const uint8_t *id,
                                   struct roost_errbuf *eb)
 {
 	enum roost_err err = ROOST_OK;
 	pthread_mutex_lock(&serve_mu);
-	if (!r->index_loaded || (id && !index_lookup(r->index, id, NULL))) {
+	unsigned long gen = __atomic_load_n(&repo_packs_gen, __ATOMIC_ACQUIRE);
+	if (r->index_loaded && gen != r->packs_gen) {
+		err = drop_deleted_packs(r, eb);
+		if (!err)
+			r->packs_gen = gen;
+	}
+	if (!err && (!r->index_loaded || (id && !index_lookup(r->index, id, NULL)))) {
 		r->index_loaded = 0;
 		err = repo_load_index(r, eb);
+		if (!err && !r->packs_gen)
+			r->packs_gen = gen;
 	}
 	pthread_mutex_unlock(&serve_mu);
 	return err;

@@ -269,10 +269,10 @@ static void test_job_env(void **st)
 	assert_int_equal(proto_strv_push(&g->paths, &g->npaths, "/srv/c"), ROOST_OK);
 	g->hook_timeout_s = 5;
 	snprintf(g->pre_hook, sizeof(g->pre_hook),
-	         "env | grep '^ROOST_' | grep -v '^ROOST_PATHS' | sort >%s/pre.env; "
+	         "env | grep -E '^ROOST_(GROUP|HOOK|HOST|JOB_ID|SCHEDULE|SNAPSHOT_ID|STATUS)=' | sort >%s/pre.env; "
 	         "printf '%%s' \"$ROOST_PATHS\" >%s/pre.paths", dir, dir);
 	snprintf(g->post_hook, sizeof(g->post_hook),
-	         "env | grep '^ROOST_' | grep -v '^ROOST_PATHS' | sort >%s/post.env; "
+	         "env | grep -E '^ROOST_(GROUP|HOOK|HOST|JOB_ID|SCHEDULE|SNAPSHOT_ID|STATUS)=' | sort >%s/post.env; "
 	         "echo 'could not unfreeze' >&2; exit 4", dir);
 	char err[600];
 	int canceled = 1;
