@@ -159,9 +159,11 @@ static int fleet_build(json_t *arr, struct idmap *hosts)
 			json_object_set_new(s, "last_success_at", json_time(sqlite3_column_int64(st, 1)));
 	}
 	sqlite3_finalize(st);
-	/* current jobs: few, each as GET /v1/jobs/{id} shows it */
-	st = db_q("SELECT host_id, id FROM jobs WHERE status IN ('queued','running') "
-	          "ORDER BY host_id, (status='running') DESC, id", NULL);
+	/* current jobs: few, each as GET /v1/jobs/{id} shows it; a host with
+	 * none running or queued shows its oldest deferred one (and why) */
+	st = db_q("SELECT host_id, id FROM jobs WHERE status IN ('queued','running','deferred') "
+	          "ORDER BY host_id, CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 "
+	          "ELSE 2 END, id", NULL);
 	int64_t last_host = 0;
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t hid = sqlite3_column_int64(st, 0);

@@ -63,6 +63,8 @@ expect_eq "$(curl -skf -H "Authorization: Bearer $ROOST_TOKEN" "$U/v1/jobs?statu
   "GET /v1/jobs?status=deferred"
 expect_contains "$(curl -sk -H "Authorization: Bearer $ROOST_TOKEN" "$U/metrics")" \
   'roost_jobs_deferred{reason="window"} 1' "/metrics counts it"
+expect_eq "$(curl -skf -H "Authorization: Bearer $ROOST_TOKEN" "$U/v1/fleet" | json_get "[(h['current_job'] or {}).get('status') + ': ' + (h['current_job'] or {}).get('error', '') for h in d if h['name']=='lap'][0]")" \
+  "deferred: outside window $W" "the dashboard's fleet shows it as the host's job, with its reason"
 wait_until 8 jobs_at_least lap 1 "j['trigger']=='catchup' and j['status']=='succeeded'" \
   && ok "at the opening it starts and succeeds" || bad "not started at the opening: $(jobs_json lap)"
 ts=$(log_time "event=defer.start host=1 ")

@@ -29,7 +29,7 @@ function schedCell(h) {
 function actionsCell(h) {
   if (!can('backup')) return '';
   if (!h.groups || !h.groups.length) return html`<span class="muted">no groups</span>`;
-  const busy = h.current_job && !FINAL.has(h.current_job.status);
+  const busy = h.current_job && !FINAL.has(h.current_job.status) && h.current_job.status !== 'deferred';
   return h.groups.map((g) => html`<button type="button" class="small" data-backup="${h.id}"
     data-group="${g.id}"${busy ? html` disabled` : ''}>⟳ ${g.name}</button>`);
 }
