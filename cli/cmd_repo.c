@@ -232,7 +232,7 @@ static int open_repo(const struct ropts *o, struct roost_backend **be, struct ro
 	if (!o->repo)
 		return cli_fail(EXIT_USAGE, "no repository: give -r DIR or set ROOST_REPOSITORY");
 	struct roost_errbuf eb;
-	enum roost_err err = roost_backend_local_open(o->repo, 0, be, &eb);
+	enum roost_err err = roost_backend_open(o->repo, 0, be, &eb);
 	if (err) {
 		*be = NULL;
 		return cli_fail(err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
@@ -349,7 +349,7 @@ static int do_init(struct ropts *o, struct roost_repo *unused)
 		return EXIT_USAGE;
 	struct roost_backend *be;
 	struct roost_errbuf eb;
-	enum roost_err err = roost_backend_local_open(o->repo, 1, &be, &eb);
+	enum roost_err err = roost_backend_open(o->repo, 1, &be, &eb);
 	if (!err) {
 		err = roost_repo_init(be, pw, &o->params, &eb);
 		roost_backend_close(be);
