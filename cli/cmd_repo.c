@@ -235,7 +235,8 @@ static int open_repo(const struct ropts *o, struct roost_backend **be, struct ro
 	enum roost_err err = roost_backend_open(o->repo, 0, be, &eb);
 	if (err) {
 		*be = NULL;
-		return cli_fail(err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
+		return cli_fail(err == ROOST_ENOENT || err == ROOST_EINVAL ? EXIT_USAGE : EXIT_FAIL,
+		                "%s", eb.msg);
 	}
 	char *pw = read_password(o, 0);
 	if (!pw) {
