@@ -327,9 +327,6 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
 		h2 = curl_slist_append(h, shah);
 		if (h2)
 			h = h2;
-		h2 = curl_slist_append(h, "Expect:");
-		if (h2)
-			h = h2;
 		if (range) {
 			h2 = curl_slist_append(h, range);
 			if (h2)
@@ -342,6 +339,10 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
 		curl_easy_setopt(c, CURLOPT_USERPWD, sb->userpwd);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		/* No "Expect:" header to turn 100-continue off: libcurl 7.88 would list
+		 * the removed header in SignedHeaders, and S3 then refuses the
+		 * signature. Wait briefly for the 100 instead. */
+		curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 200L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
