@@ -12,6 +12,7 @@ pkgs=(build-essential cmake pkg-config clang
       systemd   # systemd-analyze verify checks packaging/systemd in make check
       libcurl4-openssl-dev  # roostd's webhook and email deliveries, the S3 backend
       python3-aiosmtpd prometheus   # the email and /metrics tests: an SMTP sink, promtool
+      python3-botocore   # test_repo_s3: AWS's SigV4 signer checks what the S3 backend signs
       chromium)   # the dashboard's browser tests (driven by playwright-core, tests/browser)
 # node and npm run playwright-core and s3rver (scripts/s3-deps.sh); Debian's unless the machine has its own
 # (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
