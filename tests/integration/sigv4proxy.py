@@ -6,8 +6,10 @@ S3SigV4Auth (AWS's own signer) and the one secret it knows, checks
 x-amz-content-sha256 against the body, and answers 403 with S3's error codes
 (SignatureDoesNotMatch, InvalidAccessKeyId, XAmzContentSHA256Mismatch) on a
 mismatch; matching requests are forwarded. Prints its port on stdout.
+--refuse CODE:STATUS:N answers the first N well-signed requests with that S3
+error instead (SlowDown:503:3, RequestTimeTooSkewed:403:1000...).
 
-    sigv4proxy.py --upstream 127.0.0.1:PORT --access-key AK --secret SK
+    sigv4proxy.py --upstream 127.0.0.1:PORT --access-key AK --secret SK --log F [--refuse ...]
 """
 import argparse
 import hashlib
@@ -15,6 +17,7 @@ import http.client
 import http.server
 import re
 import sys
+import threading
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -48,6 +51,10 @@ def refusal(headers, body, args, method, path):
     if want != sig:
         return "SignatureDoesNotMatch", ("The request signature we calculated does not match "
                                          "the signature you provided.")
+    with args.lock:
+        if args.refuse_left > 0:
+            args.refuse_left -= 1
+            return args.refuse_code, "refused on purpose (--refuse)"
     return None
 
 
@@ -70,7 +77,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write("%s %s %s\n" % (bad[0], self.command, self.path))
             x = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
                  "<Message>%s</Message></Error>" % bad).encode()
-            self.send_response(403)
+            self.send_response(args.refuse_status if bad[1].endswith("(--refuse)") else 403)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(x)))
             self.end_headers()
@@ -105,7 +112,11 @@ def main():
     ap.add_argument("--access-key", required=True)
     ap.add_argument("--secret", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--refuse", default="None:403:0")
     args = ap.parse_args()
+    code, status, count = args.refuse.split(":")
+    args.refuse_code, args.refuse_status, args.refuse_left = code, int(status), int(count)
+    args.lock = threading.Lock()
     args.host, port = args.upstream.rsplit(":", 1)
     args.port = int(port)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

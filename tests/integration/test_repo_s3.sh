@@ -150,4 +150,23 @@ expect_rc 0 "$ROOST" repo restore -r "$RD" latest --target "$TMP/dout"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$D" "$TMP/dout$D" --no-dir-mtime
 [[ ! -s $TMP/sig.log ]] && ok "retried requests carried valid signatures too" \
   || bad "signatures refused: $(head -5 "$TMP/sig.log")"
+
+# throttling is retried; clock skew is named
+start_refuser() { # REFUSE: sets RP to a sigv4proxy that answers the first requests so
+  rm -f "$TMP/ref.port"
+  $PY "$ROOST_SRC/tests/integration/sigv4proxy.py" --upstream 127.0.0.1:$PORT --access-key S3RVER \
+    --secret S3RVER --log "$TMP/ref.log" --refuse "$1" > "$TMP/ref.port" &
+  cleanup_hooks+=("kill $! 2>/dev/null")
+  for _ in $(seq 1 300); do [[ -s $TMP/ref.port ]] && break; sleep 0.1; done
+  RP=$(cat "$TMP/ref.port")
+}
+start_refuser SlowDown:503:3
+expect_rc 0 "$ROOST" repo snapshots -r "s3:http://127.0.0.1:$RP/roost-test/main"
+expect_eq "$(grep -c SlowDown "$TMP/ref.log")" 3 "three SlowDown answers retried"
+start_refuser InternalError:500:100
+expect_rc 1 "$ROOST" repo snapshots -r "s3:http://127.0.0.1:$RP/roost-test/main"
+expect_contains "$ERR" "HTTP 500: InternalError" "a server that keeps failing: the error after the retries"
+start_refuser RequestTimeTooSkewed:403:100
+expect_rc 1 "$ROOST" repo snapshots -r "s3:http://127.0.0.1:$RP/roost-test/main"
+expect_contains "$ERR" "clock skew" "clock skew named"
 finish
