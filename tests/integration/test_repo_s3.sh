@@ -10,39 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 export ROOST_PASSWORD=s3test ROOST_CACHE_DIR=$TMP/cache
-if ! "$ROOST_SRC/scripts/s3-deps.sh"; then
-  bad "tests/s3's packages could not be installed (scripts/s3-deps.sh)"
-  finish; exit
-fi
-S3RVER=$ROOST_SRC/tests/s3/node_modules/.bin/s3rver
-mkdir -p "$TMP/s3data"
-# s3rver 3.7 makes continuation tokens with DES, which Node 20's OpenSSL 3
-# only has in its legacy provider
-NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$TMP/s3data" -a 127.0.0.1 -p 0 \
-  --configure-bucket roost-test > "$TMP/s3rver.log" 2>&1 &
-S3PID=$!
-cleanup_hooks+=("kill $S3PID 2>/dev/null; wait $S3PID 2>/dev/null")
-PORT=
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*S3rver listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/s3rver.log" | head -1)
-  [[ -n $PORT ]] && break
-  sleep 0.1
-done
-[[ -n $PORT ]] && ok "s3rver listens on $PORT" || { bad "s3rver did not start: $(cat "$TMP/s3rver.log")"; finish; exit; }
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-# s3rver 3.7 checks the access key id but not SigV4 signatures
-# (lib/middleware/authentication.js), so everything below goes through
-# sigv4proxy.py, which recomputes each signature with botocore's signer and
-# refuses mismatches as S3 does. S3EP is s3rver itself.
-S3EP=http://127.0.0.1:$PORT
-$PY "$ROOST_SRC/tests/integration/sigv4proxy.py" --upstream 127.0.0.1:$PORT --access-key S3RVER \
-  --secret S3RVER --log "$TMP/sig.log" > "$TMP/sig.port" &
-SIGPID=$!
-cleanup_hooks+=("kill $SIGPID 2>/dev/null")
-for _ in $(seq 1 300); do [[ -s $TMP/sig.port ]] && break; sleep 0.1; done
-SIGPORT=$(cat "$TMP/sig.port")
-[[ -n $SIGPORT ]] && ok "sigv4proxy listens on $SIGPORT" || { bad "sigv4proxy did not start"; finish; exit; }
-EP=http://127.0.0.1:$SIGPORT
+source "$(dirname "$0")/s3.sh"
+s3_start roost-test || { finish; exit; }
+PORT=$S3PORT
 R=s3:$EP/roost-test/main S=$TMP/src
 
 # a varied tree (what the local backend's fidelity test covers, smaller)
