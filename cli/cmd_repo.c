@@ -38,6 +38,8 @@ static const char repo_usage[] =
 	"  key add   -r DIR [--put-only] [--new-password-file F]  a key (put-only: backs up,\n"
 	"                   can not read; needs format 2)\n"
 	"  upgrade   -r DIR                  format 1 -> 2 (write-only keys possible)\n"
+	"  copy      -r FROM --to TO [--jobs N] [--read-data] [--no-check]\n"
+	"                   the repository to another location (directory or s3:), verified\n"
 	"\n"
 	"The password comes from ROOST_PASSWORD or --password-file F. SNAPSHOT is an\n"
 	"id, a unique id prefix, or \"latest\". -r defaults to $ROOST_REPOSITORY.\n"
@@ -774,5 +776,7 @@ int cmd_repo(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "key") || !strcmp(argv[1], "upgrade"))
 		return cmd_repo_key(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "copy"))
+		return cmd_repo_copy(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown repo command \"%s\" (see roost repo --help)", argv[1]);
 }
