@@ -40,3 +40,31 @@ s3_start() { # BUCKET
   ok "sigv4proxy listens on $SIGPORT"
   EP=http://127.0.0.1:$SIGPORT
 }
+
+# The tests of the engine that run on either backend (test_repo_fidelity,
+# test_repo_corruption): with ROOST_TEST_BACKEND=s3 they call repo_backend_setup
+# and name repositories through repo_loc, and find an object's bytes (to
+# damage them) through obj_files, which on S3 are s3rver's files.
+repo_backend_setup() {
+  if [[ ${ROOST_TEST_BACKEND:-local} == s3 ]]; then
+    s3_start roost-test || { finish; exit; }
+    ok "running against S3 (s3rver behind the SigV4 check)"
+    finish_hooks+=(s3_signatures_ok)
+  fi
+}
+repo_loc() { # NAME -> a location for repository NAME
+  if [[ ${ROOST_TEST_BACKEND:-local} == s3 ]]; then echo "s3:$EP/roost-test/$1"; else echo "$TMP/$1"; fi
+}
+obj_files() { # NAME TYPE -> the files holding repository NAME's objects of TYPE
+  if [[ ${ROOST_TEST_BACKEND:-local} == s3 ]]; then
+    [[ -d $TMP/s3data/roost-test/$1/$2 ]] || return 0   # S3 has no empty folders
+    find "$TMP/s3data/roost-test/$1/$2" -type f -name '*._S3rver_object'
+  else
+    find "$TMP/$1/$2" -type f
+  fi
+}
+obj_name() { basename "${1%._S3rver_object}"; } # FILE -> the object's id
+s3_signatures_ok() {
+  [[ ! -s $TMP/sig.log ]] && ok "every request carried a valid SigV4 signature" \
+    || bad "signatures refused: $(head -3 "$TMP/sig.log")"
+}
