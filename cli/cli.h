@@ -18,6 +18,8 @@ enum cli_exit {
 int cmd_repo(int argc, char **argv);
 /* cmd_repo_key.c: `roost repo key add` and `roost repo upgrade` (argv[0] the verb) */
 int cmd_repo_key(int argc, char **argv);
+/* cmd_repo_copy.c: `roost repo copy -r FROM --to TO` (argv[0] "copy") */
+int cmd_repo_copy(int argc, char **argv);
 
 /* cmd_admin.c: the fleet admin commands (group is "host", "job", ...) */
 int cmd_admin(const char *group, int argc, char **argv);

@@ -38,6 +38,8 @@ static const char repo_usage[] =
 	"  key add   -r DIR [--put-only] [--new-password-file F]  a key (put-only: backs up,\n"
 	"                   can not read; needs format 2)\n"
 	"  upgrade   -r DIR                  format 1 -> 2 (write-only keys possible)\n"
+	"  copy      -r FROM --to TO [--jobs N] [--read-data] [--no-check]\n"
+	"                   the repository to another location (directory or s3:), verified\n"
 	"\n"
 	"The password comes from ROOST_PASSWORD or --password-file F. SNAPSHOT is an\n"
 	"id, a unique id prefix, or \"latest\". -r defaults to $ROOST_REPOSITORY.\n"
@@ -232,10 +234,11 @@ static int open_repo(const struct ropts *o, struct roost_backend **be, struct ro
 	if (!o->repo)
 		return cli_fail(EXIT_USAGE, "no repository: give -r DIR or set ROOST_REPOSITORY");
 	struct roost_errbuf eb;
-	enum roost_err err = roost_backend_local_open(o->repo, 0, be, &eb);
+	enum roost_err err = roost_backend_open(o->repo, 0, be, &eb);
 	if (err) {
 		*be = NULL;
-		return cli_fail(err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
+		return cli_fail(err == ROOST_ENOENT || err == ROOST_EINVAL ? EXIT_USAGE : EXIT_FAIL,
+		                "%s", eb.msg);
 	}
 	char *pw = read_password(o, 0);
 	if (!pw) {
@@ -349,7 +352,7 @@ static int do_init(struct ropts *o, struct roost_repo *unused)
 		return EXIT_USAGE;
 	struct roost_backend *be;
 	struct roost_errbuf eb;
-	enum roost_err err = roost_backend_local_open(o->repo, 1, &be, &eb);
+	enum roost_err err = roost_backend_open(o->repo, 1, &be, &eb);
 	if (!err) {
 		err = roost_repo_init(be, pw, &o->params, &eb);
 		roost_backend_close(be);
@@ -773,5 +776,7 @@ int cmd_repo(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "key") || !strcmp(argv[1], "upgrade"))
 		return cmd_repo_key(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "copy"))
+		return cmd_repo_copy(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown repo command \"%s\" (see roost repo --help)", argv[1]);
 }

@@ -91,9 +91,10 @@ int cmd_repo_key(int argc, char **argv)
 	struct roost_backend *be = NULL;
 	struct roost_repo *r = NULL;
 	int rc = EXIT_OK;
-	enum roost_err err = roost_backend_local_open(repo, 0, &be, &eb);
+	enum roost_err err = roost_backend_open(repo, 0, &be, &eb);
 	if (err)
-		rc = cli_fail(err == ROOST_ENOENT ? EXIT_USAGE : EXIT_FAIL, "%s", eb.msg);
+		rc = cli_fail(err == ROOST_ENOENT || err == ROOST_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s",
+		              eb.msg);
 	else if ((err = roost_repo_open(be, pw, &r, &eb)))
 		rc = cli_fail(err == ROOST_ECORRUPT ? EXIT_INTEGRITY : EXIT_FAIL, "%s", eb.msg);
 	else if (add) {

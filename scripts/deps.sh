@@ -10,10 +10,11 @@ pkgs=(build-essential cmake pkg-config clang
       libzstd-dev libsodium-dev libcmocka-dev tzdata python3 python3-croniter
       attr psmisc procps bsdutils curl iproute2 ca-certificates
       systemd   # systemd-analyze verify checks packaging/systemd in make check
-      libcurl4-openssl-dev  # roostd's webhook and email deliveries
+      libcurl4-openssl-dev  # roostd's webhook and email deliveries, the S3 backend
       python3-aiosmtpd prometheus   # the email and /metrics tests: an SMTP sink, promtool
+      python3-botocore   # test_repo_s3: AWS's SigV4 signer checks what the S3 backend signs
       chromium)   # the dashboard's browser tests (driven by playwright-core, tests/browser)
-# node and npm run playwright-core; Debian's unless the machine has its own
+# node and npm run playwright-core and s3rver (scripts/s3-deps.sh); Debian's unless the machine has its own
 # (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm)

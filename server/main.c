@@ -62,12 +62,17 @@ static void usage(FILE *f)
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
-	        "              [--ui-dir DIR]\n"
+	        "              [--ui-dir DIR] [--repo LOCATION]\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
 	        "  --data DIR              state: store, TLS, admin token, repository (created)\n"
 	        "  --listen HOST:PORT      address to serve (default 127.0.0.1:8443)\n"
+	        "  --repo LOCATION         the repository: a directory, or\n"
+	        "                          s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX] with\n"
+	        "                          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and\n"
+	        "                          AWS_DEFAULT_REGION in the environment (default\n"
+	        "                          DIR/repo; created with its first start)\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
 	        "  --catchup-jitter SECS   delay each host's catch-up a further stable\n"
@@ -303,7 +308,7 @@ int main(int argc, char **argv)
 	const char *maint_cron = "30 3 * * *";
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
-	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL;
+	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -331,6 +336,7 @@ int main(int argc, char **argv)
 		{"session-ttl", required_argument, 0, 1010},
 		{"session-idle", required_argument, 0, 1011},
 		{"ui-dir", required_argument, 0, 1012},
+		{"repo", required_argument, 0, 1013},
 		{"catchup-jitter", required_argument, 0, 1020},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -414,6 +420,7 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 1012: ui_set_dir(optarg); break;
+		case 1013: repo_opt = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -599,16 +606,48 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(s->repo_password, sizeof(s->repo_password), "%s", pw);
-	char *repop = path_join(data, "repo");
-	int fresh = access(repop, F_OK) != 0;
-	if (roost_backend_local_open(repop, fresh, &s->repo_be, &eb)) {
-		fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
-		return 1;
+	char *repop = repo_opt ? strdup(repo_opt) : path_join(data, "repo");
+	int fresh;
+	if (roost_backend_is_s3(repop)) {
+		/* the bucket must exist; the repository in it is made on first start */
+		if (roost_backend_open(repop, 0, &s->repo_be, &eb)) {
+			fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
+			goto repo_fail;
+		}
+		uint64_t csize;
+		enum roost_err serr = s->repo_be->ops->stat(s->repo_be, "config", &csize, &eb);
+		if (serr != ROOST_OK && serr != ROOST_ENOENT) {
+			fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
+			goto repo_fail;
+		}
+		fresh = serr == ROOST_ENOENT;
+	} else {
+		fresh = access(repop, F_OK) != 0;
+		if (roost_backend_open(repop, fresh, &s->repo_be, &eb)) {
+			fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
+			goto repo_fail;
+		}
+	}
+	{
+		/* the store remembers where its repository is: a different
+		 * --repo than the one its snapshots were written to is a mistake
+		 * worth a line in the log (roost repo copy moves a repository) */
+		sqlite3_stmt *st = db_q("SELECT location FROM repos WHERE name='default'", "");
+		char *known = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+		                      ? strdup((const char *)sqlite3_column_text(st, 0))
+		                      : NULL;
+		sqlite3_finalize(st);
+		if (known && strcmp(known, repop)) {
+			log_warn("repo.location_changed", "store=%s now=%s", roost_lq(known),
+			         roost_lq(repop));
+			db_exec("UPDATE repos SET location=? WHERE name='default'", "t", repop);
+		}
+		free(known);
 	}
 	if (fresh) {
 		if (roost_repo_init(s->repo_be, pw, NULL, &eb)) {
 			fprintf(stderr, "roostd: init repository %s: %s\n", repop, eb.msg);
-			return 1;
+			goto repo_fail;
 		}
 		db_exec("INSERT OR IGNORE INTO repos (name, location, created_at) VALUES "
 		        "('default', ?, ?)", "ti", repop, srv_now());
@@ -621,7 +660,7 @@ int main(int argc, char **argv)
 	    roost_repo_upgrade(s->repo, &upgraded, &eb) ||
 	    roost_repo_put_material(s->repo, s->repo_put, sizeof(s->repo_put), &eb)) {
 		fprintf(stderr, "roostd: repository %s: %s\n", repop, eb.msg);
-		return 1;
+		goto repo_fail;
 	}
 	if (upgraded)
 		log_info("repo.upgraded", "location=%s format=2", roost_lq(repop));
@@ -733,4 +772,12 @@ int main(int argc, char **argv)
 	free(s->conns);
 	presence_release();
 	return 0;
+
+repo_fail: /* the repository could not be opened or made: a message is out */
+	sodium_memzero(pw, sizeof(pw));
+	free(pwp);
+	free(repop);
+	free(certp);
+	free(keyp);
+	return 1;
 }

@@ -338,7 +338,7 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 	struct roost_errbuf eb = {{0}};
 	if ((!g_srv->repo &&
 	     roost_repo_open(g_srv->repo_be, g_srv->repo_password, &g_srv->repo, &eb)) ||
-	    roost_backend_local_open(g_srv->repo_dir, 0, &r->be, &eb) ||
+	    roost_backend_open(g_srv->repo_dir, 0, &r->be, &eb) ||
 	    roost_repo_open_same(r->be, g_srv->repo, &r->repo, &eb)) {
 		snprintf(why, wlen, "opening the repository: %s", eb.msg);
 		run_free(r);

@@ -107,7 +107,7 @@ struct srv {
 	int64_t sul_defer_due;
 	struct roost_backend *repo_be;
 	struct roost_repo *repo;  /* opened lazily, for snapshot listings */
-	const char *repo_dir;     /* the local repository's directory */
+	const char *repo_dir;     /* the repository's location: a directory or s3:... */
 	int64_t prune_grace_s;    /* --prune-grace */
 	unsigned check_sample;    /* --check-sample */
 	char repo_password[128];

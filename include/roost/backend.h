@@ -81,6 +81,21 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
  * accepts a snapshot only from a running backup job. */
 void roost_backend_http_set_job(struct roost_backend *b, long long job);
 
+/*
+ * S3-compatible object storage: location s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]
+ * (restic's spelling), path-style, SigV4 with AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION (default us-east-1). docs/s3.md.
+ */
+enum roost_err roost_backend_s3_open(const char *location, struct roost_backend **out,
+                                     struct roost_errbuf *eb);
+/* Non-zero when location names an S3 repository ("s3:..."). */
+int roost_backend_is_s3(const char *location);
+
+/* The one place a repository location picks its backend: s3:... or a
+ * local directory (create != 0: creates it). */
+enum roost_err roost_backend_open(const char *location, int create,
+                                  struct roost_backend **out, struct roost_errbuf *eb);
+
 void roost_backend_close(struct roost_backend *b);
 
 /* Checks that name is one of the forms above with a valid hex id. */

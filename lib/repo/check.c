@@ -155,6 +155,7 @@ enum roost_err roost_repo_check(struct roost_repo *r, const struct roost_check_o
 	}
 	free_names(names, n);
 	names = NULL;
+	n = 0;
 	if ((err = repo_list_objects(r, "packs", &pnames, &psizes, &np, eb)))
 		goto done;
 	res->packs = np;

@@ -3,7 +3,10 @@
 # One flipped byte in a pack, an index or a snapshot: check --read-data exits
 # 3 naming the damaged object; a restore fails for the affected file, names
 # it, and restores the rest. A wrong password: a clear message, nothing written.
+# ROOST_TEST_BACKEND=s3 runs it against S3 (test_repo_corruption_s3.sh).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/s3.sh"
+repo_backend_setup
 PY=/usr/bin/python3
 export ROOST_PASSWORD=corrupt ROOST_CACHE_DIR=$TMP/cache
 S=$TMP/src
@@ -22,17 +25,17 @@ with open(p, "r+b") as f:
 PY
 }
 fresh() { # makes $R: one pack per file, so damage hits exactly one file
-  R=$TMP/repo-$1
+  N=repo-$1 R=$(repo_loc "repo-$1")
   "$ROOST" repo init -r "$R" --pack-size 4096 >/dev/null
   "$ROOST" repo backup -r "$R" "$S" >/dev/null
 }
 
 # a pack: the blob of one file
 fresh pack
-pack=$(grep -l . $(find "$R/packs" -type f) | xargs ls -S | head -1)
+pack=$(grep -l . $(obj_files "$N" packs) | xargs ls -S | head -1)
 flip "$pack" 1000
 expect_rc 3 "$ROOST" repo check -r "$R" --read-data
-expect_contains "$OUT" "$(basename "$pack")" "check --read-data names the damaged pack"
+expect_contains "$OUT" "$(obj_name "$pack")" "check --read-data names the damaged pack"
 expect_rc 0 "$ROOST" repo check -r "$R"   # without --read-data the pack's bytes are not read
 set +e; "$ROOST" repo restore -r "$R" latest --target "$TMP/r1" > "$TMP/r1.out" 2> "$TMP/r1.err"; rc=$?; set -e
 expect_eq "$rc" 1 "restore with a damaged blob exits 1"
@@ -52,46 +55,47 @@ expect_eq "$good" 10 "the other files restore intact"
 
 # an index object
 fresh index
-idx=$(find "$R/index" -type f | head -1)
+idx=$(obj_files "$N" index | head -1)
 flip "$idx" 60
 expect_rc 3 "$ROOST" repo check -r "$R" --read-data
-expect_contains "$OUT" "index/$(basename "$idx")" "check names the damaged index"
+expect_contains "$OUT" "index/$(obj_name "$idx")" "check names the damaged index"
 # the packs' trailers still describe everything: restore works
 expect_rc 0 "$ROOST" repo restore -r "$R" latest --target "$TMP/r2"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$S" "$TMP/r2$S" --no-dir-mtime
 
 # a snapshot
 fresh snap
-snap=$(find "$R/snapshots" -type f | head -1)
+snap=$(obj_files "$N" snapshots | head -1)
 flip "$snap" 30
 expect_rc 3 "$ROOST" repo check -r "$R" --read-data
-expect_contains "$OUT" "snapshots/$(basename "$snap")" "check names the damaged snapshot"
+expect_contains "$OUT" "snapshots/$(obj_name "$snap")" "check names the damaged snapshot"
 expect_rc 0 "$ROOST" repo snapshots -r "$R"
 expect_contains "$ERR" "damaged" "snapshots warns about the damaged one"
 
 # a pack trailer and a truncated pack
 fresh trailer
-pack=$(find "$R/packs" -type f | head -1)
+pack=$(obj_files "$N" packs | head -1)
 size=$(stat -c %s "$pack")
 flip "$pack" $((size - 10))
 expect_rc 3 "$ROOST" repo check -r "$R"
-expect_contains "$OUT" "$(basename "$pack")" "check names a pack with a damaged trailer"
+expect_contains "$OUT" "$(obj_name "$pack")" "check names a pack with a damaged trailer"
 fresh trunc
-pack=$(find "$R/packs" -type f | head -1)
+pack=$(obj_files "$N" packs | head -1)
 truncate -s 100 "$pack"
 expect_rc 3 "$ROOST" repo check -r "$R"
-expect_contains "$OUT" "$(basename "$pack")" "check names a truncated pack"
+expect_contains "$OUT" "$(obj_name "$pack")" "check names a truncated pack"
 rm "$pack"
 expect_rc 3 "$ROOST" repo check -r "$R"
 expect_contains "$OUT" "missing" "check reports a missing pack"
 
 # a wrong password: a clear message and nothing written
 fresh pw
-before=$(find "$R" -type f | sort | xargs sha256sum | sha256sum)
+all_objects() { for t in keys packs index snapshots marks; do obj_files "$N" $t; done | sort; }
+before=$(all_objects | xargs sha256sum | sha256sum)
 expect_rc 1 env ROOST_PASSWORD=wrong "$ROOST" repo backup -r "$R" "$S"
 expect_contains "$ERR" "wrong password" "wrong password explained"
 expect_rc 1 env ROOST_PASSWORD=wrong "$ROOST" repo snapshots -r "$R"
-after=$(find "$R" -type f | sort | xargs sha256sum | sha256sum)
+after=$(all_objects | xargs sha256sum | sha256sum)
 expect_eq "$after" "$before" "a wrong password writes nothing"
 echo wrong > "$TMP/pwfile"
 expect_rc 1 env -u ROOST_PASSWORD "$ROOST" repo check -r "$R" --password-file "$TMP/pwfile"

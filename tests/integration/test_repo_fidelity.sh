@@ -3,10 +3,13 @@
 # Restore equals the source: every kind of file system entry and attribute,
 # hostile names, sparse files (an 8 GiB one restores fast and sparse),
 # --include, ls/diff/snapshots output, and errors a user can make.
+# ROOST_TEST_BACKEND=s3 runs it against S3 (test_repo_fidelity_s3.sh).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/s3.sh"
 PY=/usr/bin/python3
 export ROOST_PASSWORD=fidelity ROOST_CACHE_DIR=$TMP/cache
-R=$TMP/repo S=$TMP/src
+repo_backend_setup
+R=$(repo_loc repo) S=$TMP/src
 
 mkdir -p "$S/dir/sub" "$S/empty-dir"
 printf 'hello\n' > "$S/dir/small"
@@ -86,11 +89,12 @@ T=$TMP/trees
 mkdir -p "$T/a/b"
 for i in 1 2 3 4 5; do head -c $((i * 70000)) /dev/urandom > "$T/a/f$i"; seq $i 90000 > "$T/a/b/s$i"; done
 for c in c1 c2 c3; do cp -a "$T/a" "$T/$c"; done
-expect_rc 0 "$ROOST" repo init -r "$TMP/trepo"
-expect_rc 0 "$ROOST" repo backup -r "$TMP/trepo" "$T"
-expect_rc 0 "$ROOST" repo restore -r "$TMP/trepo" latest --target "$TMP/tout"
+TR=$(repo_loc trepo)
+expect_rc 0 "$ROOST" repo init -r "$TR"
+expect_rc 0 "$ROOST" repo backup -r "$TR" "$T"
+expect_rc 0 "$ROOST" repo restore -r "$TR" latest --target "$TMP/tout"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T" "$TMP/tout$T"
-expect_rc 0 "$ROOST" repo restore -r "$TMP/trepo" latest --target "$TMP/tpart" --include "$T/c2" --include "$T/a/b"
+expect_rc 0 "$ROOST" repo restore -r "$TR" latest --target "$TMP/tpart" --include "$T/c2" --include "$T/a/b"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T/c2" "$TMP/tpart$T/c2"
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$T/a/b" "$TMP/tpart$T/a/b"
 [[ ! -e "$TMP/tpart$T/c1" && ! -e "$TMP/tpart$T/a/f1" ]] && ok "--include of copies restores only those" \
