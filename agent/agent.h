@@ -50,16 +50,36 @@ json_t *state_read(const char *dir, const char *name);
 
 /* Who this agent is (identity.json). Plain data, immutable once loaded:
  * any thread may read it. */
-struct agent_identity {
+/* One roostd the agent may use (enroll --server URL, repeatable). */
+struct agent_server {
 	char url[512];  /* https://HOST[:PORT] */
 	char host[256]; /* from url */
 	int port;       /* from url, 443 if absent */
+};
+#define AGENT_MAX_SERVERS 8
+
+struct agent_identity {
+	/* Every instance of the fleet's roostd, in the order given at enrollment;
+	 * they share one certificate (fp). The agent uses one at a time: conn.c
+	 * moves on to the next when a connection fails or drops (agent_server_next),
+	 * and a job's uploads go to the one in use when it starts. */
+	struct agent_server servers[AGENT_MAX_SERVERS];
+	int nservers;
+	_Atomic int current; /* index into servers: the one in use */
 	char fp[65];    /* pinned SHA-256 of the server's certificate, lowercase hex */
 	char auth[160]; /* "Bearer <host_id>.<secret>" */
 	char name[160]; /* the host's name at enrollment, "" if unknown */
 	int64_t host_id;
 	int allow_hooks; /* enrolled with --allow-hooks: groups' hooks may run here */
 };
+
+/* The server in use (any thread). */
+const struct agent_server *agent_server(const struct agent_identity *id);
+/* Moves to the next server in turn (the connection's thread); returns 1 when
+ * that completes a round of all of them (0 with a single server: always). */
+int agent_server_next(struct agent_identity *id);
+/* Parses an https://HOST[:PORT] URL into *s. 0, or -1 after a message. */
+int agent_server_parse(const char *url, struct agent_server *s);
 
 /* Loads DIR/identity.json into *id. 0, or 2 (usage-level failure: not
  * enrolled, incomplete, bad URL) after a message on stderr. */
@@ -282,7 +302,7 @@ struct conn;
 /* The connection for identity id (borrowed), reporting zone tz (borrowed),
  * driving cr and j (borrowed). config: the last config (timeout_s). NULL
  * if the libwebsockets context could not be created. */
-struct conn *conn_new(const struct agent_identity *id, const char *state, const char *tz,
+struct conn *conn_new(struct agent_identity *id, const char *state, const char *tz,
                       const struct proto_config *config, struct cronrun *cr, struct jobs *j);
 /* Connects and services until conn_interrupt. */
 void conn_run(struct conn *c);

@@ -39,7 +39,7 @@ struct outmsg {
 
 struct conn {
 	/* borrowed, immutable */
-	const struct agent_identity *id;
+	struct agent_identity *id; /* conn moves id->current (failover) */
 	const char *state, *tz;
 	struct cronrun *cron;
 	struct jobs *jobs;
@@ -223,6 +223,16 @@ static void schedule_reconnect(struct conn *c)
 		return;
 	uint32_t jitter;
 	randombytes_buf(&jitter, sizeof(jitter));
+	/* several servers: the next one in turn, at once (50-250 ms) until a
+	 * whole round has failed; then the backoff applies before the next round */
+	if (!agent_server_next(c->id)) {
+		int64_t d = 50 + (int64_t)(jitter % 201);
+		log_info("agent.reconnect", "in_ms=%lld server=%s", (long long)d,
+		         roost_lq(agent_server(c->id)->url));
+		lws_sul_schedule(c->ctx, 0, &c->sul_reconnect, connect_now,
+		                 (lws_usec_t)d * LWS_US_PER_MS);
+		return;
+	}
 	/* full delay between half and all of the backoff */
 	int64_t d = c->backoff_ms / 2 + (int64_t)(jitter % (uint32_t)(c->backoff_ms / 2 + 1));
 	log_info("agent.reconnect", "in_ms=%lld", (long long)d);
@@ -274,7 +284,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		c->connected = 1;
 		c->last_rx_ms = now_ms();
 		c->configured = 0;
-		log_info("agent.connected", "server=%s", roost_lq(c->id->url));
+		log_info("agent.connected", "server=%s", roost_lq(agent_server(c->id)->url));
 		send_hello(c);
 		return 0;
 	}
@@ -327,7 +337,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		log_warn("agent.connect_failed", "server=%s msg=%s", roost_lq(c->id->url),
+		log_warn("agent.connect_failed", "server=%s msg=%s", roost_lq(agent_server(c->id)->url),
 		         roost_lq(in ? (const char *)in : "unknown"));
 		c->wsi = NULL;
 		c->connected = c->configured = 0;
@@ -335,7 +345,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		schedule_reconnect(c);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		log_warn("agent.disconnected", "server=%s", roost_lq(c->id->url));
+		log_warn("agent.disconnected", "server=%s", roost_lq(agent_server(c->id)->url));
 		c->wsi = NULL;
 		c->connected = c->configured = 0;
 		c->rxlen = 0;
@@ -363,11 +373,12 @@ static void connect_to(struct conn *c)
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof(ci));
 	ci.context = c->ctx;
-	ci.address = c->id->host;
-	ci.port = c->id->port;
+	const struct agent_server *sv = agent_server(c->id);
+	ci.address = sv->host;
+	ci.port = sv->port;
 	ci.path = "/v1/agent";
-	ci.host = c->id->host;
-	ci.origin = c->id->host;
+	ci.host = sv->host;
+	ci.origin = sv->host;
 	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	ci.protocol = "roost";
 	ci.local_protocol_name = "roost";
@@ -430,7 +441,7 @@ static void lws_log_emit(int level, const char *line)
 	roost_log_foreign(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", line);
 }
 
-struct conn *conn_new(const struct agent_identity *id, const char *state, const char *tz,
+struct conn *conn_new(struct agent_identity *id, const char *state, const char *tz,
                       const struct proto_config *config, struct cronrun *cr, struct jobs *j)
 {
 	struct conn *c = calloc(1, sizeof(*c));

@@ -327,8 +327,9 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	}
 	int use_host = host_ids || (!putk[0] && !pw[0]);
 	/* write-only: with the put-only material a restore is decrypted by roostd */
-	if ((err = roost_http_new(j->id->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
-	    (err = roost_backend_http_open(http, j->id->url, &be, &eb)) ||
+	const struct agent_server *sv = agent_server(j->id); /* the one in use now */
+	if ((err = roost_http_new(sv->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
+	    (err = roost_backend_http_open(http, sv->url, &be, &eb)) ||
 	    (roost_backend_http_set_job(be, (long long)id), 0) ||
 	    (roost_http_set_ratelimit(http, j->rl, &j->cancel), 0) ||
 	    (err = use_host  ? roost_repo_open_put(be, hmat, hlen, &repo, &eb)

@@ -144,7 +144,7 @@ static int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	log_info("agent.start", "host=%lld name=%s server=%s tz=%s hooks=%s",
-	         (long long)a.id.host_id, roost_lq(a.id.name), roost_lq(a.id.url),
+	         (long long)a.id.host_id, roost_lq(a.id.name), roost_lq(agent_server(&a.id)->url),
 	         a.tz[0] ? a.tz : "UTC", a.id.allow_hooks ? "allowed" : "disabled");
 	conn_run(a.conn);
 	log_info("agent.stop", "why=signal");
@@ -170,14 +170,26 @@ static int cmd_enroll(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	int allow_hooks = 0;
-	const char *server = NULL, *token = NULL, *fp = NULL, *mode = "always-on", *state = NULL;
+	const char *servers[AGENT_MAX_SERVERS], *token = NULL, *fp = NULL, *mode = "always-on",
+	           *state = NULL;
+	int nservers = 0;
 	char hn[256] = "";
 	gethostname(hn, sizeof(hn) - 1);
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'S': server = optarg; break;
+		case 'S': {
+			struct agent_server chk;
+			if (nservers == AGENT_MAX_SERVERS) {
+				fprintf(stderr, "roost-agent: at most %d --server\n", AGENT_MAX_SERVERS);
+				return 2;
+			}
+			if (agent_server_parse(optarg, &chk))
+				return 2;
+			servers[nservers++] = optarg;
+			break;
+		}
 		case 't': token = optarg; break;
 		case 'f': fp = optarg; break;
 		case 'm': mode = optarg; break;
@@ -185,12 +197,18 @@ static int cmd_enroll(int argc, char **argv)
 		case 'n': snprintf(hn, sizeof(hn), "%s", optarg); break;
 		case 'H': allow_hooks = 1; break;
 		case 'h':
-			printf("usage: roost-agent enroll --server URL --token TOKEN [--fingerprint SHA256]\n"
+			printf("usage: roost-agent enroll --server URL [--server URL]... --token TOKEN\n"
+			       "                          [--fingerprint SHA256]\n"
 			       "                          [--mode always-on|intermittent] [--hostname NAME]\n"
 			       "                          [--allow-hooks] --state DIR\n\n"
 			       "Registers this host with roostd using a one-time enrollment token\n"
 			       "(`roost token create`). Without --fingerprint the server's certificate\n"
 			       "is trusted on first use and pinned from then on.\n"
+			       "Several --server: the instances of one roostd fleet (same certificate);\n"
+			       "enrollment uses the first that answers, and the agent connects to one\n"
+			       "at a time, moving on to the next in turn when a connection fails or\n"
+			       "drops (up to %d).\n", AGENT_MAX_SERVERS);
+			printf(
 			       "--allow-hooks lets this agent run its groups' pre- and post-hooks (shell\n"
 			       "commands set on the server, run as the agent's user); without it a\n"
 			       "backup of a group with hooks fails and nothing runs. It is kept in the\n"
@@ -201,8 +219,8 @@ static int cmd_enroll(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!server || !token || !state || optind < argc) {
-		fprintf(stderr, "usage: roost-agent enroll --server URL --token TOKEN "
+	if (!nservers || !token || !state || optind < argc) {
+		fprintf(stderr, "usage: roost-agent enroll --server URL [--server URL]... --token TOKEN "
 		                "[--fingerprint SHA256] [--mode always-on|intermittent] [--allow-hooks] "
 		                "--state DIR\n");
 		return 2;
@@ -219,10 +237,15 @@ static int cmd_enroll(int argc, char **argv)
 			return 2;
 		}
 	} else {
-		if (roost_http_fetch_fingerprint(server, pin, &eb)) {
-			fprintf(stderr, "roost-agent: %s\n", eb.msg);
-			return eb.msg[0] && strstr(eb.msg, "must start") ? 2 : 1;
+		int got = 0;
+		for (int i = 0; i < nservers && !got; i++) {
+			if (roost_http_fetch_fingerprint(servers[i], pin, &eb) == ROOST_OK)
+				got = 1;
+			else
+				fprintf(stderr, "roost-agent: %s\n", eb.msg);
 		}
+		if (!got)
+			return eb.msg[0] && strstr(eb.msg, "must start") ? 2 : 1;
 		printf("trusting the server's certificate on first use: SHA-256 %s\n", pin);
 	}
 	if (mkdir(state, 0700) && errno != EEXIST) {
@@ -236,11 +259,6 @@ static int cmd_enroll(int argc, char **argv)
 		        state, idp);
 		return 1;
 	}
-	struct roost_http *h;
-	if (roost_http_new(server, pin, NULL, 30, &h, &eb)) {
-		fprintf(stderr, "roost-agent: %s\n", eb.msg);
-		return 2;
-	}
 	struct utsname u;
 	char os[200] = "unknown";
 	if (uname(&u) == 0)
@@ -251,14 +269,25 @@ static int cmd_enroll(int argc, char **argv)
 	json_decref(body);
 	struct roost_http_resp r;
 	const char *hdrs[] = {"Content-Type: application/json", NULL};
-	enum roost_err err = roost_http_request(h, "POST", "/v1/enroll", hdrs, b, strlen(b), 1 << 20,
-	                                        &r, &eb);
-	free(b);
-	roost_http_free(h);
-	if (err) {
-		fprintf(stderr, "roost-agent: %s\n", eb.msg);
-		return 1;
+	/* the first instance that answers enrolls us: the token is spent there */
+	enum roost_err err = ROOST_EIO;
+	for (int i = 0; i < nservers; i++) {
+		struct roost_http *h;
+		if (roost_http_new(servers[i], pin, NULL, 30, &h, &eb)) {
+			fprintf(stderr, "roost-agent: %s\n", eb.msg);
+			free(b);
+			return 2;
+		}
+		err = roost_http_request(h, "POST", "/v1/enroll", hdrs, b, strlen(b), 1 << 20, &r, &eb);
+		roost_http_free(h);
+		if (!err)
+			break;
+		fprintf(stderr, "roost-agent: %s%s\n", eb.msg,
+		        i + 1 < nservers ? "; trying the next --server" : "");
 	}
+	free(b);
+	if (err)
+		return 1;
 	json_t *j = r.body ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
 	int status = r.status;
 	roost_http_resp_free(&r);
@@ -270,7 +299,11 @@ static int cmd_enroll(int argc, char **argv)
 		json_decref(j);
 		return status == 400 ? 2 : 1;
 	}
-	json_t *id = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O, s:b}", "server", server, "host_id",
+	json_t *list = json_array();
+	for (int i = 0; i < nservers; i++)
+		json_array_append_new(list, json_string(servers[i]));
+	json_t *id = json_pack("{s:s, s:o, s:O, s:O, s:s, s:O, s:O, s:b}", "server", servers[0],
+	                       "servers", list, "host_id",
 	                       json_object_get(j, "host_id"), "secret", json_object_get(j, "secret"),
 	                       "fingerprint", pin, "name", json_object_get(j, "name"), "mode",
 	                       json_object_get(j, "mode"), "allow_hooks", allow_hooks);
@@ -292,7 +325,7 @@ static int cmd_enroll(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: roost-agent enroll --server URL --token TOKEN [--fingerprint SHA256]\n"
+		"usage: roost-agent enroll --server URL [--server URL]... --token TOKEN [--fingerprint SHA256]\n"
 		"                          [--mode always-on|intermittent] [--allow-hooks] --state DIR\n"
 		"       roost-agent run --state DIR\n";
 	if (sodium_init() < 0)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,41 @@ json_t *state_read(const char *dir, const char *name)
 	return j;
 }
 
+const struct agent_server *agent_server(const struct agent_identity *id)
+{
+	int i = atomic_load(&id->current);
+	return &id->servers[i >= 0 && i < id->nservers ? i : 0];
+}
+
+int agent_server_next(struct agent_identity *id)
+{
+	if (id->nservers <= 1)
+		return 1;
+	int next = (atomic_load(&id->current) + 1) % id->nservers;
+	atomic_store(&id->current, next);
+	return next == 0;
+}
+
+int agent_server_parse(const char *url, struct agent_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	const char *h = url + strlen("https://");
+	size_t hl = strncmp(url, "https://", 8) ? 0 : strcspn(h, ":/");
+	if (hl == 0 || hl >= sizeof(s->host) || strlen(url) >= sizeof(s->url)) {
+		fprintf(stderr, "roost-agent: server URL %s: expected https://HOST:PORT\n", url);
+		return -1;
+	}
+	snprintf(s->url, sizeof(s->url), "%s", url);
+	memcpy(s->host, h, hl);
+	s->host[hl] = 0;
+	s->port = h[hl] == ':' ? atoi(h + hl + 1) : 443;
+	if (s->port <= 0 || s->port > 65535) {
+		fprintf(stderr, "roost-agent: server URL %s: bad port\n", url);
+		return -1;
+	}
+	return 0;
+}
+
 int state_load_identity(const char *dir, struct agent_identity *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -76,24 +112,27 @@ int state_load_identity(const char *dir, struct agent_identity *out)
 		fprintf(stderr, "roost-agent: %s/identity.json: incomplete; enroll again\n", dir);
 		return 2;
 	}
-	snprintf(out->url, sizeof(out->url), "%s", url);
+	/* "servers": every instance (enrolled with several --server); an older
+	 * identity has only "server" */
+	json_t *list = json_object_get(id, "servers"), *v;
+	size_t i;
+	int bad = 0;
+	if (json_is_array(list) && json_array_size(list) > 0) {
+		json_array_foreach(list, i, v) {
+			if (out->nservers == AGENT_MAX_SERVERS || !json_is_string(v) ||
+			    agent_server_parse(json_string_value(v), &out->servers[out->nservers++]))
+				bad = 1;
+		}
+	} else {
+		bad = agent_server_parse(url, &out->servers[out->nservers++]);
+	}
 	snprintf(out->auth, sizeof(out->auth), "Bearer %lld.%s", (long long)out->host_id, sec);
 	out->allow_hooks = json_is_true(json_object_get(id, "allow_hooks"));
 	const char *name = json_string_value(json_object_get(id, "name"));
 	if (name)
 		snprintf(out->name, sizeof(out->name), "%s", name);
 	json_decref(id);
-	/* host and port from the URL */
-	const char *h = out->url + strlen("https://");
-	size_t hl = strcspn(h, ":/");
-	if (strncmp(out->url, "https://", 8) || hl == 0 || hl >= sizeof(out->host)) {
-		fprintf(stderr, "roost-agent: server URL %s: expected https://HOST:PORT\n", out->url);
-		return 2;
-	}
-	memcpy(out->host, h, hl);
-	out->host[hl] = 0;
-	out->port = h[hl] == ':' ? atoi(h + hl + 1) : 443;
-	return 0;
+	return bad ? 2 : 0;
 }
 
 int state_load_config(const char *dir, struct proto_config *c)

@@ -34,7 +34,8 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_agent_jobs.XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
-	snprintf(f->id.url, sizeof(f->id.url), "https://127.0.0.1:1");
+	assert_int_equal(agent_server_parse("https://127.0.0.1:1", &f->id.servers[0]), 0);
+	f->id.nservers = 1;
 	snprintf(f->id.name, sizeof(f->id.name), "box");
 	f->id.host_id = 1;
 	*state = f;
