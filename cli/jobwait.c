@@ -69,7 +69,8 @@ struct follow {
 	int stream_ok;         /* the stream answered 200 */
 };
 
-/* GET path without printing anything: 0 and *out, or -1 (with the reason). */
+/* GET path without printing anything: 0 and *out; -1 roostd not reached, or
+ * the HTTP status it answered (the reason in why). */
 static int get_quiet(struct api *a, const char *path, json_t **out, char *why, size_t cap)
 {
 	*out = NULL;
@@ -84,10 +85,10 @@ static int get_quiet(struct api *a, const char *path, json_t **out, char *why, s
 	roost_http_resp_free(&r);
 	if (status != 200 || !json_is_object(j)) {
 		json_t *e = json_object_get(json_object_get(j, "error"), "message");
-		snprintf(why, cap, "GET %s: %s (HTTP %d)", path,
+		snprintf(why, cap, "%s (HTTP %d)",
 		         json_is_string(e) ? json_string_value(e) : "unexpected answer", status);
 		json_decref(j);
-		return -1;
+		return status == 200 ? 500 : status;
 	}
 	*out = j;
 	return 0;
@@ -175,13 +176,15 @@ static void take_job(struct follow *f, json_t *job)
 		look_at_host(f);
 }
 
+/* 0, -1 roostd not reached, or the HTTP status of a refusal (as get_quiet) */
 static int refresh(struct follow *f, char *why, size_t cap)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/v1/jobs/%lld", f->id);
 	json_t *j;
-	if (get_quiet(f->a, path, &j, why, cap))
-		return -1;
+	int rc = get_quiet(f->a, path, &j, why, cap);
+	if (rc)
+		return rc;
 	take_job(f, j);
 	json_decref(j);
 	return 0;
@@ -224,28 +227,36 @@ static int on_body(void *ctx, int status, const uint8_t *p, size_t n)
 
 /* ---- waiting ---- */
 
-static void poll_until_over(struct follow *f)
+/* 0, or the exit code of a refusal or of roostd lost (said on stderr) */
+static int poll_until_over(struct follow *f)
 {
 	double lost_since = 0;
 	while (!over(f) && !interrupted && !timed_out) {
 		char why[256];
-		if (refresh(f, why, sizeof(why))) {
+		int rc = refresh(f, why, sizeof(why));
+		if (rc > 0) { /* an answer, not a lost connection: no use asking again */
+			clear_line(f);
+			fprintf(stderr, "roost: job %lld: %s\n", f->id, why);
+			return rc == 400 || rc == 404 ? EXIT_USAGE : EXIT_FAIL;
+		}
+		if (rc < 0) {
 			double t = now_s();
 			if (!lost_since)
 				lost_since = t;
 			if (t - lost_since > LOST_S) {
 				clear_line(f);
 				fprintf(stderr, "roost: %s\n", why);
-				return;
+				return EXIT_FAIL;
 			}
 		} else {
 			lost_since = 0;
 			draw(f, 0);
 			if (over(f))
-				return;
+				return 0;
 		}
 		usleep(POLL_MS * 1000); /* a signal ends it early */
 	}
+	return 0;
 }
 
 int job_follow(struct api *a, long long id, const struct wait_opts *w)
@@ -266,10 +277,10 @@ int job_follow(struct api *a, long long id, const struct wait_opts *w)
 	const char *const hdrs[] = {"Accept: text/event-stream", NULL};
 	roost_http_stream(a->h, "/v1/events/stream", hdrs, on_body, &f, &eb);
 	sse_parser_release(&f.sse);
+	int rc = 0;
 	if (!over(&f) && !interrupted && !timed_out)
-		poll_until_over(&f); /* the stream was refused or broke */
+		rc = poll_until_over(&f); /* the stream was refused or broke */
 	alarm(0);
-	int rc;
 	char why[256];
 	if (over(&f)) /* the final job as stored (an event's view is what the event saw) */
 		refresh(&f, why, sizeof(why));
@@ -292,9 +303,11 @@ int job_follow(struct api *a, long long id, const struct wait_opts *w)
 		        w->timeout, status, id, id);
 		rc = EXIT_FAIL;
 	} else {
-		fprintf(stderr, "roost: lost track of job %lld (it was %s); roost job wait %lld to "
-		                "follow it\n", id, status, id);
-		rc = EXIT_FAIL;
+		if (f.job)
+			fprintf(stderr, "roost: lost track of job %lld (it was %s); roost job wait %lld "
+			                "to follow it\n", id, status, id);
+		if (!rc)
+			rc = EXIT_FAIL;
 	}
 	fflush(stdout);
 	json_decref(f.job);

@@ -168,6 +168,10 @@ OUT=$("$ROOST" job wait "$J9" 2>&1)
 [[ $OUT == "job $J9 succeeded: snapshot "* && $OUT != *running* ]] && ok "job wait in a script: the outcome alone" \
   || bad "job wait in a script printed: $OUT"
 
+# a job that does not exist: said at once, exit 2 (as before)
+expect_rc 2 "$ROOST" job wait 999999
+expect_contains "$ERR" "job not found" "job wait of a job that does not exist says so"
+
 # --help of each says it
 for c in backup restore; do
   H=$("$ROOST" $c --help)
