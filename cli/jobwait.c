@@ -119,11 +119,6 @@ static void draw(struct follow *f, int force)
 	json_t *st = json_object_get(f->job, "stats");
 	uint64_t bytes = (uint64_t)jint(st, "bytes");
 	const char *status = jstr(f->job, "status");
-	if (!strcmp(status, "running") && !f->have_base) {
-		f->have_base = 1;
-		f->tb = t;
-		f->bb = bytes;
-	}
 	struct progress_view v = {
 		.id = f->id,
 		.status = status,
@@ -165,15 +160,25 @@ static void look_at_host(struct follow *f)
 	json_decref(h);
 }
 
-static void take_job(struct follow *f, json_t *job)
+/* Takes the newest view of the job; 1 when its status changed. */
+static int take_job(struct follow *f, json_t *job)
 {
 	const char *before = f->job ? jstr(f->job, "status") : "";
-	int queued_anew = !strcmp(jstr(job, "status"), "queued") && strcmp(before, "queued");
+	const char *status = jstr(job, "status");
+	int changed = strcmp(before, status) != 0;
+	int queued_anew = !strcmp(status, "queued") && changed;
+	if (!strcmp(status, "running") && !f->have_base) {
+		/* the rate counts from the first running view: bytes since, over time since */
+		f->have_base = 1;
+		f->tb = now_s();
+		f->bb = (uint64_t)jint(json_object_get(job, "stats"), "bytes");
+	}
 	json_incref(job);
 	json_decref(f->job);
 	f->job = job;
 	if (queued_anew || !f->host_id)
 		look_at_host(f);
+	return changed;
 }
 
 /* 0, -1 roostd not reached, or the HTTP status of a refusal (as get_quiet) */
@@ -185,7 +190,8 @@ static int refresh(struct follow *f, char *why, size_t cap)
 	int rc = get_quiet(f->a, path, &j, why, cap);
 	if (rc)
 		return rc;
-	take_job(f, j);
+	if (take_job(f, j))
+		f->last_draw = 0; /* a new state is drawn at once */
 	json_decref(j);
 	return 0;
 }
@@ -200,8 +206,7 @@ static int on_event(void *ctx, const char *type, const char *data)
 	json_t *e = json_loads(data, 0, NULL);
 	json_t *job = json_object_get(e, "job");
 	if (jint(job, "id") == f->id && json_is_string(json_object_get(job, "status"))) {
-		take_job(f, job);
-		draw(f, 0);
+		draw(f, take_job(f, job)); /* a new state is shown at once */
 	}
 	json_decref(e);
 	return over(f) || interrupted || timed_out;

@@ -180,6 +180,34 @@ done
 H=$("$ROOST" job --help)
 [[ $H == *"job wait"* && $H == *"130"* ]] && ok "job --help documents job wait" || bad "job --help: $H"
 
+# 10. the event stream refused (roostd holds at most 64): the waiting polls
+# GET /v1/jobs/{id} instead, and still ends right. roostd notices a stream
+# whose client went away only when it next writes to it (an event, the 15 s
+# heartbeat), so the earlier commands' streams are let go first; then 64
+# curls take every slot, and a 65th is refused.
+sleep 16
+CURLS=()
+for i in $(seq 1 64); do
+  curl -sskN -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/events/stream" >/dev/null 2>&1 &
+  CURLS+=($!)
+  cleanup_hooks+=("kill $! 2>/dev/null")
+done
+streams_full() { grep -q "event=events.stream clients=64 " "$TMP/server.log"; }
+wait_until 60 streams_full && ok "64 event streams held open" || bad "the 64 streams did not open"
+expect_eq "$(curl -sk -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/events/stream")" 503 \
+  "a 65th stream is refused"
+head -c $((3 * MIB)) /dev/urandom >"$TMP/data/big3"
+set +e
+OUT=$("$ROOST" backup srv --group data --wait)
+rc=$?
+set -e
+J11=$(head -1 <<<"$OUT")
+expect_eq "$rc" 0 "with the stream refused, --wait still ends with the job's success"
+[[ $(sed -n 2p <<<"$OUT") == "job $J11 succeeded: snapshot "* ]] && ok "and its outcome line" || bad "printed: $OUT"
+G=$(job_gets "$J11")
+(( G >= 4 )) && ok "it polled the job instead ($G GETs)" || bad "only $G GETs of job $J11 with the stream refused"
+kill "${CURLS[@]}" 2>/dev/null || true
+
 expect_rc 0 "$ROOST" job cancel "$JOFF"
 expect_rc 0 "$ROOST" job cancel "$J8"
 finish
