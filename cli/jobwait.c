@@ -149,7 +149,7 @@ static void look_at_host(struct follow *f)
 	long long hid = jint(f->job, "host_id");
 	if (!hid || !f->w->progress)
 		return;
-	char path[64], why[256];
+	char path[64], why[600];
 	snprintf(path, sizeof(path), "/v1/hosts/%lld", hid);
 	json_t *h;
 	if (get_quiet(f->a, path, &h, why, sizeof(why)))
@@ -221,7 +221,7 @@ static int on_body(void *ctx, int status, const uint8_t *p, size_t n)
 		if (status != 200)
 			return 1;
 		f->stream_ok = 1;
-		char why[256];
+		char why[600];
 		if (refresh(f, why, sizeof(why)))
 			return 1;
 		draw(f, 1);
@@ -237,7 +237,7 @@ static int poll_until_over(struct follow *f)
 {
 	double lost_since = 0;
 	while (!over(f) && !interrupted && !timed_out) {
-		char why[256];
+		char why[600];
 		int rc = refresh(f, why, sizeof(why));
 		if (rc > 0) { /* an answer, not a lost connection: no use asking again */
 			clear_line(f);
@@ -286,7 +286,7 @@ int job_follow(struct api *a, long long id, const struct wait_opts *w)
 	if (!over(&f) && !interrupted && !timed_out)
 		rc = poll_until_over(&f); /* the stream was refused or broke */
 	alarm(0);
-	char why[256];
+	char why[600];
 	if (over(&f)) /* the final job as stored (an event's view is what the event saw) */
 		refresh(&f, why, sizeof(why));
 	clear_line(&f);
