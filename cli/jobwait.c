@@ -66,7 +66,6 @@ struct follow {
 	char drawn[512];       /* what the line shows now */
 	int line_up;           /* a progress line is on the terminal */
 	struct sse_parser sse;
-	int stream_ok;         /* the stream answered 200 */
 };
 
 /* GET path without printing anything: 0 and *out; -1 roostd not reached, or
@@ -220,7 +219,6 @@ static int on_body(void *ctx, int status, const uint8_t *p, size_t n)
 	if (!p) { /* the headers are in: from now on no change is missed */
 		if (status != 200)
 			return 1;
-		f->stream_ok = 1;
 		char why[600];
 		if (refresh(f, why, sizeof(why)))
 			return 1;
