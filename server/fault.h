@@ -9,9 +9,10 @@
  *   ROOST_FAULT=SITE@/FILE           every call fails while /FILE exists
  *                                    (a test makes and removes the condition)
  *
- * Sites: "commit" (an object upload's commit, server/committer.c) and
+ * Sites: "commit" (an object upload's commit, server/committer.c),
  * "store_write" (a store statement or commit, server/db.c, failing as a
- * full disk would). A new site is a name and one `if (fault_hit("name"))`
+ * full disk would) and "sse_open" (a new event stream refused with 503 as
+ * when MAX_CLIENTS are open, server/sse.c). A new site is a name and one `if (fault_hit("name"))`
  * where the failure is simulated.
  */
 #ifndef ROOSTD_FAULT_H

@@ -17,6 +17,7 @@
 
 #include "roost/buf.h"
 #include "roost/log.h"
+#include "fault.h"
 #include "roostd.h"
 #include "sse.h"
 
@@ -105,7 +106,7 @@ static void beat_cb(lws_sorted_usec_list_t *sul)
 
 struct sse_client *sse_begin(struct lws *wsi, int64_t after)
 {
-	if (nclients >= MAX_CLIENTS)
+	if (nclients >= MAX_CLIENTS || fault_hit("sse_open"))
 		return NULL;
 	struct sse_client *c = calloc(1, sizeof(*c));
 	if (!c)

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "roost/backend.h"
+#include "s3_text.h"
 
 #define MAX_OBJECT ((size_t)1 << 30)
 #define POOL_MAX 32
@@ -146,108 +147,6 @@ static size_t on_read(char *p, size_t sz, size_t n, void *ud)
 	return len;
 }
 
-/* S3's URI encoding: unreserved characters kept, '/' kept when keep_slash. */
-static int uri_encode(char *out, size_t cap, const char *s, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
-		           (keep_slash && c == '/');
-		if (o + 4 > cap)
-			return -1;
-		if (keep)
-			out[o++] = (char)c;
-		else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = 0;
-	return 0;
-}
-
-/* Content of the first <tag>...</tag> in [p, end), entity-decoded into out. */
-static int xml_tag(const char *p, const char *end, const char *tag, char *out, size_t cap)
-{
-	char open[48], close[48];
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	const char *a = memmem(p, (size_t)(end - p), open, strlen(open));
-	if (!a)
-		return -1;
-	a += strlen(open);
-	const char *b = memmem(a, (size_t)(end - a), close, strlen(close));
-	if (!b)
-		return -1;
-	size_t o = 0;
-	while (a < b) {
-		unsigned long cp;
-		if (*a != '&') {
-			cp = (unsigned char)*a++;
-		} else {
-			const char *semi = memchr(a, ';', (size_t)(b - a));
-			if (!semi || semi - a > 10)
-				return -1;
-			size_t n = (size_t)(semi - a - 1);
-			const char *e = a + 1;
-			if (n == 3 && !memcmp(e, "amp", 3))
-				cp = '&';
-			else if (n == 2 && !memcmp(e, "lt", 2))
-				cp = '<';
-			else if (n == 2 && !memcmp(e, "gt", 2))
-				cp = '>';
-			else if (n == 4 && !memcmp(e, "quot", 4))
-				cp = '"';
-			else if (n == 4 && !memcmp(e, "apos", 4))
-				cp = '\'';
-			else if (n >= 2 && e[0] == '#') {
-				char num[12];
-				memcpy(num, e + 1, n - 1);
-				num[n - 1] = 0;
-				char *stop;
-				cp = (num[0] == 'x' || num[0] == 'X') ? strtoul(num + 1, &stop, 16)
-				                                      : strtoul(num, &stop, 10);
-				if (*stop || cp == 0 || cp > 0x10FFFF)
-					return -1;
-			} else
-				return -1;
-			a = semi + 1;
-		}
-		/* UTF-8 out */
-		char u[4];
-		size_t un;
-		if (cp < 0x80) {
-			u[0] = (char)cp;
-			un = 1;
-		} else if (cp < 0x800) {
-			u[0] = (char)(0xC0 | (cp >> 6));
-			u[1] = (char)(0x80 | (cp & 0x3F));
-			un = 2;
-		} else if (cp < 0x10000) {
-			u[0] = (char)(0xE0 | (cp >> 12));
-			u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			u[2] = (char)(0x80 | (cp & 0x3F));
-			un = 3;
-		} else {
-			u[0] = (char)(0xF0 | (cp >> 18));
-			u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-			u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			u[3] = (char)(0x80 | (cp & 0x3F));
-			un = 4;
-		}
-		if (o + un + 1 > cap)
-			return -1;
-		memcpy(out + o, u, un);
-		o += un;
-	}
-	out[o] = 0;
-	return 0;
-}
-
 static void sha256_hex(const uint8_t *buf, size_t len, char out[65])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
@@ -262,8 +161,8 @@ static enum roost_err answer_err(struct s3backend *sb, const char *method, const
 	char code[128] = "", msg[256] = "";
 	if (r->body && r->len) {
 		const char *end = (const char *)r->body + r->len;
-		xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
-		xml_tag((const char *)r->body, end, "Message", msg, sizeof(msg));
+		s3_xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
+		s3_xml_tag((const char *)r->body, end, "Message", msg, sizeof(msg));
 	}
 	if (!strcmp(code, "NoSuchBucket"))
 		return roost_errf(eb, ROOST_ENOENT, "S3: no such bucket %s at %s", sb->bucket,
@@ -295,7 +194,7 @@ static int retryable(const struct resp *r)
 	if (r->body && r->len) {
 		const char *end = (const char *)r->body + r->len;
 		char code[64] = "";
-		xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
+		s3_xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
 		return !strcmp(code, "SlowDown") || !strcmp(code, "RequestTimeout");
 	}
 	return 0;
@@ -318,7 +217,7 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
                              size_t blen, struct resp *r, struct roost_errbuf *eb)
 {
 	char ekey[1200], url[1600];
-	if (uri_encode(ekey, sizeof(ekey), key ? key : "", 1))
+	if (s3_uri_encode(ekey, sizeof(ekey), key ? key : "", 1))
 		return roost_errf(eb, ROOST_EINVAL, "S3 key too long");
 	snprintf(url, sizeof(url), "%s/%s/%s%s%s", sb->endpoint, sb->bucket, ekey,
 	         query ? "?" : "", query ? query : "");
@@ -672,7 +571,7 @@ static enum roost_err s_list(struct roost_backend *b, const char *type, roost_li
 		return roost_errf(eb, ROOST_EINVAL, "invalid object type %s", type);
 	char pfx[1024], epfx[3200];
 	snprintf(pfx, sizeof(pfx), "%s%s/", sb->prefix, type);
-	if (uri_encode(epfx, sizeof(epfx), pfx, 0))
+	if (s3_uri_encode(epfx, sizeof(epfx), pfx, 0))
 		return roost_errf(eb, ROOST_EINVAL, "S3 prefix too long");
 	char *token = NULL;
 	enum roost_err err = ROOST_OK;
@@ -686,7 +585,7 @@ static enum roost_err s_list(struct roost_backend *b, const char *type, roost_li
 		size_t o = 0;
 		if (token) {
 			etok = malloc(strlen(token) * 3 + 1);
-			if (!etok || uri_encode(etok, strlen(token) * 3 + 1, token, 0)) {
+			if (!etok || s3_uri_encode(etok, strlen(token) * 3 + 1, token, 0)) {
 				free(etok);
 				free(q);
 				free(token);
@@ -719,8 +618,8 @@ static enum roost_err s_list(struct roost_backend *b, const char *type, roost_li
 				break;
 			}
 			char *stopp;
-			if (xml_tag(cs, ce, "Key", key, sizeof(key)) ||
-			    xml_tag(cs, ce, "Size", size, sizeof(size)) ||
+			if (s3_xml_tag(cs, ce, "Key", key, sizeof(key)) ||
+			    s3_xml_tag(cs, ce, "Size", size, sizeof(size)) ||
 			    strspn(size, "0123456789") != strlen(size) || !size[0]) {
 				err = roost_errf(eb, ROOST_EIO, "S3: malformed entry in listing of %s",
 				                 type);
@@ -737,10 +636,10 @@ static enum roost_err s_list(struct roost_backend *b, const char *type, roost_li
 		if (!err && !stop) {
 			char trunc[16] = "";
 			const char *bp = (const char *)r.body;
-			if (bp && !xml_tag(bp, end, "IsTruncated", trunc, sizeof(trunc)) &&
+			if (bp && !s3_xml_tag(bp, end, "IsTruncated", trunc, sizeof(trunc)) &&
 			    !strcmp(trunc, "true")) {
 				char *tok = malloc(4096);
-				if (!tok || xml_tag(bp, end, "NextContinuationToken", tok, 4096) ||
+				if (!tok || s3_xml_tag(bp, end, "NextContinuationToken", tok, 4096) ||
 				    !tok[0]) {
 					free(tok);
 					err = roost_errf(eb, ROOST_EIO,
