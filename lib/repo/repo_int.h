@@ -386,6 +386,8 @@ struct filescache;
 /* Loads the cache file at path (missing or malformed: empty cache). */
 struct filescache *fcache_load(const char *path);
 void fcache_free(struct filescache *fc);
+/* Whether fc (or NULL) answers no path: a first backup. */
+int fcache_empty(const struct filescache *fc);
 /* Finds path; the entry points into fc's memory. 0 if found. */
 int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_entry *out);
 /* Decodes an entry's extents into a new array (caller frees). */
@@ -531,6 +533,7 @@ struct bk {
 
 	struct filescache *fc;
 	struct fcache_out *fco;
+	int fc_empty; /* fcache_empty(fc): the walker need not stat regular files */
 	uint8_t root_id[ID_LEN];
 	int root_done;
 };
