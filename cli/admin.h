@@ -29,7 +29,7 @@ struct aopts {
 	char *pos[8];
 	int npos;
 	const char *keep[6]; /* --keep-last ... --keep-yearly, NULL: not given */
-	int wait, dry_run;
+	int wait, no_wait, dry_run; /* backup|restore --wait|--no-wait; maintenance run --wait */
 	const char *events[MAXV], *format, *after; /* webhook add --event, --format; events --after */
 	int nevents, follow;
 	const char *role, *password_file; /* user add */
@@ -64,6 +64,7 @@ int find_named(struct api *a, const char *path, const char *name, const char *wh
                long long *id);
 
 /* cmd_admin.c */
+extern const char backup_usage[], restore_usage[], job_usage[];
 int token_cmd(struct api *a, struct aopts *o);
 int host_cmd(struct api *a, struct aopts *o);
 int group_cmd(struct api *a, struct aopts *o);
@@ -72,6 +73,18 @@ int backup_cmd(struct api *a, struct aopts *o);
 int restore_cmd(struct api *a, struct aopts *o);
 int job_cmd(struct api *a, struct aopts *o);
 int snapshot_cmd(struct api *a, struct aopts *o);
+
+/* jobwait.c: waiting for a job (backup, restore, job wait) */
+struct wait_opts {
+	int progress;       /* draw the progress line on stderr (it is a terminal) */
+	long long timeout;  /* give up waiting after this many seconds; 0: never */
+	int created;        /* the command created the job: time it from the start */
+};
+/* Follows job id until it ends, on roostd's event stream (polling if that
+ * breaks). Prints how it ended on stdout (the final job with --json) and
+ * returns 0 succeeded, 1 failed, canceled, interrupted, or the wait timed
+ * out or lost roostd, 130 Ctrl-C; the job itself is never canceled. */
+int job_follow(struct api *a, long long id, const struct wait_opts *w);
 
 /* cmd_maintenance.c */
 int maintenance_cmd(struct api *a, struct aopts *o);

@@ -39,11 +39,12 @@ static const char admin_usage[] =
 	"  roost schedule set HOST NAME [--cron EXPR] [--group NAME]... [--window HH:MM-HH:MM|\"\"]\n"
 	"                     [--keep-... N]...\n"
 	"  roost schedule list HOST | next HOST NAME [--count N] | enable|disable HOST NAME\n"
-	"  roost backup HOST --group NAME\n"
+	"  roost backup HOST --group NAME [--wait|--no-wait] [--timeout SECONDS]\n"
 	"  roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
 	"  roost job wait JOB [--timeout SECONDS]\n"
 	"  roost snapshot list [--host HOST] | forget HOST SNAPSHOT\n"
 	"  roost restore HOST SNAPSHOT --target DIR [--include PATH]... [--from-host OTHER]\n"
+	"                [--wait|--no-wait] [--timeout SECONDS]\n"
 	"  roost maintenance run [--wait] [--dry-run] [--timeout SECONDS] | list | show ID\n"
 	"  roost repository show\n"
 	"  roost events [--after ID] [--limit N] [--follow]\n"
@@ -52,6 +53,10 @@ static const char admin_usage[] =
 	"  roost webhook list | remove ID | test ID\n"
 	"  roost user add NAME --role admin|operator|viewer [--password-file F]\n"
 	"  roost user list | remove NAME                  (dashboard users; roost user --help)\n"
+	"\n"
+	"backup and restore wait for their job when stdout is a terminal (job id, a progress\n"
+	"line, how it ended; exit 0 only if it succeeded), else print the job id and return;\n"
+	"see roost backup --help.\n"
 	"\n"
 	"Retention (--keep-*, restic's meaning) applies per host and group to the snapshots\n"
 	"a schedule's jobs made; 0 or absent: that rule unused; no rule: keep all. Manual\n"
@@ -84,6 +89,7 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 		{"keep-monthly", required_argument, 0, 1004},
 		{"keep-yearly", required_argument, 0, 1005},
 		{"wait", no_argument, 0, 1010},             {"dry-run", no_argument, 0, 1011},
+		{"no-wait", no_argument, 0, 1017},
 		{"event", required_argument, 0, 'E'},       {"follow", no_argument, 0, 'f'},
 		{"format", required_argument, 0, 'o'},      {"after", required_argument, 0, 'a'},
 		{"from-host", required_argument, 0, 1012},  {"dedup", required_argument, 0, 1013},
@@ -137,6 +143,7 @@ static int parse(int argc, char **argv, struct aopts *o, const char *usage)
 			o->keep[c - 1000] = optarg;
 			break;
 		case 1010: o->wait = 1; break;
+		case 1017: o->no_wait = 1; break;
 		case 1011: o->dry_run = 1; break;
 		case 'E':
 			if (o->nevents == MAXV)
@@ -333,9 +340,9 @@ static const struct {
 	{"host", host_cmd, NULL},
 	{"group", group_cmd, NULL},
 	{"schedule", schedule_cmd, NULL},
-	{"backup", backup_cmd, NULL},
-	{"restore", restore_cmd, NULL},
-	{"job", job_cmd, NULL},
+	{"backup", backup_cmd, backup_usage},
+	{"restore", restore_cmd, restore_usage},
+	{"job", job_cmd, job_usage},
 	{"snapshot", snapshot_cmd, NULL},
 	{"maintenance", maintenance_cmd, NULL},
 	{"repository", repository_cmd, NULL},

@@ -43,6 +43,84 @@ static const char job_hdr[] = "JOB    HOST  KIND     TRIGGER   STATUS      CREAT
                               "FINISHED                 FILES        BYTES    BYTES_NEW ERROR/REASON\n";
 
 
+/* ---- usage of the commands that wait ---- */
+
+#define WAIT_HELP                                                                            \
+	"\n"                                                                                      \
+	"Waiting: when stdout is a terminal the command waits for its job. It prints the\n"      \
+	"job id, keeps one progress line on stderr (queued, waiting for the host to come\n"     \
+	"online, deferred and why, or running with files, bytes and rate), and ends with\n"     \
+	"one line that says how the job ended. When stdout is not a terminal (J=$(roost\n"     \
+	"backup ...) in a script) it prints the job id and returns at once.\n"                 \
+	"  --wait             wait also when stdout is not a terminal\n"                        \
+	"  --no-wait          do not wait: print the job id and return\n"                       \
+	"  --timeout SECONDS  stop waiting after that long (exit 1; the job goes on)\n"        \
+	"  --json             print the job: the final one when waiting\n"                      \
+	"Exit status when waiting: 0 the job succeeded; 1 it failed, was canceled or was\n"     \
+	"interrupted, or --timeout passed; 130 Ctrl-C, which stops the waiting and not the\n"  \
+	"job (roost job wait JOB follows it again, roost job cancel JOB stops it).\n"          \
+	"Common options: --server URL, --token-file F, --fingerprint HEX (roost host --help).\n"
+
+const char backup_usage[] =
+	"usage: roost backup HOST --group NAME [--wait|--no-wait] [--timeout SECONDS] [--json]\n"
+	"\n"
+	"Queues a manual backup of one of HOST's groups; the host's agent runs it (now, or\n"
+	"when it comes online).\n" WAIT_HELP;
+
+const char restore_usage[] =
+	"usage: roost restore HOST SNAPSHOT --target DIR [--include PATH]... [--from-host OTHER]\n"
+	"                     [--wait|--no-wait] [--timeout SECONDS] [--json]\n"
+	"\n"
+	"Queues a restore of SNAPSHOT (an id, a unique prefix of one, or latest) into DIR\n"
+	"(absolute, on HOST); HOST's agent runs it. --include restores only those paths;\n"
+	"--from-host names the snapshot's host for a cross-host restore (admins).\n" WAIT_HELP;
+
+const char job_usage[] =
+	"usage: roost job list [--host HOST] [--status S] [--limit N] | show JOB | cancel JOB\n"
+	"       roost job wait JOB [--timeout SECONDS] [--json]\n"
+	"\n"
+	"job wait follows JOB until it ends (default --timeout 3600): a progress line on\n"
+	"stderr when that is a terminal, then one line on stdout that says how it ended\n"
+	"(the final job with --json). Exit 0 if it succeeded, 1 if it failed, was canceled\n"
+	"or interrupted, or the timeout passed (the job goes on), 130 on Ctrl-C (the job\n"
+	"goes on). Common options: roost host --help.\n";
+
+/* Does this backup or restore wait for its job (and how long: *timeout)?
+ * *rc: a usage error. Checked before the job is created. */
+static int waits(const struct aopts *o, long long *timeout, int *rc)
+{
+	*rc = 0;
+	*timeout = 0;
+	if (o->wait && o->no_wait)
+		*rc = cli_fail(EXIT_USAGE, "--wait and --no-wait: give one of them");
+	else if (o->timeout && o->no_wait)
+		*rc = cli_fail(EXIT_USAGE, "--timeout is how long to wait: not with --no-wait");
+	else if (o->timeout && cli_parse_int(o->timeout, 1, 86400 * 365, timeout))
+		*rc = cli_fail(EXIT_USAGE, "--timeout: seconds, 1 or more");
+	if (*rc || o->no_wait)
+		return 0;
+	return o->wait || isatty(STDOUT_FILENO);
+}
+
+/* After a backup or restore created job r: its id, then the waiting
+ * (timeout < 0: do not wait). */
+static int after_create(struct api *a, json_t *r, long long timeout)
+{
+	long long id = jint(r, "id");
+	if (timeout < 0) {
+		show(a, r, "%lld\n", id);
+		json_decref(r);
+		return 0;
+	}
+	json_decref(r);
+	if (!a->json) {
+		printf("%lld\n", id);
+		fflush(stdout);
+	}
+	struct wait_opts w = {.progress = isatty(STDERR_FILENO), .timeout = timeout, .created = 1};
+	return job_follow(a, id, &w);
+}
+
 /* ---- commands ---- */
 
 int token_cmd(struct api *a, struct aopts *o)
@@ -445,6 +523,11 @@ int backup_cmd(struct api *a, struct aopts *o)
 		return rc;
 	if (o->ngroups != 1)
 		return cli_fail(EXIT_USAGE, "backup: exactly one --group");
+	long long timeout;
+	if (!waits(o, &timeout, &rc))
+		timeout = -1;
+	if (rc)
+		return rc;
 	char *h = esc(o->pos[0]);
 	char gpath[600], path[600];
 	snprintf(gpath, sizeof(gpath), "/v1/hosts/%s/groups", h);
@@ -456,9 +539,7 @@ int backup_cmd(struct api *a, struct aopts *o)
 	json_t *b = json_pack("{s:I}", "group_id", (json_int_t)gid), *r;
 	if ((rc = call(a, "POST", path, b, &r)))
 		return rc;
-	show(a, r, "%lld\n", jint(r, "id"));
-	json_decref(r);
-	return 0;
+	return after_create(a, r, timeout);
 }
 
 int restore_cmd(struct api *a, struct aopts *o)
@@ -468,6 +549,11 @@ int restore_cmd(struct api *a, struct aopts *o)
 		return rc;
 	if (!o->target || o->target[0] != '/')
 		return cli_fail(EXIT_USAGE, "restore: --target must be an absolute directory on the host");
+	long long timeout;
+	if (!waits(o, &timeout, &rc))
+		timeout = -1;
+	if (rc)
+		return rc;
 	char *h = esc(o->pos[0]);
 	char path[600];
 	snprintf(path, sizeof(path), "/v1/hosts/%s/restore", h);
@@ -479,9 +565,7 @@ int restore_cmd(struct api *a, struct aopts *o)
 		json_object_set_new(b, "from_host", json_string(o->from_host));
 	if ((rc = call(a, "POST", path, b, &r)))
 		return rc;
-	show(a, r, "%lld\n", jint(r, "id"));
-	json_decref(r);
-	return 0;
+	return after_create(a, r, timeout);
 }
 
 int job_cmd(struct api *a, struct aopts *o)
@@ -532,31 +616,10 @@ int job_cmd(struct api *a, struct aopts *o)
 		if ((rc = call(a, "POST", path, NULL, &r)))
 			return rc;
 	} else if (!strcmp(verb, "wait")) {
-		long long timeout = 3600;
-		if (o->timeout && cli_parse_int(o->timeout, 1, 86400 * 7, &timeout))
+		struct wait_opts w = {.progress = isatty(STDERR_FILENO), .timeout = 3600};
+		if (o->timeout && cli_parse_int(o->timeout, 1, 86400 * 7, &w.timeout))
 			return cli_fail(EXIT_USAGE, "--timeout: seconds");
-		snprintf(path, sizeof(path), "/v1/jobs/%lld", id);
-		struct timespec t0, t;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (;;) {
-			if ((rc = call(a, "GET", path, NULL, &r)))
-				return rc;
-			const char *st = jstr(r, "status");
-			if (strcmp(st, "queued") && strcmp(st, "running") && strcmp(st, "deferred"))
-				break;
-			json_decref(r);
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			if (t.tv_sec - t0.tv_sec >= timeout)
-				return cli_fail(EXIT_FAIL, "job %lld still not finished after %lld s", id,
-				                timeout);
-			usleep(200 * 1000);
-		}
-		show(a, r, "job %lld %s%s%s\n", id, jstr(r, "status"),
-			       json_is_string(json_object_get(r, "error")) ? ": " : "",
-			       json_is_string(json_object_get(r, "error")) ? jstr(r, "error") : "");
-		rc = strcmp(jstr(r, "status"), "succeeded") ? EXIT_FAIL : 0;
-		json_decref(r);
-		return rc;
+		return job_follow(a, id, &w);
 	} else {
 		return cli_fail(EXIT_USAGE, "job: unknown verb \"%s\"", verb);
 	}

@@ -93,7 +93,8 @@ To use the admin commands from this shell:
 
 Then try:
   roost schedule next demo-host hourly --count 3
-  roost restore demo-host latest --target /tmp/roost-demo-restore && roost job list
+  roost restore demo-host latest --target /tmp/roost-demo-restore   (waits, with a progress line)
+  roost backup demo-host --group sources                            (the same)
   roost schedule add demo-host quick --cron '*/20 * * * * *' --group sources
   roost host set demo-host --mode intermittent      (a laptop: catch-up after reconnects)
   roost repo check -r $DEMO/server/repo --password-file $DEMO/server/repo.password

@@ -62,6 +62,22 @@ enum roost_err roost_http_request(struct roost_http *h, const char *method, cons
                                   struct roost_errbuf *eb);
 void roost_http_resp_free(struct roost_http_resp *r);
 
+/*
+ * A GET whose response is read as it arrives (Server-Sent Events), on a
+ * connection of its own, closed at the end. on_body(ctx, status, NULL, 0)
+ * is called once the headers are in, then with each piece of the body
+ * (chunked framing removed) as it comes; a nonzero return ends the stream
+ * and the call returns ROOST_OK. A body that ends by itself (Content-Length
+ * or last chunk) is ROOST_OK too; a connection that closes or fails, an
+ * idle timeout (h's), or a read interrupted by a signal whose handler was
+ * installed without SA_RESTART is ROOST_EIO. Not for bodies to keep: use
+ * roost_http_request.
+ */
+enum roost_err roost_http_stream(struct roost_http *h, const char *path,
+                                 const char *const *headers,
+                                 int (*on_body)(void *ctx, int status, const uint8_t *p, size_t n),
+                                 void *ctx, struct roost_errbuf *eb);
+
 /* The SHA-256 fingerprint (64 lowercase hex) of the certificate the server
  * at url presents, without verifying it: trust on first use. */
 enum roost_err roost_http_fetch_fingerprint(const char *url, char out[65],

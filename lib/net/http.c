@@ -625,3 +625,122 @@ enum roost_err roost_http_request(struct roost_http *h, const char *method, cons
 	}
 	return roost_errf(eb, ROOST_EIO, "%s %s: connection lost twice", method, path);
 }
+
+/* ---- a streamed response (Server-Sent Events) ---- */
+
+/* Hands n body bytes to on_body as they arrive; 1: on_body asked to stop,
+ * -1: the connection failed. */
+static int stream_bytes(struct rd *r, size_t n,
+                        int (*on_body)(void *, int, const uint8_t *, size_t), void *ctx,
+                        int status)
+{
+	while (n > 0) {
+		if (r->pos == r->len && rd_fill(r))
+			return -1;
+		size_t k = r->len - r->pos < n ? r->len - r->pos : n;
+		int stop = on_body(ctx, status, r->buf + r->pos, k);
+		r->pos += k;
+		n -= k;
+		if (stop)
+			return 1;
+	}
+	return 0;
+}
+
+enum roost_err roost_http_stream(struct roost_http *h, const char *path,
+                                 const char *const *headers,
+                                 int (*on_body)(void *ctx, int status, const uint8_t *p, size_t n),
+                                 void *ctx, struct roost_errbuf *eb)
+{
+	struct conn c;
+	enum roost_err err = tls_connect(h->ctx, h->host, h->port, h->timeout_s,
+	                                 h->pin[0] ? h->pin : NULL, NULL, &c, eb);
+	if (err)
+		return err;
+	struct rd *r = malloc(sizeof(*r));
+	size_t hcap = 1024 + strlen(path) + strlen(h->prefix) + (h->auth ? strlen(h->auth) : 0);
+	for (const char *const *x = headers; x && *x; x++)
+		hcap += strlen(*x) + 2;
+	char *req = malloc(hcap);
+	if (!r || !req) {
+		free(r);
+		free(req);
+		conn_close(&c);
+		return ROOST_ENOMEM;
+	}
+	int n = snprintf(req, hcap, "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: roost/%s\r\n",
+	                 h->prefix, path, h->host, h->port, ROOST_VERSION);
+	if (h->auth)
+		n += snprintf(req + n, hcap - (size_t)n, "Authorization: %s\r\n", h->auth);
+	for (const char *const *x = headers; x && *x; x++)
+		n += snprintf(req + n, hcap - (size_t)n, "%s\r\n", *x);
+	n += snprintf(req + n, hcap - (size_t)n, "\r\n");
+	int wfail = ssl_write_all(c.ssl, req, (size_t)n);
+	free(req);
+	r->ssl = c.ssl;
+	r->pos = r->len = 0;
+	r->got_any = 0;
+	char line[8192];
+	size_t total = 0;
+	int status = 0, chunked = 0, stop = 0;
+	int64_t clen = -1;
+	if (wfail || rd_line(r, line, sizeof(line), &total) ||
+	    sscanf(line, "HTTP/1.%*d %d", &status) != 1 || status < 100 || status > 599) {
+		err = roost_errf(eb, ROOST_EIO, "GET %s: no response from %s:%s", path, h->host,
+		                 h->port);
+		goto out;
+	}
+	for (;;) {
+		if (rd_line(r, line, sizeof(line), &total)) {
+			err = roost_errf(eb, ROOST_EIO, "GET %s: malformed response headers", path);
+			goto out;
+		}
+		if (!line[0])
+			break;
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (!strcasecmp(line, "content-length"))
+			clen = strtoll(v, NULL, 10);
+		else if (!strcasecmp(line, "transfer-encoding") && strcasestr(v, "chunked"))
+			chunked = 1;
+	}
+	if (on_body(ctx, status, NULL, 0))
+		goto out;
+	if (chunked) {
+		for (;;) {
+			char *e;
+			if (rd_line(r, line, sizeof(line), &total))
+				break;
+			total = 0; /* a stream's chunk lines are bounded one by one */
+			unsigned long long k = strtoull(line, &e, 16);
+			if (e == line) {
+				err = roost_errf(eb, ROOST_EIO, "GET %s: bad chunk", path);
+				goto out;
+			}
+			if (k == 0)
+				goto out;
+			if ((stop = stream_bytes(r, (size_t)k, on_body, ctx, status)) ||
+			    rd_line(r, line, sizeof(line), &total))
+				break;
+		}
+	} else if (clen >= 0) {
+		stop = stream_bytes(r, (size_t)clen, on_body, ctx, status);
+		if (stop >= 0)
+			goto out;
+	} else {
+		while (!(stop = stream_bytes(r, sizeof(r->buf), on_body, ctx, status)))
+			;
+	}
+	if (stop <= 0)
+		err = roost_errf(eb, ROOST_EIO, "GET %s: the stream from %s:%s ended", path, h->host,
+		                 h->port);
+out:
+	free(r);
+	conn_close(&c);
+	return err;
+}
