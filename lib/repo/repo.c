@@ -329,6 +329,19 @@ static void free_sized(struct load_ctx *lc)
 	lc->n = lc->cap = 0;
 }
 
+/* Like collect_sized, for the packs no index object named: a repository of
+ * millions of blobs has hundreds of thousands of packs, whose names need
+ * not all be held at once. */
+static int collect_unindexed(void *ctx, const char *name, uint64_t size)
+{
+	struct load_ctx *lc = ctx;
+	uint8_t pid[ID_LEN];
+	if (strlen(name) > 6 && !hex_decode(name + 6, pid, ID_LEN) &&
+	    index_has_pack(lc->r->index, pid))
+		return 0;
+	return collect_sized(ctx, name, size);
+}
+
 static enum roost_err add_indexed(void *ctx, const struct pack_blobs *pb)
 {
 	struct roost_repo *r = ctx;
@@ -370,7 +383,7 @@ enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb)
 			continue;
 		e = index_decode(pt, pn, add_indexed, r, &e2);
 		free(pt);
-		if (e == ROOST_ENOMEM)
+		if (e && e != ROOST_ECORRUPT) /* memory, or the index's record file */
 			err = e;
 	}
 	free_sized(&lc);
@@ -378,12 +391,10 @@ enum roost_err repo_load_index(struct roost_repo *r, struct roost_errbuf *eb)
 		return err;
 	/* Packs no readable index names: committed by a backup that died before
 	 * writing its index. Their trailers say what they hold. */
-	err = r->be->ops->list(r->be, "packs", collect_sized, &lc, eb);
+	err = r->be->ops->list(r->be, "packs", collect_unindexed, &lc, eb);
 	for (size_t i = 0; !err && i < lc.n; i++) {
 		uint8_t pid[ID_LEN];
 		if (hex_decode(lc.names[i] + 6, pid, ID_LEN))
-			continue;
-		if (index_has_pack(r->index, pid))
 			continue;
 		struct blob_loc *bl;
 		uint32_t nb;

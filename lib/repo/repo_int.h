@@ -148,6 +148,7 @@ struct pack_info {
 	uint64_t size;     /* bytes, 0 if unknown */
 	uint32_t nblobs;
 	uint8_t indexed;   /* named by an index object */
+	uint8_t dropped;   /* index_drop_pack: its blobs are no longer offered */
 };
 struct repo_index;
 struct repo_index *index_new(void);
