@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config clang
       libwebsockets-dev libssl-dev libjansson-dev libsqlite3-dev
       libzstd-dev libsodium-dev libcmocka-dev tzdata python3 python3-croniter
       attr psmisc procps bsdutils curl iproute2 ca-certificates
+      strace    # test_repo_syscalls counts a backup's system calls per file
       systemd   # systemd-analyze verify checks packaging/systemd in make check
       libcurl4-openssl-dev  # roostd's webhook and email deliveries, the S3 backend
       python3-aiosmtpd prometheus   # the email and /metrics tests: an SMTP sink, promtool

@@ -247,6 +247,10 @@ void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 	if (fd < 0 && errno == EPERM)
 		fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
+	/* gone since the walk listed it (the walker skips such a file silently
+	 * when its stat finds it gone; with d_type alone it did not stat) */
+	if (fd < 0 && errno == ENOENT && j->st.st_nlink == 0)
+		goto skip;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		bk_warn(b, "%s: %s", j->path, fd < 0 ? strerror(errno) : "changed type during backup");
 		goto skip;
@@ -546,6 +550,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	}
 	cpath = cache_file(r, o, host, paths, o->npaths);
 	b->fc = fcache_load(cpath);
+	b->fc_empty = fcache_empty(b->fc);
 	b->fco = cpath ? fcache_out_new(cpath) : NULL;
 
 	wa = calloc((size_t)nth, sizeof(*wa));

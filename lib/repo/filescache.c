@@ -50,6 +50,11 @@ static size_t slot_for(const struct filescache *fc, const uint8_t *key)
 	return i;
 }
 
+int fcache_empty(const struct filescache *fc)
+{
+	return !fc || !fc->slots || fc->n <= 4;
+}
+
 struct filescache *fcache_load(const char *path)
 {
 	struct filescache *fc = calloc(1, sizeof(*fc));

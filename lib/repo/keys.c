@@ -8,6 +8,7 @@
  * what a key may do (put-only keys read no blob, snapshot or v1 object).
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,32 @@ enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what)
 	                  "repository password)", what);
 }
 
+/*
+ * The opening keys of recently read packs, by their ephemeral public key: a
+ * key costs an X25519 scalar multiplication (~37 us here), which per blob
+ * read was more than reading, opening and verifying a small blob (a restore
+ * of 108k files made one per file). Direct-mapped (epks are uniformly
+ * random), under one lock for all handles; wiped by roost_repo_close.
+ */
+#define PKC_SLOTS 256
+struct pack_key_cache {
+	uint8_t epk[PKC_SLOTS][32];
+	uint8_t key[PKC_SLOTS][32];
+	uint8_t used[PKC_SLOTS];
+};
+static pthread_mutex_t pkc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void repo_pack_keys_free(struct roost_repo *r)
+{
+	pthread_mutex_lock(&pkc_lock);
+	if (r->pkc) {
+		sodium_memzero(r->pkc, sizeof(*r->pkc));
+		free(r->pkc);
+		r->pkc = NULL;
+	}
+	pthread_mutex_unlock(&pkc_lock);
+}
+
 enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
                              struct roost_errbuf *eb)
 {
@@ -204,8 +231,27 @@ enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_
 	}
 	if (!r->keys.has_secret)
 		return put_only_refusal(eb, "read data");
+	size_t slot = ((size_t)epk[0] | (size_t)epk[1] << 8) % PKC_SLOTS;
+	int hit = 0;
+	pthread_mutex_lock(&pkc_lock);
+	if (r->pkc && r->pkc->used[slot] && sodium_memcmp(r->pkc->epk[slot], epk, 32) == 0) {
+		memcpy(key, r->pkc->key[slot], 32);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&pkc_lock);
+	if (hit)
+		return ROOST_OK;
 	if (kx_opening_key(&r->keys, epk, key))
 		return roost_errf(eb, ROOST_ECORRUPT, "a pack's ephemeral key is invalid (damaged)");
+	pthread_mutex_lock(&pkc_lock);
+	if (!r->pkc)
+		r->pkc = calloc(1, sizeof(*r->pkc)); /* none: no caching, still correct */
+	if (r->pkc) {
+		memcpy(r->pkc->epk[slot], epk, 32);
+		memcpy(r->pkc->key[slot], key, 32);
+		r->pkc->used[slot] = 1;
+	}
+	pthread_mutex_unlock(&pkc_lock);
 	return ROOST_OK;
 }
 

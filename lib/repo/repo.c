@@ -276,6 +276,7 @@ void roost_repo_close(struct roost_repo *r)
 	if (!r)
 		return;
 	index_free(r->index);
+	repo_pack_keys_free(r);
 	for (int i = 0; i < r->nserve_bc; i++)
 		blob_ctx_free(r->serve_bc[i]);
 	sodium_memzero(&r->keys, sizeof(r->keys));

@@ -317,6 +317,7 @@ struct roost_repo {
 	int index_loaded;
 	unsigned long packs_gen; /* repo_packs_gen when the index was last checked (serve.c) */
 	uint32_t chunk_min, chunk_avg, chunk_max;
+	struct pack_key_cache *pkc; /* keys.c: recently derived pack keys */
 };
 /* Grows (atomically) each time a prune in this process deleted packs: a
  * long-lived handle that reads beside it (roostd's restore and browse
@@ -330,9 +331,12 @@ enum roost_err repo_write_config(struct roost_repo *r, int replace, struct roost
  * enc; config.next when an upgrade stopped between its steps). */
 enum roost_err repo_load_config(struct roost_repo *r, struct roost_errbuf *eb);
 /* The key that opens the blobs of a pack with this epk; ROOST_EAUTH for a
- * put-only key. */
+ * put-only key. Thread-safe; keeps recent ones (one X25519 per pack, not
+ * per blob). */
 enum roost_err repo_pack_key(struct roost_repo *r, const uint8_t epk[32], uint8_t key[32],
                              struct roost_errbuf *eb);
+/* Wipes and frees the pack keys repo_pack_key keeps (roost_repo_close). */
+void repo_pack_keys_free(struct roost_repo *r);
 /* ROOST_EAUTH with a message: a put-only key can not do `what`. */
 enum roost_err put_only_refusal(struct roost_errbuf *eb, const char *what);
 /* Reads, unseals and verifies a whole object into *out (caller frees). */
@@ -387,6 +391,8 @@ struct filescache;
 /* Loads the cache file at path (missing or malformed: empty cache). */
 struct filescache *fcache_load(const char *path);
 void fcache_free(struct filescache *fc);
+/* Whether fc (or NULL) answers no path: a first backup. */
+int fcache_empty(const struct filescache *fc);
 /* Finds path; the entry points into fc's memory. 0 if found. */
 int fcache_get(struct filescache *fc, const char *path, size_t len, struct fc_entry *out);
 /* Decodes an entry's extents into a new array (caller frees). */
@@ -532,6 +538,7 @@ struct bk {
 
 	struct filescache *fc;
 	struct fcache_out *fco;
+	int fc_empty; /* fcache_empty(fc): the walker need not stat regular files */
 	uint8_t root_id[ID_LEN];
 	int root_done;
 };

@@ -509,6 +509,55 @@ static void test_packer(void **st)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* repo_pack_key keeps the keys it derived (one X25519 per pack, not per
+ * blob read): right for every epk, also after a slot is taken by another,
+ * and wiped by repo_pack_keys_free. */
+static void test_pack_key_cache(void **st)
+{
+	(void)st;
+	struct roost_repo r;
+	memset(&r, 0, sizeof(r));
+	uint8_t master[32] = {7};
+	keys_derive(master, &r.keys);
+	r.version = 2;
+	struct roost_errbuf eb;
+	uint8_t epk1[32], key1[32], epk2[32], key2[32], epk3[32], key3[32], got[32];
+	assert_int_equal(kx_new_sealing_key(r.keys.data_pk, epk1, key1), 0);
+	do /* another epk for the same slot as epk1 */
+		assert_int_equal(kx_new_sealing_key(r.keys.data_pk, epk3, key3), 0);
+	while (epk3[0] != epk1[0] || epk3[1] != epk1[1]);
+	do
+		assert_int_equal(kx_new_sealing_key(r.keys.data_pk, epk2, key2), 0);
+	while (epk2[0] == epk1[0]);
+	assert_int_equal(repo_pack_key(&r, epk1, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key1, 32);
+	assert_int_equal(repo_pack_key(&r, epk3, got, &eb), ROOST_OK); /* evicts epk1 */
+	assert_memory_equal(got, key3, 32);
+	assert_int_equal(repo_pack_key(&r, epk1, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key1, 32);
+	assert_int_equal(repo_pack_key(&r, epk2, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key2, 32);
+	/* kept: answered without the data secret key (no X25519 again) */
+	uint8_t sk[32];
+	memcpy(sk, r.keys.data_sk, 32);
+	memset(r.keys.data_sk, 0, 32);
+	memset(got, 0, 32);
+	assert_int_equal(repo_pack_key(&r, epk2, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key2, 32);
+	assert_int_equal(repo_pack_key(&r, epk1, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key1, 32);
+	/* wiped: derived again, which without the secret gives no key2 */
+	repo_pack_keys_free(&r);
+	assert_null(r.pkc);
+	enum roost_err err = repo_pack_key(&r, epk2, got, &eb);
+	assert_true(err != ROOST_OK || memcmp(got, key2, 32) != 0);
+	repo_pack_keys_free(&r); /* what the wrong secret made */
+	memcpy(r.keys.data_sk, sk, 32);
+	assert_int_equal(repo_pack_key(&r, epk2, got, &eb), ROOST_OK);
+	assert_memory_equal(got, key2, 32);
+	repo_pack_keys_free(&r);
+}
+
 static void test_files_cache(void **st)
 {
 	(void)st;
@@ -702,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_tree_roundtrip_and_hostile),
 		cmocka_unit_test(test_pack_and_backend),
 		cmocka_unit_test(test_packer),
+		cmocka_unit_test(test_pack_key_cache),
 		cmocka_unit_test(test_files_cache),
 		cmocka_unit_test(test_upgrade_v1),
 	};
