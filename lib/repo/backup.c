@@ -416,6 +416,18 @@ static void *progress_thread(void *arg)
 	return NULL;
 }
 
+static void prog_stop(struct prog *p, int *started)
+{
+	if (!*started)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->th, NULL);
+	*started = 0;
+}
+
 /* ---- entry point ---- */
 
 static char *cache_file(const struct roost_repo *r, const struct roost_backup_opts *o,
@@ -583,13 +595,6 @@ join:
 	walk_close(b, &ww);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	if (prog_started) {
-		pthread_mutex_lock(&prog.lock);
-		prog.stop = 1;
-		pthread_cond_signal(&prog.cond);
-		pthread_mutex_unlock(&prog.lock);
-		pthread_join(prog.th, NULL);
-	}
 	if (err)
 		goto done;
 	if (b->fatal) {
@@ -614,6 +619,9 @@ join:
 		err = roost_errf(eb, b->fatal, "%s", b->feb.msg);
 	if (!err)
 		err = packer_flush(b->pk, eb);
+	/* progress goes on while the last packs go up: through a limited or
+	 * slow link that can be most of a backup */
+	prog_stop(&prog, &prog_started);
 	/* the snapshot is the commit point: a cancel that came while the last
 	 * packs and the index went up still cancels (they are reused next time) */
 	if (!err && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED))
@@ -658,6 +666,7 @@ join:
 		b->fco = NULL;
 	}
 done:
+	prog_stop(&prog, &prog_started);
 	if (b) {
 		/* on failure, abort open packs: what was committed stays usable */
 		for (int i = 0; wa && i < started; i++) {
@@ -671,7 +680,7 @@ done:
 		packer_free(b->pk); /* indexes the packs committed so far */
 		fcache_free(b->fc);
 		fcache_out_free(b->fco);
-		if (prog_started || prog.b) {
+		if (prog.b) {
 			pthread_mutex_destroy(&prog.lock);
 			pthread_cond_destroy(&prog.cond);
 		}
