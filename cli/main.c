@@ -3,6 +3,7 @@
  * roost: the command line. Dispatches on the first word to the command
  * groups (repo, cron, and the fleet admin commands).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,10 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	/* A write on a connection roostd has closed (an event stream it ended,
+	 * a keep-alive it timed out) is an error the HTTP client reports, not a
+	 * reason to die with SIGPIPE (exit 141 from roost job wait). */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
