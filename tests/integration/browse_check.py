@@ -43,9 +43,19 @@ def get(route, path):
         arg = "path_hex=" + path.hex()
     else:
         arg = "path=" + urllib.parse.quote(path, safe="/")
-    conn.request("GET", f"/v1/snapshots/{snap}/{route}?{arg}",
-                 headers={"Authorization": "Bearer " + token})
-    r = conn.getresponse()
+    url = f"/v1/snapshots/{snap}/{route}?{arg}"
+    hdrs = {"Authorization": "Bearer " + token}
+    try:
+        conn.request("GET", url, headers=hdrs)
+        r = conn.getresponse()
+    except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        # roostd closes a keep-alive connection idle for --header-timeout
+        # (10 s; comparing a directory of 20,000 entries can take that on a
+        # loaded machine): a GET is repeated on a new connection, as any
+        # HTTP client does
+        conn.close()
+        conn.request("GET", url, headers=hdrs)
+        r = conn.getresponse()
     return r, r.read()
 
 
