@@ -19,8 +19,16 @@
  *
  * The streaming writer buffers the object in memory (packs are at most a
  * few tens of MiB) and sends it with one PUT at commit.
+ *
+ * Every PUT carries Content-MD5, so the server refuses a body damaged on
+ * the way. With ROOST_S3_OBJECT_LOCK=MODE:DAYS every PUT also asks for
+ * Object Lock retention (x-amz-object-lock-mode and -retain-until-date,
+ * DAYS from the request): a bucket with Object Lock enabled then keeps each
+ * object's first version until that date whatever credentials ask to
+ * delete it (docs/s3.md).
  */
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -47,6 +55,8 @@ struct s3backend {
 	char *cainfo; /* AWS_CA_BUNDLE: the CAs to trust for https, else the system's */
 	char sigv4[96];
 	int max_keys; /* 0: the server's default (1000) */
+	char lock_mode[16]; /* ROOST_S3_OBJECT_LOCK: COMPLIANCE or GOVERNANCE, or "" */
+	int lock_days;
 	pthread_mutex_t mu;
 	CURL *pool[POOL_MAX];
 	int npool;
@@ -154,52 +164,6 @@ static void sha256_hex(const uint8_t *buf, size_t len, char out[65])
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
-/* The error of a failed answer, in words. */
-static enum roost_err answer_err(struct s3backend *sb, const char *method, const char *what,
-                                 const struct resp *r, struct roost_errbuf *eb)
-{
-	char code[128] = "", msg[256] = "";
-	if (r->body && r->len) {
-		const char *end = (const char *)r->body + r->len;
-		s3_xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
-		s3_xml_tag((const char *)r->body, end, "Message", msg, sizeof(msg));
-	}
-	if (!strcmp(code, "NoSuchBucket"))
-		return roost_errf(eb, ROOST_ENOENT, "S3: no such bucket %s at %s", sb->bucket,
-		                  sb->endpoint);
-	if (!strcmp(code, "SignatureDoesNotMatch") || !strcmp(code, "InvalidAccessKeyId") ||
-	    !strcmp(code, "InvalidToken") || !strcmp(code, "ExpiredToken"))
-		return roost_errf(eb, ROOST_EAUTH,
-		                  "S3 refused the credentials: %s: %s (check AWS_ACCESS_KEY_ID "
-		                  "and AWS_SECRET_ACCESS_KEY)", code, msg);
-	if (!strcmp(code, "RequestTimeTooSkewed"))
-		return roost_errf(eb, ROOST_EAUTH,
-		                  "S3 refused the request's time (clock skew: set this machine's "
-		                  "clock right): %s", msg);
-	if (r->status == 404 || !strcmp(code, "NoSuchKey"))
-		return roost_errf(eb, ROOST_ENOENT, "%s: no such object", what);
-	if (r->status == 403)
-		return roost_errf(eb, ROOST_EPERM, "S3: %s %s: access denied%s%s%s%s", method, what,
-		                  code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
-	if (r->status == 416)
-		return roost_errf(eb, ROOST_ECORRUPT, "%s: shorter than expected", what);
-	return roost_errf(eb, ROOST_EIO, "S3: %s %s: HTTP %ld%s%s%s%s", method, what, r->status,
-	                  code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
-}
-
-static int retryable(const struct resp *r)
-{
-	if (r->status >= 500 || r->status == 429)
-		return 1;
-	if (r->body && r->len) {
-		const char *end = (const char *)r->body + r->len;
-		char code[64] = "";
-		s3_xml_tag((const char *)r->body, end, "Code", code, sizeof(code));
-		return !strcmp(code, "SlowDown") || !strcmp(code, "RequestTimeout");
-	}
-	return 0;
-}
-
 static int curl_retryable(CURLcode c)
 {
 	return c == CURLE_COULDNT_CONNECT || c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR ||
@@ -221,9 +185,28 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
 		return roost_errf(eb, ROOST_EINVAL, "S3 key too long");
 	snprintf(url, sizeof(url), "%s/%s/%s%s%s", sb->endpoint, sb->bucket, ekey,
 	         query ? "?" : "", query ? query : "");
-	char sha[65], shah[100];
+	char sha[65], shah[100], md5h[64] = "", lockh[2][80] = {"", ""};
 	sha256_hex(body, body ? blen : 0, sha);
 	snprintf(shah, sizeof(shah), "x-amz-content-sha256: %s", sha);
+	if (!strcmp(method, "PUT")) {
+		unsigned char md5[16];
+		unsigned int ml = 0;
+		char b64[32];
+		if (!EVP_Digest(body ? body : (const uint8_t *)"", blen, md5, &ml, EVP_md5(), NULL) ||
+		    ml != 16)
+			return roost_errf(eb, ROOST_EIO, "S3: MD5 of %s failed", key ? key : "?");
+		sodium_bin2base64(b64, sizeof(b64), md5, 16, sodium_base64_VARIANT_ORIGINAL);
+		snprintf(md5h, sizeof(md5h), "Content-MD5: %s", b64);
+		if (sb->lock_days) {
+			char until[32];
+			s3_iso8601(time(NULL) + (time_t)sb->lock_days * 86400, until);
+			snprintf(lockh[0], sizeof(lockh[0]), "x-amz-object-lock-mode: %s", sb->lock_mode);
+			snprintf(lockh[1], sizeof(lockh[1]), "x-amz-object-lock-retain-until-date: %s",
+			         until);
+		}
+	}
+	const char *extra[] = {range, md5h[0] ? md5h : NULL, lockh[0][0] ? lockh[0] : NULL,
+	                       lockh[1][0] ? lockh[1] : NULL};
 	const char *what = key ? key : sb->bucket;
 	uint8_t *into = r->into;
 	size_t max = r->max ? r->max : MAX_OBJECT;
@@ -241,11 +224,9 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
 		h2 = curl_slist_append(h, shah);
 		if (h2)
 			h = h2;
-		if (range) {
-			h2 = curl_slist_append(h, range);
-			if (h2)
+		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
+			if (extra[i] && (h2 = curl_slist_append(h, extra[i])))
 				h = h2;
-		}
 		curl_easy_reset(c);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -291,8 +272,9 @@ static enum roost_err s3_req(struct s3backend *sb, const char *method, const cha
 				retry = curl_retryable(cc);
 			}
 		} else if (r->status / 100 != 2) {
-			err = answer_err(sb, method, what, r, eb);
-			retry = retryable(r);
+			err = s3_answer_err(sb->bucket, sb->endpoint, method, what, r->status, r->body,
+			                    r->len, eb);
+			retry = s3_answer_retryable(r->status, r->body, r->len);
 		} else {
 			err = ROOST_OK;
 			retry = 0;
@@ -772,6 +754,13 @@ enum roost_err roost_backend_s3_open(const char *location, struct roost_backend 
 	if (ca && *ca && !(sb->cainfo = strdup(ca))) {
 		s_close(&sb->pub);
 		return roost_errf(eb, ROOST_ENOMEM, "out of memory");
+	}
+	const char *lk = getenv("ROOST_S3_OBJECT_LOCK");
+	if (lk && *lk && s3_lock_parse(lk, sb->lock_mode, &sb->lock_days)) {
+		s_close(&sb->pub);
+		return roost_errf(eb, ROOST_EINVAL,
+		                  "ROOST_S3_OBJECT_LOCK=%s: expected MODE:DAYS, MODE COMPLIANCE or "
+		                  "GOVERNANCE, DAYS 1 to 36500 (e.g. COMPLIANCE:30)", lk);
 	}
 	const char *mk = getenv("ROOST_S3_MAX_KEYS"); /* tests: force continuation */
 	if (mk && atoi(mk) > 0 && atoi(mk) <= 1000)

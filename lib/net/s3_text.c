@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The text of S3 requests and answers (backend_s3.c): S3's URI encoding of
- * keys and query values, and the little of XML it reads from answers (the
- * first element of a name, entity-decoded). Plain functions of their
- * arguments: tested alone (tests/unit/test_s3_text.c, fuzz/fuzz_s3_xml.c).
+ * keys and query values, the little of XML it reads from answers (the
+ * first element of a name, entity-decoded), an error answer in words, and
+ * the Object Lock setting and dates. Plain functions of their arguments:
+ * tested alone (tests/unit/test_s3_text.c, fuzz/fuzz_s3_xml.c).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "s3_text.h"
 
@@ -113,3 +117,91 @@ int s3_xml_tag(const char *p, const char *end, const char *tag, char *out, size_
 	return 0;
 }
 
+
+enum roost_err s3_answer_err(const char *bucket, const char *endpoint, const char *method,
+                             const char *what, long status, const uint8_t *body, size_t len,
+                             struct roost_errbuf *eb)
+{
+	char code[128] = "", msg[256] = "";
+	if (body && len) {
+		const char *end = (const char *)body + len;
+		s3_xml_tag((const char *)body, end, "Code", code, sizeof(code));
+		s3_xml_tag((const char *)body, end, "Message", msg, sizeof(msg));
+	}
+	if (!strcmp(code, "NoSuchBucket"))
+		return roost_errf(eb, ROOST_ENOENT, "S3: no such bucket %s at %s", bucket, endpoint);
+	if (!strcmp(code, "SignatureDoesNotMatch") || !strcmp(code, "InvalidAccessKeyId") ||
+	    !strcmp(code, "InvalidToken") || !strcmp(code, "ExpiredToken"))
+		return roost_errf(eb, ROOST_EAUTH,
+		                  "S3 refused the credentials: %s: %s (check AWS_ACCESS_KEY_ID "
+		                  "and AWS_SECRET_ACCESS_KEY)", code, msg);
+	if (!strcmp(code, "RequestTimeTooSkewed"))
+		return roost_errf(eb, ROOST_EAUTH,
+		                  "S3 refused the request's time (clock skew: set this machine's "
+		                  "clock right): %s", msg);
+	if (strstr(msg, "Object Lock") || strstr(code, "ObjectLock"))
+		return roost_errf(eb, ROOST_EINVAL,
+		                  "S3: %s %s: the bucket refused Object Lock retention: %s%s%s "
+		                  "(ROOST_S3_OBJECT_LOCK needs a bucket created with Object Lock "
+		                  "enabled; see docs/s3.md)", method, what, code, code[0] ? ": " : "",
+		                  msg);
+	if (status == 404 || !strcmp(code, "NoSuchKey"))
+		return roost_errf(eb, ROOST_ENOENT, "%s: no such object", what);
+	if (status == 403)
+		return roost_errf(eb, ROOST_EPERM, "S3: %s %s: access denied%s%s%s%s", method, what,
+		                  code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
+	if (status == 416)
+		return roost_errf(eb, ROOST_ECORRUPT, "%s: shorter than expected", what);
+	return roost_errf(eb, ROOST_EIO, "S3: %s %s: HTTP %ld%s%s%s%s", method, what, status,
+	                  code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
+}
+
+int s3_answer_retryable(long status, const uint8_t *body, size_t len)
+{
+	if (status >= 500 || status == 429)
+		return 1;
+	if (body && len) {
+		const char *end = (const char *)body + len;
+		char code[64] = "";
+		s3_xml_tag((const char *)body, end, "Code", code, sizeof(code));
+		return !strcmp(code, "SlowDown") || !strcmp(code, "RequestTimeout");
+	}
+	return 0;
+}
+
+int s3_lock_parse(const char *spec, char mode[16], int *days)
+{
+	const char *colon = spec ? strchr(spec, ':') : NULL;
+	if (!colon)
+		return -1;
+	size_t ml = (size_t)(colon - spec);
+	if (ml == 10 && !strncasecmp(spec, "COMPLIANCE", 10))
+		snprintf(mode, 16, "COMPLIANCE");
+	else if (ml == 10 && !strncasecmp(spec, "GOVERNANCE", 10))
+		snprintf(mode, 16, "GOVERNANCE");
+	else
+		return -1;
+	const char *d = colon + 1;
+	size_t dl = strlen(d);
+	if (dl && (d[dl - 1] == 'd' || d[dl - 1] == 'D'))
+		dl--; /* "30d" as well as "30" */
+	if (!dl || dl > 5)
+		return -1;
+	int v = 0;
+	for (size_t i = 0; i < dl; i++) {
+		if (!isdigit((unsigned char)d[i]))
+			return -1;
+		v = v * 10 + (d[i] - '0');
+	}
+	if (v < 1 || v > 36500)
+		return -1;
+	*days = v;
+	return 0;
+}
+
+void s3_iso8601(time_t t, char out[32])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -8,9 +8,18 @@ x-amz-content-sha256 against the body, and answers 403 with S3's error codes
 mismatch; matching requests are forwarded. Prints its port on stdout.
 --refuse CODE:STATUS:N answers the first N well-signed requests with that S3
 error instead (SlowDown:503:3, RequestTimeTooSkewed:403:1000...).
+A PUT's Content-MD5, when sent, is checked against the body (BadDigest).
+--put-log F appends one JSON line per well-signed PUT: its path, signed
+headers, whether Content-MD5 matched, and its Object Lock headers.
+--object-lock missing answers PUTs that ask for Object Lock retention as AWS
+does for a bucket created without Object Lock (s3rver knows nothing of it);
+--object-lock enabled refuses such PUTs without Content-MD5, as AWS does.
 
     sigv4proxy.py --upstream 127.0.0.1:PORT --access-key AK --secret SK --log F [--refuse ...]
+                  [--put-log F] [--object-lock missing|enabled]
 """
+import base64
+import json
 import argparse
 import hashlib
 import http.client
@@ -51,6 +60,22 @@ def refusal(headers, body, args, method, path):
     if want != sig:
         return "SignatureDoesNotMatch", ("The request signature we calculated does not match "
                                          "the signature you provided.")
+    if method == "PUT":
+        md5 = headers.get("Content-MD5")
+        md5_ok = md5 == base64.b64encode(hashlib.md5(body).digest()).decode()
+        mode = headers.get("x-amz-object-lock-mode")
+        until = headers.get("x-amz-object-lock-retain-until-date")
+        if args.put_log:
+            with args.lock, open(args.put_log, "a") as f:
+                f.write(json.dumps({"path": path, "signed": signed.split(";"), "md5": md5,
+                                    "md5_ok": md5_ok, "mode": mode, "until": until}) + "\n")
+        if md5 is not None and not md5_ok:
+            return "BadDigest", "The Content-MD5 you specified did not match what we received."
+        if (mode or until) and args.object_lock == "missing":
+            return "InvalidRequest", "Bucket is missing Object Lock Configuration"
+        if (mode or until) and args.object_lock == "enabled" and md5 is None:
+            return "InvalidRequest", ("Content-MD5 OR x-amz-checksum- HTTP header is required for "
+                                      "Put Object requests with Object Lock parameters")
     with args.lock:
         if args.refuse_left > 0:
             args.refuse_left -= 1
@@ -77,7 +102,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write("%s %s %s\n" % (bad[0], self.command, self.path))
             x = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
                  "<Message>%s</Message></Error>" % bad).encode()
-            self.send_response(args.refuse_status if bad[1].endswith("(--refuse)") else 403)
+            status = 403
+            if bad[1].endswith("(--refuse)"):
+                status = args.refuse_status
+            elif bad[0] in ("BadDigest", "InvalidRequest"):
+                status = 400
+            self.send_response(status)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(x)))
             self.end_headers()
@@ -113,6 +143,8 @@ def main():
     ap.add_argument("--secret", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--refuse", default="None:403:0")
+    ap.add_argument("--put-log")
+    ap.add_argument("--object-lock", choices=["none", "missing", "enabled"], default="none")
     args = ap.parse_args()
     code, status, count = args.refuse.split(":")
     args.refuse_code, args.refuse_status, args.refuse_left = code, int(status), int(count)
