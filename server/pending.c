@@ -28,14 +28,14 @@ void pending_dispatch(int64_t host_id)
 {
 	defer_release(host_id, srv_now()); /* deferred jobs whose reason cleared wait longest */
 	while (!db_host_busy(host_id)) {
-		sqlite3_stmt *st = db_q("SELECT schedule_id, first_fire FROM pending_runs WHERE "
+		struct db_stmt *st = db_q("SELECT schedule_id, first_fire FROM pending_runs WHERE "
 		                        "host_id=? ORDER BY first_fire, schedule_id LIMIT 1", "i", host_id);
 		int64_t sid = 0, first = 0;
-		if (st && sqlite3_step(st) == SQLITE_ROW) {
-			sid = sqlite3_column_int64(st, 0);
-			first = sqlite3_column_int64(st, 1);
+		if (st && db_step(st) == DB_ROW) {
+			sid = db_col_int(st, 0);
+			first = db_col_int(st, 1);
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 		if (!sid)
 			return;
 		db_exec("DELETE FROM pending_runs WHERE host_id=? AND schedule_id=?", "ii", host_id, sid);

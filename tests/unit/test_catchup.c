@@ -239,7 +239,7 @@ static void test_catchup_jitter_spreads_200_hosts(void **st)
 		snprintf(name, sizeof(name), "lap%lld", (long long)h);
 		assert_int_equal(db_exec("INSERT INTO hosts (id, name, hostname, mode, secret_hash, "
 		                         "created_at) VALUES (?, ?, ?, 'intermittent', ?, 0)", "ittb",
-		                         h, name, name, hh, sizeof(hh)), SQLITE_DONE);
+		                         h, name, name, hh, sizeof(hh)), DB_DONE);
 		db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES (?, ?, 'g', '[]')",
 		        "ii", h, h);
 		db_exec("INSERT INTO schedules (id, host_id, name, cron) VALUES (?, ?, 'd', '0 2 * * *')",

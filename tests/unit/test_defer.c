@@ -63,17 +63,17 @@ static int setup(void **st)
 	assert_int_equal(db_exec("INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at)"
 	                         " VALUES (1, 'srv', 'srv', 'always-on', ?, ?)", "bi", h, sizeof(h),
 	                         (int64_t)T0),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
 	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 1, 'home', '[\"/home\"]')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	/* schedule 1: both groups, window 12:00-13:00 (UTC: the host has no zone) */
 	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron, window) VALUES "
 	                         "(1, 1, 'a', '0 * * * *', '12:00-13:00'), "
 	                         "(2, 1, 'b', '30 * * * *', '')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (1, 2), (2, 1)", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	return 0;
 }
 

@@ -57,20 +57,20 @@ static int setup(void **st)
 	                         " VALUES (1, 'srv', 'srv', 'always-on', ?, 0), "
 	                         "(2, 'lap', 'lap', 'intermittent', ?, 0)", "bb", h, sizeof(h), h,
 	                         sizeof(h)),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
 	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 1, 'home', '[\"/home\"]'), "
 	                         "(3, 2, 'docs', '[\"/d\"]'), (4, 2, 'pics', '[\"/p\"]')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	/* schedules: 1 (host 1, both groups), 2 (host 1, etc), 3 (host 2 hourly, docs),
 	 * 4 (host 2 daily, pics) */
 	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron) VALUES "
 	                         "(1, 1, 'a', '0 * * * *'), (2, 1, 'b', '30 * * * *'), "
 	                         "(3, 2, 'hourly', '0 * * * *'), (4, 2, 'daily', '0 3 * * *')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (1, 2), (2, 1), (3, 3), "
 	                         "(4, 4)", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	return 0;
 }
 
@@ -472,7 +472,7 @@ static void test_unrecorded_end_is_retried(void **st)
 	agents_on_message(1, &m);
 	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE UPDATE ON jobs BEGIN "
 	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	m.type = PROTO_JOB_FINISHED;
 	snprintf(m.job.status, sizeof(m.job.status), "succeeded");
 	snprintf(m.job.snapshot_id, sizeof(m.job.snapshot_id), "%064d", 7);
@@ -485,7 +485,7 @@ static void test_unrecorded_end_is_retried(void **st)
 	/* the same report again (a resend) is not kept twice */
 	agents_on_message(1, &m);
 	assert_int_equal(jobs_unrecorded(), 1);
-	assert_int_equal(db_exec("DROP TRIGGER full", NULL), SQLITE_DONE);
+	assert_int_equal(db_exec("DROP TRIGGER full", NULL), DB_DONE);
 	agents_retry_unrecorded();
 	assert_int_equal(jobs_unrecorded(), 0);
 	assert_int_equal(njobs("id=1 AND status='succeeded' AND snapshot_id IS NOT NULL"), 1);
@@ -502,7 +502,7 @@ static void test_failed_write_rolls_back(void **st)
 	(void)st;
 	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE INSERT ON schedule_groups BEGIN "
 	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_begin(), 0);
 	db_exec("INSERT INTO schedules (host_id, name, cron) VALUES (1, 'x', '* * * * *')", NULL);
 	db_exec("INSERT INTO schedule_groups VALUES (last_insert_rowid(), 1)", NULL);

@@ -16,6 +16,8 @@
 #include "roostd.h"
 #include "store.h"
 
+#include <sqlite3.h> /* the tests of SQLite files only */
+
 static char dir[64];
 static char path[128];
 
@@ -39,18 +41,24 @@ static int teardown(void **st)
 
 static int64_t scalar(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	struct db_stmt *st = store_prepare(s, sql);
+	if (!st)
+		fail_msg("%s: %s", sql, store_errmsg(s));
+	int64_t v = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
 	return v;
 }
 
 static void exec_ok(struct store *s, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
+	if (store_exec(s, sql))
+		fail_msg("%s: %s", sql, store_errmsg(s));
+}
+
+/* the statement is refused */
+static void exec_refused(struct store *s, const char *sql)
+{
+	assert_int_not_equal(store_exec(s, sql), 0);
 }
 
 static void test_fresh_store_is_migrated_wal(void **st)
@@ -59,14 +67,14 @@ static void test_fresh_store_is_migrated_wal(void **st)
 	struct store *s;
 	struct roost_errbuf eb;
 	assert_int_equal(store_open(path, &s, &eb), ROOST_OK);
-	assert_int_equal(s->version, store_schema_latest());
+	assert_int_equal(store_version(s), store_schema_latest());
 	assert_int_equal(scalar(s, "PRAGMA user_version"), store_schema_latest());
 	assert_int_equal(scalar(s, "PRAGMA foreign_keys"), 1);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
-	sqlite3_finalize(q);
+	struct db_stmt *q = store_prepare(s, "PRAGMA journal_mode");
+	assert_non_null(q);
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_string_equal(db_col_text(q, 0), "wal");
+	db_finalize(q);
 	const char *tables[] = {"hosts", "enroll_tokens", "source_groups", "schedules",
 	                        "schedule_groups", "jobs", "pending_runs", "fires",
 	                        "group_success", "repos"};
@@ -105,26 +113,21 @@ static void test_constraints_and_cascades(void **st)
 	exec_ok(s, "INSERT INTO pending_runs VALUES (10, 1, 100, 200)");
 	exec_ok(s, "INSERT INTO group_success VALUES (1, 1, 50)");
 	/* the primary key allows one pending run per (host, schedule) */
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO pending_runs VALUES (10, 1, 300, 300)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "INSERT INTO pending_runs VALUES (10, 1, 300, 300)");
 	assert_int_equal(scalar(s, "SELECT count(*) FROM pending_runs"), 1);
 	/* invalid values are refused by the schema */
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO hosts (name, hostname, mode, "
-	                                         "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', x'00', 1)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO jobs (host_id, kind, trigger, status, "
-	                                         "created_at) VALUES (10, 'backup', 'whim', 'queued', 1)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO schedules (host_id, name, cron) "
-	                                         "VALUES (999, 'orphan', '* * * * *')",
-	                                  NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "INSERT INTO hosts (name, hostname, mode, "
+	                "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', x'00', 1)");
+	exec_refused(s, "INSERT INTO jobs (host_id, kind, trigger, status, "
+	                "created_at) VALUES (10, 'backup', 'whim', 'queued', 1)");
+	exec_refused(s, "INSERT INTO schedules (host_id, name, cron) "
+	                "VALUES (999, 'orphan', '* * * * *')");
 	/* a host's upload limit: 0 (none) unless set, KiB/s within bounds */
 	assert_int_equal(scalar(s, "SELECT upload_limit_kbps FROM hosts WHERE id = 10"), 0);
 	exec_ok(s, "UPDATE hosts SET upload_limit_kbps = 10000000 WHERE id = 10");
-	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = -1 WHERE id = 10",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = 10000001 "
-	                                         "WHERE id = 10", NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "UPDATE hosts SET upload_limit_kbps = -1 WHERE id = 10");
+	exec_refused(s, "UPDATE hosts SET upload_limit_kbps = 10000001 "
+	                "WHERE id = 10");
 	/* removing the host removes everything that hangs off it */
 	exec_ok(s, "DELETE FROM hosts WHERE id = 10");
 	assert_int_equal(scalar(s, "SELECT (SELECT count(*) FROM source_groups) + (SELECT count(*) "
