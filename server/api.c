@@ -318,7 +318,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	}
 	int created = !sid;
 	if (!sid) {
-		db_exec("INSERT INTO schedules (host_id, name, cron, enabled, window) "
+		db_exec("INSERT INTO schedules (host_id, name, cron, enabled, \"window\") "
 		        "VALUES (?, ?, ?, ?, ?)", "ittit", hid, s.name, s.cron,
 		        (int64_t)(s.enabled != 0), s.window);
 		sid = db_last_id();
@@ -330,7 +330,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		if (s.enabled >= 0)
 			db_exec("UPDATE schedules SET enabled=? WHERE id=?", "ii", (int64_t)s.enabled, sid);
 		if (s.has_window)
-			db_exec("UPDATE schedules SET window=? WHERE id=?", "ti", s.window, sid);
+			db_exec("UPDATE schedules SET \"window\"=? WHERE id=?", "ti", s.window, sid);
 	}
 	for (int r = 0; r < BODY_KEEP_RULES && s.has_retention; r++) {
 		if (!s.retention_null && !(s.keep_given & (1u << r)))
@@ -342,8 +342,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	if (s.group_ids) {
 		db_exec("DELETE FROM schedule_groups WHERE schedule_id=?", "i", sid);
 		json_array_foreach(s.group_ids, i, e)
-			db_exec("INSERT OR IGNORE INTO schedule_groups (schedule_id, group_id) VALUES (?, ?)",
-			        "ii", sid, (int64_t)json_integer_value(e));
+			db_exec("INSERT INTO schedule_groups (schedule_id, group_id) VALUES (?, ?) "
+			        "ON CONFLICT DO NOTHING", "ii", sid, (int64_t)json_integer_value(e));
 	}
 	if (db_commit()) {
 		api_store_failed(rs, "the schedule");

@@ -56,7 +56,7 @@ int defer_decide(const struct defer_facts *f, int64_t now, char *why, size_t cap
 static int facts_decide(int64_t host_id, int64_t schedule_id, int64_t now, char *why,
                         size_t cap, int64_t *opens)
 {
-	struct db_stmt *st = db_qc("SELECT COALESCE(s.window, ''), h.tz, h.skip_on_battery,"
+	struct db_stmt *st = db_qc("SELECT COALESCE(s.\"window\", ''), h.tz, h.skip_on_battery,"
 	                        " h.on_battery, h.skip_on_metered, h.metered FROM hosts h"
 	                        " LEFT JOIN schedules s ON s.id=? AND s.host_id=h.id WHERE h.id=?",
 	                        "ii", schedule_id, host_id);

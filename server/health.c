@@ -99,7 +99,7 @@ static void load_pairs(int64_t host_id, int64_t now, int intermittent, int64_t c
 		"SELECT s.id, s.name, s.cron, COALESCE(s.created_at, ?), g.id, g.name,"
 		" gs.last_success_at FROM schedules s JOIN schedule_groups sg ON sg.schedule_id = s.id"
 		" JOIN source_groups g ON g.id = sg.group_id LEFT JOIN group_success gs ON"
-		" gs.schedule_id = s.id AND gs.group_id = g.id WHERE s.host_id=? AND s.enabled"
+		" gs.schedule_id = s.id AND gs.group_id = g.id WHERE s.host_id=? AND s.enabled <> 0"
 		" ORDER BY s.id, g.id", "ii", created, host_id);
 	while (st && db_step(st) == DB_ROW && r->n < MAX_PAIRS) {
 		struct cron *c;

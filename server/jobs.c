@@ -155,7 +155,8 @@ static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_i
 		return;
 	const char *up = "INSERT INTO group_success (schedule_id, group_id, last_success_at) "
 	                 "VALUES (?, ?, ?) ON CONFLICT (schedule_id, group_id) DO UPDATE SET "
-	                 "last_success_at = MAX(last_success_at, excluded.last_success_at)";
+	                 "last_success_at = GREATEST(group_success.last_success_at, "
+	                 "excluded.last_success_at)";
 	if (schedule_id) {
 		db_exec(up, "iii", schedule_id, group_id, started);
 		return;

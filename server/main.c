@@ -655,8 +655,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "roostd: init repository %s: %s\n", repop, eb.msg);
 			goto repo_fail;
 		}
-		db_exec("INSERT OR IGNORE INTO repos (name, location, created_at) VALUES "
-		        "('default', ?, ?)", "ti", repop, srv_now());
+		db_exec("INSERT INTO repos (name, location, created_at) VALUES "
+		        "('default', ?, ?) ON CONFLICT DO NOTHING", "ti", repop, srv_now());
 		log_info("repo.created", "location=%s", roost_lq(repop));
 	}
 	/* format 2 (an older repository is upgraded here, nothing re-encrypted):

@@ -17,7 +17,7 @@ void pending_coalesce(int64_t host_id, int64_t schedule_id, int64_t slot)
 {
 	db_exec("INSERT INTO pending_runs (host_id, schedule_id, first_fire, last_fire) "
 	        "VALUES (?, ?, ?, ?) ON CONFLICT (host_id, schedule_id) DO UPDATE SET "
-	        "last_fire = MAX(last_fire, excluded.last_fire)",
+	        "last_fire = GREATEST(pending_runs.last_fire, excluded.last_fire)",
 	        "iiii", host_id, schedule_id, slot, slot);
 	char tb[40];
 	log_info("pending.upsert", "host=%lld schedule=%lld slot=%s why=\"host busy\"",

@@ -73,6 +73,46 @@ static int sq_set_version(struct store *s, int v)
 	return sq_exec(s, sql);
 }
 
+/* GREATEST and LEAST as PostgreSQL has them (nulls ignored; null when all
+ * are), so that one SQL text serves both engines. */
+static void extreme(sqlite3_context *cx, int n, sqlite3_value **v, int sign)
+{
+	sqlite3_value *best = NULL;
+	for (int i = 0; i < n; i++) {
+		if (sqlite3_value_type(v[i]) == SQLITE_NULL)
+			continue;
+		if (!best) {
+			best = v[i];
+			continue;
+		}
+		int cmp;
+		if (sqlite3_value_type(v[i]) == SQLITE_INTEGER &&
+		    sqlite3_value_type(best) == SQLITE_INTEGER) {
+			sqlite3_int64 x = sqlite3_value_int64(v[i]), y = sqlite3_value_int64(best);
+			cmp = (x > y) - (x < y);
+		} else {
+			double x = sqlite3_value_double(v[i]), y = sqlite3_value_double(best);
+			cmp = (x > y) - (x < y);
+		}
+		if (cmp * sign > 0)
+			best = v[i];
+	}
+	if (best)
+		sqlite3_result_value(cx, best);
+	else
+		sqlite3_result_null(cx);
+}
+
+static void fn_greatest(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+	extreme(cx, n, v, 1);
+}
+
+static void fn_least(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+	extreme(cx, n, v, -1);
+}
+
 static void sq_close(struct store *s)
 {
 	sqlite3_close(db_of(s));
@@ -152,7 +192,10 @@ static enum roost_err sq_open(const char *path, int migrate, struct store **out,
 			goto fail;
 		}
 	}
-	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+	int fl = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "greatest", -1, fl, NULL, fn_greatest, NULL, NULL) ||
+	    sqlite3_create_function(db, "least", -1, fl, NULL, fn_least, NULL, NULL)) {
 		err = roost_errf(eb, ROOST_EIO, "store: configure: %s", sqlite3_errmsg(db));
 		goto fail;
 	}

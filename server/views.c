@@ -111,7 +111,7 @@ json_t *view_schedule(int64_t schedule_id)
 {
 	struct db_stmt *st = db_q("SELECT s.id, s.name, s.cron, s.enabled, s.host_id, h.tz, "
 	                        "s.keep_last, s.keep_hourly, s.keep_daily, s.keep_weekly, "
-	                        "s.keep_monthly, s.keep_yearly, s.window FROM "
+	                        "s.keep_monthly, s.keep_yearly, s.\"window\" FROM "
 	                        "schedules s JOIN hosts h ON h.id = s.host_id WHERE s.id=?",
 	                        "i", schedule_id);
 	json_t *s = NULL;
