@@ -14,6 +14,7 @@
 
 #include "roost/timeutil.h"
 #include "roostd.h"
+#include "store_url.h"
 
 static int64_t T(const char *s)
 {
@@ -224,7 +225,7 @@ static void test_catchup_jitter_spreads_200_hosts(void **st)
 	memset(&S, 0, sizeof(S));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	S.catchups = dueheap_new();
 	S.settle_s = SETTLE;
 	S.catchup_jitter_s = JITTER;

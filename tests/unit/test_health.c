@@ -20,6 +20,7 @@
 #include "presence.h"
 #include "roost/timeutil.h"
 #include "roostd.h"
+#include "store_url.h"
 
 static struct srv S;
 static int online[8];
@@ -55,7 +56,7 @@ static int setup(void **st)
 	memset(online, 0, sizeof(online));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	T0 = T("2026-11-23T00:00:00Z");
 	S.fake_now = T0;
 	S.online_hook = fake_online;
@@ -105,9 +106,9 @@ static void succeed(int64_t host, int64_t sched, int64_t group, int64_t started)
 	                         "'backup', 'schedule', 'succeeded', ?, ?, ?)", "iiiiii", host, sched,
 	                         group, started, started, started + 60),
 	                 DB_DONE);
-	assert_int_equal(db_exec("INSERT INTO group_success VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-	                         "SET last_success_at = excluded.last_success_at", "iii", sched, group,
-	                         started),
+	assert_int_equal(db_exec("INSERT INTO group_success VALUES (?, ?, ?) ON CONFLICT "
+	                         "(schedule_id, group_id) DO UPDATE SET last_success_at = "
+	                         "excluded.last_success_at", "iii", sched, group, started),
 	                 DB_DONE);
 	assert_int_equal(db_exec("UPDATE hosts SET last_backup_at=? WHERE id=?", "ii", started + 60,
 	                         host),

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of server/store.c: migrations, WAL, persistence, constraints;
+/* Unit tests of server/store.c: migrations, WAL, persistence, constraints
+ * (on SQLite, and on PostgreSQL when ROOST_TEST_PG names a database:
+ * tests/pg/with_pg.sh; the tests of SQLite's files run on SQLite only);
  * the pending-run upsert is exercised through the production code path
  * (dispatch_fire on a store opened from a file), not a copy of its SQL. */
 #include <setjmp.h>
@@ -15,11 +17,13 @@
 
 #include "roostd.h"
 #include "store.h"
+#include "store_url.h"
 
 #include <sqlite3.h> /* the tests of SQLite files only */
 
 static char dir[64];
 static char path[128];
+static const char *url; /* path, or the PostgreSQL database */
 
 static int setup(void **st)
 {
@@ -28,6 +32,7 @@ static int setup(void **st)
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(path, sizeof(path), "%s/roost.db", dir);
+	url = test_store_url(path);
 	return 0;
 }
 
@@ -66,8 +71,23 @@ static void test_fresh_store_is_migrated_wal(void **st)
 	(void)st;
 	struct store *s;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(path, &s, &eb), ROOST_OK);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_OK);
 	assert_int_equal(store_version(s), store_schema_latest());
+	const char *tables[] = {"hosts", "enroll_tokens", "source_groups", "schedules",
+	                        "schedule_groups", "jobs", "pending_runs", "fires",
+	                        "group_success", "repos", "events", "users", "sessions"};
+	if (store_engine(s) == STORE_PG) {
+		assert_int_equal(scalar(s, "SELECT max(version) FROM roost_schema"),
+		                 store_schema_latest());
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+			char sql[160];
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema.tables WHERE "
+			                           "table_schema='public' AND table_name='%s'", tables[i]);
+			assert_int_equal(scalar(s, sql), 1);
+		}
+		store_close(s);
+		return;
+	}
 	assert_int_equal(scalar(s, "PRAGMA user_version"), store_schema_latest());
 	assert_int_equal(scalar(s, "PRAGMA foreign_keys"), 1);
 	struct db_stmt *q = store_prepare(s, "PRAGMA journal_mode");
@@ -75,9 +95,6 @@ static void test_fresh_store_is_migrated_wal(void **st)
 	assert_int_equal(db_step(q), DB_ROW);
 	assert_string_equal(db_col_text(q, 0), "wal");
 	db_finalize(q);
-	const char *tables[] = {"hosts", "enroll_tokens", "source_groups", "schedules",
-	                        "schedule_groups", "jobs", "pending_runs", "fires",
-	                        "group_success", "repos"};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		char sql[128];
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master WHERE name='%s'",
@@ -91,11 +108,11 @@ static void test_restart_keeps_data_and_does_not_remigrate(void **st)
 {
 	(void)st;
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	exec_ok(s, "INSERT INTO hosts (name, hostname, mode, secret_hash, created_at) "
-	           "VALUES ('laptop', 'laptop.local', 'intermittent', x'00', 1)");
+	           "VALUES ('laptop', 'laptop.local', 'intermittent', 'h0', 1)");
 	store_close(s);
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	assert_int_equal(scalar(s, "SELECT count(*) FROM hosts WHERE name='laptop'"), 1);
 	store_close(s);
 }
@@ -104,9 +121,9 @@ static void test_constraints_and_cascades(void **st)
 {
 	(void)st;
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	exec_ok(s, "INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at) "
-	           "VALUES (10, 'srv', 'srv', 'always-on', x'01', 1)");
+	           "VALUES (10, 'srv', 'srv', 'always-on', 'h1', 1)");
 	exec_ok(s, "INSERT INTO source_groups (id, host_id, name, paths) VALUES (1, 10, 'etc', '[\"/etc\"]')");
 	exec_ok(s, "INSERT INTO schedules (id, host_id, name, cron) VALUES (1, 10, 'nightly', '0 2 * * *')");
 	exec_ok(s, "INSERT INTO schedule_groups VALUES (1, 1)");
@@ -117,7 +134,7 @@ static void test_constraints_and_cascades(void **st)
 	assert_int_equal(scalar(s, "SELECT count(*) FROM pending_runs"), 1);
 	/* invalid values are refused by the schema */
 	exec_refused(s, "INSERT INTO hosts (name, hostname, mode, "
-	                "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', x'00', 1)");
+	                "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', 'h0', 1)");
 	exec_refused(s, "INSERT INTO jobs (host_id, kind, trigger, status, "
 	                "created_at) VALUES (10, 'backup', 'whim', 'queued', 1)");
 	exec_refused(s, "INSERT INTO schedules (host_id, name, cron) "
@@ -158,7 +175,7 @@ static void test_pending_upsert_production_path(void **st)
 	(void)st;
 	struct srv srv;
 	memset(&srv, 0, sizeof(srv));
-	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &srv.st, NULL), ROOST_OK);
 	srv.catchups = dueheap_new();
 	srv.settle_s = 60;
 	srv.fake_now = 1795000000;
@@ -166,7 +183,7 @@ static void test_pending_upsert_production_path(void **st)
 	srv.online_hook = fake_online;
 	g_srv = &srv;
 	exec_ok(srv.st, "INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at) "
-	                "VALUES (10, 'srv', 'srv', 'always-on', x'01', 1)");
+	                "VALUES (10, 'srv', 'srv', 'always-on', 'h1', 1)");
 	exec_ok(srv.st, "INSERT INTO source_groups (id, host_id, name, paths) VALUES (1, 10, 'etc', '[\"/etc\"]')");
 	exec_ok(srv.st, "INSERT INTO schedules (id, host_id, name, cron) VALUES (1, 10, 'a', '0 * * * *'), "
 	                "(2, 10, 'b', '0 * * * *')");
@@ -179,7 +196,7 @@ static void test_pending_upsert_production_path(void **st)
 	fires_handle(10, 1, t + 200, "persisted"); /* late, out of order */
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
 	store_close(srv.st);
-	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &srv.st, NULL), ROOST_OK);
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM pending_runs"), 1);
 	assert_int_equal(scalar(srv.st, "SELECT first_fire - 1795000000 FROM pending_runs WHERE "
 	                                "host_id=10 AND schedule_id=1"), 100);
@@ -238,11 +255,38 @@ static int exists(const char *p)
 	return stat(p, &sb) == 0;
 }
 
+/* PostgreSQL: a schema version newer than this roostd's is refused, and
+ * nothing is changed (no migration ran: its table is not there). */
+static void test_newer_database_refused_pg(void **st)
+{
+	(void)st;
+	if (!test_on_pg())
+		skip();
+	struct store *s;
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE roost_schema SET version=%d; DROP TABLE users CASCADE",
+	         store_schema_latest() + 5);
+	exec_ok(s, sql);
+	store_close(s);
+	struct roost_errbuf eb = {{0}};
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
+	assert_null(s);
+	assert_non_null(strstr(eb.msg, "newer than this roostd knows"));
+	assert_int_equal(store_connect(url, &s, NULL), ROOST_OK);
+	assert_int_equal(scalar(s, "SELECT max(version) FROM roost_schema"), store_schema_latest() + 5);
+	assert_int_equal(scalar(s, "SELECT count(*) FROM information_schema.tables WHERE "
+	                           "table_name='users'"), 0);
+	store_close(s);
+}
+
 static void test_newer_database_refused_untouched(void **st)
 {
 	(void)st;
+	if (test_on_pg())
+		skip();
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_latest() + 5);
 	exec_ok(s, sql);
@@ -251,7 +295,7 @@ static void test_newer_database_refused_untouched(void **st)
 	snap_take(path, &before);
 	sleep(1); /* a write now would show in the mtime even on a coarse clock */
 	struct roost_errbuf eb = {{0}};
-	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
 	assert_null(s);
 	assert_non_null(strstr(eb.msg, "newer than this roostd knows"));
 	snap_same(path, &before);
@@ -272,6 +316,8 @@ static void test_newer_database_refused_untouched(void **st)
 static void test_newer_rollback_database_refused_untouched(void **st)
 {
 	(void)st;
+	if (test_on_pg())
+		skip();
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	char sql[128];
@@ -284,12 +330,39 @@ static void test_newer_rollback_database_refused_untouched(void **st)
 	sleep(1);
 	struct store *s;
 	struct roost_errbuf eb = {{0}};
-	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
 	assert_null(s);
 	snap_same(path, &before);
 	char wal[160];
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_false(exists(wal));
+}
+
+/* PostgreSQL that can not be used: the message says which way, no password in it. */
+static void test_pg_connect_errors(void **st)
+{
+	(void)st;
+	const char *port = getenv("ROOST_TEST_PG_PORT"), *pw = getenv("ROOST_TEST_PG_PASSWORD");
+	if (!test_on_pg() || !port || !pw)
+		skip();
+	struct store *s;
+	struct roost_errbuf eb = {{0}};
+	char u[256];
+	snprintf(u, sizeof(u), "postgresql://roost:wrong-%s@127.0.0.1:%s/roost", pw, port);
+	assert_int_not_equal(store_open(u, &s, &eb), ROOST_OK);
+	assert_null(s);
+	assert_non_null(strstr(eb.msg, "authentication failed"));
+	assert_null(strstr(eb.msg, pw));
+	snprintf(u, sizeof(u), "postgresql://roost:%s@127.0.0.1:%s/no_such_db", pw, port);
+	assert_int_equal(store_open(u, &s, &eb), ROOST_EIO);
+	assert_non_null(strstr(eb.msg, "database missing"));
+	assert_null(strstr(eb.msg, pw));
+	/* a port nobody listens on: the server's own, plus one, is taken by nothing we know of,
+	 * so use port 1 (privileged, nothing serves PostgreSQL there) */
+	snprintf(u, sizeof(u), "postgresql://roost:%s@127.0.0.1:1/roost?connect_timeout=5", pw);
+	assert_int_equal(store_open(u, &s, &eb), ROOST_EIO);
+	assert_non_null(strstr(eb.msg, "server unreachable"));
+	assert_null(strstr(eb.msg, pw));
 }
 
 int main(void)
@@ -301,6 +374,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_constraints_and_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_upsert_production_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_database_refused_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connect_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
 		                                teardown),
 	};
