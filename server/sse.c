@@ -128,7 +128,7 @@ struct sse_client *sse_begin(struct lws *wsi, int64_t after)
 	if (after >= 0) {
 		/* the newest REPLAY_MAX after `after`, oldest first */
 		struct db_stmt *st = db_q("SELECT id, type, body FROM (SELECT id, type, body FROM events "
-		                        "WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id", "ii",
+		                        "WHERE id > ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id", "ii",
 		                        after, (int64_t)REPLAY_MAX);
 		while (st && db_step(st) == DB_ROW && !c->dropped)
 			push_event(c, db_col_int(st, 0), db_col_text(st, 1),

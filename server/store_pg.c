@@ -155,7 +155,7 @@ static int put(char **o, size_t *len, size_t *cap, const char *p, size_t n)
 	return 0;
 }
 
-/* sql with '?' outside quotes and comments renumbered $1..; *n the count.
+/* sql with '?' and '?NNN' outside quotes and comments as $1..; *n the count.
  * malloc'd, NULL when out of memory. */
 static char *renumber(const char *sql, int *n)
 {
@@ -181,12 +181,19 @@ static char *renumber(const char *sql, int *n)
 			if (put(&o, &len, &cap, p, (size_t)(e - p)))
 				goto oom;
 			p = e;
-		} else if (*p == '?') {
-			char num[16];
-			int k = snprintf(num, sizeof(num), "$%d", ++*n);
-			if (put(&o, &len, &cap, num, (size_t)k))
+		} else if (*p == '?') { /* ?NNN as SQLite numbers it; a bare ? is the largest + 1 */
+			char num[16], *e;
+			long k = strtol(p + 1, &e, 10);
+			if (!isdigit((unsigned char)p[1]) || k < 1 || k > 32766) {
+				k = *n + 1;
+				e = (char *)p + 1;
+			}
+			if (k > *n)
+				*n = (int)k;
+			int w = snprintf(num, sizeof(num), "$%ld", k);
+			if (put(&o, &len, &cap, num, (size_t)w))
 				goto oom;
-			p++;
+			p = e;
 		} else {
 			if (put(&o, &len, &cap, p, 1))
 				goto oom;

@@ -338,6 +338,60 @@ static void test_newer_rollback_database_refused_untouched(void **st)
 	assert_false(exists(wal));
 }
 
+/* The statement API on either engine: ?NNN and bare ? (not inside quotes),
+ * nulls, booleans, blobs with zero bytes in them, changes and ids. */
+static void test_statements(void **st)
+{
+	(void)st;
+	struct store *s;
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
+	struct db_stmt *q = store_prepare(s, "SELECT CAST(?1 AS BIGINT) + CAST(?1 AS BIGINT), '?', "
+	                                     "CAST(?2 AS TEXT), CAST(? AS TEXT), 1 = 1, 1 = 0");
+	assert_non_null(q);
+	assert_int_equal(db_param_count(q), 3);
+	db_bind_int(q, 1, 20000000000);
+	db_bind_text(q, 2, "x");
+	db_bind_null(q, 3);
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_int_equal(db_col_int(q, 0), 40000000000);
+	assert_string_equal(db_col_text(q, 1), "?");
+	assert_string_equal(db_col_text(q, 2), "x");
+	assert_true(db_col_is_null(q, 3));
+	assert_null(db_col_text(q, 3));
+	assert_int_equal(db_col_int(q, 4), 1);
+	assert_int_equal(db_col_int(q, 5), 0);
+	assert_int_equal(db_step(q), DB_DONE);
+	db_finalize(q);
+	const uint8_t hash[5] = {0, 1, 0, 0xff, 0x5c};
+	q = store_prepare(s, "INSERT INTO hosts (name, hostname, mode, secret_hash, created_at) "
+	                     "VALUES (?, 'h', 'always-on', ?, 1)");
+	assert_non_null(q);
+	for (int i = 0; i < 2; i++) {
+		db_reset(q);
+		db_bind_text(q, 1, i ? "b" : "a");
+		db_bind_blob(q, 2, hash, sizeof(hash));
+		assert_int_equal(db_step(q), DB_DONE);
+		assert_int_equal(store_changes(s), 1);
+		assert_int_equal(store_last_id(s), i + 1);
+	}
+	db_finalize(q);
+	exec_ok(s, "UPDATE hosts SET os = 'linux'");
+	assert_int_equal(store_changes(s), 2);
+	q = store_prepare(s, "SELECT secret_hash FROM hosts WHERE name = ?");
+	db_bind_text(q, 1, "b");
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_int_equal(db_col_bytes(q, 0), sizeof(hash));
+	assert_memory_equal(db_col_blob(q, 0), hash, sizeof(hash));
+	db_finalize(q);
+	/* a statement the engine refuses: at prepare (SQLite) or step (PostgreSQL), and
+	 * the engine says why */
+	q = store_prepare(s, "SELEC nothing");
+	assert_true(!q || db_step(q) == DB_ERROR);
+	assert_non_null(strstr(store_errmsg(s), "syntax error"));
+	db_finalize(q);
+	store_close(s);
+}
+
 /* PostgreSQL that can not be used: the message says which way, no password in it. */
 static void test_pg_connect_errors(void **st)
 {
@@ -376,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connect_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
 		                                teardown),
 	};
