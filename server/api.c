@@ -531,9 +531,10 @@ static void jobs_list(struct req *rq, struct resp *rs)
 		return;
 	}
 	json_t *arr = json_array();
+	/* ?2's type said (PostgreSQL can not tell it from "IS NULL") */
 	struct db_stmt *st = db_q("SELECT id FROM jobs WHERE (?1 = 0 OR host_id = ?1) AND "
-	                        "(?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3", "iti", hid,
-	                        status, limit);
+	                          "(CAST(?2 AS TEXT) IS NULL OR status = ?2) ORDER BY id DESC "
+	                          "LIMIT ?3", "iti", hid, status, limit);
 	while (st && db_step(st) == DB_ROW) {
 		json_t *j = view_job(db_col_int(st, 0));
 		if (j)

@@ -72,6 +72,13 @@ expect_rc 0 "$ROOST" job wait "$J" --timeout 120
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$S" "$TMP/out2$S"
 expect_eq "$(pgq "SELECT count(*) FROM jobs WHERE status='succeeded'")" 4 \
   "PostgreSQL holds the four succeeded jobs"
+# the job list's filters (numbered parameters, one of them maybe null)
+expect_rc 0 "$ROOST" job list --host alpha --status succeeded --json
+expect_eq "$(json_get 'len(d)' <<< "$OUT")" 4 "job list --host --status: the four"
+expect_rc 0 "$ROOST" job list --status failed --json
+expect_eq "$(json_get 'len(d)' <<< "$OUT")" 0 "job list --status failed: none"
+expect_rc 0 "$ROOST" job list --limit 2 --json
+expect_eq "$(json_get '[j["id"] for j in d]' <<< "$OUT")" "[$J, $((J - 1))]" "job list --limit 2: the newest two"
 [[ $(pgq "SELECT count(*) FROM events") -gt 0 ]] && ok "events are written to PostgreSQL" \
   || bad "no events in PostgreSQL"
 if grep -q 'event=store.error' "$TMP/server.log"; then
