@@ -20,12 +20,14 @@ if [ "$(id -u)" = 0 ]; then
   as=(runuser -u postgres --)
 fi
 pw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
-port=
+port= child=
 cleanup() {
+  [ -n "$child" ] && kill "$child" 2>/dev/null
   "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT   # a test timeout: the cluster stops all the same
 printf '%s\n' "$pw" >"$dir/pw"
 chmod 600 "$dir/pw"
 [ "$(id -u)" = 0 ] && chown postgres "$dir/pw"
@@ -50,4 +52,9 @@ fi
   -c "CREATE DATABASE roost" >/dev/null
 export ROOST_TEST_PG="postgresql://roost:$pw@127.0.0.1:$port/roost"
 export ROOST_TEST_PG_PORT=$port ROOST_TEST_PG_PASSWORD=$pw
-"$@"
+"$@" &   # waited for, so that a signal reaches the trap at once
+child=$!
+rc=0
+wait "$child" || rc=$?
+child=
+exit "$rc"
