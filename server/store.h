@@ -55,7 +55,9 @@ int store_begin_read(struct store *s);
 const char *store_events_seq_sql(const struct store *s);
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int64_t store_changes(struct store *s);
-/* The id the last INSERT into a table with an id column gave its row. */
+/* The id the last INSERT into a table with an id column gave its row (on
+ * PostgreSQL the identity this connection drew last, lastval(): ask at once,
+ * before another insert; an explicit id draws nothing). */
 int64_t store_last_id(struct store *s);
 /* Prepares one statement; NULL on failure (store_errmsg says why). The
  * caller gives it back with db_finalize. */
