@@ -37,6 +37,7 @@
 #include "http.h"
 #include "hub.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "defer.h"
 #include "presence.h"
 #include "pwworker.h"
@@ -63,6 +64,7 @@ static void usage(FILE *f)
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
 	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL]\n"
+	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -312,6 +314,8 @@ int main(int argc, char **argv)
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
 	const char *db_opt = NULL;
+	if (argc > 1 && !strcmp(argv[1], "migrate")) /* roostd migrate --from ... --to ... */
+		return migrate_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
