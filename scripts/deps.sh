@@ -12,6 +12,7 @@ pkgs=(build-essential cmake pkg-config clang
       strace    # test_repo_syscalls counts a backup's system calls per file
       systemd   # systemd-analyze verify checks packaging/systemd in make check
       libcurl4-openssl-dev  # roostd's webhook and email deliveries, the S3 backend
+      libpq-dev postgresql-15   # the PostgreSQL store; its tests start a throwaway cluster (tests/pg)
       python3-aiosmtpd prometheus   # the email and /metrics tests: an SMTP sink, promtool
       python3-botocore   # test_repo_s3: AWS's SigV4 signer checks what the S3 backend signs
       chromium)   # the dashboard's browser tests (driven by playwright-core, tests/browser)

@@ -30,13 +30,13 @@
 #include "roostd.h"
 
 /* One of the host's schedules as the agent evaluates it; 0, or -1. */
-static int load_schedule(sqlite3_stmt *st, const char *tz, int64_t now, struct proto_schedule *p)
+static int load_schedule(struct db_stmt *st, const char *tz, int64_t now, struct proto_schedule *p)
 {
-	p->id = sqlite3_column_int64(st, 0);
-	p->host_id = sqlite3_column_int64(st, 4);
-	snprintf(p->name, sizeof(p->name), "%s", sqlite3_column_text(st, 1));
-	snprintf(p->cron, sizeof(p->cron), "%s", sqlite3_column_text(st, 2));
-	p->enabled = sqlite3_column_int(st, 3) != 0;
+	p->id = db_col_int(st, 0);
+	p->host_id = db_col_int(st, 4);
+	snprintf(p->name, sizeof(p->name), "%s", db_col_text(st, 1));
+	snprintf(p->cron, sizeof(p->cron), "%s", db_col_text(st, 2));
+	p->enabled = (int)db_col_int(st, 3) != 0;
 	struct cron *c = NULL;
 	if (p->enabled && cron_parse(p->cron, tz, &c, NULL) == ROOST_OK &&
 	    cron_next(c, now, &p->next_at) != ROOST_OK)
@@ -63,14 +63,14 @@ json_t *agents_config_msg(int64_t host_id)
 	int64_t now = srv_now();
 	char *tz = db_host_tz(host_id);
 	c.host_id = host_id;
-	sqlite3_stmt *st = db_q("SELECT name, mode, upload_limit_kbps FROM hosts WHERE id=?", "i",
+	struct db_stmt *st = db_q("SELECT name, mode, upload_limit_kbps FROM hosts WHERE id=?", "i",
 	                        host_id);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 0));
-		snprintf(c.mode, sizeof(c.mode), "%s", sqlite3_column_text(st, 1));
-		c.upload_limit_kbps = sqlite3_column_int64(st, 2);
+	if (st && db_step(st) == DB_ROW) {
+		snprintf(c.name, sizeof(c.name), "%s", db_col_text(st, 0));
+		snprintf(c.mode, sizeof(c.mode), "%s", db_col_text(st, 1));
+		c.upload_limit_kbps = db_col_int(st, 2);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	size_t ng = (size_t)db_int(0, "SELECT COUNT(*) FROM source_groups WHERE host_id=?", "i",
 	                           host_id);
 	size_t ns = (size_t)db_int(0, "SELECT COUNT(*) FROM schedules WHERE host_id=?", "i", host_id);
@@ -79,18 +79,18 @@ json_t *agents_config_msg(int64_t host_id)
 	if (!c.groups || !c.schedules)
 		goto done;
 	st = db_q("SELECT id FROM source_groups WHERE host_id=? ORDER BY id", "i", host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW && c.ngroups < ng)
-		if (db_group_load(sqlite3_column_int64(st, 0), &c.groups[c.ngroups]) == 0)
+	while (st && db_step(st) == DB_ROW && c.ngroups < ng)
+		if (db_group_load(db_col_int(st, 0), &c.groups[c.ngroups]) == 0)
 			c.ngroups++;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT id, name, cron, enabled, host_id FROM schedules WHERE host_id=? ORDER BY id",
 	          "i", host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW && c.nschedules < ns)
+	while (st && db_step(st) == DB_ROW && c.nschedules < ns)
 		if (load_schedule(st, tz, now, &c.schedules[c.nschedules]) == 0)
 			c.nschedules++;
 		else
 			proto_schedule_release(&c.schedules[c.nschedules]);
-	sqlite3_finalize(st);
+	db_done(st);
 	snprintf(c.repo_url, sizeof(c.repo_url), "/v1/repo");
 	/* write-only agents: the put-only material, never the password; the
 	 * fleet's id key only to a host with a dedup fleet group (or none), its

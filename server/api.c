@@ -45,7 +45,7 @@ static void enroll_tokens_create(struct req *rq, struct resp *rs)
 	auth_new_secret(text, hash);
 	int64_t now = srv_now();
 	if (db_exec("INSERT INTO enroll_tokens (token_hash, expires_at, uses_left, created_at) "
-	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != SQLITE_DONE) {
+	            "VALUES (?, ?, ?, ?)", "biii", hash, sizeof(hash), now + t, u, now) != DB_DONE) {
 		api_store_failed(rs, "the enrollment token");
 		goto out;
 	}
@@ -93,14 +93,14 @@ static void enroll(struct req *rq, struct resp *rs)
 	}
 	/* constant-time comparison against each live token (there are few) */
 	int64_t tid = 0;
-	sqlite3_stmt *st = db_q("SELECT id, token_hash FROM enroll_tokens WHERE expires_at > ? AND "
+	struct db_stmt *st = db_q("SELECT id, token_hash FROM enroll_tokens WHERE expires_at > ? AND "
 	                        "uses_left > 0", "i", now);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 1) == AUTH_HASH_LEN &&
-		    auth_hash_equal(hash, sqlite3_column_blob(st, 1)))
-			tid = sqlite3_column_int64(st, 0);
+	while (st && db_step(st) == DB_ROW) {
+		if (db_col_bytes(st, 1) == AUTH_HASH_LEN &&
+		    auth_hash_equal(hash, db_col_blob(st, 1)))
+			tid = db_col_int(st, 0);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!tid) {
 		db_rollback();
 		log_warn("enroll.refused", "hostname=%s why=\"token unknown, expired or used up\"",
@@ -118,12 +118,12 @@ static void enroll(struct req *rq, struct resp *rs)
 		snprintf(name, sizeof(name), "%s-%d", hostname, k);
 	if (db_exec("INSERT INTO hosts (name, hostname, os, mode, secret_hash, created_at) "
 	            "VALUES (?, ?, ?, ?, ?, ?)", "ttttbi", name, hostname, os ? os : "", mode, sh,
-	            sizeof(sh), now) != SQLITE_DONE) {
+	            sizeof(sh), now) != DB_DONE) {
 		db_rollback();
 		api_store_failed(rs, "the new host");
 		goto out;
 	}
-	int64_t hid = sqlite3_last_insert_rowid(g_srv->st->db);
+	int64_t hid = db_last_id();
 	if (db_commit()) {
 		api_store_failed(rs, "the new host");
 		goto out;
@@ -142,13 +142,13 @@ static json_t *list_ids(const char *sql, const char *types, int64_t a,
                         json_t *(*one)(int64_t))
 {
 	json_t *arr = json_array();
-	sqlite3_stmt *st = types ? db_q(sql, types, a) : db_q(sql, NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *j = one(sqlite3_column_int64(st, 0));
+	struct db_stmt *st = types ? db_q(sql, types, a) : db_q(sql, NULL);
+	while (st && db_step(st) == DB_ROW) {
+		json_t *j = one(db_col_int(st, 0));
 		if (j)
 			json_array_append_new(arr, j);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return arr;
 }
 
@@ -243,7 +243,7 @@ static void group_write(int64_t hid, int64_t gid, struct req *rq, struct resp *r
 			        "itt" "tt" "tti", hid, g.name, paths, ex ? ex : "[]",
 			        g.dedup[0] ? g.dedup : "fleet", g.pre_hook, g.post_hook,
 			        (int64_t)(g.hook_timeout_s ? g.hook_timeout_s : 600));
-			gid = sqlite3_last_insert_rowid(g_srv->st->db);
+			gid = db_last_id();
 		} else {
 			if (g.has_name)
 				db_exec("UPDATE source_groups SET name=? WHERE id=?", "ti", g.name, gid);
@@ -318,10 +318,10 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	}
 	int created = !sid;
 	if (!sid) {
-		db_exec("INSERT INTO schedules (host_id, name, cron, enabled, window) "
+		db_exec("INSERT INTO schedules (host_id, name, cron, enabled, \"window\") "
 		        "VALUES (?, ?, ?, ?, ?)", "ittit", hid, s.name, s.cron,
 		        (int64_t)(s.enabled != 0), s.window);
-		sid = sqlite3_last_insert_rowid(g_srv->st->db);
+		sid = db_last_id();
 	} else {
 		if (s.has_name)
 			db_exec("UPDATE schedules SET name=? WHERE id=?", "ti", s.name, sid);
@@ -330,7 +330,7 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 		if (s.enabled >= 0)
 			db_exec("UPDATE schedules SET enabled=? WHERE id=?", "ii", (int64_t)s.enabled, sid);
 		if (s.has_window)
-			db_exec("UPDATE schedules SET window=? WHERE id=?", "ti", s.window, sid);
+			db_exec("UPDATE schedules SET \"window\"=? WHERE id=?", "ti", s.window, sid);
 	}
 	for (int r = 0; r < BODY_KEEP_RULES && s.has_retention; r++) {
 		if (!s.retention_null && !(s.keep_given & (1u << r)))
@@ -342,8 +342,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	if (s.group_ids) {
 		db_exec("DELETE FROM schedule_groups WHERE schedule_id=?", "i", sid);
 		json_array_foreach(s.group_ids, i, e)
-			db_exec("INSERT OR IGNORE INTO schedule_groups (schedule_id, group_id) VALUES (?, ?)",
-			        "ii", sid, (int64_t)json_integer_value(e));
+			db_exec("INSERT INTO schedule_groups (schedule_id, group_id) VALUES (?, ?) "
+			        "ON CONFLICT DO NOTHING", "ii", sid, (int64_t)json_integer_value(e));
 	}
 	if (db_commit()) {
 		api_store_failed(rs, "the schedule");
@@ -368,15 +368,15 @@ static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
 		resp_error(rs, 400, "invalid_field", "count: between 1 and 1000", "count");
 		return;
 	}
-	sqlite3_stmt *st = db_q("SELECT s.cron, h.tz FROM schedules s JOIN hosts h ON "
+	struct db_stmt *st = db_q("SELECT s.cron, h.tz FROM schedules s JOIN hosts h ON "
 	                        "h.id = s.host_id WHERE s.id=?", "i", sid);
 	struct cron *c = NULL;
 	struct roost_errbuf eb = {{0}};
 	enum roost_err err = ROOST_ENOENT;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		err = cron_parse((const char *)sqlite3_column_text(st, 0),
-		                 (const char *)sqlite3_column_text(st, 1), &c, &eb);
-	sqlite3_finalize(st);
+	if (st && db_step(st) == DB_ROW)
+		err = cron_parse(db_col_text(st, 0),
+		                 db_col_text(st, 1), &c, &eb);
+	db_done(st);
 	if (err) {
 		resp_error(rs, 400, "invalid_cron", eb.msg[0] ? eb.msg : "unparseable", "cron");
 		return;
@@ -404,7 +404,7 @@ static void schedule_next(int64_t sid, struct req *rq, struct resp *rs)
 static int restore_snapshot(int64_t owner, int64_t hid, const char *ref, char full[65],
                             struct resp *rs)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	if (!strcmp(ref, "latest"))
 		st = db_q("SELECT snapshot_id FROM jobs WHERE host_id=? AND kind='backup' AND "
 		          "snapshot_id IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
@@ -419,10 +419,10 @@ static int restore_snapshot(int64_t owner, int64_t hid, const char *ref, char fu
 		return -1;
 	}
 	int n = 0;
-	while (st && sqlite3_step(st) == SQLITE_ROW && n < 2)
+	while (st && db_step(st) == DB_ROW && n < 2)
 		if (n++ == 0)
-			snprintf(full, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+			snprintf(full, 65, "%s", db_col_text(st, 0));
+	db_done(st);
 	if (n == 1 && strlen(full) == 64)
 		return 0;
 	if (n > 1) {
@@ -531,15 +531,16 @@ static void jobs_list(struct req *rq, struct resp *rs)
 		return;
 	}
 	json_t *arr = json_array();
-	sqlite3_stmt *st = db_q("SELECT id FROM jobs WHERE (?1 = 0 OR host_id = ?1) AND "
-	                        "(?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3", "iti", hid,
-	                        status, limit);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *j = view_job(sqlite3_column_int64(st, 0));
+	/* ?2's type said (PostgreSQL can not tell it from "IS NULL") */
+	struct db_stmt *st = db_q("SELECT id FROM jobs WHERE (?1 = 0 OR host_id = ?1) AND "
+	                          "(CAST(?2 AS TEXT) IS NULL OR status = ?2) ORDER BY id DESC "
+	                          "LIMIT ?3", "iti", hid, status, limit);
+	while (st && db_step(st) == DB_ROW) {
+		json_t *j = view_job(db_col_int(st, 0));
 		if (j)
 			json_array_append_new(arr, j);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	api_ok(rs, 200, arr);
 }
 

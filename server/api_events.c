@@ -91,15 +91,15 @@ bad:
 	return -1;
 }
 
-static json_t *view_webhook(sqlite3_stmt *st)
+static json_t *view_webhook(struct db_stmt *st)
 {
-	json_t *evs = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+	json_t *evs = json_loads(db_col_text(st, 2), 0, NULL);
 	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:I}", "id",
-	                 (json_int_t)sqlite3_column_int64(st, 0), "url",
-	                 (const char *)sqlite3_column_text(st, 1), "events", evs ? evs : json_array(),
-	                 "format", (const char *)sqlite3_column_text(st, 3), "created_at",
-	                 json_time(sqlite3_column_int64(st, 4)), "cursor",
-	                 (json_int_t)sqlite3_column_int64(st, 5));
+	                 (json_int_t)db_col_int(st, 0), "url",
+	                 db_col_text(st, 1), "events", evs ? evs : json_array(),
+	                 "format", db_col_text(st, 3), "created_at",
+	                 json_time(db_col_int(st, 4)), "cursor",
+	                 (json_int_t)db_col_int(st, 5));
 }
 
 static void webhook_add(struct req *rq, struct resp *rs)
@@ -127,8 +127,8 @@ static void webhook_add(struct req *rq, struct resp *rs)
 	if (evs && db_begin() == 0 &&
 	    db_exec("INSERT INTO webhooks (url, events, secret, format, created_at, cursor) VALUES "
 	            "(?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM events))", "tttti", w.url, evs,
-	            secret, w.format, srv_now()) == SQLITE_DONE)
-		id = sqlite3_last_insert_rowid(g_srv->st->db);
+	            secret, w.format, srv_now()) == DB_DONE)
+		id = db_last_id();
 	free(evs);
 	if (!id || db_commit()) {
 		if (id == 0)
@@ -139,10 +139,10 @@ static void webhook_add(struct req *rq, struct resp *rs)
 	webhooks_changed();
 	log_info("webhook.added", "webhook=%lld url=%s format=%s", (long long)id, roost_lq(w.url),
 	         w.format);
-	sqlite3_stmt *st = db_q("SELECT id, url, events, format, created_at, cursor FROM webhooks "
+	struct db_stmt *st = db_q("SELECT id, url, events, format, created_at, cursor FROM webhooks "
 	                        "WHERE id=?", "i", id);
-	json_t *j = st && sqlite3_step(st) == SQLITE_ROW ? view_webhook(st) : json_object();
-	sqlite3_finalize(st);
+	json_t *j = st && db_step(st) == DB_ROW ? view_webhook(st) : json_object();
+	db_done(st);
 	json_object_set_new(j, "secret", json_string(secret));
 	sodium_memzero(secret, sizeof(secret));
 	done(rs, 201, j);
@@ -204,11 +204,11 @@ int api_events_route(char **seg, int ns, struct req *rq, struct resp *rs)
 			webhook_add(rq, rs);
 		} else if (get) {
 			json_t *a = json_array();
-			sqlite3_stmt *st = db_q("SELECT id, url, events, format, created_at, cursor FROM "
+			struct db_stmt *st = db_q("SELECT id, url, events, format, created_at, cursor FROM "
 			                        "webhooks ORDER BY id", NULL);
-			while (st && sqlite3_step(st) == SQLITE_ROW)
+			while (st && db_step(st) == DB_ROW)
 				json_array_append_new(a, view_webhook(st));
-			sqlite3_finalize(st);
+			db_done(st);
 			done(rs, 200, a);
 		} else {
 			resp_error(rs, 405, "method_not_allowed", "method not allowed on this route", NULL);
@@ -222,7 +222,7 @@ int api_events_route(char **seg, int ns, struct req *rq, struct resp *rs)
 		return 1;
 	}
 	if (ns == 3 && !strcmp(rq->method, "DELETE")) {
-		if (db_exec("DELETE FROM webhooks WHERE id=?", "i", (int64_t)id) != SQLITE_DONE) {
+		if (db_exec("DELETE FROM webhooks WHERE id=?", "i", (int64_t)id) != DB_DONE) {
 			resp_error(rs, 503, "store_error", "the webhook's removal: the store failed", NULL);
 			return 1;
 		}

@@ -68,9 +68,9 @@ static void idmap_release(struct idmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static json_t *col_json_array(sqlite3_stmt *st, int i)
+static json_t *col_json_array(struct db_stmt *st, int i)
 {
-	const char *s = (const char *)sqlite3_column_text(st, i);
+	const char *s = db_col_text(st, i);
 	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
 	return j ? j : json_array();
 }
@@ -92,9 +92,9 @@ static int fleet_build(json_t *arr, struct idmap *hosts)
 	int64_t now = srv_now();
 	struct idmap scheds = {0};
 	int rc = -1;
-	sqlite3_stmt *st = db_q("SELECT id FROM hosts ORDER BY id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t hid = sqlite3_column_int64(st, 0);
+	struct db_stmt *st = db_q("SELECT id FROM hosts ORDER BY id", NULL);
+	while (st && db_step(st) == DB_ROW) {
+		int64_t hid = db_col_int(st, 0);
 		json_t *h = view_host(hid);
 		if (!h)
 			continue;
@@ -105,77 +105,77 @@ static int fleet_build(json_t *arr, struct idmap *hosts)
 		if (idmap_add(hosts, hid, h))
 			goto done;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT id, host_id, name, paths FROM source_groups ORDER BY host_id, id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *h = idmap_get(hosts, sqlite3_column_int64(st, 1));
+	while (st && db_step(st) == DB_ROW) {
+		json_t *h = idmap_get(hosts, db_col_int(st, 1));
 		if (h)
 			json_array_append_new(
 				json_object_get(h, "groups"),
-				json_pack("{s:I, s:s, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-				          "name", (const char *)sqlite3_column_text(st, 2), "paths",
+				json_pack("{s:I, s:s, s:o}", "id", (json_int_t)db_col_int(st, 0),
+				          "name", db_col_text(st, 2), "paths",
 				          col_json_array(st, 3)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT s.id, s.host_id, s.name, s.cron, s.enabled, h.tz FROM schedules s "
 	          "JOIN hosts h ON h.id = s.host_id ORDER BY s.id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *h = idmap_get(hosts, sqlite3_column_int64(st, 1));
+	while (st && db_step(st) == DB_ROW) {
+		json_t *h = idmap_get(hosts, db_col_int(st, 1));
 		if (!h)
 			continue;
-		const char *cron = (const char *)sqlite3_column_text(st, 3);
-		int enabled = sqlite3_column_int(st, 4);
+		const char *cron = db_col_text(st, 3);
+		int enabled = (int)db_col_int(st, 4);
 		json_t *s = json_pack("{s:I, s:s, s:s, s:b, s:[], s:o, s:n}", "id",
-		                      (json_int_t)sqlite3_column_int64(st, 0), "name",
-		                      (const char *)sqlite3_column_text(st, 2), "cron", cron ? cron : "",
+		                      (json_int_t)db_col_int(st, 0), "name",
+		                      db_col_text(st, 2), "cron", cron ? cron : "",
 		                      "enabled", enabled, "group_ids", "next_at",
-		                      next_at(cron, (const char *)sqlite3_column_text(st, 5), enabled,
+		                      next_at(cron, db_col_text(st, 5), enabled,
 		                              now),
 		                      "last_success_at");
 		if (!s)
 			continue;
 		json_array_append_new(json_object_get(h, "schedules"), s);
-		if (idmap_add(&scheds, sqlite3_column_int64(st, 0), s))
+		if (idmap_add(&scheds, db_col_int(st, 0), s))
 			goto done;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT schedule_id, group_id FROM schedule_groups ORDER BY schedule_id, group_id",
 	          NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *s = idmap_get(&scheds, sqlite3_column_int64(st, 0));
+	while (st && db_step(st) == DB_ROW) {
+		json_t *s = idmap_get(&scheds, db_col_int(st, 0));
 		if (s)
 			json_array_append_new(json_object_get(s, "group_ids"),
-			                      json_integer(sqlite3_column_int64(st, 1)));
+			                      json_integer(db_col_int(st, 1)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	/* A schedule's last success is the one catch-up and health read: the
 	 * start of the newest succeeded backup of any of its groups (a manual
 	 * backup of a group counts for every schedule that holds it). */
 	st = db_q("SELECT schedule_id, MAX(last_success_at) FROM group_success GROUP BY schedule_id",
 	          NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *s = idmap_get(&scheds, sqlite3_column_int64(st, 0));
+	while (st && db_step(st) == DB_ROW) {
+		json_t *s = idmap_get(&scheds, db_col_int(st, 0));
 		if (s)
-			json_object_set_new(s, "last_success_at", json_time(sqlite3_column_int64(st, 1)));
+			json_object_set_new(s, "last_success_at", json_time(db_col_int(st, 1)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	/* current jobs: few, each as GET /v1/jobs/{id} shows it; a host with
 	 * none running or queued shows its oldest deferred one (and why) */
 	st = db_q("SELECT host_id, id FROM jobs WHERE status IN ('queued','running','deferred') "
 	          "ORDER BY host_id, CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 "
 	          "ELSE 2 END, id", NULL);
 	int64_t last_host = 0;
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t hid = sqlite3_column_int64(st, 0);
+	while (st && db_step(st) == DB_ROW) {
+		int64_t hid = db_col_int(st, 0);
 		json_t *h = hid != last_host ? idmap_get(hosts, hid) : NULL;
 		last_host = hid;
-		json_t *j = h ? view_job(sqlite3_column_int64(st, 1)) : NULL;
+		json_t *j = h ? view_job(db_col_int(st, 1)) : NULL;
 		if (j)
 			json_object_set_new(h, "current_job", j);
 	}
 	rc = 0;
 done:
-	sqlite3_finalize(st);
+	db_done(st);
 	idmap_release(&scheds);
 	return rc;
 }
@@ -187,10 +187,10 @@ static void fleet(struct resp *rs)
 	json_t *arr = json_array();
 	struct idmap hosts = {0};
 	/* one read transaction: the fleet as it was at one instant */
-	int tx = sqlite3_exec(g_srv->st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	int tx = store_begin_read(g_srv->st) == 0;
 	int rc = fleet_build(arr, &hosts);
 	if (tx)
-		sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL);
+		store_exec(g_srv->st, "COMMIT");
 	idmap_release(&hosts);
 	if (rc) {
 		json_decref(arr);

@@ -37,10 +37,10 @@ static void snapshots_list(struct req *rq, struct resp *rs)
 			api_not_found(rs, "host");
 			return;
 		}
-		sqlite3_stmt *st = db_q("SELECT name FROM hosts WHERE id=?", "i", hid);
-		if (st && sqlite3_step(st) == SQLITE_ROW)
-			snprintf(hname, sizeof(hname), "%s", sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		struct db_stmt *st = db_q("SELECT name FROM hosts WHERE id=?", "i", hid);
+		if (st && db_step(st) == DB_ROW)
+			snprintf(hname, sizeof(hname), "%s", db_col_text(st, 0));
+		db_done(st);
 	}
 	struct roost_errbuf eb = {{0}};
 	struct roost_repo *r = repo(rs);
@@ -114,23 +114,23 @@ static void snapshot_forget(const char *ref, struct resp *rs)
 	roost_snapshot_release(&s);
 }
 
-static json_t *int_or_null(sqlite3_stmt *st, int col)
+static json_t *int_or_null(struct db_stmt *st, int col)
 {
-	return sqlite3_column_type(st, col) == SQLITE_NULL
+	return db_col_is_null(st, col)
 	               ? json_null()
-	               : json_integer(sqlite3_column_int64(st, col));
+	               : json_integer(db_col_int(st, col));
 }
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
+static json_t *text_or_null(struct db_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	return t ? json_string((const char *)t) : json_null();
+	const char *t = db_col_text(st, col);
+	return t ? json_string(t) : json_null();
 }
 
-static json_t *json_or_null(sqlite3_stmt *st, int col)
+static json_t *json_or_null(struct db_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	json_t *j = t ? json_loads((const char *)t, 0, NULL) : NULL;
+	const char *t = db_col_text(st, col);
+	json_t *j = t ? json_loads(t, 0, NULL) : NULL;
 	return j ? j : json_null();
 }
 
@@ -138,17 +138,17 @@ static json_t *json_or_null(sqlite3_stmt *st, int col)
  * why) only when asked for one run. */
 static json_t *view_maintenance(int64_t id, int decisions)
 {
-	sqlite3_stmt *st = db_q(
+	struct db_stmt *st = db_q(
 		"SELECT id, trigger, dry_run, status, started_at, finished_at, snapshots_removed, "
 		"packs_removed, bytes_freed, packs_marked, packs_repacked, packs_waiting, "
 		"check_status, check_errors, error, decisions FROM maintenance WHERE id=?", "i", id);
 	json_t *m = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
+	if (st && db_step(st) == DB_ROW) {
 		m = json_pack("{s:I, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 		              (json_int_t)id, "trigger", text_or_null(st, 1), "dry_run",
-		              sqlite3_column_int(st, 2), "status", text_or_null(st, 3), "started_at",
-		              json_time(sqlite3_column_int64(st, 4)), "finished_at",
-		              json_time(sqlite3_column_int64(st, 5)), "snapshots_removed",
+		              (int)db_col_int(st, 2), "status", text_or_null(st, 3), "started_at",
+		              json_time(db_col_int(st, 4)), "finished_at",
+		              json_time(db_col_int(st, 5)), "snapshots_removed",
 		              int_or_null(st, 6), "packs_removed", int_or_null(st, 7), "bytes_freed",
 		              int_or_null(st, 8), "packs_marked", int_or_null(st, 9), "packs_repacked",
 		              int_or_null(st, 10), "packs_waiting", int_or_null(st, 11), "error",
@@ -161,7 +161,7 @@ static json_t *view_maintenance(int64_t id, int decisions)
 				json_object_set_new(m, "decisions", json_or_null(st, 15));
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return m;
 }
 
@@ -199,34 +199,34 @@ static void repository_show(struct resp *rs)
 	int64_t last = db_int(0, "SELECT MAX(id) FROM maintenance WHERE dry_run=0", NULL);
 	json_object_set_new(j, "last_maintenance", last ? view_maintenance(last, 0) : json_null());
 	/* the figures the last run that measured them found */
-	sqlite3_stmt *st = db_q("SELECT blobs, raw_bytes, logical_bytes, finished_at FROM "
+	struct db_stmt *st = db_q("SELECT blobs, raw_bytes, logical_bytes, finished_at FROM "
 	                        "maintenance WHERE blobs IS NOT NULL ORDER BY id DESC LIMIT 1",
 	                        NULL);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t raw = sqlite3_column_int64(st, 1), logical = sqlite3_column_int64(st, 2);
-		json_object_set_new(j, "blobs", json_integer(sqlite3_column_int64(st, 0)));
+	if (st && db_step(st) == DB_ROW) {
+		int64_t raw = db_col_int(st, 1), logical = db_col_int(st, 2);
+		json_object_set_new(j, "blobs", json_integer(db_col_int(st, 0)));
 		json_object_set_new(j, "raw_bytes", json_integer(raw));
 		json_object_set_new(j, "logical_bytes", json_integer(logical));
 		json_object_set_new(j, "dedup_ratio",
 		                    raw > 0 ? json_real((double)logical / (double)raw) : json_null());
-		json_object_set_new(j, "measured_at", json_time(sqlite3_column_int64(st, 3)));
+		json_object_set_new(j, "measured_at", json_time(db_col_int(st, 3)));
 	} else {
 		json_object_set_new(j, "blobs", json_null());
 		json_object_set_new(j, "dedup_ratio", json_null());
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT finished_at, check_status, check_errors, id FROM maintenance WHERE "
 	          "check_status IS NOT NULL ORDER BY id DESC LIMIT 1", NULL);
-	if (st && sqlite3_step(st) == SQLITE_ROW)
+	if (st && db_step(st) == DB_ROW)
 		json_object_set_new(j, "last_check",
 		                    json_pack("{s:o, s:o, s:o, s:I}", "at",
-		                              json_time(sqlite3_column_int64(st, 0)), "status",
+		                              json_time(db_col_int(st, 0)), "status",
 		                              text_or_null(st, 1), "errors", json_or_null(st, 2),
 		                              "maintenance_id",
-		                              (json_int_t)sqlite3_column_int64(st, 3)));
+		                              (json_int_t)db_col_int(st, 3)));
 	else
 		json_object_set_new(j, "last_check", json_null());
-	sqlite3_finalize(st);
+	db_done(st);
 	api_ok(rs, 200, j);
 }
 
@@ -293,10 +293,10 @@ void api_repository_route(char **seg, int ns, struct req *rq, struct resp *rs)
 			maintenance_create(rq, rs);
 		} else if (ns == 2 && api_is(rq, "GET")) {
 			json_t *a = json_array();
-			sqlite3_stmt *st = db_q("SELECT id FROM maintenance ORDER BY id DESC LIMIT 100", NULL);
-			while (st && sqlite3_step(st) == SQLITE_ROW)
-				json_array_append_new(a, view_maintenance(sqlite3_column_int64(st, 0), 0));
-			sqlite3_finalize(st);
+			struct db_stmt *st = db_q("SELECT id FROM maintenance ORDER BY id DESC LIMIT 100", NULL);
+			while (st && db_step(st) == DB_ROW)
+				json_array_append_new(a, view_maintenance(db_col_int(st, 0), 0));
+			db_done(st);
 			api_ok(rs, 200, a);
 		} else if (ns == 2) {
 			api_method_not_allowed(rs);

@@ -98,28 +98,28 @@ size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, si
 {
 	char *tz = db_host_tz(host_id);
 	size_t total = 0;
-	sqlite3_stmt *ss = db_qc("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
+	struct db_stmt *ss = db_qc("SELECT id, cron, enabled FROM schedules WHERE host_id=? ORDER BY id",
 	                        "i", host_id);
-	while (ss && sqlite3_step(ss) == SQLITE_ROW) {
+	while (ss && db_step(ss) == DB_ROW) {
 		struct catchup_group groups[CATCHUP_MAX_GROUPS];
 		size_t ng = 0;
-		int64_t sid = sqlite3_column_int64(ss, 0);
-		sqlite3_stmt *gs = db_qc("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
+		int64_t sid = db_col_int(ss, 0);
+		struct db_stmt *gs = db_qc("SELECT sg.group_id, gs.last_success_at FROM schedule_groups sg"
 		                        " LEFT JOIN group_success gs ON gs.schedule_id = sg.schedule_id"
 		                        " AND gs.group_id = sg.group_id WHERE sg.schedule_id=?"
 		                        " ORDER BY sg.group_id", "i", sid);
-		while (gs && sqlite3_step(gs) == SQLITE_ROW && ng < CATCHUP_MAX_GROUPS) {
-			groups[ng].group_id = sqlite3_column_int64(gs, 0);
-			groups[ng].succeeded = sqlite3_column_type(gs, 1) != SQLITE_NULL;
-			groups[ng].last_success = sqlite3_column_int64(gs, 1);
+		while (gs && db_step(gs) == DB_ROW && ng < CATCHUP_MAX_GROUPS) {
+			groups[ng].group_id = db_col_int(gs, 0);
+			groups[ng].succeeded = !db_col_is_null(gs, 1);
+			groups[ng].last_success = db_col_int(gs, 1);
 			ng++;
 		}
 		db_done(gs);
 		struct catchup_schedule cs = {
 			.schedule_id = sid,
-			.cron = (const char *)sqlite3_column_text(ss, 1),
+			.cron = db_col_text(ss, 1),
 			.tz = tz,
-			.enabled = sqlite3_column_int(ss, 2),
+			.enabled = (int)db_col_int(ss, 2),
 			.groups = groups,
 			.ngroups = ng,
 		};

@@ -26,47 +26,28 @@ static void note_failure(const char *msg)
 	snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "unknown store error");
 }
 
-/* A statement of sql from the store's cache (marked busy), or a new one
- * kept there when there is room, else a new one the caller finalizes. */
-static sqlite3_stmt *prepare(const char *sql, int cached)
+/* A statement of sql, from the store's cache when cached (give it back
+ * with db_done). */
+static struct db_stmt *prepare(const char *sql, int cached)
 {
 	struct store *s = g_srv->st;
-	sqlite3_stmt *st;
-	for (size_t i = 0; cached && i < s->ncache; i++)
-		if (!s->cache[i].busy && !strcmp(sqlite3_sql(s->cache[i].st), sql)) {
-			s->cache[i].busy = 1;
-			return s->cache[i].st;
-		}
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_error("store.error", "op=prepare msg=%s", roost_lq(sqlite3_errmsg(s->db)));
-		return NULL;
-	}
-	if (cached && s->ncache < STORE_CACHE) {
-		s->cache[s->ncache].st = st;
-		s->cache[s->ncache++].busy = 1;
-	}
+	struct db_stmt *st = cached ? store_prepare_cached(s, sql) : store_prepare(s, sql);
+	if (!st)
+		log_error("store.error", "op=prepare msg=%s", roost_lq(store_errmsg(s)));
 	return st;
 }
 
-void db_done(sqlite3_stmt *st)
+void db_done(struct db_stmt *st)
 {
-	struct store *s = g_srv->st;
-	for (size_t i = 0; st && i < s->ncache; i++)
-		if (s->cache[i].st == st) {
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			s->cache[i].busy = 0;
-			return;
-		}
-	sqlite3_finalize(st);
+	store_give_back(g_srv->st, st);
 }
 
-static sqlite3_stmt *vqc(const char *sql, int cached, const char *types, va_list ap)
+static struct db_stmt *vqc(const char *sql, int cached, const char *types, va_list ap)
 {
-	sqlite3_stmt *st = prepare(sql, cached);
+	struct db_stmt *st = prepare(sql, cached);
 	if (!st)
 		return NULL;
-	int want = sqlite3_bind_parameter_count(st), given = types ? (int)strlen(types) : 0;
+	int want = db_param_count(st), given = types ? (int)strlen(types) : 0;
 	if (want != given) { /* a broken invariant of the caller: fail loudly, bind nothing */
 		log_error("store.error", "op=bind msg=\"%d parameters, %d given\" sql=%s", want, given,
 		          roost_lq(sql));
@@ -75,41 +56,37 @@ static sqlite3_stmt *vqc(const char *sql, int cached, const char *types, va_list
 	}
 	for (int i = 0; types && types[i]; i++) {
 		if (types[i] == 'i') {
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			db_bind_int(st, i + 1, va_arg(ap, int64_t));
 		} else if (types[i] == 't') {
-			const char *s = va_arg(ap, const char *);
-			if (s)
-				sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT);
-			else
-				sqlite3_bind_null(st, i + 1);
+			db_bind_text(st, i + 1, va_arg(ap, const char *));
 		} else if (types[i] == 'b') {
 			const void *p = va_arg(ap, const void *);
 			size_t n = va_arg(ap, size_t);
-			sqlite3_bind_blob(st, i + 1, p, (int)n, SQLITE_TRANSIENT);
+			db_bind_blob(st, i + 1, p, n);
 		}
 	}
 	return st;
 }
 
-static sqlite3_stmt *vq(const char *sql, const char *types, va_list ap)
+static struct db_stmt *vq(const char *sql, const char *types, va_list ap)
 {
 	return vqc(sql, 0, types, ap);
 }
 
-sqlite3_stmt *db_qc(const char *sql, const char *types, ...)
+struct db_stmt *db_qc(const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = vqc(sql, 1, types, ap);
+	struct db_stmt *st = vqc(sql, 1, types, ap);
 	va_end(ap);
 	return st;
 }
 
-sqlite3_stmt *db_q(const char *sql, const char *types, ...)
+struct db_stmt *db_q(const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = vq(sql, types, ap);
+	struct db_stmt *st = vq(sql, types, ap);
 	va_end(ap);
 	return st;
 }
@@ -118,38 +95,38 @@ int db_exec(const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = vq(sql, types, ap);
+	struct db_stmt *st = vq(sql, types, ap);
 	va_end(ap);
 	if (!st) {
 		note_failure("the statement could not be prepared");
-		return SQLITE_ERROR;
+		return DB_ERROR;
 	}
 	if (fault_hit("store_write")) { /* tests: as a full disk answers */
-		sqlite3_finalize(st);
+		db_finalize(st);
 		note_failure("database or disk is full (ROOST_FAULT)");
 		log_error("store.error", "op=exec msg=%s", roost_lq(last_error));
-		return SQLITE_FULL;
+		return DB_ERROR;
 	}
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		note_failure(sqlite3_errmsg(g_srv->st->db));
-		log_error("store.error", "op=exec msg=%s", roost_lq(sqlite3_errmsg(g_srv->st->db)));
+	int rc = db_step(st);
+	if (rc == DB_ERROR) {
+		note_failure(store_errmsg(g_srv->st));
+		log_error("store.error", "op=exec msg=%s", roost_lq(store_errmsg(g_srv->st)));
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+	db_finalize(st);
+	return rc == DB_ROW ? DB_DONE : rc;
 }
 
 int64_t db_int(int64_t dflt, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = vqc(sql, 1, types, ap);
+	struct db_stmt *st = vqc(sql, 1, types, ap);
 	va_end(ap);
 	if (!st)
 		return dflt;
 	int64_t v = dflt;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
+	if (db_step(st) == DB_ROW && !db_col_is_null(st, 0))
+		v = db_col_int(st, 0);
 	db_done(st);
 	return v;
 }
@@ -158,8 +135,8 @@ int db_begin(void)
 {
 	failures = 0;
 	last_error[0] = 0;
-	if (sqlite3_exec(g_srv->st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		note_failure(sqlite3_errmsg(g_srv->st->db));
+	if (store_begin(g_srv->st)) {
+		note_failure(store_errmsg(g_srv->st));
 		return -1;
 	}
 	return 0;
@@ -176,8 +153,8 @@ int db_commit(void)
 		db_rollback();
 		return -1;
 	}
-	if (sqlite3_exec(g_srv->st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		note_failure(sqlite3_errmsg(g_srv->st->db));
+	if (store_exec(g_srv->st, "COMMIT")) {
+		note_failure(store_errmsg(g_srv->st));
 		log_error("store.error", "op=commit msg=%s", roost_lq(last_error));
 		db_rollback();
 		return -1;
@@ -187,7 +164,17 @@ int db_commit(void)
 
 void db_rollback(void)
 {
-	sqlite3_exec(g_srv->st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_exec(g_srv->st, "ROLLBACK");
+}
+
+int64_t db_changes(void)
+{
+	return store_changes(g_srv->st);
+}
+
+int64_t db_last_id(void)
+{
+	return store_last_id(g_srv->st);
 }
 
 int db_failures(void)
@@ -211,23 +198,23 @@ int64_t db_host_resolve(const char *ref)
 
 char *db_host_tz(int64_t host_id)
 {
-	sqlite3_stmt *st = db_qc("SELECT tz FROM hosts WHERE id=?", "i", host_id);
+	struct db_stmt *st = db_qc("SELECT tz FROM hosts WHERE id=?", "i", host_id);
 	char *tz = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		tz = strdup((const char *)sqlite3_column_text(st, 0));
+	if (st && db_step(st) == DB_ROW && db_col_text(st, 0))
+		tz = strdup(db_col_text(st, 0));
 	db_done(st);
 	return tz;
 }
 
 int db_host_mode(int64_t host_id, char *mode, size_t cap)
 {
-	sqlite3_stmt *st = db_q("SELECT mode FROM hosts WHERE id=?", "i", host_id);
-	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	struct db_stmt *st = db_q("SELECT mode FROM hosts WHERE id=?", "i", host_id);
+	int found = st && db_step(st) == DB_ROW;
 	if (found)
-		snprintf(mode, cap, "%s", sqlite3_column_text(st, 0));
+		snprintf(mode, cap, "%s", db_col_text(st, 0));
 	else if (cap)
 		mode[0] = 0;
-	sqlite3_finalize(st);
+	db_done(st);
 	return found ? 0 : -1;
 }
 
@@ -252,11 +239,11 @@ size_t db_schedule_groups(int64_t host_id, int64_t schedule_id, int64_t *out, si
 	if (*enabled < 0)
 		return 0;
 	size_t n = 0;
-	sqlite3_stmt *st = db_q("SELECT group_id FROM schedule_groups WHERE schedule_id=? "
+	struct db_stmt *st = db_q("SELECT group_id FROM schedule_groups WHERE schedule_id=? "
 	                        "ORDER BY group_id", "i", schedule_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW && n < cap)
-		out[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	while (st && db_step(st) == DB_ROW && n < cap)
+		out[n++] = db_col_int(st, 0);
+	db_done(st);
 	return n;
 }
 
@@ -277,23 +264,23 @@ static int strv_from_json(const char *text, char ***v, size_t *n)
 
 int db_group_load(int64_t group_id, struct proto_group *g)
 {
-	sqlite3_stmt *st = db_q("SELECT name, paths, excludes, host_id, dedup, pre_hook, post_hook, "
+	struct db_stmt *st = db_q("SELECT name, paths, excludes, host_id, dedup, pre_hook, post_hook, "
 	                        "hook_timeout_s FROM source_groups WHERE id=?", "i", group_id);
 	int rc = -1;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
+	if (st && db_step(st) == DB_ROW) {
 		g->id = group_id;
-		g->host_id = sqlite3_column_int64(st, 3);
-		g->dedup_host = !strcmp((const char *)sqlite3_column_text(st, 4), "host");
-		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 0));
-		snprintf(g->pre_hook, sizeof(g->pre_hook), "%s", sqlite3_column_text(st, 5));
-		snprintf(g->post_hook, sizeof(g->post_hook), "%s", sqlite3_column_text(st, 6));
-		g->hook_timeout_s = sqlite3_column_int64(st, 7);
-		rc = strv_from_json((const char *)sqlite3_column_text(st, 1), &g->paths, &g->npaths) ||
-		     strv_from_json((const char *)sqlite3_column_text(st, 2), &g->excludes,
+		g->host_id = db_col_int(st, 3);
+		g->dedup_host = !strcmp(db_col_text(st, 4), "host");
+		snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 0));
+		snprintf(g->pre_hook, sizeof(g->pre_hook), "%s", db_col_text(st, 5));
+		snprintf(g->post_hook, sizeof(g->post_hook), "%s", db_col_text(st, 6));
+		g->hook_timeout_s = db_col_int(st, 7);
+		rc = strv_from_json(db_col_text(st, 1), &g->paths, &g->npaths) ||
+		     strv_from_json(db_col_text(st, 2), &g->excludes,
 		                    &g->nexcludes) ? -1 : 0;
 		if (rc)
 			proto_group_release(g);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }

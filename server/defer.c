@@ -56,7 +56,7 @@ int defer_decide(const struct defer_facts *f, int64_t now, char *why, size_t cap
 static int facts_decide(int64_t host_id, int64_t schedule_id, int64_t now, char *why,
                         size_t cap, int64_t *opens)
 {
-	sqlite3_stmt *st = db_qc("SELECT COALESCE(s.window, ''), h.tz, h.skip_on_battery,"
+	struct db_stmt *st = db_qc("SELECT COALESCE(s.\"window\", ''), h.tz, h.skip_on_battery,"
 	                        " h.on_battery, h.skip_on_metered, h.metered FROM hosts h"
 	                        " LEFT JOIN schedules s ON s.id=? AND s.host_id=h.id WHERE h.id=?",
 	                        "ii", schedule_id, host_id);
@@ -64,14 +64,14 @@ static int facts_decide(int64_t host_id, int64_t schedule_id, int64_t now, char 
 	*opens = 0;
 	if (cap)
 		why[0] = 0;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
+	if (st && db_step(st) == DB_ROW) {
 		struct defer_facts f = {
-			.window = (const char *)sqlite3_column_text(st, 0),
-			.tz = (const char *)sqlite3_column_text(st, 1),
-			.skip_on_battery = sqlite3_column_int(st, 2),
-			.on_battery = sqlite3_column_int(st, 3),
-			.skip_on_metered = sqlite3_column_int(st, 4),
-			.metered = sqlite3_column_int(st, 5),
+			.window = db_col_text(st, 0),
+			.tz = db_col_text(st, 1),
+			.skip_on_battery = (int)db_col_int(st, 2),
+			.on_battery = (int)db_col_int(st, 3),
+			.skip_on_metered = (int)db_col_int(st, 4),
+			.metered = (int)db_col_int(st, 5),
 		};
 		r = defer_decide(&f, now, why, cap, opens);
 	}
@@ -183,14 +183,14 @@ void defer_release(int64_t host_id, int64_t now)
 {
 	int64_t ids[DEFER_MAX_JOBS], sids[DEFER_MAX_JOBS];
 	size_t n = 0;
-	sqlite3_stmt *st = db_q("SELECT id, COALESCE(schedule_id, 0) FROM jobs WHERE host_id=? AND "
+	struct db_stmt *st = db_q("SELECT id, COALESCE(schedule_id, 0) FROM jobs WHERE host_id=? AND "
 	                        "status='deferred' ORDER BY id LIMIT ?", "ii", host_id,
 	                        (int64_t)DEFER_MAX_JOBS);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		sids[n++] = sqlite3_column_int64(st, 1);
+	while (st && db_step(st) == DB_ROW) {
+		ids[n] = db_col_int(st, 0);
+		sids[n++] = db_col_int(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	int64_t earliest = INT64_MAX;
 	/* as a fire dispatches every group at once, an idle host gets every job whose
 	 * reason cleared; a busy one gets them when its current job ends */
@@ -237,11 +237,11 @@ void defer_rearm_all(void)
 	int64_t after = 0;
 	for (;;) { /* in pages, so any number of hosts is re-armed */
 		n = 0;
-		sqlite3_stmt *st = db_q("SELECT DISTINCT host_id FROM jobs WHERE status='deferred' AND "
+		struct db_stmt *st = db_q("SELECT DISTINCT host_id FROM jobs WHERE status='deferred' AND "
 		                        "host_id > ? ORDER BY host_id LIMIT 1024", "i", after);
-		while (st && sqlite3_step(st) == SQLITE_ROW)
-			hosts[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		while (st && db_step(st) == DB_ROW)
+			hosts[n++] = db_col_int(st, 0);
+		db_done(st);
 		for (size_t i = 0; i < n; i++)
 			defer_release(hosts[i], srv_now());
 		if (n < 1024)

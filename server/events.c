@@ -64,11 +64,11 @@ int64_t events_last_id(void)
 static json_t *host_ref(int64_t host_id)
 {
 	json_t *h = NULL;
-	sqlite3_stmt *st = host_id ? db_q("SELECT name FROM hosts WHERE id=?", "i", host_id) : NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
+	struct db_stmt *st = host_id ? db_q("SELECT name FROM hosts WHERE id=?", "i", host_id) : NULL;
+	if (st && db_step(st) == DB_ROW)
 		h = json_pack("{s:I, s:s}", "id", (json_int_t)host_id, "name",
-		              (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+		              db_col_text(st, 0));
+	db_done(st);
 	if (!h && host_id) /* removed meanwhile: still say which */
 		h = json_pack("{s:I, s:n}", "id", (json_int_t)host_id, "name");
 	return h ? h : json_null();
@@ -82,7 +82,7 @@ void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data
 	}
 	if (!next_id) {
 		/* AUTOINCREMENT keeps ids of deleted rows used: ask its counter too */
-		int64_t seq = db_int(0, "SELECT seq FROM sqlite_sequence WHERE name='events'", NULL);
+		int64_t seq = db_int(0, store_events_seq_sql(g_srv->st), NULL);
 		int64_t max = events_last_id();
 		next_id = (seq > max ? seq : max) + 1;
 	}
@@ -101,7 +101,7 @@ void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data
 	}
 	if (db_exec("INSERT INTO events (id, type, at, host_id, job_id, body) VALUES "
 	            "(?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?)", "itiiit", next_id, type, now,
-	            host_id, job_id, body) != SQLITE_DONE) {
+	            host_id, job_id, body) != DB_DONE) {
 		log_error("event.lost", "type=%s host=%lld job=%lld why=store msg=%s", type,
 		          (long long)host_id, (long long)job_id, roost_lq(db_last_error()));
 		next_id = 0; /* read again: the insert may have failed for a taken id */
@@ -171,27 +171,27 @@ void events_live(const char *type, int64_t host_id, int64_t job_id)
 json_t *events_list(int64_t after, int limit)
 {
 	json_t *a = json_array();
-	sqlite3_stmt *st = db_q("SELECT body FROM events WHERE id > ? ORDER BY id LIMIT ?", "ii",
+	struct db_stmt *st = db_q("SELECT body FROM events WHERE id > ? ORDER BY id LIMIT ?", "ii",
 	                        after, (int64_t)limit);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	while (st && db_step(st) == DB_ROW) {
+		json_t *e = json_loads(db_col_text(st, 0), 0, NULL);
 		if (e)
 			json_array_append_new(a, e);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return a;
 }
 
 json_t *events_list_before(int64_t before, int limit)
 {
 	json_t *a = json_array();
-	sqlite3_stmt *st = db_q("SELECT body FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",
+	struct db_stmt *st = db_q("SELECT body FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",
 	                        before, (int64_t)limit);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	while (st && db_step(st) == DB_ROW) {
+		json_t *e = json_loads(db_col_text(st, 0), 0, NULL);
 		if (e)
 			json_array_append_new(a, e);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return a;
 }

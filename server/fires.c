@@ -67,8 +67,8 @@ void fires_handle(int64_t host_id, int64_t schedule_id, int64_t slot, const char
 	if (a == FIRE_DROP_SEEN)
 		return;
 	if (enabled >= 0) /* a schedule of this host: remember the slot */
-		db_exec("INSERT OR IGNORE INTO fires (host_id, schedule_id, slot, seen_at) "
-		        "VALUES (?, ?, ?, ?)", "iiii", host_id, schedule_id, slot, srv_now());
+		db_exec("INSERT INTO fires (host_id, schedule_id, slot, seen_at) "
+		        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", "iiii", host_id, schedule_id, slot, srv_now());
 	if (a == FIRE_DISPATCH)
 		defer_dispatch_schedule(host_id, schedule_id, "schedule", "fire while idle");
 	else if (a == FIRE_COALESCE)

@@ -83,9 +83,9 @@ struct pair_rows {
 	size_t n, nnames;
 };
 
-static const char *keep(struct pair_rows *r, const unsigned char *s)
+static const char *keep(struct pair_rows *r, const char *s)
 {
-	char *d = strdup(s ? (const char *)s : "");
+	char *d = strdup(s ? s : "");
 	if (d)
 		r->names[r->nnames++] = d;
 	return d ? d : "";
@@ -95,25 +95,25 @@ static void load_pairs(int64_t host_id, int64_t now, int intermittent, int64_t c
                        struct pair_rows *r)
 {
 	char *tz = db_host_tz(host_id);
-	sqlite3_stmt *st = db_qc(
+	struct db_stmt *st = db_qc(
 		"SELECT s.id, s.name, s.cron, COALESCE(s.created_at, ?), g.id, g.name,"
 		" gs.last_success_at FROM schedules s JOIN schedule_groups sg ON sg.schedule_id = s.id"
 		" JOIN source_groups g ON g.id = sg.group_id LEFT JOIN group_success gs ON"
-		" gs.schedule_id = s.id AND gs.group_id = g.id WHERE s.host_id=? AND s.enabled"
+		" gs.schedule_id = s.id AND gs.group_id = g.id WHERE s.host_id=? AND s.enabled <> 0"
 		" ORDER BY s.id, g.id", "ii", created, host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW && r->n < MAX_PAIRS) {
+	while (st && db_step(st) == DB_ROW && r->n < MAX_PAIRS) {
 		struct cron *c;
-		if (cron_parse((const char *)sqlite3_column_text(st, 2), tz, &c, NULL) != ROOST_OK)
+		if (cron_parse(db_col_text(st, 2), tz, &c, NULL) != ROOST_OK)
 			continue; /* as catch-up: a bad expression never makes anything due */
 		struct health_pair *p = &r->p[r->n];
 		memset(p, 0, sizeof(*p));
-		p->schedule_id = sqlite3_column_int64(st, 0);
-		p->group_id = sqlite3_column_int64(st, 4);
-		p->schedule = keep(r, sqlite3_column_text(st, 1));
-		p->group = keep(r, sqlite3_column_text(st, 5));
-		p->last_success = sqlite3_column_type(st, 6) == SQLITE_NULL ? 0
-		                                                           : sqlite3_column_int64(st, 6);
-		int64_t base = p->last_success ? p->last_success : sqlite3_column_int64(st, 3), next;
+		p->schedule_id = db_col_int(st, 0);
+		p->group_id = db_col_int(st, 4);
+		p->schedule = keep(r, db_col_text(st, 1));
+		p->group = keep(r, db_col_text(st, 5));
+		p->last_success = db_col_is_null(st, 6) ? 0
+		                                                           : db_col_int(st, 6);
+		int64_t base = p->last_success ? p->last_success : db_col_int(st, 3), next;
 		if (cron_next(c, base, &next) == ROOST_OK && next <= now) {
 			p->missed = next;
 			if (intermittent)
@@ -163,34 +163,34 @@ int health_of(int64_t host_id, int64_t now, struct health_verdict *v, json_t **d
 		f.grace_s = 3600;
 	if (f.unseen_after_s <= 0)
 		f.unseen_after_s = 7 * 86400;
-	sqlite3_stmt *st = db_qc("SELECT mode, created_at, last_backup_at FROM hosts WHERE id=?", "i",
+	struct db_stmt *st = db_qc("SELECT mode, created_at, last_backup_at FROM hosts WHERE id=?", "i",
 	                        host_id);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	if (!st || db_step(st) != DB_ROW) {
 		db_done(st);
 		return -1;
 	}
-	f.intermittent = !strcmp((const char *)sqlite3_column_text(st, 0), "intermittent");
-	f.created_at = sqlite3_column_int64(st, 1);
-	f.last_backup = sqlite3_column_int64(st, 2);
+	f.intermittent = !strcmp(db_col_text(st, 0), "intermittent");
+	f.created_at = db_col_int(st, 1);
+	f.last_backup = db_col_int(st, 2);
 	db_done(st);
 	f.online = hub_online(host_id);
 	f.last_seen = presence_last_seen(host_id);
 	st = db_qc("SELECT status, finished_at FROM jobs WHERE host_id=? AND kind='backup' AND status"
 	          " IN ('succeeded', 'failed') ORDER BY id DESC LIMIT ?", "ii", host_id,
 	          (int64_t)HEALTH_FAILING_STREAK);
-	while (st && sqlite3_step(st) == SQLITE_ROW &&
-	       !strcmp((const char *)sqlite3_column_text(st, 0), "failed")) {
+	while (st && db_step(st) == DB_ROW &&
+	       !strcmp(db_col_text(st, 0), "failed")) {
 		f.failed_streak++;
-		f.failing_since = sqlite3_column_int64(st, 1);
+		f.failing_since = db_col_int(st, 1);
 	}
 	db_done(st);
 	char dreason[64] = "";
 	st = db_qc("SELECT id, created_at, COALESCE(error, '') FROM jobs WHERE host_id=? AND "
 	          "status='deferred' ORDER BY created_at, id LIMIT 1", "i", host_id);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		f.deferred_job = sqlite3_column_int64(st, 0);
-		f.deferred_since = sqlite3_column_int64(st, 1);
-		snprintf(dreason, sizeof(dreason), "%s", sqlite3_column_text(st, 2));
+	if (st && db_step(st) == DB_ROW) {
+		f.deferred_job = db_col_int(st, 0);
+		f.deferred_since = db_col_int(st, 1);
+		snprintf(dreason, sizeof(dreason), "%s", db_col_text(st, 2));
 		f.deferred_reason = dreason;
 	}
 	db_done(st);

@@ -73,19 +73,19 @@ void healthwatch_host(int64_t host_id, int64_t now)
 	struct health_said s = {.said = -1};
 	char state[16] = "";
 	int64_t since = now;
-	sqlite3_stmt *st = db_q("SELECT state, since, said, said_at, held FROM host_health WHERE "
+	struct db_stmt *st = db_q("SELECT state, since, said, said_at, held FROM host_health WHERE "
 	                        "host_id=?", "i", host_id);
-	int have = st && sqlite3_step(st) == SQLITE_ROW;
+	int have = st && db_step(st) == DB_ROW;
 	if (have) {
-		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-		since = sqlite3_column_int64(st, 1);
-		s.said = sqlite3_column_type(st, 2) == SQLITE_NULL
+		snprintf(state, sizeof(state), "%s", db_col_text(st, 0));
+		since = db_col_int(st, 1);
+		s.said = db_col_is_null(st, 2)
 		                 ? -1
-		                 : health_parse((const char *)sqlite3_column_text(st, 2));
-		s.said_at = sqlite3_column_int64(st, 3);
-		s.held = (int)sqlite3_column_int64(st, 4);
+		                 : health_parse(db_col_text(st, 2));
+		s.said_at = db_col_int(st, 3);
+		s.held = (int)db_col_int(st, 4);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	int changed = !have || strcmp(state, health_name(v.state));
 	if (changed)
 		since = v.since ? v.since : now;
@@ -129,11 +129,11 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	size_t n = 0;
 	if (slice > 512)
 		slice = 512;
-	sqlite3_stmt *st = db_q("SELECT id FROM hosts WHERE id > ? ORDER BY id LIMIT ?", "ii", cursor,
+	struct db_stmt *st = db_q("SELECT id FROM hosts WHERE id > ? ORDER BY id LIMIT ?", "ii", cursor,
 	                        slice);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	while (st && db_step(st) == DB_ROW)
+		ids[n++] = db_col_int(st, 0);
+	db_done(st);
 	cursor = n < (size_t)slice ? 0 : ids[n - 1];
 	/* the slice's writes (last_seen_at, host_health, events) in one commit */
 	int tx = n && db_begin() == 0;

@@ -147,14 +147,14 @@ static void resolve_auth(struct lws *wsi, enum auth_kind *kind, int *bad, int64_
 	int64_t hid;
 	if (auth_parse_bearer(h, &hid, hash) != ROOST_OK)
 		return;
-	sqlite3_stmt *st = db_q("SELECT secret_hash FROM hosts WHERE id=?", "i", hid);
-	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AUTH_HASH_LEN &&
-	    auth_hash_equal(hash, sqlite3_column_blob(st, 0))) {
+	struct db_stmt *st = db_q("SELECT secret_hash FROM hosts WHERE id=?", "i", hid);
+	if (st && db_step(st) == DB_ROW && db_col_bytes(st, 0) == AUTH_HASH_LEN &&
+	    auth_hash_equal(hash, db_col_blob(st, 0))) {
 		*kind = AUTH_HOST;
 		*bad = 0;
 		*host = hid;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 }
 
 /* ---- REST ---- */

@@ -26,19 +26,19 @@ static json_t *start_message(int64_t job_id)
 	memset(&m, 0, sizeof(m));
 	json_t *out = NULL, *p = NULL;
 	struct roost_errbuf eb = {{0}};
-	sqlite3_stmt *st = db_q("SELECT j.kind, j.trigger, j.params, j.group_id, s.name FROM jobs j "
+	struct db_stmt *st = db_q("SELECT j.kind, j.trigger, j.params, j.group_id, s.name FROM jobs j "
 	                        "LEFT JOIN schedules s ON s.id = j.schedule_id WHERE j.id=?", "i",
 	                        job_id);
-	if (!st || sqlite3_step(st) != SQLITE_ROW)
+	if (!st || db_step(st) != DB_ROW)
 		goto done;
 	m.job_id = job_id;
-	snprintf(m.kind, sizeof(m.kind), "%s", sqlite3_column_text(st, 0));
-	snprintf(m.trigger, sizeof(m.trigger), "%s", sqlite3_column_text(st, 1));
-	if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-		snprintf(m.schedule, sizeof(m.schedule), "%s", sqlite3_column_text(st, 4));
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-		m.has_group = db_group_load(sqlite3_column_int64(st, 3), &m.group) == 0;
-	const char *params = (const char *)sqlite3_column_text(st, 2);
+	snprintf(m.kind, sizeof(m.kind), "%s", db_col_text(st, 0));
+	snprintf(m.trigger, sizeof(m.trigger), "%s", db_col_text(st, 1));
+	if (!db_col_is_null(st, 4))
+		snprintf(m.schedule, sizeof(m.schedule), "%s", db_col_text(st, 4));
+	if (!db_col_is_null(st, 3))
+		m.has_group = db_group_load(db_col_int(st, 3), &m.group) == 0;
+	const char *params = db_col_text(st, 2);
 	p = params ? json_loads(params, 0, NULL) : NULL;
 	if (json_is_object(p)) { /* a restore's parameters, as the API stored them */
 		const char *sn = json_string_value(json_object_get(p, "snapshot_id"));
@@ -56,7 +56,7 @@ static json_t *start_message(int64_t job_id)
 		log_error("job.unsendable", "job=%lld msg=%s", (long long)job_id, roost_lq(eb.msg));
 done:
 	json_decref(p);
-	sqlite3_finalize(st);
+	db_done(st);
 	proto_job_start_release(&m);
 	return out;
 }
@@ -75,9 +75,9 @@ int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, cons
 	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
 	            " created_at, params) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, 'queued', ?, ?)",
 	            "iiittit", host_id, schedule_id, group_id, kind, trigger, srv_now(),
-	            params) != SQLITE_DONE)
+	            params) != DB_DONE)
 		return 0;
-	int64_t id = sqlite3_last_insert_rowid(g_srv->st->db);
+	int64_t id = db_last_id();
 	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii", id,
 	        host_id);
 	return id;
@@ -89,9 +89,9 @@ int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group
 	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
 	            " created_at, error) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), 'backup', ?,"
 	            " 'deferred', ?, ?)", "iiitit", host_id, schedule_id, group_id, trigger,
-	            srv_now(), reason) != SQLITE_DONE)
+	            srv_now(), reason) != DB_DONE)
 		return 0;
-	int64_t id = sqlite3_last_insert_rowid(g_srv->st->db);
+	int64_t id = db_last_id();
 	events_live("job.deferred", host_id, id);
 	return id;
 }
@@ -99,8 +99,8 @@ int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group
 int jobs_start_deferred(int64_t host_id, int64_t job_id)
 {
 	if (db_exec("UPDATE jobs SET status='queued', error=NULL WHERE id=? AND host_id=? AND "
-	            "status='deferred'", "ii", job_id, host_id) != SQLITE_DONE ||
-	    sqlite3_changes(g_srv->st->db) != 1)
+	            "status='deferred'", "ii", job_id, host_id) != DB_DONE ||
+	    db_changes() != 1)
 		return -1;
 	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii",
 	        job_id, host_id);
@@ -155,17 +155,18 @@ static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_i
 		return;
 	const char *up = "INSERT INTO group_success (schedule_id, group_id, last_success_at) "
 	                 "VALUES (?, ?, ?) ON CONFLICT (schedule_id, group_id) DO UPDATE SET "
-	                 "last_success_at = MAX(last_success_at, excluded.last_success_at)";
+	                 "last_success_at = GREATEST(group_success.last_success_at, "
+	                 "excluded.last_success_at)";
 	if (schedule_id) {
 		db_exec(up, "iii", schedule_id, group_id, started);
 		return;
 	}
 	/* a manual backup of a group counts for every schedule that holds it */
-	sqlite3_stmt *st = db_q("SELECT schedule_id FROM schedule_groups WHERE group_id=?", "i",
+	struct db_stmt *st = db_q("SELECT schedule_id FROM schedule_groups WHERE group_id=?", "i",
 	                        group_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		db_exec(up, "iii", sqlite3_column_int64(st, 0), group_id, started);
-	sqlite3_finalize(st);
+	while (st && db_step(st) == DB_ROW)
+		db_exec(up, "iii", db_col_int(st, 0), group_id, started);
+	db_done(st);
 }
 
 /*
@@ -213,27 +214,27 @@ static void keep_unrecorded(int64_t host_id, const struct proto_job *pj, const c
 /* Records a final state in one transaction; 0, or -1 if the store failed. */
 static int record_end(int64_t host_id, const struct proto_job *pj, const char *how)
 {
-	sqlite3_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at, "
+	struct db_stmt *st = db_q("SELECT status, schedule_id, group_id, kind, started_at, created_at, "
 	                        "trigger FROM jobs WHERE id=? AND host_id=?", "ii", pj->job_id,
 	                        host_id);
 	if (!st)
 		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (db_step(st) != DB_ROW) {
+		db_done(st);
 		log_warn("job.unknown", "host=%lld job=%lld", (long long)host_id,
 		         (long long)pj->job_id);
 		return 0;
 	}
 	char status[16], kind[16], trigger[16];
-	snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 0));
-	int64_t sid = sqlite3_column_int64(st, 1), gid = sqlite3_column_int64(st, 2);
-	snprintf(kind, sizeof(kind), "%s", sqlite3_column_text(st, 3));
-	snprintf(trigger, sizeof(trigger), "%s", sqlite3_column_text(st, 6));
+	snprintf(status, sizeof(status), "%s", db_col_text(st, 0));
+	int64_t sid = db_col_int(st, 1), gid = db_col_int(st, 2);
+	snprintf(kind, sizeof(kind), "%s", db_col_text(st, 3));
+	snprintf(trigger, sizeof(trigger), "%s", db_col_text(st, 6));
 	int backup = !strcmp(kind, "backup");
-	int64_t started = sqlite3_column_type(st, 4) != SQLITE_NULL ? sqlite3_column_int64(st, 4)
+	int64_t started = !db_col_is_null(st, 4) ? db_col_int(st, 4)
 	                                                             : 0;
-	int64_t created = sqlite3_column_int64(st, 5);
-	sqlite3_finalize(st);
+	int64_t created = db_col_int(st, 5);
+	db_done(st);
 	if (proto_status_final(status)) {
 		log_debug("job.already_final", "host=%lld job=%lld", (long long)host_id,
 		          (long long)pj->job_id);
@@ -314,8 +315,8 @@ static void mark_running(int64_t host_id, const struct proto_job *j, int64_t sta
 {
 	if (db_exec("UPDATE jobs SET status='running', started_at=COALESCE(started_at, ?) WHERE "
 	            "id=? AND host_id=? AND status='queued'", "iii", started, j->job_id,
-	            host_id) == SQLITE_DONE &&
-	    sqlite3_changes(g_srv->st->db) > 0) {
+	            host_id) == DB_DONE &&
+	    db_changes() > 0) {
 		db_host_refresh_current(host_id);
 		log_info("job.running", "host=%lld job=%lld", (long long)host_id, (long long)j->job_id);
 		events_live("job.running", host_id, j->job_id);
@@ -333,8 +334,8 @@ int jobs_on_report(int64_t host_id, const struct proto_msg *m)
 		/* the agent reports at most about once a second per job */
 		if (db_exec("UPDATE jobs SET files=?, bytes=?, bytes_new=? WHERE id=? AND host_id=? AND "
 		            "status='running'", "iiiii", (int64_t)j->files, (int64_t)j->bytes,
-		            (int64_t)j->bytes_new, j->job_id, host_id) == SQLITE_DONE &&
-		    sqlite3_changes(g_srv->st->db) > 0)
+		            (int64_t)j->bytes_new, j->job_id, host_id) == DB_DONE &&
+		    db_changes() > 0)
 			events_live("job.progress", host_id, j->job_id);
 		return 0;
 	case PROTO_JOB_FINISHED:
@@ -348,17 +349,17 @@ int jobs_on_report(int64_t host_id, const struct proto_msg *m)
 void jobs_resolve_hello(int64_t host_id, const struct proto_msg *m, int64_t now)
 {
 	/* the jobs the server thinks are current, before the report changes them */
-	sqlite3_stmt *st = db_q("SELECT id, status FROM jobs WHERE host_id=? AND status IN "
+	struct db_stmt *st = db_q("SELECT id, status FROM jobs WHERE host_id=? AND status IN "
 	                        "('queued','running') ORDER BY id", "i", host_id);
 	int64_t ids[256];
 	int running[256];
 	size_t n = 0;
-	while (st && sqlite3_step(st) == SQLITE_ROW && n < 256) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		running[n] = !strcmp((const char *)sqlite3_column_text(st, 1), "running");
+	while (st && db_step(st) == DB_ROW && n < 256) {
+		ids[n] = db_col_int(st, 0);
+		running[n] = !strcmp(db_col_text(st, 1), "running");
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	for (size_t i = 0; i < m->njobs; i++) {
 		const struct proto_job *j = &m->jobs[i];
 		if (proto_status_final(j->status))
@@ -382,27 +383,27 @@ void jobs_resolve_hello(int64_t host_id, const struct proto_msg *m, int64_t now)
 
 void jobs_resend_queued(int64_t host_id)
 {
-	sqlite3_stmt *st = db_q("SELECT id FROM jobs WHERE host_id=? AND status='queued' ORDER BY id",
+	struct db_stmt *st = db_q("SELECT id FROM jobs WHERE host_id=? AND status='queued' ORDER BY id",
 	                        "i", host_id);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while (st && db_step(st) == DB_ROW) {
+		int64_t id = db_col_int(st, 0);
 		if (jobs_send_start(host_id, id) == 0)
 			log_info("job.sent", "host=%lld job=%lld why=\"queued while the agent was away\"",
 			         (long long)host_id, (long long)id);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 }
 
 int jobs_cancel(int64_t job_id, int64_t *host_id)
 {
-	sqlite3_stmt *st = db_q("SELECT host_id, status FROM jobs WHERE id=?", "i", job_id);
+	struct db_stmt *st = db_q("SELECT host_id, status FROM jobs WHERE id=?", "i", job_id);
 	int64_t hid = 0;
 	char status[16] = "";
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		hid = sqlite3_column_int64(st, 0);
-		snprintf(status, sizeof(status), "%s", sqlite3_column_text(st, 1));
+	if (st && db_step(st) == DB_ROW) {
+		hid = db_col_int(st, 0);
+		snprintf(status, sizeof(status), "%s", db_col_text(st, 1));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	*host_id = hid;
 	if (!hid)
 		return JOBS_CANCEL_UNKNOWN;

@@ -37,6 +37,7 @@
 #include "http.h"
 #include "hub.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "defer.h"
 #include "presence.h"
 #include "pwworker.h"
@@ -62,7 +63,8 @@ static void usage(FILE *f)
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
-	        "              [--ui-dir DIR] [--repo LOCATION]\n"
+	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL]\n"
+	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
 	        "\n"
@@ -73,6 +75,8 @@ static void usage(FILE *f)
 	        "                          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and\n"
 	        "                          AWS_DEFAULT_REGION in the environment (default\n"
 	        "                          DIR/repo; created with its first start)\n"
+	        "  --db URL                the store: sqlite:PATH (default DIR/roostd.db) or\n"
+	        "                          postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?...]\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
 	        "  --catchup-jitter SECS   delay each host's catch-up a further stable\n"
@@ -309,6 +313,9 @@ int main(int argc, char **argv)
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
+	const char *db_opt = NULL;
+	if (argc > 1 && !strcmp(argv[1], "migrate")) /* roostd migrate --from ... --to ... */
+		return migrate_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
 		{"data", required_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},
@@ -337,6 +344,7 @@ int main(int argc, char **argv)
 		{"session-idle", required_argument, 0, 1011},
 		{"ui-dir", required_argument, 0, 1012},
 		{"repo", required_argument, 0, 1013},
+		{"db", required_argument, 0, 1021},
 		{"catchup-jitter", required_argument, 0, 1020},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -421,6 +429,7 @@ int main(int argc, char **argv)
 			break;
 		case 1012: ui_set_dir(optarg); break;
 		case 1013: repo_opt = optarg; break;
+		case 1021: db_opt = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -542,12 +551,13 @@ int main(int argc, char **argv)
 	s->session_ttl_s = session_ttl;
 	s->session_idle_s = session_idle;
 	struct roost_errbuf eb = {{0}};
-	char *dbp = path_join(data, "roostd.db");
-	if (store_open(dbp, &s->st, &eb)) {
-		fprintf(stderr, "roostd: %s\n", eb.msg);
+	/* the store: --db, else sqlite:DIR/roostd.db (kept for the delivery thread) */
+	static char *db_url; /* static: reachable on every early return */
+	db_url = db_opt ? strdup(db_opt) : path_join(data, "roostd.db");
+	if (!db_url || store_open(db_url, &s->st, &eb)) {
+		fprintf(stderr, "roostd: %s\n", db_url ? eb.msg : "out of memory");
 		return 1;
 	}
-	free(dbp);
 	/* TLS material */
 	char *certp = cert ? strdup(cert) : path_join(data, "tls-cert.pem");
 	char *keyp = key ? strdup(key) : path_join(data, "tls-key.pem");
@@ -632,11 +642,11 @@ int main(int argc, char **argv)
 		/* the store remembers where its repository is: a different
 		 * --repo than the one its snapshots were written to is a mistake
 		 * worth a line in the log (roost repo copy moves a repository) */
-		sqlite3_stmt *st = db_q("SELECT location FROM repos WHERE name='default'", "");
-		char *known = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
-		                      ? strdup((const char *)sqlite3_column_text(st, 0))
+		struct db_stmt *st = db_q("SELECT location FROM repos WHERE name='default'", "");
+		char *known = st && db_step(st) == DB_ROW && db_col_text(st, 0)
+		                      ? strdup(db_col_text(st, 0))
 		                      : NULL;
-		sqlite3_finalize(st);
+		db_done(st);
 		if (known && strcmp(known, repop)) {
 			log_warn("repo.location_changed", "store=%s now=%s", roost_lq(known),
 			         roost_lq(repop));
@@ -649,8 +659,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "roostd: init repository %s: %s\n", repop, eb.msg);
 			goto repo_fail;
 		}
-		db_exec("INSERT OR IGNORE INTO repos (name, location, created_at) VALUES "
-		        "('default', ?, ?)", "ti", repop, srv_now());
+		db_exec("INSERT INTO repos (name, location, created_at) VALUES "
+		        "('default', ?, ?) ON CONFLICT DO NOTHING", "ti", repop, srv_now());
 		log_info("repo.created", "location=%s", roost_lq(repop));
 	}
 	/* format 2 (an older repository is upgraded here, nothing re-encrypted):
@@ -718,14 +728,14 @@ int main(int argc, char **argv)
 	}
 	healthwatch_start();
 	{
-		char *dbpath = path_join(data, "roostd.db");
 		struct notify_config nc = {
-			.db_path = dbpath, .smtp_url = smtp, .smtp_from = smtp_from,
+			.db_url = db_url, .smtp_url = smtp, .smtp_from = smtp_from,
 			.smtp_user = smtp_user, .smtp_password = getenv("ROOSTD_SMTP_PASSWORD"),
 			.digest_s = digest, .queue_max = queue_max, .timeout_s = hook_timeout,
 		};
 		int rc = webhooks_start(&nc);
-		free(dbpath); /* opened by now */
+		free(db_url); /* opened by now */
+		db_url = NULL;
 		if (rc) {
 			fprintf(stderr, "roostd: could not start the delivery thread\n");
 			return 1;

@@ -230,7 +230,7 @@ static void *run_main(void *arg)
  * live job, when earlier runs' marks became visible. */
 static int gather(struct run *r)
 {
-	sqlite3_stmt *st = db_q(
+	struct db_stmt *st = db_q(
 		"SELECT j.snapshot_id, j.host_id, COALESCE(j.group_id, 0), COALESCE(s.id, 0), "
 		"j.trigger='manual', h.name, COALESCE(g.name, '?'), COALESCE(s.name, ''), "
 		"COALESCE(s.keep_last, 0), COALESCE(s.keep_hourly, 0), COALESCE(s.keep_daily, 0), "
@@ -243,57 +243,57 @@ static int gather(struct run *r)
 	if (!st)
 		return -1;
 	size_t cap = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st) == DB_ROW) {
 		if (r->nowners == cap) {
 			cap = cap ? cap * 2 : 256;
 			struct ret_owner *nv = realloc(r->owners, cap * sizeof(*nv));
 			if (!nv) {
-				sqlite3_finalize(st);
+				db_done(st);
 				return -1;
 			}
 			r->owners = nv;
 		}
 		struct ret_owner *o = &r->owners[r->nowners++];
 		memset(o, 0, sizeof(*o));
-		snprintf(o->snapshot_id, sizeof(o->snapshot_id), "%s", sqlite3_column_text(st, 0));
-		o->host_id = sqlite3_column_int64(st, 1);
-		o->group_id = sqlite3_column_int64(st, 2);
-		o->schedule_id = sqlite3_column_int64(st, 3);
-		o->manual = sqlite3_column_int(st, 4);
-		snprintf(o->host, sizeof(o->host), "%s", sqlite3_column_text(st, 5));
-		snprintf(o->group, sizeof(o->group), "%s", sqlite3_column_text(st, 6));
-		snprintf(o->schedule, sizeof(o->schedule), "%s", sqlite3_column_text(st, 7));
+		snprintf(o->snapshot_id, sizeof(o->snapshot_id), "%s", db_col_text(st, 0));
+		o->host_id = db_col_int(st, 1);
+		o->group_id = db_col_int(st, 2);
+		o->schedule_id = db_col_int(st, 3);
+		o->manual = (int)db_col_int(st, 4);
+		snprintf(o->host, sizeof(o->host), "%s", db_col_text(st, 5));
+		snprintf(o->group, sizeof(o->group), "%s", db_col_text(st, 6));
+		snprintf(o->schedule, sizeof(o->schedule), "%s", db_col_text(st, 7));
 		int *k[] = {&o->keep.last,   &o->keep.hourly,  &o->keep.daily,
 		            &o->keep.weekly, &o->keep.monthly, &o->keep.yearly};
 		for (int i = 0; i < 6; i++)
-			*k[i] = sqlite3_column_int(st, 8 + i);
+			*k[i] = (int)db_col_int(st, 8 + i);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	r->live_min_created = INT64_MAX;
 	st = db_q("SELECT created_at, id FROM jobs WHERE status IN ('queued','running') "
 	          "ORDER BY created_at LIMIT 1", NULL);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		r->live_min_created = sqlite3_column_int64(st, 0);
-		r->live_job = sqlite3_column_int64(st, 1);
+	if (st && db_step(st) == DB_ROW) {
+		r->live_min_created = db_col_int(st, 0);
+		r->live_job = db_col_int(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = db_q("SELECT started_at, finished_at FROM maintenance WHERE dry_run=0 AND "
 	          "finished_at IS NOT NULL AND id<>?", "i", r->id);
 	cap = 0;
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
+	while (st && db_step(st) == DB_ROW) {
 		if (r->nmarks == cap) {
 			cap = cap ? cap * 2 : 64;
 			struct mark_src *nv = realloc(r->marks, cap * sizeof(*nv));
 			if (!nv) {
-				sqlite3_finalize(st);
+				db_done(st);
 				return -1;
 			}
 			r->marks = nv;
 		}
 		r->marks[r->nmarks++] =
-			(struct mark_src){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+			(struct mark_src){db_col_int(st, 0), db_col_int(st, 1)};
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 }
 
@@ -354,7 +354,7 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 		run_free(r);
 		return MAINT_FAILED;
 	}
-	r->id = sqlite3_last_insert_rowid(g_srv->st->db);
+	r->id = db_last_id();
 	if (gather(r)) {
 		snprintf(why, wlen, "reading the store failed");
 		db_exec("UPDATE maintenance SET status='failed', finished_at=?, error=? WHERE id=?",

@@ -56,17 +56,17 @@ static struct series *series_of(const char *kind, const char *trigger, const cha
 
 void metrics_init(void)
 {
-	sqlite3_stmt *st = db_q("SELECT kind, trigger, status, COUNT(*) FROM jobs WHERE status IN "
+	struct db_stmt *st = db_q("SELECT kind, trigger, status, COUNT(*) FROM jobs WHERE status IN "
 	                        "('succeeded','failed','canceled','interrupted') GROUP BY 1, 2, 3",
 	                        NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		struct series *s = series_of((const char *)sqlite3_column_text(st, 0),
-		                             (const char *)sqlite3_column_text(st, 1),
-		                             (const char *)sqlite3_column_text(st, 2));
+	while (st && db_step(st) == DB_ROW) {
+		struct series *s = series_of(db_col_text(st, 0),
+		                             db_col_text(st, 1),
+		                             db_col_text(st, 2));
 		if (s)
-			s->n = (uint64_t)sqlite3_column_int64(st, 3);
+			s->n = (uint64_t)db_col_int(st, 3);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 }
 
 void metrics_job_ended(const char *kind, const char *trigger, const char *status,
@@ -124,7 +124,7 @@ static void put(struct out *o, const char *fmt, ...)
 }
 
 /* A label value: backslash, quote and newline escaped (into buf). */
-static const char *lv(const unsigned char *s, char *buf, size_t cap)
+static const char *lv(const char *s, char *buf, size_t cap)
 {
 	size_t n = 0;
 	for (; s && *s && n + 3 < cap; s++) {
@@ -191,14 +191,14 @@ char *metrics_render(size_t *len)
 	    hub_connected());
 	/* hosts by health: the sweep's last verdict; a host it has not reached yet is counted as never */
 	int64_t by[5] = {0};
-	sqlite3_stmt *st = db_q("SELECT COALESCE(hh.state, 'never'), COUNT(*) FROM hosts h LEFT JOIN "
+	struct db_stmt *st = db_q("SELECT COALESCE(hh.state, 'never'), COUNT(*) FROM hosts h LEFT JOIN "
 	                        "host_health hh ON hh.host_id = h.id GROUP BY 1", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		int k = health_parse((const char *)sqlite3_column_text(st, 0));
+	while (st && db_step(st) == DB_ROW) {
+		int k = health_parse(db_col_text(st, 0));
 		if (k >= 0)
-			by[k] = sqlite3_column_int64(st, 1);
+			by[k] = db_col_int(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	put(&o, "# HELP roost_hosts Hosts by health.\n# TYPE roost_hosts gauge\n");
 	for (int k = 0; k < 5; k++)
 		put(&o, "roost_hosts{health=\"%s\"} %lld\n", health_name((enum health)k), (long long)by[k]);
@@ -206,21 +206,21 @@ char *metrics_render(size_t *len)
 	        "# TYPE roost_host_overdue gauge\n");
 	st = db_q("SELECT h.name, hh.state = 'overdue' FROM hosts h LEFT JOIN host_health hh ON "
 	          "hh.host_id = h.id ORDER BY h.id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		put(&o, "roost_host_overdue{host=\"%s\"} %d\n", lv(sqlite3_column_text(st, 0), a, sizeof(a)),
-		    sqlite3_column_int(st, 1));
-	sqlite3_finalize(st);
+	while (st && db_step(st) == DB_ROW)
+		put(&o, "roost_host_overdue{host=\"%s\"} %d\n", lv(db_col_text(st, 0), a, sizeof(a)),
+		    (int)db_col_int(st, 1));
+	db_done(st);
 	put(&o, "# HELP roost_last_success_timestamp_seconds Start of the last successful backup of "
 	        "a (host, schedule, group).\n# TYPE roost_last_success_timestamp_seconds gauge\n");
 	st = db_q("SELECT h.name, s.name, g.name, gs.last_success_at FROM group_success gs JOIN "
 	          "schedules s ON s.id = gs.schedule_id JOIN source_groups g ON g.id = gs.group_id "
 	          "JOIN hosts h ON h.id = s.host_id ORDER BY h.id, s.id, g.id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	while (st && db_step(st) == DB_ROW)
 		put(&o, "roost_last_success_timestamp_seconds{host=\"%s\",schedule=\"%s\",group=\"%s\"} "
-		        "%lld\n", lv(sqlite3_column_text(st, 0), a, sizeof(a)),
-		    lv(sqlite3_column_text(st, 1), b, sizeof(b)),
-		    lv(sqlite3_column_text(st, 2), c, sizeof(c)), (long long)sqlite3_column_int64(st, 3));
-	sqlite3_finalize(st);
+		        "%lld\n", lv(db_col_text(st, 0), a, sizeof(a)),
+		    lv(db_col_text(st, 1), b, sizeof(b)),
+		    lv(db_col_text(st, 2), c, sizeof(c)), (long long)db_col_int(st, 3));
+	db_done(st);
 	put(&o, "# HELP roost_jobs_total Jobs ended, by kind, trigger and final status.\n"
 	        "# TYPE roost_jobs_total counter\n");
 	for (size_t i = 0; i < njobs_total; i++)

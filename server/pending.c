@@ -17,7 +17,7 @@ void pending_coalesce(int64_t host_id, int64_t schedule_id, int64_t slot)
 {
 	db_exec("INSERT INTO pending_runs (host_id, schedule_id, first_fire, last_fire) "
 	        "VALUES (?, ?, ?, ?) ON CONFLICT (host_id, schedule_id) DO UPDATE SET "
-	        "last_fire = MAX(last_fire, excluded.last_fire)",
+	        "last_fire = GREATEST(pending_runs.last_fire, excluded.last_fire)",
 	        "iiii", host_id, schedule_id, slot, slot);
 	char tb[40];
 	log_info("pending.upsert", "host=%lld schedule=%lld slot=%s why=\"host busy\"",
@@ -28,14 +28,14 @@ void pending_dispatch(int64_t host_id)
 {
 	defer_release(host_id, srv_now()); /* deferred jobs whose reason cleared wait longest */
 	while (!db_host_busy(host_id)) {
-		sqlite3_stmt *st = db_q("SELECT schedule_id, first_fire FROM pending_runs WHERE "
+		struct db_stmt *st = db_q("SELECT schedule_id, first_fire FROM pending_runs WHERE "
 		                        "host_id=? ORDER BY first_fire, schedule_id LIMIT 1", "i", host_id);
 		int64_t sid = 0, first = 0;
-		if (st && sqlite3_step(st) == SQLITE_ROW) {
-			sid = sqlite3_column_int64(st, 0);
-			first = sqlite3_column_int64(st, 1);
+		if (st && db_step(st) == DB_ROW) {
+			sid = db_col_int(st, 0);
+			first = db_col_int(st, 1);
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 		if (!sid)
 			return;
 		db_exec("DELETE FROM pending_runs WHERE host_id=? AND schedule_id=?", "ii", host_id, sid);

@@ -73,7 +73,7 @@ void presence_gone(int64_t host_id, int64_t now)
 
 int64_t presence_online_within(int64_t host_id, int64_t from, int64_t now)
 {
-	int64_t s = db_int(0, "SELECT COALESCE(SUM(MIN(ended_at, ?) - MAX(started_at, ?)), 0) FROM "
+	int64_t s = db_int(0, "SELECT COALESCE(SUM(LEAST(ended_at, ?) - GREATEST(started_at, ?)), 0) FROM "
 	                      "host_sessions WHERE host_id=? AND ended_at > ? AND started_at < ?",
 	                   "iiiii", now, from, host_id, from, now);
 	struct live *l = slot(host_id, 0);

@@ -303,13 +303,13 @@ int restore_serve_request(struct lws *wsi, struct pss *p, const char *rest)
 	if (!js || !*js || *e || job <= 0)
 		return respond_error(wsi, p, 403, "forbidden",
 		                     "plain objects are served only for a restore job (?job=N)");
-	sqlite3_stmt *st = db_q("SELECT params FROM jobs WHERE id=? AND host_id=? AND "
+	struct db_stmt *st = db_q("SELECT params FROM jobs WHERE id=? AND host_id=? AND "
 	                        "kind='restore' AND status IN ('queued','running')",
 	                        "ii", (int64_t)job, p->host_id);
-	json_t *pj = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
-	                     ? json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL)
+	json_t *pj = st && db_step(st) == DB_ROW && db_col_text(st, 0)
+	                     ? json_loads(db_col_text(st, 0), 0, NULL)
 	                     : NULL;
-	sqlite3_finalize(st);
+	db_done(st);
 	const char *snap = json_string_value(json_object_get(pj, "snapshot_id"));
 	char snapid[65];
 	snprintf(snapid, sizeof(snapid), "%s", snap ? snap : "");

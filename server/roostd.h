@@ -7,7 +7,8 @@
  *   main.c       arguments, the data directory (store, TLS, admin token,
  *                default repository), wiring, the event loop
  *   srv.c        struct srv (g_srv) and the clock, srv_now()
- *   store.c      opening the SQLite store and its numbered migrations
+ *   store.c      the store's API over its engines (store_sqlite.c, store_pg.c)
+ *                and the numbered migrations
  *   db.c         bound-parameter queries and small host/schedule facts
  *   views.c      the REST API's JSON objects: host, group, schedule, job
  *   http.c       the libwebsockets callback: a request's path (framing,
@@ -138,15 +139,15 @@ json_t *json_time(int64_t t);
 /* Prepares sql and binds args by types: 'i' int64, 't' text (NULL = null),
  * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
  * caller finalizes the statement. */
-sqlite3_stmt *db_q(const char *sql, const char *types, ...);
+struct db_stmt *db_q(const char *sql, const char *types, ...);
 /* As db_q, for the questions asked again and again (a view of every host):
  * the statement is prepared once and kept in the store's cache. Give it back
- * with db_done, never sqlite3_finalize. */
-sqlite3_stmt *db_qc(const char *sql, const char *types, ...);
+ * with db_done, never db_finalize. */
+struct db_stmt *db_qc(const char *sql, const char *types, ...);
 /* Gives back a statement of db_qc (reset for its next use); any other is
  * finalized. NULL: no-op. */
-void db_done(sqlite3_stmt *st);
-/* Runs a statement to completion; SQLITE_DONE on success. A failure (a
+void db_done(struct db_stmt *st);
+/* Runs a statement to completion; DB_DONE on success. A failure (a
  * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
 /* First column of the first row as int64, or dflt. */
@@ -157,6 +158,9 @@ int64_t db_int(int64_t dflt, const char *sql, const char *types, ...);
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/* Rows changed by the last write; the id the last INSERT gave its row. */
+int64_t db_changes(void);
+int64_t db_last_id(void);
 /* Failed writes since the last db_begin(), and the last failure's message. */
 int db_failures(void);
 const char *db_last_error(void);

@@ -76,7 +76,7 @@ int sessions_create(int64_t user_id, int64_t now, char token[AUTH_TEXT_LEN + 1],
 	db_exec("INSERT INTO sessions (token_hash, user_id, csrf, created_at, last_used_at, "
 	        "expires_at) VALUES (?, ?, ?, ?, ?, ?)", "bitiii", hash, sizeof(hash), user_id,
 	        si->csrf, now, now, expires);
-	int64_t id = sqlite3_last_insert_rowid(g_srv->st->db);
+	int64_t id = db_last_id();
 	if (db_commit())
 		return -1;
 	si->id = id;
@@ -93,26 +93,26 @@ int sessions_lookup(const char *token, int64_t now, struct session_info *si)
 		return -1;
 	/* the lookup is by the hash of 256 random bits: an index probe reveals
 	 * nothing an attacker could use, so no constant-time scan is needed */
-	sqlite3_stmt *st = db_q("SELECT s.id, s.user_id, s.csrf, s.last_used_at, s.expires_at, "
+	struct db_stmt *st = db_q("SELECT s.id, s.user_id, s.csrf, s.last_used_at, s.expires_at, "
 	                        "u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id "
 	                        "WHERE s.token_hash=?", "b", hash, sizeof(hash));
 	int found = 0;
 	int64_t last = 0, expires = 0;
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		const char *csrf = (const char *)sqlite3_column_text(st, 2);
-		const char *name = (const char *)sqlite3_column_text(st, 5);
+	if (st && db_step(st) == DB_ROW) {
+		const char *csrf = db_col_text(st, 2);
+		const char *name = db_col_text(st, 5);
 		if (csrf && name && strlen(csrf) == AUTH_TEXT_LEN && strlen(name) < sizeof(si->name)) {
 			found = 1;
-			si->id = sqlite3_column_int64(st, 0);
-			si->user_id = sqlite3_column_int64(st, 1);
+			si->id = db_col_int(st, 0);
+			si->user_id = db_col_int(st, 1);
 			memcpy(si->csrf, csrf, AUTH_TEXT_LEN + 1);
-			last = sqlite3_column_int64(st, 3);
-			expires = sqlite3_column_int64(st, 4);
+			last = db_col_int(st, 3);
+			expires = db_col_int(st, 4);
 			memcpy(si->name, name, strlen(name) + 1);
-			si->role = role_parse((const char *)sqlite3_column_text(st, 6));
+			si->role = role_parse(db_col_text(st, 6));
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!found)
 		return -1;
 	if (now >= expires || now >= idle_end(last) || si->role == ROLE_NONE) {

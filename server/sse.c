@@ -127,13 +127,13 @@ struct sse_client *sse_begin(struct lws *wsi, int64_t after)
 	push(c, ": roost events\n\n", 16);
 	if (after >= 0) {
 		/* the newest REPLAY_MAX after `after`, oldest first */
-		sqlite3_stmt *st = db_q("SELECT id, type, body FROM (SELECT id, type, body FROM events "
-		                        "WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id", "ii",
+		struct db_stmt *st = db_q("SELECT id, type, body FROM (SELECT id, type, body FROM events "
+		                        "WHERE id > ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id", "ii",
 		                        after, (int64_t)REPLAY_MAX);
-		while (st && sqlite3_step(st) == SQLITE_ROW && !c->dropped)
-			push_event(c, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-			           (const char *)sqlite3_column_text(st, 2));
-		sqlite3_finalize(st);
+		while (st && db_step(st) == DB_ROW && !c->dropped)
+			push_event(c, db_col_int(st, 0), db_col_text(st, 1),
+			           db_col_text(st, 2));
+		db_done(st);
 	}
 	if (!beat_armed && g_srv->lws) {
 		lws_sul_schedule(g_srv->lws, 0, &sul_beat, beat_cb, HEARTBEAT_S * LWS_US_PER_SEC);

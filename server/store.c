@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The store's connection setup and migrations. The schema follows
+ * The store's engine-neutral half: choosing the engine by URL, the numbered
+ * migrations (written in SQLite's dialect; an engine may give its own text
+ * of one), the statement cache, and the calls of store.h handed to the
+ * engine's operations. The schema follows
  * DESIGN.md: hosts, enrollment tokens, source groups, schedules and their
  * groups, jobs, pending runs (one per host and schedule), seen fires,
  * success per (schedule, group) for catch-up, the dashboard's users and
  * sessions, and the agent policies' host fields.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "store.h"
+#include "roost/log.h"
+#include "store_drv.h"
 
 static const char *const migrations[] = {
 	/* 1: the data model of DESIGN.md */
@@ -173,104 +173,99 @@ int store_schema_latest(void)
 	return (int)(sizeof(migrations) / sizeof(migrations[0]));
 }
 
-static enum roost_err sql_fail(struct roost_errbuf *eb, sqlite3 *db, const char *what)
+const char *store_migration_sql(int m)
 {
-	return roost_errf(eb, ROOST_EIO, "store: %s: %s", what, sqlite3_errmsg(db));
+	return m >= 1 && m <= store_schema_latest() ? migrations[m - 1] : NULL;
 }
 
-static int user_version(sqlite3 *db, int *v)
+/* The engine of url into *ops, and what follows its scheme. */
+static enum roost_err engine_of(const char *url, const struct store_ops **ops,
+                                const char **target, struct roost_errbuf *eb)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(st);
-	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+		*target = url;
+#ifdef ROOST_HAVE_PG
+		*ops = &store_pg_ops;
+		return ROOST_OK;
+#else
+		return roost_errf(eb, ROOST_ENOTSUP, "store: this roostd was built without PostgreSQL");
+#endif
+	}
+	*target = !strncmp(url, "sqlite:", 7) ? url + 7 : url;
+	if (!**target)
+		return roost_errf(eb, ROOST_EINVAL, "store: %s: no path", url);
+	*ops = &store_sqlite_ops;
+	return ROOST_OK;
 }
 
-enum roost_err store_open(const char *path, struct store **out, struct roost_errbuf *eb)
+/* A name of the store for messages: the path, never a URL's password. */
+static const char *shown(const struct store_ops *ops, const char *target)
+{
+	return ops->engine == STORE_SQLITE ? target : "the PostgreSQL database";
+}
+
+static enum roost_err migrate(struct store *s, const char *name, struct roost_errbuf *eb)
+{
+	int v;
+	if (s->ops->get_version(s, &v))
+		return roost_errf(eb, ROOST_EIO, "store: read schema version: %s", store_errmsg(s));
+	if (v > store_schema_latest())
+		return roost_errf(eb, ROOST_ENOTSUP,
+		                  "store: %s has schema version %d, newer than this roostd knows (%d); "
+		                  "refusing to touch it", name, v, store_schema_latest());
+	for (int m = v + 1; m <= store_schema_latest(); m++) {
+		const char *sql = s->ops->migration ? s->ops->migration(m) : NULL;
+		if (s->ops->exec(s, s->ops->begin) ||
+		    s->ops->exec(s, sql ? sql : migrations[m - 1]) || s->ops->set_version(s, m)) {
+			enum roost_err err = roost_errf(eb, ROOST_EIO, "store: migration %d: %s", m,
+			                                store_errmsg(s));
+			s->ops->exec(s, "ROLLBACK");
+			return err;
+		}
+		if (s->ops->exec(s, "COMMIT"))
+			return roost_errf(eb, ROOST_EIO, "store: commit migration %d: %s", m,
+			                  store_errmsg(s));
+	}
+	s->version = store_schema_latest();
+	return ROOST_OK;
+}
+
+enum roost_err store_open(const char *url, struct store **out, struct roost_errbuf *eb)
 {
 	*out = NULL;
-	sqlite3 *db = NULL;
-	enum roost_err err = ROOST_OK;
-	/* Private: hashes of credentials live here. SQLite gives the -wal and
-	 * -shm files the mode of the database file, so it is made 0600 first;
-	 * files of older versions (0644) are narrowed. */
-	int on_disk = *path && strcmp(path, ":memory:") != 0;
-	int fd = on_disk ? open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -2;
-	if (fd == -1)
-		return roost_errf(eb, ROOST_EIO, "store: open %s: %s", path, strerror(errno));
-	int narrowed = fd >= 0 ? fchmod(fd, 0600) : 0;
-	if (fd >= 0)
-		close(fd);
-	for (const char *const *sfx = (const char *const[]){"-wal", "-shm", NULL};
-	     on_disk && *sfx; sfx++) {
-		char side[4200];
-		snprintf(side, sizeof(side), "%s%s", path, *sfx);
-		if (chmod(side, 0600) && errno != ENOENT)
-			narrowed = -1;
+	const char *target;
+	const struct store_ops *ops;
+	enum roost_err err = engine_of(url, &ops, &target, eb);
+	if (err)
+		return err;
+	struct store *s;
+	err = ops->open(target, 1, &s, eb);
+	if (err)
+		return err;
+	err = migrate(s, shown(ops, target), eb);
+	if (err) {
+		store_close(s);
+		return err;
 	}
-	if (narrowed)
-		return roost_errf(eb, ROOST_EIO, "store: chmod 0600 %s: %s", path, strerror(errno));
-	/* no memory statistics: they take a global mutex on every allocation
-	 * SQLite makes (a view of the whole fleet makes many); only possible
-	 * before SQLite's first use, later calls fail harmlessly */
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		err = roost_errf(eb, ROOST_EIO, "store: open %s: %s", path,
-		                 db ? sqlite3_errmsg(db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	/* the version first: a store of a newer roostd is refused before
-	 * anything (WAL mode included) is written to it */
-	int v;
-	if (user_version(db, &v)) {
-		err = sql_fail(eb, db, "read schema version");
-		goto fail;
-	}
-	if (v > store_schema_latest()) {
-		err = roost_errf(eb, ROOST_ENOTSUP,
-		                 "store: %s has schema version %d, newer than this roostd knows (%d); "
-		                 "refusing to touch it", path, v, store_schema_latest());
-		goto fail;
-	}
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-	                     "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
-		err = sql_fail(eb, db, "configure");
-		goto fail;
-	}
-	for (int m = v; m < store_schema_latest(); m++) {
-		char setv[64];
-		snprintf(setv, sizeof(setv), "PRAGMA user_version=%d;", m + 1);
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(db, migrations[m], NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(db, setv, NULL, NULL, NULL) != SQLITE_OK) {
-			char what[64];
-			snprintf(what, sizeof(what), "migration %d", m + 1);
-			err = sql_fail(eb, db, what);
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			goto fail;
-		}
-		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			err = sql_fail(eb, db, "commit migration");
-			goto fail;
-		}
-	}
-	struct store *s = calloc(1, sizeof(*s));
-	if (!s) {
-		err = ROOST_ENOMEM;
-		goto fail;
-	}
-	s->db = db;
+	*out = s;
+	return ROOST_OK;
+}
+
+enum roost_err store_connect(const char *url, struct store **out, struct roost_errbuf *eb)
+{
+	*out = NULL;
+	const char *target;
+	const struct store_ops *ops;
+	enum roost_err err = engine_of(url, &ops, &target, eb);
+	if (err)
+		return err;
+	struct store *s;
+	err = ops->open(target, 0, &s, eb);
+	if (err)
+		return err;
 	s->version = store_schema_latest();
 	*out = s;
 	return ROOST_OK;
-fail:
-	sqlite3_close(db);
-	return err;
 }
 
 void store_close(struct store *s)
@@ -278,7 +273,156 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->ncache; i++)
-		sqlite3_finalize(s->cache[i].st);
-	sqlite3_close(s->db);
-	free(s);
+		s->ops->finalize(s->cache[i].st);
+	s->ncache = 0;
+	s->ops->close(s);
+}
+
+int store_version(const struct store *s)
+{
+	return s->version;
+}
+
+enum store_engine store_engine(const struct store *s)
+{
+	return s->ops->engine;
+}
+
+const char *store_errmsg(struct store *s)
+{
+	return s->ops->errmsg(s);
+}
+
+int store_exec(struct store *s, const char *sql)
+{
+	return s->ops->exec(s, sql);
+}
+
+int store_begin(struct store *s)
+{
+	return s->ops->exec(s, s->ops->begin);
+}
+
+int store_begin_read(struct store *s)
+{
+	return s->ops->exec(s, s->ops->begin_read);
+}
+
+const char *store_events_seq_sql(const struct store *s)
+{
+	return s->ops->events_seq_sql;
+}
+
+int64_t store_changes(struct store *s)
+{
+	return s->ops->changes(s);
+}
+
+int64_t store_last_id(struct store *s)
+{
+	return s->ops->last_id(s);
+}
+
+struct db_stmt *store_prepare(struct store *s, const char *sql)
+{
+	return s->ops->prepare(s, sql);
+}
+
+struct db_stmt *store_prepare_cached(struct store *s, const char *sql)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		if (!s->cache[i].busy && !strcmp(s->ops->sql(s->cache[i].st), sql)) {
+			s->cache[i].busy = 1;
+			return s->cache[i].st;
+		}
+	struct db_stmt *st = s->ops->prepare(s, sql);
+	if (st && s->ncache < STORE_CACHE) {
+		s->cache[s->ncache].st = st;
+		s->cache[s->ncache++].busy = 1;
+	}
+	return st;
+}
+
+void store_give_back(struct store *s, struct db_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i].st == st) {
+			s->ops->reset(st);
+			s->cache[i].busy = 0;
+			return;
+		}
+	s->ops->finalize(st);
+}
+
+int db_param_count(struct db_stmt *st)
+{
+	return st->s->ops->param_count(st);
+}
+
+void db_bind_int(struct db_stmt *st, int i, int64_t v)
+{
+	st->s->ops->bind_int(st, i, v);
+}
+
+void db_bind_text(struct db_stmt *st, int i, const char *v)
+{
+	st->s->ops->bind_text(st, i, v);
+}
+
+void db_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+	st->s->ops->bind_blob(st, i, p, n);
+}
+
+void db_bind_null(struct db_stmt *st, int i)
+{
+	st->s->ops->bind_null(st, i);
+}
+
+int db_step(struct db_stmt *st)
+{
+	return st->s->ops->step(st);
+}
+
+int64_t db_col_int(struct db_stmt *st, int i)
+{
+	return st->s->ops->col_int(st, i);
+}
+
+const char *db_col_text(struct db_stmt *st, int i)
+{
+	return st->s->ops->col_text(st, i);
+}
+
+const void *db_col_blob(struct db_stmt *st, int i)
+{
+	return st->s->ops->col_blob(st, i);
+}
+
+size_t db_col_bytes(struct db_stmt *st, int i)
+{
+	return st->s->ops->col_bytes(st, i);
+}
+
+int db_col_is_null(struct db_stmt *st, int i)
+{
+	return st->s->ops->col_is_null(st, i);
+}
+
+void db_reset(struct db_stmt *st)
+{
+	st->s->ops->reset(st);
+}
+
+void db_finalize(struct db_stmt *st)
+{
+	if (st)
+		st->s->ops->finalize(st);
+}
+
+const char *db_stmt_sql(struct db_stmt *st)
+{
+	return st->s->ops->sql(st);
 }

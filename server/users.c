@@ -52,32 +52,32 @@ int64_t users_find(const char *name, char *hash, size_t cap, enum role *role)
 	*role = ROLE_NONE;
 	if (cap)
 		hash[0] = 0;
-	sqlite3_stmt *st = db_q("SELECT id, pw_hash, role FROM users WHERE name=?", "t", name);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(st, 1);
+	struct db_stmt *st = db_q("SELECT id, pw_hash, role FROM users WHERE name=?", "t", name);
+	if (st && db_step(st) == DB_ROW) {
+		const char *h = db_col_text(st, 1);
 		if (h && strlen(h) < cap) {
-			id = sqlite3_column_int64(st, 0);
+			id = db_col_int(st, 0);
 			memcpy(hash, h, strlen(h) + 1);
-			*role = role_parse((const char *)sqlite3_column_text(st, 2));
+			*role = role_parse(db_col_text(st, 2));
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return id;
 }
 
 int users_get(int64_t id, char *name, size_t cap, enum role *role)
 {
 	int rc = -1;
-	sqlite3_stmt *st = db_q("SELECT name, role FROM users WHERE id=?", "i", id);
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		const char *n = (const char *)sqlite3_column_text(st, 0);
+	struct db_stmt *st = db_q("SELECT name, role FROM users WHERE id=?", "i", id);
+	if (st && db_step(st) == DB_ROW) {
+		const char *n = db_col_text(st, 0);
 		if (n && strlen(n) < cap) {
 			memcpy(name, n, strlen(n) + 1);
-			*role = role_parse((const char *)sqlite3_column_text(st, 1));
+			*role = role_parse(db_col_text(st, 1));
 			rc = 0;
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -90,7 +90,7 @@ int users_insert(const char *name, enum role role, const char *hash, int64_t now
 		return -1;
 	db_exec("INSERT INTO users (name, role, pw_hash, created_at) VALUES (?, ?, ?, ?)", "ttti",
 	        name, role_name(role), hash, now);
-	int64_t rid = sqlite3_last_insert_rowid(g_srv->st->db);
+	int64_t rid = db_last_id();
 	if (db_commit())
 		return -1;
 	*id = rid;
@@ -114,13 +114,13 @@ void users_logged_in(int64_t id, int64_t now)
 	db_exec("UPDATE users SET last_login_at=? WHERE id=?", "ii", now, id);
 }
 
-static json_t *row_view(sqlite3_stmt *st)
+static json_t *row_view(struct db_stmt *st)
 {
-	return json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-	                 "name", (const char *)sqlite3_column_text(st, 1), "role",
-	                 role_name(role_parse((const char *)sqlite3_column_text(st, 2))),
-	                 "created_at", json_time(sqlite3_column_int64(st, 3)), "last_login_at",
-	                 json_time(sqlite3_column_int64(st, 4)));
+	return json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)db_col_int(st, 0),
+	                 "name", db_col_text(st, 1), "role",
+	                 role_name(role_parse(db_col_text(st, 2))),
+	                 "created_at", json_time(db_col_int(st, 3)), "last_login_at",
+	                 json_time(db_col_int(st, 4)));
 }
 
 #define USER_COLS "SELECT id, name, role, created_at, last_login_at FROM users "
@@ -128,19 +128,19 @@ static json_t *row_view(sqlite3_stmt *st)
 json_t *users_view(int64_t id)
 {
 	json_t *j = NULL;
-	sqlite3_stmt *st = db_q(USER_COLS "WHERE id=?", "i", id);
-	if (st && sqlite3_step(st) == SQLITE_ROW)
+	struct db_stmt *st = db_q(USER_COLS "WHERE id=?", "i", id);
+	if (st && db_step(st) == DB_ROW)
 		j = row_view(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return j;
 }
 
 json_t *users_list(void)
 {
 	json_t *a = json_array();
-	sqlite3_stmt *st = db_q(USER_COLS "ORDER BY id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	struct db_stmt *st = db_q(USER_COLS "ORDER BY id", NULL);
+	while (st && db_step(st) == DB_ROW)
 		json_array_append_new(a, row_view(st));
-	sqlite3_finalize(st);
+	db_done(st);
 	return a;
 }

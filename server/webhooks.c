@@ -28,7 +28,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +85,7 @@ static pthread_t th;
 static int running;
 static atomic_int stopping, reload_wanted = 1; /* set by the event loop, read by the thread */
 static CURLM *multi;
-static sqlite3 *db;
+static struct store *db; /* the thread's own connection */
 static struct hook **hooks;
 static size_t nhooks;
 
@@ -215,18 +214,18 @@ static void save_cursor(struct hook *h, int force)
 {
 	if (h->cursor == h->saved || (!force && now_s() - h->saved_at < SAVE_S && h->npre))
 		return;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "UPDATE webhooks SET cursor=? WHERE id=? AND cursor < ?", -1, &st,
-	                       NULL) != SQLITE_OK)
+	struct db_stmt *st =
+		store_prepare(db, "UPDATE webhooks SET cursor=? WHERE id=? AND cursor < ?");
+	if (!st)
 		return;
-	sqlite3_bind_int64(st, 1, h->cursor);
-	sqlite3_bind_int64(st, 2, h->id);
-	sqlite3_bind_int64(st, 3, h->cursor);
-	if (sqlite3_step(st) == SQLITE_DONE) {
+	db_bind_int(st, 1, h->cursor);
+	db_bind_int(st, 2, h->id);
+	db_bind_int(st, 3, h->cursor);
+	if (db_step(st) == DB_DONE) {
 		h->saved = h->cursor;
 		h->saved_at = now_s();
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 }
 
 static struct hook *find(int64_t id)
@@ -239,14 +238,14 @@ static struct hook *find(int64_t id)
 
 static void reload(void)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT id, url, events, secret, format, cursor FROM webhooks "
-	                           "ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	struct db_stmt *st = store_prepare(db, "SELECT id, url, events, secret, format, cursor "
+	                                       "FROM webhooks ORDER BY id");
+	if (!st)
 		return;
 	for (size_t i = 0; i < nhooks; i++)
 		hooks[i]->keep = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while (db_step(st) == DB_ROW) {
+		int64_t id = db_col_int(st, 0);
 		struct hook *h = find(id);
 		if (h) {
 			h->keep = 1;
@@ -263,13 +262,13 @@ static void reload(void)
 		hooks = nh;
 		h->id = id;
 		h->keep = 1;
-		h->url = strdup((const char *)sqlite3_column_text(st, 1));
-		const char *f = (const char *)sqlite3_column_text(st, 4);
+		h->url = strdup(db_col_text(st, 1));
+		const char *f = db_col_text(st, 4);
 		h->fmt = !strncmp(h->url, "mailto:", 7) ? FMT_MAIL
 		         : !strcmp(f, "ntfy")           ? FMT_NTFY
 		         : !strcmp(f, "healthchecks")   ? FMT_HEALTHCHECKS
 		                                        : FMT_STANDARD;
-		json_t *types = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+		json_t *types = json_loads(db_col_text(st, 2), 0, NULL);
 		size_t i;
 		json_t *t;
 		h->types = calloc(json_array_size(types) + 1, sizeof(char *));
@@ -281,13 +280,13 @@ static void reload(void)
 				h->types[h->ntypes++] = strdup(json_string_value(t));
 		}
 		json_decref(types);
-		h->klen = whsign_key((const char *)sqlite3_column_text(st, 3), h->key);
-		h->cursor = h->saved = h->scanned = sqlite3_column_int64(st, 5);
+		h->klen = whsign_key(db_col_text(st, 3), h->key);
+		h->cursor = h->saved = h->scanned = db_col_int(st, 5);
 		hooks[nhooks++] = h;
 		log_info("webhook.loaded", "webhook=%lld cursor=%lld", (long long)id,
 		         (long long)h->cursor);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	size_t k = 0;
 	for (size_t i = 0; i < nhooks; i++) {
 		if (hooks[i]->keep)
@@ -320,27 +319,27 @@ static void prefetch(struct hook *h)
 {
 	if (h->npre == PREFETCH)
 		return;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT id, at, COALESCE(host_id, 0), type, body FROM events "
-	                           "WHERE id > ? ORDER BY id LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+	struct db_stmt *st = store_prepare(db, "SELECT id, at, COALESCE(host_id, 0), type, body "
+	                                       "FROM events WHERE id > ? ORDER BY id LIMIT ?");
+	if (!st)
 		return;
-	sqlite3_bind_int64(st, 1, h->scanned);
-	sqlite3_bind_int(st, 2, SCAN);
-	while (h->npre < PREFETCH && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		const char *type = (const char *)sqlite3_column_text(st, 3);
-		const char *body = (const char *)sqlite3_column_text(st, 4);
+	db_bind_int(st, 1, h->scanned);
+	db_bind_int(st, 2, SCAN);
+	while (h->npre < PREFETCH && db_step(st) == DB_ROW) {
+		int64_t id = db_col_int(st, 0);
+		const char *type = db_col_text(st, 3);
+		const char *body = db_col_text(st, 4);
 		h->scanned = id;
 		if (!matches(h, type, body))
 			continue;
 		struct ev *e = &h->pre[h->npre++];
 		e->id = id;
-		e->at = sqlite3_column_int64(st, 1);
-		e->host_id = sqlite3_column_int64(st, 2);
+		e->at = db_col_int(st, 1);
+		e->host_id = db_col_int(st, 2);
 		e->type = strdup(type);
 		e->body = strdup(body);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	/* nothing of its own in what was read: the cursor moves past it */
 	if (!h->npre && h->scanned > h->cursor && !h->nmails)
 		h->cursor = h->scanned;
@@ -365,15 +364,15 @@ static void consume(struct hook *h, size_t n)
 /* A failing subscription's queue beyond queue_max: its oldest go. */
 static void enforce_bound(struct hook *h)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT id, type, body FROM events WHERE id > ? ORDER BY id", -1,
-	                       &st, NULL) != SQLITE_OK)
+	struct db_stmt *st =
+		store_prepare(db, "SELECT id, type, body FROM events WHERE id > ? ORDER BY id");
+	if (!st)
 		return;
-	sqlite3_bind_int64(st, 1, h->cursor);
+	db_bind_int(st, 1, h->cursor);
 	int64_t n = 0, *ids = NULL, cap = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!matches(h, (const char *)sqlite3_column_text(st, 1),
-		             (const char *)sqlite3_column_text(st, 2)))
+	while (db_step(st) == DB_ROW) {
+		if (!matches(h, db_col_text(st, 1),
+		             db_col_text(st, 2)))
 			continue;
 		if (n == cap) {
 			int64_t nc = cap ? cap * 2 : 1024;
@@ -383,9 +382,9 @@ static void enforce_bound(struct hook *h)
 			ids = ni;
 			cap = nc;
 		}
-		ids[n++] = sqlite3_column_int64(st, 0);
+		ids[n++] = db_col_int(st, 0);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (n > cfg.queue_max) {
 		int64_t drop = n - cfg.queue_max;
 		notice(h, drop, ids[0], ids[drop - 1], "the subscription's queue was full");
@@ -659,10 +658,11 @@ int webhooks_start(const struct notify_config *c)
 		cfg.retry_for_s = 86400;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return -1;
-	if (sqlite3_open_v2(cfg.db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK)
+	struct roost_errbuf eb = {{0}};
+	if (store_connect(cfg.db_url, &db, &eb)) {
+		log_error("webhook.store", "msg=%s", roost_lq(eb.msg));
 		return -1;
-	sqlite3_busy_timeout(db, 5000);
+	}
 	multi = curl_multi_init();
 	if (!multi || pthread_create(&th, NULL, worker, NULL))
 		return -1;
@@ -681,7 +681,7 @@ void webhooks_stop(void)
 	running = 0;
 	curl_multi_cleanup(multi);
 	multi = NULL;
-	sqlite3_close(db);
+	store_close(db);
 	db = NULL;
 	curl_global_cleanup();
 	pthread_mutex_lock(&mu);

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 struct notify_config {
-	const char *db_path;    /* the store (the thread opens its own connection) */
+	const char *db_url;     /* the store (the thread opens its own connection) */
 	const char *smtp_url;   /* smtp://HOST:PORT or smtps://...; NULL: no mail */
 	const char *smtp_from;
 	const char *smtp_user;  /* NULL: no authentication */

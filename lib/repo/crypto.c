@@ -11,6 +11,7 @@
 
 void keys_derive(const uint8_t master[32], struct repo_keys *k)
 {
+	memset(k, 0, sizeof(*k)); /* no second host id key (host_idk 0), whatever k held */
 	crypto_kdf_derive_from_key(k->enc, 32, 1, "roostrep", master);
 	crypto_kdf_derive_from_key(k->id, 32, 2, "roostrep", master);
 	crypto_kdf_derive_from_key(k->chunk, 32, 3, "roostrep", master);

@@ -117,7 +117,7 @@ start_server() { # [SETTLE] [extra args]
   SDATA=${SDATA:-$TMP/server}
   SPORT=${SPORT:-$(free_port)}
   "$ROOST_BIN/roostd" --data "$SDATA" --listen "127.0.0.1:$SPORT" --catchup-settle "$settle" \
-    --log-level debug "$@" >>"$TMP/server.out" 2>>"$TMP/server.log" &
+    --log-level debug ${ROOST_TEST_DB:+--db "$ROOST_TEST_DB"} "$@" >>"$TMP/server.out" 2>>"$TMP/server.log" &
   SPID=$!
   daemon_started "$SPID" roostd
   export ROOST_SERVER="https://127.0.0.1:$SPORT"

@@ -14,6 +14,7 @@
 
 #include "roost/timeutil.h"
 #include "roostd.h"
+#include "store_url.h"
 
 static int64_t T(const char *s)
 {
@@ -224,7 +225,7 @@ static void test_catchup_jitter_spreads_200_hosts(void **st)
 	memset(&S, 0, sizeof(S));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	S.catchups = dueheap_new();
 	S.settle_s = SETTLE;
 	S.catchup_jitter_s = JITTER;
@@ -239,7 +240,7 @@ static void test_catchup_jitter_spreads_200_hosts(void **st)
 		snprintf(name, sizeof(name), "lap%lld", (long long)h);
 		assert_int_equal(db_exec("INSERT INTO hosts (id, name, hostname, mode, secret_hash, "
 		                         "created_at) VALUES (?, ?, ?, 'intermittent', ?, 0)", "ittb",
-		                         h, name, name, hh, sizeof(hh)), SQLITE_DONE);
+		                         h, name, name, hh, sizeof(hh)), DB_DONE);
 		db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES (?, ?, 'g', '[]')",
 		        "ii", h, h);
 		db_exec("INSERT INTO schedules (id, host_id, name, cron) VALUES (?, ?, 'd', '0 2 * * *')",

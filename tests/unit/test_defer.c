@@ -19,6 +19,7 @@
 #include "defer.h"
 #include "health.h"
 #include "roostd.h"
+#include "store_url.h"
 
 #define DAY0 1794960000        /* 2026-11-18T00:00:00Z */
 #define T0 (DAY0 + 40000)      /* 11:06:40 */
@@ -47,7 +48,7 @@ static int setup(void **st)
 	memset(&S, 0, sizeof(S));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	S.catchups = dueheap_new();
 	S.deferrals = dueheap_new();
 	S.settle_s = 60;
@@ -63,17 +64,17 @@ static int setup(void **st)
 	assert_int_equal(db_exec("INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at)"
 	                         " VALUES (1, 'srv', 'srv', 'always-on', ?, ?)", "bi", h, sizeof(h),
 	                         (int64_t)T0),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
 	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 1, 'home', '[\"/home\"]')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	/* schedule 1: both groups, window 12:00-13:00 (UTC: the host has no zone) */
-	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron, window) VALUES "
+	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron, \"window\") VALUES "
 	                         "(1, 1, 'a', '0 * * * *', '12:00-13:00'), "
 	                         "(2, 1, 'b', '30 * * * *', '')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (1, 2), (2, 1)", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "presence.h"
 #include "roost/timeutil.h"
 #include "roostd.h"
+#include "store_url.h"
 
 static struct srv S;
 static int online[8];
@@ -55,7 +56,7 @@ static int setup(void **st)
 	memset(online, 0, sizeof(online));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	T0 = T("2026-11-23T00:00:00Z");
 	S.fake_now = T0;
 	S.online_hook = fake_online;
@@ -68,16 +69,16 @@ static int setup(void **st)
 	                         " last_seen_at) VALUES (1, 'srv', 'srv', 'always-on', ?, ?, ?), "
 	                         "(2, 'lap', 'lap', 'intermittent', ?, ?, ?)", "biibii", h, sizeof(h),
 	                         T0, T0, h, sizeof(h), T0, T0),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
 	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 2, 'docs', '[\"/d\"]')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron, created_at) VALUES "
 	                         "(1, 1, 'nightly', '0 3 * * *', ?), (2, 2, 'daily', '0 3 * * *', ?)",
 	                         "ii", T0, T0),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (2, 2)", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	return 0;
 }
 
@@ -104,14 +105,14 @@ static void succeed(int64_t host, int64_t sched, int64_t group, int64_t started)
 	                         "status, created_at, started_at, finished_at) VALUES (?, ?, ?, "
 	                         "'backup', 'schedule', 'succeeded', ?, ?, ?)", "iiiiii", host, sched,
 	                         group, started, started, started + 60),
-	                 SQLITE_DONE);
-	assert_int_equal(db_exec("INSERT INTO group_success VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-	                         "SET last_success_at = excluded.last_success_at", "iii", sched, group,
-	                         started),
-	                 SQLITE_DONE);
+	                 DB_DONE);
+	assert_int_equal(db_exec("INSERT INTO group_success VALUES (?, ?, ?) ON CONFLICT "
+	                         "(schedule_id, group_id) DO UPDATE SET last_success_at = "
+	                         "excluded.last_success_at", "iii", sched, group, started),
+	                 DB_DONE);
 	assert_int_equal(db_exec("UPDATE hosts SET last_backup_at=? WHERE id=?", "ii", started + 60,
 	                         host),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 }
 
 static void end_job(int64_t host, const char *status, int64_t t)
@@ -119,7 +120,7 @@ static void end_job(int64_t host, const char *status, int64_t t)
 	assert_int_equal(db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, "
 	                         "status, created_at, started_at, finished_at) VALUES (?, NULL, NULL, "
 	                         "'backup', 'catchup', ?, ?, ?, ?)", "itiii", host, status, t, t, t + 5),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 }
 
 /* the rule alone: precedence and both modes */
@@ -230,7 +231,7 @@ static void test_laptop_online_not_finishing(void **st)
 	int64_t back = w1 + 3 * DAY + 7 * H; /* Thursday 10:00 */
 	online[2] = 1;
 	presence_hello(2, back);
-	assert_int_equal(db_exec("UPDATE hosts SET last_seen_at=? WHERE id=2", "i", back), SQLITE_DONE);
+	assert_int_equal(db_exec("UPDATE hosts SET last_seen_at=? WHERE id=2", "i", back), DB_DONE);
 	end_job(2, "interrupted", back + 120);
 	assert_int_equal(at(2, back + 30 * 60), HEALTH_OK);
 	/* the lid closes for 2 hours after 40 minutes: those do not count */

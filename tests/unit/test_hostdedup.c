@@ -170,6 +170,51 @@ static void test_proto_dedup(void **st)
 	assert_int_equal(proto_decode_server(bad, strlen(bad), &m, &eb), ROOST_EINVAL);
 }
 
+/* Fills a large stretch of the stack below the caller with the 32-bit word v. */
+static __attribute__((noinline)) void dirty_stack(uint32_t v)
+{
+	volatile uint32_t junk[16384];
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		junk[i] = v;
+}
+
+/* A host's id key depends on the repository and the host only, never on what
+ * was on the stack when the repository was opened: with a stack full of 2s,
+ * an uninitialized host_idk read 2 and host 2's key came out as the stale
+ * host_id bytes (roostd on PostgreSQL sent such a key to an agent, whose
+ * blobs then failed check --read-data). */
+static void test_host_key_independent_of_stack(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/dh-stack-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char repo[600];
+	snprintf(repo, sizeof(repo), "%s/repo", dir);
+	struct roost_backend *be;
+	struct roost_errbuf eb;
+	assert_int_equal(roost_backend_local_open(repo, 1, &be, &eb), ROOST_OK);
+	struct roost_repo_params p = {.kdf_ops = 1, .kdf_mem = 8192 * 16, .pack_size = 8 << 20};
+	assert_int_equal(roost_repo_init(be, "pw", &p, &eb), ROOST_OK);
+	uint8_t m[2][ROOST_PUT_HOST_LEN], stale[32];
+	for (int i = 0; i < 2; i++) {
+		struct roost_repo *r;
+		dirty_stack(i ? 3 : 2);
+		assert_int_equal(roost_repo_open(be, "pw", &r, &eb), ROOST_OK);
+		assert_int_equal(roost_repo_put_material_host(r, 2, m[i], sizeof(m[i]), &eb), ROOST_OK);
+		/* a full key holds no host's second id key */
+		assert_int_equal(r->keys.host_idk, 0);
+		roost_repo_close(r);
+	}
+	for (size_t i = 0; i < sizeof(stale); i += 4)
+		memcpy(stale + i, &(uint32_t){2}, 4);
+	assert_memory_not_equal(m[0], stale, sizeof(stale));
+	assert_memory_equal(m[0], m[1], sizeof(m[0]));
+	roost_backend_close(be);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -177,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_dedup),
 		cmocka_unit_test(test_proto_dedup),
+		cmocka_unit_test(test_host_key_independent_of_stack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

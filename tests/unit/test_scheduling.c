@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "roostd.h"
+#include "store_url.h"
 
 #define T0 1795000000 /* 2026-11-18T... a fixed "now" */
 
@@ -42,7 +43,7 @@ static int setup(void **st)
 	memset(&S, 0, sizeof(S));
 	g_srv = &S;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(":memory:", &S.st, &eb), ROOST_OK);
+	assert_int_equal(store_open(test_store_url(":memory:"), &S.st, &eb), ROOST_OK);
 	S.catchups = dueheap_new();
 	S.settle_s = 60;
 	S.fake_now = T0;
@@ -57,20 +58,21 @@ static int setup(void **st)
 	                         " VALUES (1, 'srv', 'srv', 'always-on', ?, 0), "
 	                         "(2, 'lap', 'lap', 'intermittent', ?, 0)", "bb", h, sizeof(h), h,
 	                         sizeof(h)),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO source_groups (id, host_id, name, paths) VALUES "
 	                         "(1, 1, 'etc', '[\"/etc\"]'), (2, 1, 'home', '[\"/home\"]'), "
 	                         "(3, 2, 'docs', '[\"/d\"]'), (4, 2, 'pics', '[\"/p\"]')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	/* schedules: 1 (host 1, both groups), 2 (host 1, etc), 3 (host 2 hourly, docs),
 	 * 4 (host 2 daily, pics) */
 	assert_int_equal(db_exec("INSERT INTO schedules (id, host_id, name, cron) VALUES "
 	                         "(1, 1, 'a', '0 * * * *'), (2, 1, 'b', '30 * * * *'), "
 	                         "(3, 2, 'hourly', '0 * * * *'), (4, 2, 'daily', '0 3 * * *')", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
 	assert_int_equal(db_exec("INSERT INTO schedule_groups VALUES (1, 1), (1, 2), (2, 1), (3, 3), "
 	                         "(4, 4)", NULL),
-	                 SQLITE_DONE);
+	                 DB_DONE);
+	test_ids_synced();
 	return 0;
 }
 
@@ -140,13 +142,13 @@ static void test_fire_busy_coalesces_then_fifo(void **st)
 	(void)st;
 	online[1] = 1;
 	fires_handle(1, 2, T0 - 100, "live"); /* idle: job 1 (schedule 2), created at T0 */
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 	S.fake_now += 60;
 	fires_handle(1, 1, T0 + 20, "live"); /* busy: pending for schedule 1 */
 	fires_handle(1, 2, T0 + 30, "live"); /* busy: pending for schedule 2 */
 	fires_handle(1, 1, T0 + 40, "live"); /* coalesces into schedule 1's row */
 	fires_handle(1, 2, T0 - 50, "live"); /* older than job 1: covered, dropped */
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM pending_runs WHERE host_id=1", NULL), 2);
 	assert_int_equal(db_int(-1, "SELECT last_fire FROM pending_runs WHERE schedule_id=1", NULL),
 	                 T0 + 40);
@@ -168,15 +170,15 @@ static void test_fire_duplicate_and_covered(void **st)
 	fires_handle(1, 2, T0 - 10, "live");
 	finish(1, 1, "succeeded");
 	fires_handle(1, 2, T0 - 10, "persisted"); /* same slot again */
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 	fires_handle(1, 2, T0 - 3600, "persisted"); /* older than the job it would repeat */
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 	fires_handle(1, 99, T0, "live"); /* not a schedule of this host */
 	fires_handle(1, 3, T0, "live");  /* another host's schedule */
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 	db_exec("UPDATE schedules SET enabled=0 WHERE id=1", NULL);
 	fires_handle(1, 1, T0 + 1, "live");
-	assert_int_equal(njobs("1"), 1);
+	assert_int_equal(njobs("1=1"), 1);
 }
 
 /* The seen-fires rule alone: a duplicate slot NEWER than every job of its
@@ -253,13 +255,13 @@ static void test_catchup_skips(void **st)
 	hello(2);
 	online[2] = 0;
 	run_timer_at(T0 + 61);
-	assert_int_equal(njobs("1"), 0);
+	assert_int_equal(njobs("1=1"), 0);
 	/* switched to always-on during settle */
 	S.fake_now = T0 + 100;
 	hello(2);
 	db_exec("UPDATE hosts SET mode='always-on' WHERE id=2", NULL);
 	run_timer_at(T0 + 161);
-	assert_int_equal(njobs("1"), 0);
+	assert_int_equal(njobs("1=1"), 0);
 	/* busy */
 	db_exec("UPDATE hosts SET mode='intermittent' WHERE id=2", NULL);
 	S.fake_now = T0 + 200;
@@ -276,7 +278,7 @@ static void test_catchup_debounce(void **st)
 	S.fake_now = T0 + 30;
 	hello(2); /* re-arm: due at T0+90 now */
 	run_timer_at(T0 + 61);
-	assert_int_equal(njobs("1"), 0);
+	assert_int_equal(njobs("1=1"), 0);
 	run_timer_at(T0 + 90);
 	assert_int_equal(njobs("trigger='catchup'"), 2);
 	run_timer_at(T0 + 500);
@@ -329,7 +331,7 @@ static void test_catchup_send_failure_rearms(void **st)
 	hello(2);
 	send_fails = 1;
 	run_timer_at(T0 + 60);
-	assert_int_equal(njobs("1"), 0); /* not sent: not created */
+	assert_int_equal(njobs("1=1"), 0); /* not sent: not created */
 	assert_int_equal(dueheap_next(S.catchups), T0 + 120);
 	send_fails = 0;
 	run_timer_at(T0 + 120);
@@ -470,9 +472,7 @@ static void test_unrecorded_end_is_retried(void **st)
 	m.type = PROTO_JOB_ACCEPTED;
 	m.job.job_id = 1;
 	agents_on_message(1, &m);
-	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE UPDATE ON jobs BEGIN "
-	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
-	                 SQLITE_DONE);
+	store_full("UPDATE", "jobs");
 	m.type = PROTO_JOB_FINISHED;
 	snprintf(m.job.status, sizeof(m.job.status), "succeeded");
 	snprintf(m.job.snapshot_id, sizeof(m.job.snapshot_id), "%064d", 7);
@@ -485,7 +485,7 @@ static void test_unrecorded_end_is_retried(void **st)
 	/* the same report again (a resend) is not kept twice */
 	agents_on_message(1, &m);
 	assert_int_equal(jobs_unrecorded(), 1);
-	assert_int_equal(db_exec("DROP TRIGGER full", NULL), SQLITE_DONE);
+	store_full_end("jobs");
 	agents_retry_unrecorded();
 	assert_int_equal(jobs_unrecorded(), 0);
 	assert_int_equal(njobs("id=1 AND status='succeeded' AND snapshot_id IS NOT NULL"), 1);
@@ -500,17 +500,15 @@ static void test_unrecorded_end_is_retried(void **st)
 static void test_failed_write_rolls_back(void **st)
 {
 	(void)st;
-	assert_int_equal(db_exec("CREATE TEMP TRIGGER full BEFORE INSERT ON schedule_groups BEGIN "
-	                         "SELECT RAISE(FAIL, 'database or disk is full'); END", NULL),
-	                 SQLITE_DONE);
+	store_full("INSERT", "schedule_groups");
 	assert_int_equal(db_begin(), 0);
 	db_exec("INSERT INTO schedules (host_id, name, cron) VALUES (1, 'x', '* * * * *')", NULL);
-	db_exec("INSERT INTO schedule_groups VALUES (last_insert_rowid(), 1)", NULL);
+	db_exec("INSERT INTO schedule_groups VALUES ((SELECT max(id) FROM schedules), 1)", NULL);
 	assert_int_equal(db_failures(), 1);
 	assert_int_equal(db_commit(), -1);
 	assert_non_null(strstr(db_last_error(), "disk is full"));
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM schedules WHERE name='x'", NULL), 0);
-	db_exec("DROP TRIGGER full", NULL);
+	store_full_end("schedule_groups");
 	assert_int_equal(db_begin(), 0);
 	assert_int_equal(db_failures(), 0);
 	assert_int_equal(db_commit(), 0);

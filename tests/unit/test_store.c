@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of server/store.c: migrations, WAL, persistence, constraints;
+/* Unit tests of server/store.c: migrations, WAL, persistence, constraints
+ * (on SQLite, and on PostgreSQL when ROOST_TEST_PG names a database:
+ * tests/pg/with_pg.sh; the tests of SQLite's files run on SQLite only);
  * the pending-run upsert is exercised through the production code path
  * (dispatch_fire on a store opened from a file), not a copy of its SQL. */
 #include <setjmp.h>
@@ -15,9 +17,13 @@
 
 #include "roostd.h"
 #include "store.h"
+#include "store_url.h"
+
+#include <sqlite3.h> /* the tests of SQLite files only */
 
 static char dir[64];
 static char path[128];
+static const char *url; /* path, or the PostgreSQL database */
 
 static int setup(void **st)
 {
@@ -26,6 +32,7 @@ static int setup(void **st)
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(path, sizeof(path), "%s/roost.db", dir);
+	url = test_store_url(path);
 	return 0;
 }
 
@@ -39,18 +46,24 @@ static int teardown(void **st)
 
 static int64_t scalar(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	struct db_stmt *st = store_prepare(s, sql);
+	if (!st)
+		fail_msg("%s: %s", sql, store_errmsg(s));
+	int64_t v = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+	db_finalize(st);
 	return v;
 }
 
 static void exec_ok(struct store *s, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
+	if (store_exec(s, sql))
+		fail_msg("%s: %s", sql, store_errmsg(s));
+}
+
+/* the statement is refused */
+static void exec_refused(struct store *s, const char *sql)
+{
+	assert_int_not_equal(store_exec(s, sql), 0);
 }
 
 static void test_fresh_store_is_migrated_wal(void **st)
@@ -58,18 +71,30 @@ static void test_fresh_store_is_migrated_wal(void **st)
 	(void)st;
 	struct store *s;
 	struct roost_errbuf eb;
-	assert_int_equal(store_open(path, &s, &eb), ROOST_OK);
-	assert_int_equal(s->version, store_schema_latest());
-	assert_int_equal(scalar(s, "PRAGMA user_version"), store_schema_latest());
-	assert_int_equal(scalar(s, "PRAGMA foreign_keys"), 1);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
-	sqlite3_finalize(q);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_OK);
+	assert_int_equal(store_version(s), store_schema_latest());
 	const char *tables[] = {"hosts", "enroll_tokens", "source_groups", "schedules",
 	                        "schedule_groups", "jobs", "pending_runs", "fires",
-	                        "group_success", "repos"};
+	                        "group_success", "repos", "events", "users", "sessions"};
+	if (store_engine(s) == STORE_PG) {
+		assert_int_equal(scalar(s, "SELECT max(version) FROM roost_schema"),
+		                 store_schema_latest());
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+			char sql[160];
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema.tables WHERE "
+			                           "table_schema='public' AND table_name='%s'", tables[i]);
+			assert_int_equal(scalar(s, sql), 1);
+		}
+		store_close(s);
+		return;
+	}
+	assert_int_equal(scalar(s, "PRAGMA user_version"), store_schema_latest());
+	assert_int_equal(scalar(s, "PRAGMA foreign_keys"), 1);
+	struct db_stmt *q = store_prepare(s, "PRAGMA journal_mode");
+	assert_non_null(q);
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_string_equal(db_col_text(q, 0), "wal");
+	db_finalize(q);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		char sql[128];
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master WHERE name='%s'",
@@ -83,11 +108,11 @@ static void test_restart_keeps_data_and_does_not_remigrate(void **st)
 {
 	(void)st;
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	exec_ok(s, "INSERT INTO hosts (name, hostname, mode, secret_hash, created_at) "
-	           "VALUES ('laptop', 'laptop.local', 'intermittent', x'00', 1)");
+	           "VALUES ('laptop', 'laptop.local', 'intermittent', 'h0', 1)");
 	store_close(s);
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	assert_int_equal(scalar(s, "SELECT count(*) FROM hosts WHERE name='laptop'"), 1);
 	store_close(s);
 }
@@ -96,35 +121,30 @@ static void test_constraints_and_cascades(void **st)
 {
 	(void)st;
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	exec_ok(s, "INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at) "
-	           "VALUES (10, 'srv', 'srv', 'always-on', x'01', 1)");
+	           "VALUES (10, 'srv', 'srv', 'always-on', 'h1', 1)");
 	exec_ok(s, "INSERT INTO source_groups (id, host_id, name, paths) VALUES (1, 10, 'etc', '[\"/etc\"]')");
 	exec_ok(s, "INSERT INTO schedules (id, host_id, name, cron) VALUES (1, 10, 'nightly', '0 2 * * *')");
 	exec_ok(s, "INSERT INTO schedule_groups VALUES (1, 1)");
 	exec_ok(s, "INSERT INTO pending_runs VALUES (10, 1, 100, 200)");
 	exec_ok(s, "INSERT INTO group_success VALUES (1, 1, 50)");
 	/* the primary key allows one pending run per (host, schedule) */
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO pending_runs VALUES (10, 1, 300, 300)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "INSERT INTO pending_runs VALUES (10, 1, 300, 300)");
 	assert_int_equal(scalar(s, "SELECT count(*) FROM pending_runs"), 1);
 	/* invalid values are refused by the schema */
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO hosts (name, hostname, mode, "
-	                                         "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', x'00', 1)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO jobs (host_id, kind, trigger, status, "
-	                                         "created_at) VALUES (10, 'backup', 'whim', 'queued', 1)",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "INSERT INTO schedules (host_id, name, cron) "
-	                                         "VALUES (999, 'orphan', '* * * * *')",
-	                                  NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "INSERT INTO hosts (name, hostname, mode, "
+	                "secret_hash, created_at) VALUES ('x', 'x', 'sometimes', 'h0', 1)");
+	exec_refused(s, "INSERT INTO jobs (host_id, kind, trigger, status, "
+	                "created_at) VALUES (10, 'backup', 'whim', 'queued', 1)");
+	exec_refused(s, "INSERT INTO schedules (host_id, name, cron) "
+	                "VALUES (999, 'orphan', '* * * * *')");
 	/* a host's upload limit: 0 (none) unless set, KiB/s within bounds */
 	assert_int_equal(scalar(s, "SELECT upload_limit_kbps FROM hosts WHERE id = 10"), 0);
 	exec_ok(s, "UPDATE hosts SET upload_limit_kbps = 10000000 WHERE id = 10");
-	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = -1 WHERE id = 10",
-	                                  NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(s->db, "UPDATE hosts SET upload_limit_kbps = 10000001 "
-	                                         "WHERE id = 10", NULL, NULL, NULL), SQLITE_OK);
+	exec_refused(s, "UPDATE hosts SET upload_limit_kbps = -1 WHERE id = 10");
+	exec_refused(s, "UPDATE hosts SET upload_limit_kbps = 10000001 "
+	                "WHERE id = 10");
 	/* removing the host removes everything that hangs off it */
 	exec_ok(s, "DELETE FROM hosts WHERE id = 10");
 	assert_int_equal(scalar(s, "SELECT (SELECT count(*) FROM source_groups) + (SELECT count(*) "
@@ -155,7 +175,7 @@ static void test_pending_upsert_production_path(void **st)
 	(void)st;
 	struct srv srv;
 	memset(&srv, 0, sizeof(srv));
-	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &srv.st, NULL), ROOST_OK);
 	srv.catchups = dueheap_new();
 	srv.settle_s = 60;
 	srv.fake_now = 1795000000;
@@ -163,7 +183,7 @@ static void test_pending_upsert_production_path(void **st)
 	srv.online_hook = fake_online;
 	g_srv = &srv;
 	exec_ok(srv.st, "INSERT INTO hosts (id, name, hostname, mode, secret_hash, created_at) "
-	                "VALUES (10, 'srv', 'srv', 'always-on', x'01', 1)");
+	                "VALUES (10, 'srv', 'srv', 'always-on', 'h1', 1)");
 	exec_ok(srv.st, "INSERT INTO source_groups (id, host_id, name, paths) VALUES (1, 10, 'etc', '[\"/etc\"]')");
 	exec_ok(srv.st, "INSERT INTO schedules (id, host_id, name, cron) VALUES (1, 10, 'a', '0 * * * *'), "
 	                "(2, 10, 'b', '0 * * * *')");
@@ -176,7 +196,7 @@ static void test_pending_upsert_production_path(void **st)
 	fires_handle(10, 1, t + 200, "persisted"); /* late, out of order */
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM jobs"), 1);
 	store_close(srv.st);
-	assert_int_equal(store_open(path, &srv.st, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &srv.st, NULL), ROOST_OK);
 	assert_int_equal(scalar(srv.st, "SELECT count(*) FROM pending_runs"), 1);
 	assert_int_equal(scalar(srv.st, "SELECT first_fire - 1795000000 FROM pending_runs WHERE "
 	                                "host_id=10 AND schedule_id=1"), 100);
@@ -235,11 +255,38 @@ static int exists(const char *p)
 	return stat(p, &sb) == 0;
 }
 
+/* PostgreSQL: a schema version newer than this roostd's is refused, and
+ * nothing is changed (no migration ran: its table is not there). */
+static void test_newer_database_refused_pg(void **st)
+{
+	(void)st;
+	if (!test_on_pg())
+		skip();
+	struct store *s;
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE roost_schema SET version=%d; DROP TABLE users CASCADE",
+	         store_schema_latest() + 5);
+	exec_ok(s, sql);
+	store_close(s);
+	struct roost_errbuf eb = {{0}};
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
+	assert_null(s);
+	assert_non_null(strstr(eb.msg, "newer than this roostd knows"));
+	assert_int_equal(store_connect(url, &s, NULL), ROOST_OK);
+	assert_int_equal(scalar(s, "SELECT max(version) FROM roost_schema"), store_schema_latest() + 5);
+	assert_int_equal(scalar(s, "SELECT count(*) FROM information_schema.tables WHERE "
+	                           "table_name='users'"), 0);
+	store_close(s);
+}
+
 static void test_newer_database_refused_untouched(void **st)
 {
 	(void)st;
+	if (test_on_pg())
+		skip();
 	struct store *s;
-	assert_int_equal(store_open(path, &s, NULL), ROOST_OK);
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_latest() + 5);
 	exec_ok(s, sql);
@@ -248,7 +295,7 @@ static void test_newer_database_refused_untouched(void **st)
 	snap_take(path, &before);
 	sleep(1); /* a write now would show in the mtime even on a coarse clock */
 	struct roost_errbuf eb = {{0}};
-	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
 	assert_null(s);
 	assert_non_null(strstr(eb.msg, "newer than this roostd knows"));
 	snap_same(path, &before);
@@ -269,6 +316,8 @@ static void test_newer_database_refused_untouched(void **st)
 static void test_newer_rollback_database_refused_untouched(void **st)
 {
 	(void)st;
+	if (test_on_pg())
+		skip();
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	char sql[128];
@@ -281,12 +330,93 @@ static void test_newer_rollback_database_refused_untouched(void **st)
 	sleep(1);
 	struct store *s;
 	struct roost_errbuf eb = {{0}};
-	assert_int_equal(store_open(path, &s, &eb), ROOST_ENOTSUP);
+	assert_int_equal(store_open(url, &s, &eb), ROOST_ENOTSUP);
 	assert_null(s);
 	snap_same(path, &before);
 	char wal[160];
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_false(exists(wal));
+}
+
+/* The statement API on either engine: ?NNN and bare ? (not inside quotes),
+ * nulls, booleans, blobs with zero bytes in them, changes and ids. */
+static void test_statements(void **st)
+{
+	(void)st;
+	struct store *s;
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
+	struct db_stmt *q = store_prepare(s, "SELECT CAST(?1 AS BIGINT) + CAST(?1 AS BIGINT), '?', "
+	                                     "CAST(?2 AS TEXT), CAST(? AS TEXT), 1 = 1, 1 = 0");
+	assert_non_null(q);
+	assert_int_equal(db_param_count(q), 3);
+	db_bind_int(q, 1, 20000000000);
+	db_bind_text(q, 2, "x");
+	db_bind_null(q, 3);
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_int_equal(db_col_int(q, 0), 40000000000);
+	assert_string_equal(db_col_text(q, 1), "?");
+	assert_string_equal(db_col_text(q, 2), "x");
+	assert_true(db_col_is_null(q, 3));
+	assert_null(db_col_text(q, 3));
+	assert_int_equal(db_col_int(q, 4), 1);
+	assert_int_equal(db_col_int(q, 5), 0);
+	assert_int_equal(db_step(q), DB_DONE);
+	db_finalize(q);
+	const uint8_t hash[5] = {0, 1, 0, 0xff, 0x5c};
+	q = store_prepare(s, "INSERT INTO hosts (name, hostname, mode, secret_hash, created_at) "
+	                     "VALUES (?, 'h', 'always-on', ?, 1)");
+	assert_non_null(q);
+	for (int i = 0; i < 2; i++) {
+		db_reset(q);
+		db_bind_text(q, 1, i ? "b" : "a");
+		db_bind_blob(q, 2, hash, sizeof(hash));
+		assert_int_equal(db_step(q), DB_DONE);
+		assert_int_equal(store_changes(s), 1);
+		assert_int_equal(store_last_id(s), i + 1);
+	}
+	db_finalize(q);
+	exec_ok(s, "UPDATE hosts SET os = 'linux'");
+	assert_int_equal(store_changes(s), 2);
+	q = store_prepare(s, "SELECT secret_hash FROM hosts WHERE name = ?");
+	db_bind_text(q, 1, "b");
+	assert_int_equal(db_step(q), DB_ROW);
+	assert_int_equal(db_col_bytes(q, 0), sizeof(hash));
+	assert_memory_equal(db_col_blob(q, 0), hash, sizeof(hash));
+	db_finalize(q);
+	/* a statement the engine refuses: at prepare (SQLite) or step (PostgreSQL), and
+	 * the engine says why */
+	q = store_prepare(s, "SELEC nothing");
+	assert_true(!q || db_step(q) == DB_ERROR);
+	assert_non_null(strstr(store_errmsg(s), "syntax error"));
+	db_finalize(q);
+	store_close(s);
+}
+
+/* PostgreSQL that can not be used: the message says which way, no password in it. */
+static void test_pg_connect_errors(void **st)
+{
+	(void)st;
+	const char *port = getenv("ROOST_TEST_PG_PORT"), *pw = getenv("ROOST_TEST_PG_PASSWORD");
+	if (!test_on_pg() || !port || !pw)
+		skip();
+	struct store *s;
+	struct roost_errbuf eb = {{0}};
+	char u[256];
+	snprintf(u, sizeof(u), "postgresql://roost:wrong-%s@127.0.0.1:%s/roost", pw, port);
+	assert_int_not_equal(store_open(u, &s, &eb), ROOST_OK);
+	assert_null(s);
+	assert_non_null(strstr(eb.msg, "authentication failed"));
+	assert_null(strstr(eb.msg, pw));
+	snprintf(u, sizeof(u), "postgresql://roost:%s@127.0.0.1:%s/no_such_db", pw, port);
+	assert_int_equal(store_open(u, &s, &eb), ROOST_EIO);
+	assert_non_null(strstr(eb.msg, "database missing"));
+	assert_null(strstr(eb.msg, pw));
+	/* a port nobody listens on: the server's own, plus one, is taken by nothing we know of,
+	 * so use port 1 (privileged, nothing serves PostgreSQL there) */
+	snprintf(u, sizeof(u), "postgresql://roost:%s@127.0.0.1:1/roost?connect_timeout=5", pw);
+	assert_int_equal(store_open(u, &s, &eb), ROOST_EIO);
+	assert_non_null(strstr(eb.msg, "server unreachable"));
+	assert_null(strstr(eb.msg, pw));
 }
 
 int main(void)
@@ -298,6 +428,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_constraints_and_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_upsert_production_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_database_refused_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connect_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
 		                                teardown),
 	};
