@@ -223,8 +223,8 @@ static int sequences_on(struct store *src, struct store *dst, char *why, size_t 
 		char q[512];
 		/* setval(seq, max, true): the next id is max + 1; an empty table starts at 1 */
 		snprintf(q, sizeof(q),
-		         "SELECT setval(pg_get_serial_sequence('%s', '%s'), "
-		         "GREATEST(COALESCE((SELECT max(\"%s\") FROM %s), 0), ?) + 1, false)",
+		         "SELECT setval(pg_get_serial_sequence('%.63s', '%.63s'), "
+		         "GREATEST(COALESCE((SELECT max(\"%.63s\") FROM %.63s), 0), ?) + 1, false)",
 		         names[i][0], names[i][1], names[i][1], names[i][0]);
 		struct db_stmt *s2 = store_prepare(dst, q);
 		if (s2)
@@ -232,7 +232,8 @@ static int sequences_on(struct store *src, struct store *dst, char *why, size_t 
 		int ok = s2 && db_step(s2) == DB_ROW;
 		db_finalize(s2);
 		if (!ok) {
-			snprintf(why, wcap, "the id sequence of %s: %s", names[i][0], store_errmsg(dst));
+			snprintf(why, wcap, "the id sequence of %.63s: %.400s", names[i][0],
+			         store_errmsg(dst));
 			return -1;
 		}
 	}
