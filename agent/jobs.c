@@ -72,6 +72,9 @@ struct jobs {
 	struct roost_ratelimit *rl;
 	struct roost_progress prog;
 	int prog_dirty;
+	/* the running job's first warning (a file not read or not restored,
+	 * and why): named in the job's error, which otherwise only counts */
+	char first_warn[512];
 	int64_t last_progress_ms;
 	/* set without mu too (signal handler, job.cancel); read by the backup */
 	volatile int cancel;
@@ -195,8 +198,25 @@ static void on_progress(void *ctx, const struct roost_progress *p)
 
 static void on_warn(void *ctx, const char *msg)
 {
-	(void)ctx;
+	struct jobs *j = ctx;
 	log_warn("job.warning", "msg=%s", roost_lq(msg));
+	pthread_mutex_lock(&j->mu);
+	if (!j->first_warn[0])
+		snprintf(j->first_warn, sizeof(j->first_warn), "%s", msg);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* "N files could not be <what>", and the first of them with its reason
+ * (a restore through roostd: which blob, in which pack, and why). */
+static void count_error(struct jobs *j, char *err, size_t cap, unsigned long long n,
+                        const char *what)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->first_warn[0])
+		snprintf(err, cap, "%llu files could not be %s; first: %s", n, what, j->first_warn);
+	else
+		snprintf(err, cap, "%llu files could not be %s", n, what);
+	pthread_mutex_unlock(&j->mu);
 }
 
 #define POST_HOOK_STOPPING_S 10 /* the post-hook's bound while the agent stops */
@@ -250,6 +270,22 @@ static void post_hook(struct jobs *j, const struct proto_job_start *js, const ch
 }
 
 /* Runs js (job thread, without mu) and fills *st with its final state. */
+/*
+ * Worker threads of a restore. Through roostd (served: it decrypts), each
+ * worker waits a round trip for every blob it asks for, so the engine's
+ * default of one per CPU left both CPUs idle much of the time; more
+ * workers keep more requests in flight. Local decryption: the engine's
+ * default.
+ */
+static int restore_threads(int served)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!served)
+		return 0;
+	n = n < 1 ? 4 : 3 * n;
+	return n < 4 ? 4 : n > 16 ? 16 : (int)n;
+}
+
 static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t started,
                     struct proto_job *st)
 {
@@ -362,6 +398,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 			.progress = on_progress,
 			.progress_ctx = j,
 			.warn = on_warn,
+			.warn_ctx = j,
 			.cancel = &j->cancel,
 		};
 		struct roost_backup_result res;
@@ -377,8 +414,8 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 			bytes = res.summary.bytes;
 			bytes_new = res.summary.bytes_new;
 			if (res.errors)
-				snprintf(err_msg, sizeof(err_msg), "%llu files could not be read",
-				         (unsigned long long)res.errors);
+				count_error(j, err_msg, sizeof(err_msg), (unsigned long long)res.errors,
+				            "read");
 		}
 	} else if (!strcmp(kind, "restore")) {
 		const struct proto_restore *r = &js->restore;
@@ -390,12 +427,14 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 			snprintf(err_msg, sizeof(err_msg), "%s", eb.msg);
 		} else {
 			struct roost_restore_opts o = {
+				.threads = restore_threads(putk[0] || use_host),
 				.target = r->target,
 				.includes = (const char *const *)r->include,
 				.nincludes = r->ninclude,
 				.progress = on_progress,
 				.progress_ctx = j,
 				.warn = on_warn,
+				.warn_ctx = j,
 				.cancel = &j->cancel,
 			};
 			struct roost_restore_result res;
@@ -407,8 +446,8 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 				status = err == ROOST_ECANCELED ? "canceled" : "failed";
 				snprintf(err_msg, sizeof(err_msg), "%s", eb.msg);
 			} else if (res.errors) {
-				snprintf(err_msg, sizeof(err_msg), "%llu files could not be restored",
-				         (unsigned long long)res.errors);
+				count_error(j, err_msg, sizeof(err_msg), (unsigned long long)res.errors,
+				            "restored");
 			} else {
 				status = "succeeded";
 			}
@@ -455,6 +494,7 @@ static void *job_main(void *arg)
 		j->current_started = (int64_t)time(NULL);
 		__atomic_store_n(&j->cancel, 0, __ATOMIC_RELAXED);
 		memset(&j->prog, 0, sizeof(j->prog));
+		j->first_warn[0] = 0;
 		save_jobs_locked(j);
 		struct proto_job acc = {.job_id = j->current.job_id,
 		                        .started_at = j->current_started};
