@@ -80,6 +80,9 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
 /* The job the writes are for: every PUT then names it (?job=N), and roostd
  * accepts a snapshot only from a running backup job. */
 void roost_backend_http_set_job(struct roost_backend *b, long long job);
+/* How many times its writers allocated or grew a pack buffer (tests: the
+ * buffers of finished writers are reused, not made again for every pack). */
+unsigned long long roost_backend_http_buffers(struct roost_backend *b);
 
 /*
  * S3-compatible object storage: location s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]

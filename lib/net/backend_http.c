@@ -5,8 +5,14 @@
  * GET /v1/repo/<type>/ answering [{"name": ..., "size": ...}]. A streamed
  * object (a pack) is buffered until its name is known at commit, then sent
  * with one PUT; packs are bounded (16 MiB by default), so is the buffer.
+ * The buffers of committed or aborted writers are kept for the next ones
+ * (up to SPARE_MAX, until the backend closes): a fresh buffer per pack,
+ * grown by doubling, cost a backup through roostd a page fault for every
+ * byte uploaded and a copy at every doubling (perf: 1.7 of the agent's
+ * 9.2 CPU-s in memmove and page faults, against 0.2 s locally).
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +21,22 @@
 #include "roost/http.h"
 
 #define MAX_OBJECT ((size_t)1 << 30)
+#define SPARE_MAX 4 /* buffers kept for the next writers */
+#define SPARE_CAP_MAX ((size_t)64 << 20) /* larger ones are freed */
+
+struct spare {
+	uint8_t *buf;
+	size_t cap;
+};
 
 struct hbackend {
 	struct roost_backend pub;
 	struct roost_http *http;
 	long long job; /* sent with every PUT (?job=N); 0: none */
+	pthread_mutex_t mu; /* spare */
+	struct spare spare[SPARE_MAX];
+	int nspare;
+	unsigned long long buffers_made; /* buffers allocated by writers (roost_backend_http_buffers) */
 };
 
 struct roost_bwriter {
@@ -133,10 +150,18 @@ static enum roost_err h_put(struct roost_backend *b, const char *name, const uin
 static enum roost_err h_writer_open(struct roost_backend *b, struct roost_bwriter **w,
                                     struct roost_errbuf *eb)
 {
+	struct hbackend *hb = (struct hbackend *)b;
 	*w = calloc(1, sizeof(**w));
 	if (!*w)
 		return roost_errf(eb, ROOST_ENOMEM, "out of memory");
-	(*w)->hb = (struct hbackend *)b;
+	(*w)->hb = hb;
+	pthread_mutex_lock(&hb->mu);
+	if (hb->nspare > 0) {
+		struct spare sp = hb->spare[--hb->nspare];
+		(*w)->buf = sp.buf;
+		(*w)->cap = sp.cap;
+	}
+	pthread_mutex_unlock(&hb->mu);
 	return ROOST_OK;
 }
 
@@ -154,6 +179,7 @@ static enum roost_err h_writer_write(struct roost_bwriter *w, const uint8_t *buf
 			return roost_errf(eb, ROOST_ENOMEM, "out of memory");
 		w->buf = nb;
 		w->cap = nc;
+		__atomic_add_fetch(&w->hb->buffers_made, 1, __ATOMIC_RELAXED);
 	}
 	memcpy(w->buf + w->len, buf, len);
 	w->len += len;
@@ -164,6 +190,13 @@ static void h_writer_abort(struct roost_bwriter *w)
 {
 	if (!w)
 		return;
+	struct hbackend *hb = w->hb;
+	pthread_mutex_lock(&hb->mu);
+	if (w->buf && w->cap <= SPARE_CAP_MAX && hb->nspare < SPARE_MAX) {
+		hb->spare[hb->nspare++] = (struct spare){w->buf, w->cap};
+		w->buf = NULL;
+	}
+	pthread_mutex_unlock(&hb->mu);
 	free(w->buf);
 	free(w);
 }
@@ -240,6 +273,10 @@ static enum roost_err h_remove(struct roost_backend *b, const char *name,
 
 static void h_close(struct roost_backend *b)
 {
+	struct hbackend *hb = (struct hbackend *)b;
+	for (int i = 0; i < hb->nspare; i++)
+		free(hb->spare[i].buf);
+	pthread_mutex_destroy(&hb->mu);
 	free(b->location);
 	free(b);
 }
@@ -269,6 +306,7 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
 	}
 	hb->pub.ops = &http_ops;
 	hb->http = http;
+	pthread_mutex_init(&hb->mu, NULL);
 	*out = &hb->pub;
 	return ROOST_OK;
 }
@@ -276,4 +314,9 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
 void roost_backend_http_set_job(struct roost_backend *b, long long job)
 {
 	((struct hbackend *)b)->job = job;
+}
+
+unsigned long long roost_backend_http_buffers(struct roost_backend *b)
+{
+	return __atomic_load_n(&((struct hbackend *)b)->buffers_made, __ATOMIC_RELAXED);
 }
