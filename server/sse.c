@@ -10,7 +10,14 @@
  * Bounded: at most MAX_CLIENTS streams, and per client at most BUF_MAX bytes
  * not yet written. A client beyond that is dropped (logged), so a slow reader
  * costs its own connection and never the event loop or anyone else.
+ *
+ * A client that goes away (roost job wait returning) is noticed within
+ * CHECK_MS by looking at its socket: libwebsockets 4.1 does not close an
+ * HTTP connection whose response has no length when its peer hangs up, and
+ * its poll loop then spins on the hung-up socket (60% of a CPU) until the
+ * next heartbeat write fails.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,7 @@
 #define REPLAY_MAX 1000        /* events replayed at the start of a stream */
 #define HEARTBEAT_S 15
 #define WRITE_SLICE 16384
+#define CHECK_MS 200           /* how soon a client's hang-up is noticed */
 
 struct sse_client {
 	struct sse_client *next;
@@ -37,8 +45,8 @@ struct sse_client {
 
 static struct sse_client *clients;
 static size_t nclients;
-static lws_sorted_usec_list_t sul_beat;
-static int beat_armed;
+static lws_sorted_usec_list_t sul_beat, sul_check;
+static int beat_armed, check_armed;
 
 size_t sse_clients(void)
 {
@@ -93,6 +101,25 @@ void sse_broadcast(int64_t id, const char *type, const char *body)
 		push_event(c, id, type, body);
 }
 
+/* Clients whose peer hung up (it never sends after its request) are closed. */
+static void check_cb(lws_sorted_usec_list_t *sul)
+{
+	for (struct sse_client *c = clients; c; c = c->next) {
+		struct pollfd pf = {.fd = lws_get_socket_fd(c->wsi), .events = POLLIN | POLLRDHUP};
+		if (c->dropped || pf.fd < 0 || poll(&pf, 1, 0) != 1 ||
+		    !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			continue;
+		c->dropped = 1;
+		log_info("events.stream_closed", "by=client");
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	check_armed = 0;
+	if (clients && g_srv->lws) {
+		lws_sul_schedule(g_srv->lws, 0, sul, check_cb, CHECK_MS * LWS_US_PER_MS);
+		check_armed = 1;
+	}
+}
+
 static void beat_cb(lws_sorted_usec_list_t *sul)
 {
 	for (struct sse_client *c = clients; c; c = c->next)
@@ -139,6 +166,10 @@ struct sse_client *sse_begin(struct lws *wsi, int64_t after)
 		lws_sul_schedule(g_srv->lws, 0, &sul_beat, beat_cb, HEARTBEAT_S * LWS_US_PER_SEC);
 		beat_armed = 1;
 	}
+	if (!check_armed && g_srv->lws) {
+		lws_sul_schedule(g_srv->lws, 0, &sul_check, check_cb, CHECK_MS * LWS_US_PER_MS);
+		check_armed = 1;
+	}
 	log_info("events.stream", "clients=%zu after=%lld", nclients, (long long)after);
 	return c;
 }
@@ -177,5 +208,9 @@ void sse_end(struct sse_client *c)
 	if (!clients && beat_armed) {
 		lws_sul_cancel(&sul_beat);
 		beat_armed = 0;
+	}
+	if (!clients && check_armed) {
+		lws_sul_cancel(&sul_check);
+		check_armed = 0;
 	}
 }

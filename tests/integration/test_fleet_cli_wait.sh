@@ -60,6 +60,14 @@ expect_eq "$(job_status "$J1")" succeeded "the job succeeded when the command re
 G=$(job_gets "$J1")
 (( G <= 3 )) && ok "followed on the event stream ($G GETs of the job)" || bad "$G GETs of job $J1: polled, not the stream"
 grep -q "event=events.stream" "$TMP/server.log" && ok "roostd served an event stream" || bad "no event stream opened"
+# the waiting command hung up: roostd closes the stream at once and does not
+# spin on the hung-up socket (libwebsockets 4.1 polled it busily until the
+# next heartbeat: 60% of a CPU for up to 15 s after every wait)
+wait_until 5 grep -q "event=events.stream_closed by=client" "$TMP/server.log" \
+  && ok "roostd closed the stream the command hung up" || bad "the hung-up stream was not closed"
+t0=$(awk '{print $14+$15}' "/proc/$SPID/stat"); sleep 3; t1=$(awk '{print $14+$15}' "/proc/$SPID/stat")
+(( t1 - t0 < 60 )) && ok "roostd idle after the wait returned ($((t1 - t0)) ticks in 3 s)" \
+  || bad "roostd busy after the wait returned: $((t1 - t0)) of 300 ticks in 3 s"
 
 # 2. a restore at a terminal waits: when it returns, the target holds the files
 SNAP=$("$ROOST" job show "$J1" --json | json_get 'd["snapshot_id"]')
