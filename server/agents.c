@@ -157,6 +157,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 	log_info("agent.hello", "host=%lld version=%s hostname=%s tz=%s jobs=%zu fires=%zu",
 	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
 	         roost_lq(zone), m->njobs, m->nfires);
+	int64_t epoch = catchup_hello_epoch(host_id);
 	presence_hello(host_id, now);
 	power_report(host_id, m, "hello");
 	jobs_resolve_hello(host_id, m, now);
@@ -168,7 +169,7 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 		fires_handle(host_id, m->fires[i].schedule_id, m->fires[i].slot, "persisted");
 	char mode[32];
 	if (db_host_mode(host_id, mode, sizeof(mode)) == 0 && !strcmp(mode, "intermittent"))
-		catchup_arm_hello(host_id, now); /* settle, plus the host's jitter */
+		catchup_arm_hello(host_id, now, epoch); /* settle, plus the host's jitter */
 	if (!db_host_busy(host_id))
 		pending_dispatch(host_id);
 }

@@ -156,16 +156,25 @@ static void timer_rearm(void)
 	s->sul_due = next;
 }
 
-void catchup_arm(int64_t host_id, int64_t due)
+void catchup_arm(int64_t host_id, int64_t due, int64_t epoch)
 {
-	if (dueheap_arm(g_srv->catchups, host_id, due) != ROOST_OK) {
+	if (dueheap_arm_tag(g_srv->catchups, host_id, due, epoch) != ROOST_OK) {
 		log_error("catchup.arm_failed", "host=%lld", (long long)host_id);
 		return;
 	}
 	char tb[40];
-	log_info("catchup.armed", "host=%lld due=%s", (long long)host_id,
-	         roost_time_format(due, tb, sizeof(tb)));
+	log_info("catchup.armed", "host=%lld due=%s epoch=%lld", (long long)host_id,
+	         roost_time_format(due, tb, sizeof(tb)), (long long)epoch);
 	timer_rearm();
+}
+
+int64_t catchup_hello_epoch(int64_t host_id)
+{
+	/* docs/scale-out.md 2.2: every hello, on any roostd, makes a new connection
+	 * epoch; one statement, so two hellos never share one */
+	int64_t e = db_returning("UPDATE hosts SET conn_epoch = conn_epoch + 1 WHERE id=? "
+	                         "RETURNING conn_epoch", "i", host_id);
+	return e > 0 ? e : 0;
 }
 
 int64_t catchup_jitter(const uint8_t key[16], int64_t host_id, int64_t jitter_s)
@@ -185,10 +194,11 @@ int64_t catchup_jitter(const uint8_t key[16], int64_t host_id, int64_t jitter_s)
 	return (int64_t)(((x >> 32) * (uint64_t)jitter_s) >> 32);
 }
 
-void catchup_arm_hello(int64_t host_id, int64_t now)
+void catchup_arm_hello(int64_t host_id, int64_t now, int64_t epoch)
 {
 	catchup_arm(host_id, now + g_srv->settle_s +
-	                     catchup_jitter(g_srv->jitter_key, host_id, g_srv->catchup_jitter_s));
+	                     catchup_jitter(g_srv->jitter_key, host_id, g_srv->catchup_jitter_s),
+	            epoch);
 }
 
 void catchup_disarm(int64_t host_id)
@@ -196,7 +206,19 @@ void catchup_disarm(int64_t host_id)
 	dueheap_disarm(g_srv->catchups, host_id);
 }
 
-void catchup_run(int64_t host_id, int64_t now)
+/* docs/scale-out.md 2.2: the catch-up of the connection epoch it was armed
+ * for is claimed once, whoever (which timer, which roostd) runs it: 1 this
+ * one won, 0 the host reconnected since (its new hello armed its own) or this
+ * epoch's catch-up ran, -1 failed. In the caller's transaction. */
+static int claim_epoch(int64_t host_id, int64_t epoch)
+{
+	if (db_exec("UPDATE hosts SET catchup_epoch=? WHERE id=? AND conn_epoch=? AND "
+	            "catchup_epoch < ?", "iiii", epoch, host_id, epoch, epoch) != DB_DONE)
+		return -1;
+	return db_changes() == 1;
+}
+
+void catchup_run(int64_t host_id, int64_t now, int64_t epoch)
 {
 	char mode[32];
 	if (db_host_mode(host_id, mode, sizeof(mode)))
@@ -221,29 +243,52 @@ void catchup_run(int64_t host_id, int64_t now)
 	}
 	if (n > CATCHUP_MAX_PAIRS)
 		n = CATCHUP_MAX_PAIRS;
-	metrics_catchup_run();
+	int64_t sids[CATCHUP_MAX_PAIRS], gids[CATCHUP_MAX_PAIRS];
 	for (size_t i = 0; i < n; i++) {
-		if (defer_catchup_pair(host_id, due[i].schedule_id, due[i].group_id, now))
-			continue; /* outside its window, or the host's condition: deferred */
-		int64_t id = jobs_create(host_id, due[i].schedule_id, due[i].group_id, "backup",
-		                         "catchup", NULL);
-		if (!id)
-			continue;
-		if (jobs_send_start(host_id, id) != 0) {
-			/* the groups already sent stay sent; this one is withdrawn and retried */
-			jobs_withdraw(host_id, id);
-			log_warn("catchup.send_failed", "host=%lld schedule=%lld group=%lld why=\"send "
-			                                "failed; re-armed\"", (long long)host_id,
-			         (long long)due[i].schedule_id, (long long)due[i].group_id);
-			catchup_arm(host_id, now + g_srv->settle_s);
-			return;
-		}
-		jobs_announce_queued(host_id, id);
-		log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=backup trigger=catchup "
-		                     "job=%lld why=\"overdue after the settle window\" sent=yes",
-		         (long long)host_id, (long long)due[i].schedule_id,
-		         (long long)due[i].group_id, (long long)id);
+		sids[i] = due[i].schedule_id;
+		gids[i] = due[i].group_id;
 	}
+	/* one transaction: this epoch's claim, the host's (2.3), the jobs */
+	struct defer_batch *b = malloc(sizeof(*b));
+	int claimed = -1, rc = -1;
+	if (b && db_begin() == 0) {
+		claimed = claim_epoch(host_id, epoch);
+		if (claimed == 1)
+			rc = defer_batch_build(b, host_id, sids, gids, n, "catchup", now);
+		if (claimed != 1 || rc != 1 || db_commit()) {
+			db_rollback();
+			if (claimed == 1 && rc == 1)
+				claimed = rc = -1;
+		}
+	}
+	if (claimed != 1 || rc != 1) {
+		if (claimed < 0 || rc < 0)
+			log_error("catchup.unrecorded", "host=%lld why=%s", (long long)host_id,
+			          roost_lq(db_last_error()));
+		else
+			log_info("catchup.skip", "host=%lld why=%s epoch=%lld", (long long)host_id,
+			         claimed ? catchup_skip_name(CATCHUP_SKIP_BUSY) : "stale_epoch",
+			         (long long)epoch);
+		free(b);
+		return;
+	}
+	metrics_catchup_run();
+	size_t fail_at;
+	defer_batch_done(b, "overdue after the settle window", &fail_at);
+	if (fail_at < b->n) {
+		/* the groups already sent stay sent; the rest are withdrawn, this epoch's
+		 * claim given back, and the catch-up retried */
+		for (size_t i = fail_at; i < b->n; i++)
+			if (!b->e[i].deferred)
+				jobs_withdraw(host_id, b->e[i].job);
+		db_exec("UPDATE hosts SET catchup_epoch=? WHERE id=? AND catchup_epoch=?", "iii",
+		        epoch - 1, host_id, epoch);
+		log_warn("catchup.send_failed", "host=%lld schedule=%lld group=%lld why=\"send "
+		                                "failed; re-armed\"", (long long)host_id,
+		         (long long)b->e[fail_at].schedule_id, (long long)b->e[fail_at].group_id);
+		catchup_arm(host_id, now + g_srv->settle_s, epoch);
+	}
+	free(b);
 }
 
 void catchup_timer_cb(lws_sorted_usec_list_t *sul)
@@ -251,8 +296,8 @@ void catchup_timer_cb(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	struct srv *s = g_srv;
 	s->sul_armed = 0;
-	int64_t now = srv_now(), host;
-	while (dueheap_pop_due(s->catchups, now, &host) == 0)
-		catchup_run(host, now);
+	int64_t now = srv_now(), host, epoch;
+	while (dueheap_pop_due_tag(s->catchups, now, &host, &epoch) == 0)
+		catchup_run(host, now, epoch);
 	timer_rearm();
 }

@@ -116,6 +116,26 @@ int db_exec(const char *sql, const char *types, ...)
 	return rc == DB_ROW ? DB_DONE : rc;
 }
 
+int64_t db_returning(const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	struct db_stmt *st = vq(sql, types, ap);
+	va_end(ap);
+	if (!st) {
+		note_failure("the statement could not be prepared");
+		return -1;
+	}
+	int rc = db_step(st);
+	int64_t v = rc == DB_ROW ? db_col_int(st, 0) : rc == DB_DONE ? 0 : -1;
+	if (rc == DB_ERROR) {
+		note_failure(store_errmsg(g_srv->st));
+		log_error("store.error", "op=exec msg=%s", roost_lq(store_errmsg(g_srv->st)));
+	}
+	db_finalize(st);
+	return v;
+}
+
 int64_t db_int(int64_t dflt, const char *sql, const char *types, ...)
 {
 	va_list ap;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "defer.h"
+#include "events.h"
 #include "roost/log.h"
 #include "roost/timeutil.h"
 #include "roost/tz.h"
@@ -79,12 +80,6 @@ static int facts_decide(int64_t host_id, int64_t schedule_id, int64_t now, char 
 	return r;
 }
 
-static int64_t waiting_job(int64_t host_id, int64_t schedule_id, int64_t group_id)
-{
-	return db_int(0, "SELECT id FROM jobs WHERE host_id=? AND schedule_id=? AND group_id=? "
-	                 "AND status='deferred' LIMIT 1", "iii", host_id, schedule_id, group_id);
-}
-
 /* ---- the timer ---- */
 
 static void timer_rearm(void)
@@ -132,49 +127,85 @@ void defer_timer_cb(lws_sorted_usec_list_t *sul)
 
 /* ---- create ---- */
 
-/* 1 when the (schedule, group) job was deferred (or one waits already). */
-static int defer_pair(int64_t host_id, int64_t schedule_id, int64_t group_id,
-                      const char *trigger, int64_t now)
+int defer_batch_build(struct defer_batch *b, int64_t host_id, const int64_t *schedules,
+                      const int64_t *groups, size_t n, const char *trigger, int64_t now)
 {
-	int64_t waiting = waiting_job(host_id, schedule_id, group_id);
-	if (waiting) {
-		log_info("defer.coalesced", "host=%lld schedule=%lld group=%lld job=%lld why=\"a "
-		                            "deferred job of this (schedule, group) already waits\"",
-		         (long long)host_id, (long long)schedule_id, (long long)group_id,
-		         (long long)waiting);
-		return 1;
+	memset(b, 0, sizeof(*b));
+	b->host_id = host_id;
+	snprintf(b->trigger, sizeof(b->trigger), "%s", trigger);
+	if (n > DEFER_BATCH_MAX)
+		n = DEFER_BATCH_MAX;
+	/* the rule first (reads only): which pairs may start now */
+	size_t nstart = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct defer_entry *e = &b->e[i];
+		e->schedule_id = schedules[i];
+		e->group_id = groups[i];
+		e->deferred = facts_decide(host_id, e->schedule_id, now, e->why, sizeof(e->why),
+		                           &e->opens);
+		nstart += !e->deferred;
 	}
-	char why[64];
-	int64_t opens;
-	if (!facts_decide(host_id, schedule_id, now, why, sizeof(why), &opens))
-		return 0;
-	int64_t id = jobs_create_deferred(host_id, schedule_id, group_id, trigger, why);
-	char tb[40] = "-";
-	if (opens)
-		roost_time_format(opens, tb, sizeof(tb));
-	log_info("defer", "host=%lld schedule=%lld group=%lld trigger=%s job=%lld why=%s opens=%s",
-	         (long long)host_id, (long long)schedule_id, (long long)group_id, trigger,
-	         (long long)id, roost_lq(why), tb);
-	if (id && opens)
-		arm(host_id, opens);
+	/* docs/scale-out.md 2.3: jobs that start now claim the host first; busy (another
+	 * dispatch, here or on another roostd, won it): nothing is created */
+	if (nstart) {
+		int c = jobs_claim_host(host_id);
+		if (c <= 0)
+			return c < 0 ? -1 : 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct defer_entry *e = &b->e[i];
+		e->job = e->deferred ? jobs_insert_deferred(host_id, e->schedule_id, e->group_id,
+		                                            trigger, e->why)
+		                     : jobs_insert(host_id, e->schedule_id, e->group_id, trigger);
+		if (e->job < 0 || (!e->deferred && !e->job))
+			return -1;
+	}
+	b->n = n;
 	return 1;
 }
 
-void defer_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
-                             const char *why)
+int defer_batch_schedule(struct defer_batch *b, int64_t host_id, int64_t schedule_id,
+                         const char *trigger, int64_t now)
 {
-	int64_t groups[DEFER_MAX_GROUPS];
+	int64_t groups[DEFER_MAX_GROUPS], sids[DEFER_MAX_GROUPS];
 	int enabled;
-	int64_t now = srv_now();
 	size_t n = db_schedule_groups(host_id, schedule_id, groups, DEFER_MAX_GROUPS, &enabled);
 	for (size_t i = 0; i < n; i++)
-		if (!defer_pair(host_id, schedule_id, groups[i], trigger, now))
-			jobs_dispatch(host_id, schedule_id, groups[i], "backup", trigger, NULL, why);
+		sids[i] = schedule_id;
+	return defer_batch_build(b, host_id, sids, groups, n, trigger, now);
 }
 
-int defer_catchup_pair(int64_t host_id, int64_t schedule_id, int64_t group_id, int64_t now)
+void defer_batch_done(const struct defer_batch *b, const char *why, size_t *fail_at)
 {
-	return defer_pair(host_id, schedule_id, group_id, "catchup", now);
+	if (fail_at)
+		*fail_at = b->n;
+	char tb[40];
+	for (size_t i = 0; i < b->n; i++) {
+		const struct defer_entry *e = &b->e[i];
+		if (!e->deferred) {
+			if (jobs_send_logged(b->host_id, e->schedule_id, e->group_id, e->job, b->trigger,
+			                     why, fail_at != NULL) && fail_at) {
+				*fail_at = i; /* not sent: the caller withdraws it and what follows */
+				return;
+			}
+			continue;
+		}
+		if (!e->job) { /* the index jobs_one_deferred: one waits already */
+			log_info("defer.coalesced", "host=%lld schedule=%lld group=%lld why=\"a "
+			                            "deferred job of this (schedule, group) already waits\"",
+			         (long long)b->host_id, (long long)e->schedule_id, (long long)e->group_id);
+			continue;
+		}
+		events_live("job.deferred", b->host_id, e->job);
+		snprintf(tb, sizeof(tb), "-");
+		if (e->opens)
+			roost_time_format(e->opens, tb, sizeof(tb));
+		log_info("defer", "host=%lld schedule=%lld group=%lld trigger=%s job=%lld why=%s "
+		                  "opens=%s", (long long)b->host_id, (long long)e->schedule_id,
+		         (long long)e->group_id, b->trigger, (long long)e->job, roost_lq(e->why), tb);
+		if (e->opens)
+			arm(b->host_id, e->opens);
+	}
 }
 
 /* ---- release ---- */
@@ -192,9 +223,8 @@ void defer_release(int64_t host_id, int64_t now)
 	}
 	db_done(st);
 	int64_t earliest = INT64_MAX;
-	/* as a fire dispatches every group at once, an idle host gets every job whose
-	 * reason cleared; a busy one gets them when its current job ends */
-	int idle = !db_host_busy(host_id);
+	int64_t start[DEFER_MAX_JOBS], ssid[DEFER_MAX_JOBS];
+	size_t nstart = 0;
 	for (size_t i = 0; i < n; i++) {
 		char why[64];
 		int64_t opens;
@@ -217,12 +247,32 @@ void defer_release(int64_t host_id, int64_t now)
 				earliest = opens;
 			continue;
 		}
-		if (!idle)
+		start[nstart] = ids[i];
+		ssid[nstart++] = sids[i];
+	}
+	/* as a fire dispatches every group at once, an idle host gets every job whose
+	 * reason cleared, in one transaction that claims it (docs/scale-out.md 2.12:
+	 * each job by deferred -> queued, the host by 2.3's claim); a busy one gets
+	 * them when its current job ends */
+	int started[DEFER_MAX_JOBS] = {0}, k = 0;
+	if (nstart && !db_host_busy(host_id) && db_begin() == 0) {
+		int claimed = jobs_claim_host(host_id) == 1;
+		for (size_t i = 0; claimed && i < nstart; i++)
+			if ((started[i] = jobs_requeue_deferred(host_id, start[i]) == 1))
+				k++;
+		if (!claimed || !k || db_commit()) {
+			db_rollback(); /* busy, or every one was released elsewhere: nothing to undo */
+			k = 0;
+		}
+	}
+	for (size_t i = 0; k && i < nstart; i++) {
+		if (!started[i])
 			continue;
-		int rc = jobs_start_deferred(host_id, ids[i]);
+		events_live("job.queued", host_id, start[i]);
+		int rc = jobs_send_start(host_id, start[i]);
 		log_info("defer.start", "host=%lld schedule=%lld job=%lld why=\"reason cleared\" "
-		                        "sent=%s", (long long)host_id, (long long)sids[i],
-		         (long long)ids[i], rc == 0 ? "yes" : rc == 1 ? "no(agent offline)" : "gone");
+		                        "sent=%s", (long long)host_id, (long long)ssid[i],
+		         (long long)start[i], rc == 0 ? "yes" : "no(agent offline)");
 	}
 	if (earliest != INT64_MAX)
 		arm(host_id, earliest);

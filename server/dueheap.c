@@ -11,7 +11,7 @@
 #include "dueheap.h"
 
 struct hent {
-	int64_t due, id;
+	int64_t due, id, tag;
 };
 
 /*
@@ -120,12 +120,18 @@ static void sift_down(struct due_heap *h, size_t i)
 
 enum roost_err dueheap_arm(struct due_heap *h, int64_t id, int64_t due)
 {
+	return dueheap_arm_tag(h, id, due, 0);
+}
+
+enum roost_err dueheap_arm_tag(struct due_heap *h, int64_t id, int64_t due, int64_t tag)
+{
 	if ((h->tused + 1) * 2 > h->tcap && tgrow(h))
 		return ROOST_ENOMEM;
 	size_t s = tslot(h, id);
 	if (h->keys[s] == id && h->idx[s]) {
 		size_t i = h->idx[s] - 1;
 		h->v[i].due = due; /* re-arm overwrites */
+		h->v[i].tag = tag;
 		sift_up(h, i);
 		sift_down(h, h->idx[tslot(h, id)] - 1);
 		return ROOST_OK;
@@ -142,7 +148,7 @@ enum roost_err dueheap_arm(struct due_heap *h, int64_t id, int64_t due)
 		h->keys[s] = id;
 		h->tused++;
 	}
-	h->v[h->n] = (struct hent){due, id};
+	h->v[h->n] = (struct hent){due, id, tag};
 	h->idx[s] = ++h->n;
 	sift_up(h, h->n - 1);
 	return ROOST_OK;
@@ -173,9 +179,16 @@ void dueheap_disarm(struct due_heap *h, int64_t id)
 
 int dueheap_pop_due(struct due_heap *h, int64_t now, int64_t *id)
 {
+	int64_t tag;
+	return dueheap_pop_due_tag(h, now, id, &tag);
+}
+
+int dueheap_pop_due_tag(struct due_heap *h, int64_t now, int64_t *id, int64_t *tag)
+{
 	if (!h->n || h->v[0].due > now)
 		return -1;
 	*id = h->v[0].id;
+	*tag = h->v[0].tag;
 	remove_at(h, 0);
 	return 0;
 }

@@ -12,10 +12,12 @@
  *                                (host, schedule) (server/pending.c)
  *
  * fires_decide is the rule alone (pure, unit-tested); fires_handle gathers
- * its facts from the store and applies it.
+ * its facts from the store and applies it in one transaction that first
+ * claims the fire's row (docs/scale-out.md 2.1) and, to dispatch, the host.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "roost/log.h"
 #include "roost/timeutil.h"
@@ -50,27 +52,60 @@ void fires_handle(int64_t host_id, int64_t schedule_id, int64_t slot, const char
 	int64_t groups[64];
 	int enabled;
 	size_t ng = db_schedule_groups(host_id, schedule_id, groups, 64, &enabled);
+	char slotbuf[40];
+	roost_time_format(slot, slotbuf, sizeof(slotbuf));
+	/* docs/scale-out.md 2.1: the claim comes first, in one transaction with the
+	 * decision and its dispatch: of two handlers of one fire (a failed-over
+	 * agent's persisted fire on another roostd, a hello's replay beside the live
+	 * one), one inserts the row; the other is told it was seen */
+	if (db_begin())
+		return;
+	int64_t claimed = enabled >= 0 ? db_returning("INSERT INTO fires (host_id, schedule_id, slot, "
+	                                              "seen_at) VALUES (?, ?, ?, ?) ON CONFLICT DO "
+	                                              "NOTHING RETURNING 1", "iiii", host_id,
+	                                              schedule_id, slot, srv_now())
+	                                 : 1; /* not a schedule of this host: nothing to remember */
 	struct fire_facts f = {
-		.seen = db_int(0, "SELECT 1 FROM fires WHERE host_id=? AND schedule_id=? AND slot=?",
-		               "iii", host_id, schedule_id, slot) != 0,
+		.seen = claimed == 0,
 		.schedule_usable = enabled > 0 && ng > 0,
 		.last_job_created = db_int(INT64_MIN, "SELECT MAX(created_at) FROM jobs WHERE "
 		                                      "host_id=? AND schedule_id=?", "ii", host_id,
 		                           schedule_id),
 		.host_busy = db_host_busy(host_id),
 	};
-	enum fire_action a = fires_decide(&f, slot);
-	char slotbuf[40];
-	roost_time_format(slot, slotbuf, sizeof(slotbuf));
+	enum fire_action a = claimed < 0 ? FIRE_DROP_SEEN : fires_decide(&f, slot);
+	struct defer_batch *b = NULL;
+	if (a == FIRE_DISPATCH) {
+		/* idle when read; the host's claim decides: busy after all, it coalesces */
+		b = malloc(sizeof(*b));
+		int rc = b ? defer_batch_schedule(b, host_id, schedule_id, "schedule", srv_now()) : -1;
+		if (rc == 0)
+			a = FIRE_COALESCE;
+		else if (rc < 0)
+			claimed = -1;
+	}
+	if (a == FIRE_COALESCE)
+		pending_coalesce(host_id, schedule_id, slot);
+	if (claimed < 0 || a == FIRE_DROP_SEEN)
+		db_rollback();
+	else if (db_commit())
+		claimed = -1;
+	if (claimed < 0) {
+		log_error("fire.unrecorded", "host=%lld schedule=%lld slot=%s via=%s why=%s",
+		          (long long)host_id, (long long)schedule_id, slotbuf, via,
+		          roost_lq(db_last_error()));
+		free(b);
+		return;
+	}
 	log_info("fire", "host=%lld schedule=%lld slot=%s via=%s action=%s", (long long)host_id,
 	         (long long)schedule_id, slotbuf, via, fires_action_name(a));
-	if (a == FIRE_DROP_SEEN)
-		return;
-	if (enabled >= 0) /* a schedule of this host: remember the slot */
-		db_exec("INSERT INTO fires (host_id, schedule_id, slot, seen_at) "
-		        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", "iiii", host_id, schedule_id, slot, srv_now());
+	if (a == FIRE_COALESCE) {
+		char tb[40];
+		log_info("pending.upsert", "host=%lld schedule=%lld slot=%s why=\"host busy\"",
+		         (long long)host_id, (long long)schedule_id,
+		         roost_time_format(slot, tb, sizeof(tb)));
+	}
 	if (a == FIRE_DISPATCH)
-		defer_dispatch_schedule(host_id, schedule_id, "schedule", "fire while idle");
-	else if (a == FIRE_COALESCE)
-		pending_coalesce(host_id, schedule_id, slot);
+		defer_batch_done(b, "fire while idle", NULL);
+	free(b);
 }

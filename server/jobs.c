@@ -83,29 +83,64 @@ int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, cons
 	return id;
 }
 
-int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
-                             const char *trigger, const char *reason)
+int jobs_claim_host(int64_t host_id)
 {
-	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
-	            " created_at, error) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), 'backup', ?,"
-	            " 'deferred', ?, ?)", "iiitit", host_id, schedule_id, group_id, trigger,
-	            srv_now(), reason) != DB_DONE)
+	/* docs/scale-out.md 2.3: the one statement that makes an idle host busy. 0
+	 * holds the place until the batch's first queued job (jobs_insert) names it,
+	 * in the same transaction, so no other connection ever reads the 0. */
+	if (db_exec("UPDATE hosts SET current_job_id = 0 WHERE id=? AND current_job_id IS NULL",
+	            "i", host_id) != DB_DONE)
+		return -1;
+	return db_changes() == 1;
+}
+
+int64_t jobs_insert(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *trigger)
+{
+	int64_t id = db_returning("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, "
+	                          "status, created_at) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), "
+	                          "'backup', ?, 'queued', ?) RETURNING id", "iiiti", host_id,
+	                          schedule_id, group_id, trigger, srv_now());
+	if (id <= 0)
 		return 0;
-	int64_t id = db_last_id();
-	events_live("job.deferred", host_id, id);
+	db_exec("UPDATE hosts SET current_job_id=? WHERE id=? AND current_job_id = 0", "ii", id,
+	        host_id);
 	return id;
 }
 
-int jobs_start_deferred(int64_t host_id, int64_t job_id)
+int64_t jobs_insert_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
+                             const char *trigger, const char *reason)
+{
+	/* at most one deferred job per (host, schedule, group): the index jobs_one_deferred */
+	return db_returning("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, "
+	                    "status, created_at, error) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), "
+	                    "'backup', ?, 'deferred', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+	                    "iiitit", host_id, schedule_id, group_id, trigger, srv_now(), reason);
+}
+
+int jobs_requeue_deferred(int64_t host_id, int64_t job_id)
 {
 	if (db_exec("UPDATE jobs SET status='queued', error=NULL WHERE id=? AND host_id=? AND "
-	            "status='deferred'", "ii", job_id, host_id) != DB_DONE ||
-	    db_changes() != 1)
+	            "status='deferred'", "ii", job_id, host_id) != DB_DONE)
 		return -1;
-	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii",
-	        job_id, host_id);
+	if (db_changes() != 1)
+		return 0;
+	db_exec("UPDATE hosts SET current_job_id=? WHERE id=? AND current_job_id = 0", "ii", job_id,
+	        host_id);
+	return 1;
+}
+
+int jobs_send_logged(int64_t host_id, int64_t schedule_id, int64_t group_id, int64_t job_id,
+                     const char *trigger, const char *why, int must_send)
+{
+	int sent = jobs_send_start(host_id, job_id) == 0;
+	if (!sent && must_send)
+		return -1;
 	events_live("job.queued", host_id, job_id);
-	return jobs_send_start(host_id, job_id) == 0 ? 0 : 1;
+	log_info("dispatch", "host=%lld schedule=%lld group=%lld kind=backup trigger=%s job=%lld "
+	                     "why=%s sent=%s", (long long)host_id, (long long)schedule_id,
+	         (long long)group_id, trigger, (long long)job_id, roost_lq(why),
+	         sent ? "yes" : "no(agent offline; on its next hello)");
+	return sent ? 0 : -1;
 }
 
 void jobs_announce_queued(int64_t host_id, int64_t job_id)
@@ -135,16 +170,6 @@ int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, co
 	         (long long)group_id, kind, trigger, (long long)id, roost_lq(why),
 	         sent ? "yes" : "no(agent offline; on its next hello)");
 	return id;
-}
-
-void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
-                            const char *why)
-{
-	int64_t groups[64];
-	int enabled;
-	size_t n = db_schedule_groups(host_id, schedule_id, groups, 64, &enabled);
-	for (size_t i = 0; i < n; i++)
-		jobs_dispatch(host_id, schedule_id, groups[i], "backup", trigger, NULL, why);
 }
 
 static void record_success(int64_t host_id, int64_t schedule_id, int64_t group_id,
@@ -243,11 +268,21 @@ static int record_end(int64_t host_id, const struct proto_job *pj, const char *h
 	if (!started)
 		started = pj->started_at ? pj->started_at : created;
 	if (db_begin() == 0) {
-		db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, "
-		        "snapshot_id=NULLIF(?, ''), files=?, bytes=?, bytes_new=?, error=NULLIF(?, ''), "
-		        "hook_output=NULLIF(?, '') WHERE id=?", "tiitiiit" "ti", pj->status, srv_now(),
-		        started, pj->snapshot_id, (int64_t)pj->files, (int64_t)pj->bytes,
-		        (int64_t)pj->bytes_new, pj->error, pj->hook_output, pj->job_id);
+		/* docs/scale-out.md 3.2: only a job still current ends, so two recorders of
+		 * one end (a stale owner's late job.finished and the new owner's hello, or
+		 * two reports here) can not both apply it or emit two events */
+		if (db_exec("UPDATE jobs SET status=?, finished_at=?, started_at=?, "
+		            "snapshot_id=NULLIF(?, ''), files=?, bytes=?, bytes_new=?, "
+		            "error=NULLIF(?, ''), hook_output=NULLIF(?, '') WHERE id=? AND status IN "
+		            "('queued','running')", "tiitiiit" "ti", pj->status, srv_now(), started,
+		            pj->snapshot_id, (int64_t)pj->files, (int64_t)pj->bytes,
+		            (int64_t)pj->bytes_new, pj->error, pj->hook_output, pj->job_id) == DB_DONE &&
+		    db_changes() == 0) {
+			db_rollback();
+			log_debug("job.already_final", "host=%lld job=%lld why=\"recorded elsewhere\"",
+			          (long long)host_id, (long long)pj->job_id);
+			return 0;
+		}
 		if (backup && !strcmp(pj->status, "succeeded"))
 			record_success(host_id, sid, gid, started);
 		db_host_refresh_current(host_id);

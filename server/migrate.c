@@ -33,7 +33,7 @@ static const char *const tables[] = {
 	"repos",         "hosts",          "enroll_tokens", "source_groups", "schedules",
 	"schedule_groups", "jobs",         "pending_runs",  "fires",         "group_success",
 	"maintenance",   "host_sessions",  "host_health",   "events",        "webhooks",
-	"users",         "sessions",
+	"users",         "sessions",       "login_failures",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -119,7 +119,9 @@ static int unknown_table(struct store *src, char *why, size_t wcap)
 		int known = 0;
 		for (size_t i = 0; name && i < NTABLES; i++)
 			known |= !strcmp(name, tables[i]);
-		if (!known && name && strcmp(name, "roost_schema") != 0) {
+		/* roost_order: a counter row here, a sequence there (order_on) */
+		if (!known && name && strcmp(name, "roost_schema") != 0 &&
+		    strcmp(name, "roost_order") != 0) {
 			snprintf(why, wcap, "the source has a table roostd migrate does not know: %s", name);
 			bad = 1;
 		}
@@ -238,6 +240,24 @@ static int sequences_on(struct store *src, struct store *dst, char *why, size_t 
 		}
 	}
 	return 0;
+}
+
+/* The target's roost_order (a sequence) continues after the source's counter
+ * row and every order_seq copied. */
+static int order_on(struct store *src, struct store *dst, char *why, size_t wcap)
+{
+	struct db_stmt *st = store_prepare(src, "SELECT value FROM roost_order WHERE id = 1");
+	int64_t v = st && db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
+	db_finalize(st);
+	st = store_prepare(dst, "SELECT setval('roost_order', GREATEST(?, (SELECT COALESCE(max("
+	                        "order_seq), 0) FROM jobs)) + 1, false)");
+	if (st)
+		db_bind_int(st, 1, v);
+	int ok = st && db_step(st) == DB_ROW;
+	db_finalize(st);
+	if (!ok)
+		snprintf(why, wcap, "the sequence roost_order: %.400s", store_errmsg(dst));
+	return ok ? 0 : -1;
 }
 
 static double now_s(void)
@@ -368,7 +388,7 @@ int migrate_main(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "%-16s %lld rows\n", tables[i], (long long)n);
 	}
-	if (sequences_on(src, dst, why, sizeof(why)))
+	if (sequences_on(src, dst, why, sizeof(why)) || order_on(src, dst, why, sizeof(why)))
 		goto out;
 	if (store_exec(dst, "COMMIT")) {
 		snprintf(why, sizeof(why), "committing the target: %s", store_errmsg(dst));

@@ -150,6 +150,11 @@ void db_done(struct db_stmt *st);
 /* Runs a statement to completion; DB_DONE on success. A failure (a
  * constraint, a full disk, an I/O error) is logged and counted. */
 int db_exec(const char *sql, const char *types, ...);
+/* A write with RETURNING (an INSERT's id, a claim's value): the first
+ * column of its row, 0 when it gave no row (ON CONFLICT DO NOTHING, a
+ * condition that did not hold), -1 on failure (logged and counted, as
+ * db_exec's). */
+int64_t db_returning(const char *sql, const char *types, ...);
 /* First column of the first row as int64, or dflt. */
 int64_t db_int(int64_t dflt, const char *sql, const char *types, ...);
 /* A transaction: db_begin() resets the failure count; db_commit() commits
@@ -218,17 +223,24 @@ int jobs_send_start(int64_t host_id, int64_t job_id);
  * whose send fails stays queued: it is sent on the agent's next hello. */
 int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
                       const char *trigger, const char *params, const char *why);
-/* One backup job per group of the schedule. */
-void jobs_dispatch_schedule(int64_t host_id, int64_t schedule_id, const char *trigger,
-                            const char *why);
-/* A backup job created `deferred` with its reason in error (not the host's
- * current job, never sent); announced live as job.deferred. Its id, or 0. */
-int64_t jobs_create_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
+/* Automatic dispatch (docs/scale-out.md 2.3), inside the caller's
+ * transaction: claims the host, 1 when it was idle (current_job_id NULL; now
+ * a placeholder the batch's first jobs_insert replaces), 0 busy, -1 failed. */
+int jobs_claim_host(int64_t host_id);
+/* A queued backup of a claimed host; the first names itself current. Its id, or 0. */
+int64_t jobs_insert(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *trigger);
+/* A backup created `deferred` with its reason in error (not current, never
+ * sent); 0 when one of its (host, schedule, group) waits already, -1 failed. */
+int64_t jobs_insert_deferred(int64_t host_id, int64_t schedule_id, int64_t group_id,
                              const char *trigger, const char *reason);
-/* deferred -> queued (the host's current job if it has none), job.start sent:
- * 0 sent, 1 queued but the agent unreachable (sent on its next hello), -1 not
- * a deferred job of this host. */
-int jobs_start_deferred(int64_t host_id, int64_t job_id);
+/* deferred -> queued inside a transaction that claimed the host (the first
+ * names itself current): 1 done, 0 not deferred any more (released
+ * elsewhere, canceled), -1 failed. */
+int jobs_requeue_deferred(int64_t host_id, int64_t job_id);
+/* After the commit: a queued job announced (job.queued), sent, its dispatch
+ * logged; 0 sent, -1 not (must_send: then neither announced nor logged). */
+int jobs_send_logged(int64_t host_id, int64_t schedule_id, int64_t group_id, int64_t job_id,
+                     const char *trigger, const char *why, int must_send);
 /* Tells the live streams a job was created (job.queued): jobs_dispatch does
  * it itself; catch-up, which creates and sends on its own, once it is sent. */
 void jobs_announce_queued(int64_t host_id, int64_t job_id);
@@ -341,18 +353,26 @@ enum catchup_skip catchup_eval(const struct catchup_host *h, const struct catchu
 const char *catchup_skip_name(enum catchup_skip s);
 /* The pair rule over the store's rows of one host (the API's `overdue` too). */
 size_t catchup_overdue(int64_t host_id, int64_t now, struct catchup_due *out, size_t cap);
-/* Arms the host's catch-up at due (re-arming overwrites); the timer follows. */
-void catchup_arm(int64_t host_id, int64_t due);
+/* Arms the host's catch-up at due for its connection epoch (re-arming
+ * overwrites both); the timer follows. */
+void catchup_arm(int64_t host_id, int64_t due, int64_t epoch);
+/* A hello: the host's new connection epoch (hosts.conn_epoch + 1, one
+ * statement; docs/scale-out.md 2.2), or 0 if the store failed. */
+int64_t catchup_hello_epoch(int64_t host_id);
 /* A host's stable catch-up offset in [0, jitter_s) (pure): the host id's place
  * in a golden-ratio sequence, rotated by a phase keyed with key (SipHash), so
  * consecutive ids spread evenly; 0 when jitter_s <= 0. */
 int64_t catchup_jitter(const uint8_t key[16], int64_t host_id, int64_t jitter_s);
-/* After a hello at now: arms the host's catch-up at now + settle + its offset. */
-void catchup_arm_hello(int64_t host_id, int64_t now);
+/* After a hello at now: arms the host's catch-up at now + settle + its offset,
+ * for the hello's epoch. */
+void catchup_arm_hello(int64_t host_id, int64_t now, int64_t epoch);
 void catchup_disarm(int64_t host_id);
-/* A due catch-up: gate, overdue pairs, one backup each (trigger catchup); a
- * failed send withdraws that job and re-arms at now + settle. */
-void catchup_run(int64_t host_id, int64_t now);
+/* A due catch-up: gate, overdue pairs, then in one transaction the epoch's
+ * claim (hosts.catchup_epoch: once per epoch, skipped when the host has
+ * reconnected since), the host's, one backup each (trigger catchup); a failed
+ * send withdraws the unsent jobs, gives the claim back and re-arms at now +
+ * settle. */
+void catchup_run(int64_t host_id, int64_t now, int64_t epoch);
 /* The event loop's timer: runs every catch-up due by now, then re-arms. */
 void catchup_timer_cb(lws_sorted_usec_list_t *sul);
 

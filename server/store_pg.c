@@ -521,6 +521,27 @@ static const char m8_pg[] =
 	"ALTER TABLE jobs ADD CONSTRAINT jobs_status_check CHECK (status IN ('deferred', 'queued',"
 	"  'running', 'succeeded', 'failed', 'canceled', 'interrupted'));";
 
+/* Migration 9: roost_order is a sequence, drawn by jobs.order_seq's default
+ * (existing jobs keep 0: older than any mark) */
+static const char m9_pg[] =
+	"ALTER TABLE hosts ADD COLUMN conn_epoch BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN catchup_epoch BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE hosts SET current_job_id = (SELECT id FROM jobs WHERE host_id = hosts.id AND"
+	"  status IN ('queued', 'running') ORDER BY (status = 'running') DESC, id LIMIT 1);"
+	"CREATE SEQUENCE roost_order;"
+	"ALTER TABLE jobs ADD COLUMN order_seq BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ALTER COLUMN order_seq SET DEFAULT nextval('roost_order');"
+	"ALTER TABLE maintenance ADD COLUMN visible_seq BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE jobs SET status = 'canceled', error = 'a second deferred job of its (schedule,"
+	" group)' WHERE status = 'deferred' AND id NOT IN (SELECT MIN(id) FROM jobs WHERE"
+	"  status = 'deferred' GROUP BY host_id, schedule_id, group_id);"
+	"CREATE UNIQUE INDEX jobs_one_deferred ON jobs (host_id, schedule_id, group_id)"
+	"  WHERE status = 'deferred';"
+	"CREATE TABLE login_failures ("
+	"  kind TEXT NOT NULL CHECK (kind IN ('name', 'addr')), key TEXT NOT NULL,"
+	"  failures BIGINT NOT NULL, last_at BIGINT NOT NULL, PRIMARY KEY (kind, key));"
+	"CREATE INDEX login_failures_last ON login_failures (last_at);";
+
 static char *translated[64];
 
 static void free_translated(void)
@@ -535,6 +556,8 @@ static const char *pg_migration(int m)
 {
 	if (m == 8)
 		return m8_pg;
+	if (m == 9)
+		return m9_pg;
 	if (m < 1 || m > (int)(sizeof(translated) / sizeof(translated[0])))
 		return NULL;
 	if (translated[m - 1])

@@ -163,6 +163,34 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs_new RENAME TO jobs;"
 	"CREATE INDEX jobs_host_status ON jobs (host_id, status);"
 	"CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at);",
+	/* 9: the conditional claims (docs/scale-out.md 2.1-2.3, 2.5, 2.8, 2.12), which hold
+	 * whether one roostd or several share the store: a hello's connection epoch and
+	 * the epoch whose catch-up ran; one order (roost_order, here a counter row that
+	 * a trigger draws from at each job's insert) for the live-job rule of prune;
+	 * at most one deferred job per (host, schedule, group); failed logins counted
+	 * in the store. hosts.current_job_id is recomputed: automatic dispatch claims
+	 * a host by it (NULL exactly when no job is queued or running) */
+	"ALTER TABLE hosts ADD COLUMN conn_epoch INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN catchup_epoch INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE hosts SET current_job_id = (SELECT id FROM jobs WHERE host_id = hosts.id AND"
+	"  status IN ('queued', 'running') ORDER BY (status = 'running') DESC, id LIMIT 1);"
+	"CREATE TABLE roost_order (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);"
+	"INSERT INTO roost_order VALUES (1, 0);"
+	"ALTER TABLE jobs ADD COLUMN order_seq INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TRIGGER jobs_order_seq AFTER INSERT ON jobs BEGIN"
+	"  UPDATE roost_order SET value = value + 1 WHERE id = 1;"
+	"  UPDATE jobs SET order_seq = (SELECT value FROM roost_order WHERE id = 1)"
+	"  WHERE id = NEW.id; END;"
+	"ALTER TABLE maintenance ADD COLUMN visible_seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE jobs SET status = 'canceled', error = 'a second deferred job of its (schedule,"
+	" group)' WHERE status = 'deferred' AND id NOT IN (SELECT MIN(id) FROM jobs WHERE"
+	"  status = 'deferred' GROUP BY host_id, schedule_id, group_id);"
+	"CREATE UNIQUE INDEX jobs_one_deferred ON jobs (host_id, schedule_id, group_id)"
+	"  WHERE status = 'deferred';"
+	"CREATE TABLE login_failures ("
+	"  kind TEXT NOT NULL CHECK (kind IN ('name', 'addr')), key TEXT NOT NULL,"
+	"  failures INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (kind, key));"
+	"CREATE INDEX login_failures_last ON login_failures (last_at);",
 };
 
 int store_schema_latest(void)

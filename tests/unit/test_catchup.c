@@ -250,11 +250,11 @@ static void test_catchup_jitter_spreads_200_hosts(void **st)
 	/* everyone wakes at 09:00; hosts 1-10 drop again during their wait */
 	memset(offline, 0, sizeof(offline));
 	for (int64_t h = 1; h <= NHOSTS; h++)
-		catchup_arm_hello(h, t0);
+		catchup_arm_hello(h, t0, catchup_hello_epoch(h));
 	for (int h = 1; h <= 10; h++)
 		offline[h] = 1;
 	/* a second hello of host 20 within its wait re-arms, never stacks */
-	catchup_arm_hello(20, t0);
+	catchup_arm_hello(20, t0, catchup_hello_epoch(20));
 	enum { BUCKETS = 20 };
 	int bucket[BUCKETS] = {0}, per_s[JITTER] = {0}, before = 0, after = 0;
 	for (int64_t t = t0; t <= t0 + SETTLE + JITTER + 5; t++) {
