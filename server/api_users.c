@@ -42,10 +42,11 @@ static size_t nawaiting;
 static uint64_t next_task_id = 1;
 static struct login_throttle *throttle;
 
-/* The throttle's clock: milliseconds, monotonic. */
+/* The throttle's clock: milliseconds of the wall clock, which every roostd
+ * on one store shares (the counts are in the store). */
 static int64_t now_ms(void)
 {
-	return roost_clock_mono_ns(roost_clock_system()) / 1000000;
+	return roost_clock_now_ns(roost_clock_system()) / 1000000;
 }
 
 static int answer(struct lws *wsi, struct pss *p, struct resp *rs)

@@ -92,7 +92,28 @@ void healthwatch_host(int64_t host_id, int64_t now)
 	struct health_said before = s;
 	int held;
 	const char *type = healthwatch_decide(&s, v.state, changed && have, now, g_srv->health_flap_s, &held);
-	if (changed || memcmp(&before, &s, sizeof(s)))
+	if (type) {
+		/* docs/scale-out.md 2.10: an announcement is a conditional write of what
+		 * was said, in the transaction of its event: of two evaluations of one
+		 * host (two roostd, a host changing owner mid-sweep), one says it */
+		const char *was = before.said < 0 ? NULL : health_name(before.said);
+		const char *now_said = s.said < 0 ? NULL : health_name(s.said);
+		int64_t won = have
+		        ? db_returning("UPDATE host_health SET state=?, since=?, said=?, said_at=NULLIF(?, 0), "
+		                       "held=? WHERE host_id=? AND said IS NOT DISTINCT FROM ? AND "
+		                       "COALESCE(said_at, 0)=? RETURNING 1", "titiiiti",
+		                       health_name(v.state), since, now_said, s.said_at, (int64_t)s.held,
+		                       host_id, was, before.said_at)
+		        : db_returning("INSERT INTO host_health (host_id, state, since, said, said_at, held) "
+		                       "VALUES (?, ?, ?, ?, NULLIF(?, 0), ?) ON CONFLICT DO NOTHING "
+		                       "RETURNING 1", "ititii", host_id, health_name(v.state), since,
+		                       now_said, s.said_at, (int64_t)s.held);
+		if (won <= 0) {
+			log_info("health.said_elsewhere", "host=%lld health=%s", (long long)host_id,
+			         health_name(v.state));
+			type = NULL;
+		}
+	} else if (changed || memcmp(&before, &s, sizeof(s)))
 		db_exec("INSERT INTO host_health (host_id, state, since, said, said_at, held) VALUES "
 		        "(?, ?, ?, ?, NULLIF(?, 0), ?) ON CONFLICT (host_id) DO UPDATE SET "
 		        "state=excluded.state, since=excluded.since, said=excluded.said, "

@@ -16,8 +16,12 @@
  * mark was visible do not deduplicate against it. A marked pack is deleted
  * by a later run only when its grace is over and no job (of any host,
  * connected or not) that was created before the mark became visible is
- * still live: such a job may have loaded its index earlier. The store says
- * when each run's marks became visible (its finished_at). repo_api.c
+ * still live: such a job may have loaded its index earlier. "Before" is
+ * one database order, never two clocks (docs/scale-out.md 2.5): a job's
+ * jobs.order_seq is drawn from roost_order at its insert, a run's
+ * maintenance.visible_seq when it is recorded, after its marks were
+ * written, so a roostd whose clock runs ahead (or behind) can not make a
+ * job look younger than the marks it may not have seen. repo_api.c
  * completes the argument: a snapshot is accepted only from a live backup
  * job, so a job that ended can not write one later.
  */
@@ -34,7 +38,7 @@
 #include "roost/log.h"
 
 struct mark_src {
-	int64_t started_at, visible_at; /* a run's mark time and when its marks were visible */
+	int64_t started_at, visible_seq; /* a run's mark time; roost_order when its marks were visible */
 };
 
 /* One run: its inputs (event loop), its work (thread), its result. */
@@ -47,7 +51,7 @@ struct run {
 	unsigned check_sample;
 	struct ret_owner *owners;
 	size_t nowners;
-	int64_t live_min_created, live_job; /* the oldest live job (INT64_MAX: none) */
+	int64_t live_min_order, live_job; /* the oldest live job by roost_order (INT64_MAX: none) */
 	struct mark_src *marks;
 	size_t nmarks;
 	/* results */
@@ -76,17 +80,18 @@ static struct cron *cron;
 static int may_delete(void *ctx, int64_t marked_at)
 {
 	struct run *r = ctx;
-	/* when did the marks of the run that marked at marked_at become visible?
-	 * Unknown (marked by `roost repo prune`, say): now, the latest it can be */
-	int64_t visible = srv_now();
+	/* when (in roost_order) did the marks of the run that marked at marked_at
+	 * become visible? Unknown (marked by `roost repo prune`, say): after every
+	 * job there is, the latest it can be */
+	int64_t visible = INT64_MAX - 1;
 	int found = 0;
 	for (size_t i = 0; i < r->nmarks; i++)
 		if (r->marks[i].started_at == marked_at &&
-		    (!found || r->marks[i].visible_at > visible)) {
-			visible = r->marks[i].visible_at;
+		    (!found || r->marks[i].visible_seq > visible)) {
+			visible = r->marks[i].visible_seq;
 			found = 1;
 		}
-	return r->live_min_created > visible;
+	return r->live_min_order > visible;
 }
 
 static void check_report(void *ctx, int is_error, const char *msg)
@@ -226,6 +231,8 @@ static void *run_main(void *arg)
 
 /* ---- the event loop's side ---- */
 
+static int gather_live(struct run *r);
+
 /* What the run needs from the store: who made each snapshot, the oldest
  * live job, when earlier runs' marks became visible. */
 static int gather(struct run *r)
@@ -269,17 +276,24 @@ static int gather(struct run *r)
 			*k[i] = (int)db_col_int(st, 8 + i);
 	}
 	db_done(st);
-	r->live_min_created = INT64_MAX;
-	st = db_q("SELECT created_at, id FROM jobs WHERE status IN ('queued','running') "
-	          "ORDER BY created_at LIMIT 1", NULL);
+	return gather_live(r);
+}
+
+/* The live-job rule's facts: the oldest live job by roost_order, and in that
+ * order when earlier runs' marks became visible. */
+static int gather_live(struct run *r)
+{
+	r->live_min_order = INT64_MAX;
+	struct db_stmt *st = db_q("SELECT order_seq, id FROM jobs WHERE status IN "
+	                          "('queued','running') ORDER BY order_seq, id LIMIT 1", NULL);
 	if (st && db_step(st) == DB_ROW) {
-		r->live_min_created = db_col_int(st, 0);
+		r->live_min_order = db_col_int(st, 0);
 		r->live_job = db_col_int(st, 1);
 	}
 	db_done(st);
-	st = db_q("SELECT started_at, finished_at FROM maintenance WHERE dry_run=0 AND "
+	st = db_q("SELECT started_at, visible_seq FROM maintenance WHERE dry_run=0 AND "
 	          "finished_at IS NOT NULL AND id<>?", "i", r->id);
-	cap = 0;
+	size_t cap = 0;
 	while (st && db_step(st) == DB_ROW) {
 		if (r->nmarks == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -295,6 +309,27 @@ static int gather(struct run *r)
 	}
 	db_done(st);
 	return 0;
+}
+
+/* The next value of roost_order (a sequence on PostgreSQL, a counter row on
+ * SQLite), or -1. */
+static int64_t order_next(void)
+{
+	return db_returning(store_engine(g_srv->st) == STORE_PG
+	                    ? "SELECT nextval('roost_order')"
+	                    : "UPDATE roost_order SET value = value + 1 WHERE id = 1 RETURNING value",
+	                    NULL);
+}
+
+int maintenance_live_rule(int64_t marked_at, int64_t *live_job)
+{
+	struct run r;
+	memset(&r, 0, sizeof(r));
+	int ok = gather_live(&r) == 0;
+	int may = ok && may_delete(&r, marked_at);
+	*live_job = r.live_job;
+	free(r.marks);
+	return ok ? may : -1;
 }
 
 static void run_free(struct run *r)
@@ -376,9 +411,9 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 	thread_live = 1;
 	current = r;
 	*id = r->id;
-	log_info("maintenance.started", "run=%lld trigger=%s dry_run=%d live_jobs_since=%lld",
+	log_info("maintenance.started", "run=%lld trigger=%s dry_run=%d live_jobs_since_order=%lld",
 	         (long long)r->id, trigger, dry_run,
-	         (long long)(r->live_min_created == INT64_MAX ? 0 : r->live_min_created));
+	         (long long)(r->live_min_order == INT64_MAX ? 0 : r->live_min_order));
 	return MAINT_STARTED;
 }
 
@@ -394,10 +429,12 @@ static void record(struct run *r)
 		         "before their marks were visible is still live\"", (long long)r->id,
 		         (unsigned long long)r->packs_waiting, (long long)r->live_job);
 	if (db_begin() == 0) {
-		db_exec("UPDATE maintenance SET status=?, finished_at=?, snapshots_removed=?, "
-		        "packs_removed=?, bytes_freed=?, packs_marked=?, packs_repacked=?, "
-		        "packs_waiting=?, check_status=?, check_errors=?, error=?, decisions=? "
-		        "WHERE id=?", "tiiiiiiitttti", r->failed ? "failed" : "succeeded", srv_now(),
+		/* its marks are written: from here on, jobs are ordered after them */
+		db_exec("UPDATE maintenance SET status=?, finished_at=?, visible_seq=?, "
+		        "snapshots_removed=?, packs_removed=?, bytes_freed=?, packs_marked=?, "
+		        "packs_repacked=?, packs_waiting=?, check_status=?, check_errors=?, error=?, "
+		        "decisions=? WHERE id=?", "tiiiiiiiitttti", r->failed ? "failed" : "succeeded",
+		        srv_now(), order_next(),
 		        (int64_t)r->snapshots_removed, (int64_t)r->packs_removed,
 		        (int64_t)r->bytes_freed, (int64_t)r->packs_marked, (int64_t)r->packs_repacked,
 		        (int64_t)r->packs_waiting, cs, cerr, r->failed ? r->error : NULL, dec, r->id);
@@ -472,10 +509,10 @@ void maintenance_recover(void)
 	int64_t n = db_int(0, "SELECT COUNT(*) FROM maintenance WHERE status='running'", NULL);
 	if (!n)
 		return;
-	/* finished_at stands for when its marks became visible: now is the latest */
-	db_exec("UPDATE maintenance SET status='interrupted', finished_at=?, error='roostd stopped "
-	        "during the run; the next run takes up its work' WHERE status='running'",
-	        "i", srv_now());
+	/* visible_seq stands for when its marks became visible: now is the latest */
+	db_exec("UPDATE maintenance SET status='interrupted', finished_at=?, visible_seq=?, "
+	        "error='roostd stopped during the run; the next run takes up its work' WHERE "
+	        "status='running'", "ii", srv_now(), order_next());
 	log_warn("maintenance.interrupted", "runs=%lld", (long long)n);
 }
 

@@ -20,6 +20,11 @@ int maintenance_running(void);
 void maintenance_poll(void);
 /* At start: runs a stopped roostd left "running" become "interrupted". */
 void maintenance_recover(void);
+/* The live-job rule (docs/maintenance.md rule 2) over the store now: may a
+ * pack marked by the run that started at marked_at be deleted? 1 yes, 0 no
+ * (*live_job names a live job ordered before the marks became visible), -1
+ * the store failed. Ordered by roost_order, never by clocks. */
+int maintenance_live_rule(int64_t marked_at, int64_t *live_job);
 /* Runs maintenance on the cron expression (UTC; "off": never). -1: invalid. */
 int maintenance_schedule(const char *expr, struct roost_errbuf *eb);
 /* Stops the schedule; waits for a run in progress and records it. */

@@ -1,16 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of server/login_throttle.c: the doubling wait, its cap, the reset
- * on success, per-address counting and the bounded tables. Time is a
- * parameter (milliseconds): nothing here waits. */
+ * on success, per-address counting, the bounded tables, and two roostd on one
+ * store counting the same failures. Time is a parameter (milliseconds):
+ * nothing here waits. On SQLite, and on PostgreSQL under unit_pg_store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "login_throttle.h"
+#include "roostd.h"
+#include "store_url.h"
+
+static struct srv S;
+static char dbfile[64];
+
+static int setup(void **st)
+{
+	(void)st;
+	memset(&S, 0, sizeof(S));
+	g_srv = &S;
+	/* a file (so that a second connection sees the same rows) or memory */
+	snprintf(dbfile, sizeof(dbfile), "/tmp/test-login-throttle-%d.db", (int)getpid());
+	unlink(dbfile);
+	assert_int_equal(store_open(test_store_url(*st ? dbfile : ":memory:"), &S.st, NULL),
+	                 ROOST_OK);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	store_close(S.st);
+	g_srv = NULL;
+	char wal[80];
+	unlink(dbfile);
+	snprintf(wal, sizeof(wal), "%s-wal", dbfile);
+	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", dbfile);
+	unlink(wal);
+	return 0;
+}
 
 #define T0 INT64_C(1000000000) /* milliseconds, as the throttle counts */
 #define S(x) ((int64_t)(x) * 1000)
@@ -146,14 +180,56 @@ static void test_bounded(void **st)
 	assert_null(login_throttle_new(0));
 }
 
+/* docs/scale-out.md 2.8: two roostd (two connections to one store, each with
+ * its own throttle) count the same failures: five failures spread over both
+ * make both wait, where two in-memory counts would each have allowed five. */
+static void test_two_instances_share_counts(void **st)
+{
+	(void)st;
+	struct store *a = S.st, *b;
+	assert_int_equal(store_connect(test_on_pg() ? getenv("ROOST_TEST_PG") : dbfile, &b, NULL),
+	                 ROOST_OK);
+	struct login_throttle *ta = login_throttle_new(16), *tb = login_throttle_new(16);
+	int64_t now = T0;
+	for (int i = 0; i < 5; i++) {
+		S.st = i % 2 ? b : a;
+		login_throttle_failed(i % 2 ? tb : ta, "carol", i % 2 ? "10.0.0.2" : "10.0.0.1", now);
+	}
+	S.st = a;
+	assert_int_equal(login_throttle_wait(ta, "carol", "10.0.0.9", now), S(1));
+	S.st = b;
+	assert_int_equal(login_throttle_wait(tb, "carol", "10.0.0.9", now), S(1));
+	/* a success through one clears the name for both */
+	login_throttle_succeeded(tb, "carol");
+	S.st = a;
+	assert_int_equal(login_throttle_wait(ta, "carol", "10.0.0.9", now), 0);
+	login_throttle_free(ta);
+	login_throttle_free(tb);
+	store_close(b);
+}
+
+/* The rule alone: pure, time passed in. */
+static void test_delay_rule(void **st)
+{
+	(void)st;
+	assert_int_equal(login_throttle_delay(4, T0, T0), 0);
+	assert_int_equal(login_throttle_delay(5, T0, T0), S(1));
+	assert_int_equal(login_throttle_delay(7, T0, T0 + 500), S(4) - 500);
+	assert_int_equal(login_throttle_delay(100, T0, T0), S(LOGIN_THROTTLE_MAX_S));
+	assert_int_equal(login_throttle_delay(100, T0, T0 + S(LOGIN_THROTTLE_FORGET_S)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_five_free_then_doubling),
-		cmocka_unit_test(test_cap),
-		cmocka_unit_test(test_success_resets_the_name),
-		cmocka_unit_test(test_per_address),
-		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_delay_rule),
+		cmocka_unit_test_setup_teardown(test_five_free_then_doubling, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_success_resets_the_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_two_instances_share_counts, setup,
+		                                         teardown, dbfile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
