@@ -262,7 +262,7 @@ void catchup_run(int64_t host_id, int64_t now, int64_t epoch)
 		}
 	}
 	if (claimed != 1 || rc != 1) {
-		if (claimed < 0 || rc < 0)
+		if (claimed < 0 || (claimed == 1 && rc < 0))
 			log_error("catchup.unrecorded", "host=%lld why=%s", (long long)host_id,
 			          roost_lq(db_last_error()));
 		else
