@@ -123,8 +123,11 @@ static int64_t count(const char *sql)
 static void race(void (*before)(int round), int (*op)(int inst, int round),
                  void (*check)(int round))
 {
-	int go[2], done[2];
-	assert_int_equal(pipe(go), 0);
+	/* a go pipe per instance: with one, an instance done early could take the
+	 * other's byte and run the round twice */
+	int gos[2][2], done[2];
+	assert_int_equal(pipe(gos[0]), 0);
+	assert_int_equal(pipe(gos[1]), 0);
 	assert_int_equal(pipe(done), 0);
 	pid_t *kid = kids;
 	for (int inst = 0; inst < 2; inst++) {
@@ -132,7 +135,9 @@ static void race(void (*before)(int round), int (*op)(int inst, int round),
 		assert_true(kid[inst] >= 0);
 		if (kid[inst])
 			continue;
-		close(go[1]);
+		int *go = gos[inst];
+		close(gos[0][1]);
+		close(gos[1][1]);
 		close(done[0]);
 		/* the child: its own connection (the parent's is left untouched) */
 		struct store *mine;
@@ -151,8 +156,9 @@ static void race(void (*before)(int round), int (*op)(int inst, int round),
 	for (int round = 0; round < ROUNDS; round++) {
 		if (before)
 			before(round);
-		char c[2] = {(char)(round + 1), (char)(round + 1)};
-		assert_int_equal(write(go[1], c, 2), 2);
+		char c = (char)(round + 1);
+		assert_int_equal(write(gos[0][1], &c, 1), 1);
+		assert_int_equal(write(gos[1][1], &c, 1), 1);
 		char r[2];
 		for (int i = 0; i < 2; i++)
 			assert_int_equal(read(done[0], &r[i], 1), 1);
@@ -160,15 +166,18 @@ static void race(void (*before)(int round), int (*op)(int inst, int round),
 			fail_msg("round %d: an instance failed (%c %c)", round, r[0], r[1]);
 		check(round);
 	}
-	assert_int_equal(write(go[1], "qq", 2), 2);
+	assert_int_equal(write(gos[0][1], "q", 1), 1);
+	assert_int_equal(write(gos[1][1], "q", 1), 1);
 	for (int i = 0; i < 2; i++) {
 		int status;
 		assert_int_equal(waitpid(kid[i], &status, 0), kid[i]);
 		kid[i] = 0;
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	close(go[0]);
-	close(go[1]);
+	for (int i = 0; i < 2; i++) {
+		close(gos[i][0]);
+		close(gos[i][1]);
+	}
 	close(done[0]);
 	close(done[1]);
 }
