@@ -141,6 +141,16 @@ int store_begin_read(struct store *s)
 	return s->ops->exec(s, s->ops->begin_read);
 }
 
+int store_socket(struct store *s)
+{
+	return s && s->ops->socket ? s->ops->socket(s) : -1;
+}
+
+int store_notifications(struct store *s, store_notify_fn fn, void *arg)
+{
+	return s && s->ops->notifications ? s->ops->notifications(s, fn, arg) : -1;
+}
+
 const char *store_events_seq_sql(const struct store *s)
 {
 	return s->ops->events_seq_sql;

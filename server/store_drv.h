@@ -46,6 +46,9 @@ struct store_ops {
 	void (*reset)(struct db_stmt *st);
 	void (*finalize)(struct db_stmt *st);
 	const char *(*sql)(struct db_stmt *st);
+	/* LISTEN/NOTIFY (NULL: the engine has none, SQLite) */
+	int (*socket)(struct store *s);
+	int (*notifications)(struct store *s, store_notify_fn fn, void *arg);
 };
 
 /* The head of every engine's connection. */

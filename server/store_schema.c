@@ -163,6 +163,26 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs_new RENAME TO jobs;"
 	"CREATE INDEX jobs_host_status ON jobs (host_id, status);"
 	"CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at);",
+	/* 9 (issue 14's "migration 10": renumbered after the claims' migration at
+	 * merge): several roostd over one store (docs/scale-out.md). Each start
+	 * of an instance is a row, heart-beaten with the database's clock; a
+	 * host's owner is the instance holding its agent's connection, its
+	 * conn_epoch bumped by every hello; leases name one holder of a
+	 * fleet-wide chore (sweeper, maintenance, webhooks) and carry the
+	 * repository's packs generation (row 'repo'). conn_epoch is also in
+	 * the claims' migration: keep one at merge. */
+	"CREATE TABLE instances ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL DEFAULT '',"
+	"  started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'dead')));"
+	"CREATE INDEX instances_state ON instances (state, heartbeat_at);"
+	"CREATE TABLE leases ("
+	"  name TEXT PRIMARY KEY, holder INTEGER, epoch INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0, packs_gen INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE hosts ADD COLUMN instance_id INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN conn_epoch INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN session_started_at INTEGER;"
+	"CREATE INDEX hosts_instance ON hosts (instance_id);",
 };
 
 int store_schema_latest(void)
