@@ -36,12 +36,17 @@
 #include "healthwatch.h"
 #include "http.h"
 #include "hub.h"
+#include "instances.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "notify.h"
 #include "defer.h"
 #include "presence.h"
 #include "pwworker.h"
 #include "roostd.h"
+#include "route.h"
+#include "leases.h"
+#include "sweeper.h"
 #include "ui_serve.h"
 #include "webhooks.h"
 
@@ -64,6 +69,7 @@ static void usage(FILE *f)
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
 	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL]\n"
+	        "              [--instance-name NAME]\n"
 	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
@@ -77,6 +83,10 @@ static void usage(FILE *f)
 	        "                          DIR/repo; created with its first start)\n"
 	        "  --db URL                the store: sqlite:PATH (default DIR/roostd.db) or\n"
 	        "                          postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?...]\n"
+	        "                          (several roostd may share one PostgreSQL store, with\n"
+	        "                          the same --repo, certificate and repository password;\n"
+	        "                          docs/scale-out.md)\n"
+	        "  --instance-name NAME    this roostd among several (default HOSTNAME:PORT)\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
 	        "  --catchup-jitter SECS   delay each host's catch-up a further stable\n"
@@ -281,6 +291,72 @@ static int parse_seconds(const char *arg, const char *opt, long lo, long hi, lon
 
 static struct srv srv_state;
 
+/* ---- several instances (docs/scale-out.md): route.c's local actions,
+ * what a split and a new id lead to ---- */
+
+static int route_pending_here(int64_t host_id, int64_t unused)
+{
+	(void)unused;
+	pending_dispatch(host_id);
+	return 0;
+}
+
+static int route_config_here(int64_t host_id, int64_t unused)
+{
+	(void)unused;
+	return agents_push_config_here(host_id);
+}
+
+static int route_kick_here(int64_t host_id, int64_t moved)
+{
+	if (moved)
+		hub_drop(host_id, "the host connected to another instance");
+	else
+		hub_kick(host_id);
+	return 0;
+}
+
+static void instance_stopped(void)
+{
+	hub_refuse(1, "this instance lost its store");
+	route_forget_all();
+}
+
+static void instance_renamed(int64_t id)
+{
+	char ch[32];
+	route_channel(id, ch, sizeof(ch));
+	notify_channel(ch);
+	hub_refuse(0, NULL);
+}
+
+/* The LISTEN connection came back: pokes meanwhile were lost, so what they
+ * may have carried is done again for this instance's own hosts. */
+static void resync_host(int64_t host_id)
+{
+	jobs_resend_queued(host_id);
+	if (!db_host_busy(host_id))
+		pending_dispatch(host_id);
+}
+
+static void relistened(void)
+{
+	route_each_owned(resync_host);
+}
+
+static const struct notify_handler notify_h = {
+	.notified = route_on_notify,
+	.relistened = relistened,
+};
+
+static int64_t env_seconds(const char *name, int64_t dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	long long n = v && *v ? strtoll(v, &end, 10) : 0;
+	return v && *v && !*end && n > 0 && n <= 86400 ? n : dflt;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -313,7 +389,7 @@ int main(int argc, char **argv)
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
-	const char *db_opt = NULL;
+	const char *db_opt = NULL, *instance_name = NULL;
 	if (argc > 1 && !strcmp(argv[1], "migrate")) /* roostd migrate --from ... --to ... */
 		return migrate_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
@@ -346,6 +422,7 @@ int main(int argc, char **argv)
 		{"repo", required_argument, 0, 1013},
 		{"db", required_argument, 0, 1021},
 		{"catchup-jitter", required_argument, 0, 1020},
+		{"instance-name", required_argument, 0, 1022},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -430,6 +507,7 @@ int main(int argc, char **argv)
 		case 1012: ui_set_dir(optarg); break;
 		case 1013: repo_opt = optarg; break;
 		case 1021: db_opt = optarg; break;
+		case 1022: instance_name = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -718,6 +796,38 @@ int main(int argc, char **argv)
 		                "machine?)\n", listen_at);
 		return 1;
 	}
+	{
+		/* several instances over one PostgreSQL store (SQLite: alone) */
+		char name[300], ch[32];
+		snprintf(name, sizeof(name), "%s", instance_name ? instance_name : "");
+		if (!instance_name) {
+			char hn[256] = "";
+			gethostname(hn, sizeof(hn) - 1);
+			snprintf(name, sizeof(name), "%s:%d", hn, port);
+		}
+		struct instances_config ic = {
+			.name = name, .url = listen_at,
+			.heartbeat_s = env_seconds("ROOSTD_HEARTBEAT_S", INSTANCE_HEARTBEAT_S),
+			.ttl_s = env_seconds("ROOSTD_INSTANCE_TTL_S", INSTANCE_TTL_S),
+			.stopped = instance_stopped, .renamed = instance_renamed,
+		};
+		if (instances_start(&ic, &eb)) {
+			fprintf(stderr, "roostd: %s\n", eb.msg);
+			return 1;
+		}
+		route_set_local(ROUTE_JOB, jobs_send_start_here);
+		route_set_local(ROUTE_CANCEL, jobs_send_cancel_here);
+		route_set_local(ROUTE_CONFIG, route_config_here);
+		route_set_local(ROUTE_PENDING, route_pending_here);
+		route_set_local(ROUTE_KICK, route_kick_here);
+		route_channel(instances_me(), ch, sizeof(ch));
+		if (instances_shared() && notify_start(db_url, ch, &notify_h)) {
+			fprintf(stderr, "roostd: could not start the notification thread\n");
+			return 1;
+		}
+		sweeper_start(env_seconds("ROOSTD_SWEEP_S", SWEEP_S),
+		              env_seconds("ROOSTD_LEASE_TTL_S", LEASE_TTL_S));
+	}
 	hub_start();
 	agents_start();
 	defer_rearm_all();
@@ -767,6 +877,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
+	notify_stop();
 	webhooks_stop();
 	maintenance_stop();
 	restore_serve_stop();

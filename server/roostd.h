@@ -206,14 +206,21 @@ json_t *agents_config_msg(int64_t host_id);
 /* Pushes the host's config again, if connected (after a change of its host
  * row, groups or schedules). */
 void agents_push_config(int64_t host_id);
+/* ... on this instance's own connection (route.c's local action): 0 sent. */
+int agents_push_config_here(int64_t host_id);
 
 /* ---- jobs.c ---- */
 
 /* A queued job in the store (current_job_id set if none); its id, or 0. */
 int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
                     const char *trigger, const char *params);
-/* Sends job.start for the job; 0, or -1 if the agent can not be reached. */
+/* Sends job.start for the job (through its host's owner, route.c); 0, or -1
+ * if the agent can not be reached. */
 int jobs_send_start(int64_t host_id, int64_t job_id);
+/* The same, and job.cancel, on this instance's own connection (route.c's
+ * local actions). */
+int jobs_send_start_here(int64_t host_id, int64_t job_id);
+int jobs_send_cancel_here(int64_t host_id, int64_t job_id);
 /* jobs_create + jobs_send_start, logged with why; the job id or 0. A job
  * whose send fails stays queued: it is sent on the agent's next hello. */
 int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
