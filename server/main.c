@@ -342,10 +342,19 @@ static void resync_host(int64_t host_id)
 static void relistened(void)
 {
 	route_each_owned(resync_host);
+	events_catch_up();
+}
+
+static void notified(const char *channel, const char *payload)
+{
+	if (!strncmp(channel, "roost_i", 7))
+		route_on_notify(channel, payload);
+	else
+		events_on_notify(channel, payload);
 }
 
 static const struct notify_handler notify_h = {
-	.notified = route_on_notify,
+	.notified = notified,
 	.relistened = relistened,
 };
 
@@ -821,6 +830,8 @@ int main(int argc, char **argv)
 		route_set_local(ROUTE_PENDING, route_pending_here);
 		route_set_local(ROUTE_KICK, route_kick_here);
 		route_channel(instances_me(), ch, sizeof(ch));
+		if (instances_shared())
+			events_shared_start();
 		if (instances_shared() && notify_start(db_url, ch, &notify_h)) {
 			fprintf(stderr, "roostd: could not start the notification thread\n");
 			return 1;

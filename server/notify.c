@@ -101,8 +101,9 @@ static void *run(void *arg)
 			fresh = 1;
 		}
 		if (listened != gen) {
-			char sql[96];
-			snprintf(sql, sizeof(sql), "UNLISTEN *; LISTEN %s", channel);
+			char sql[160];
+			snprintf(sql, sizeof(sql), "UNLISTEN *; LISTEN %s; LISTEN roost_events; "
+			         "LISTEN roost_live", channel);
 			if (store_exec(s, sql)) {
 				log_warn("notify.listen_failed", "msg=%s", roost_lq(store_errmsg(s)));
 				store_close(s);

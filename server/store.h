@@ -75,6 +75,8 @@ void store_give_back(struct store *s, struct db_stmt *st);
  * notification, in order; 0, or -1 when the connection is broken. */
 typedef void (*store_notify_fn)(void *arg, const char *channel, const char *payload);
 int store_socket(struct store *s);
+/* 1 inside a transaction (between store_begin and its COMMIT or ROLLBACK). */
+int store_in_tx(struct store *s);
 int store_notifications(struct store *s, store_notify_fn fn, void *arg);
 
 /* Statements: parameters are numbered from 1, columns from 0. */

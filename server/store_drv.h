@@ -49,6 +49,7 @@ struct store_ops {
 	/* LISTEN/NOTIFY (NULL: the engine has none, SQLite) */
 	int (*socket)(struct store *s);
 	int (*notifications)(struct store *s, store_notify_fn fn, void *arg);
+	int (*in_tx)(struct store *s);
 };
 
 /* The head of every engine's connection. */

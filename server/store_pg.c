@@ -483,6 +483,11 @@ static int pg_socket(struct store *s)
 	return PQsocket(pgs(s)->c);
 }
 
+static int pg_in_tx(struct store *s)
+{
+	return PQtransactionStatus(pgs(s)->c) != PQTRANS_IDLE;
+}
+
 static int pg_notifications(struct store *s, store_notify_fn fn, void *arg)
 {
 	struct pg_store *p = pgs(s);
@@ -642,4 +647,5 @@ const struct store_ops store_pg_ops = {
 	.sql = pg_sql,
 	.socket = pg_socket,
 	.notifications = pg_notifications,
+	.in_tx = pg_in_tx,
 };

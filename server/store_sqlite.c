@@ -310,6 +310,11 @@ static const char *sq_sql(struct db_stmt *st)
 	return sqlite3_sql(st_of(st));
 }
 
+static int sq_in_tx(struct store *s)
+{
+	return !sqlite3_get_autocommit(((struct sq_store *)s)->db);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.engine = STORE_SQLITE,
 	.open = sq_open,
@@ -339,4 +344,5 @@ const struct store_ops store_sqlite_ops = {
 	.reset = sq_reset,
 	.finalize = sq_finalize,
 	.sql = sq_sql,
+	.in_tx = sq_in_tx,
 };
