@@ -33,13 +33,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "instances.h"
-#include "notify.h"
 #include "browse.h"
 #include "committer.h"
 #include "http_int.h"
+#include "instances.h"
 #include "maintenance.h"
 #include "metrics.h"
+#include "notify.h"
 #include "sse.h"
 #include "ui_serve.h"
 #include "objcheck.h"

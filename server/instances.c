@@ -9,6 +9,7 @@
  * database's last heartbeat), so an instance stops acting before another
  * can take its hosts away.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,18 @@ static struct {
 	lws_sorted_usec_list_t sul;
 	int timer;
 } I = {.acting = 1};
+
+static _Atomic int64_t me_shared; /* instances_me() for other threads */
+
+static void publish(void)
+{
+	atomic_store(&me_shared, I.acting && I.shared ? I.id : 0);
+}
+
+int64_t instances_me_shared(void)
+{
+	return atomic_load(&me_shared);
+}
 
 int64_t instances_register(const char *name, const char *url)
 {
@@ -141,6 +154,7 @@ void instances_tick(int64_t now_ms)
 		I.deadline_ms = now_ms + margin_ms();
 		log_info("instance.registered", "instance=%lld name=%s why=rejoined", (long long)id,
 		         roost_lq(I.name));
+		publish();
 		if (I.renamed)
 			I.renamed(id);
 		return;
@@ -162,6 +176,7 @@ void instances_tick(int64_t now_ms)
 	          rc > 0 ? "declared-dead" : "no-heartbeat-by-deadline");
 	I.acting = 0;
 	I.id = 0;
+	publish();
 	if (I.stopped)
 		I.stopped();
 }
@@ -200,6 +215,7 @@ enum roost_err instances_start(const struct instances_config *c, struct roost_er
 	if (!I.id)
 		return roost_errf(eb, ROOST_EIO, "instances: register: %s", db_last_error());
 	I.shared = 1;
+	publish();
 	note_skew(db_now);
 	I.deadline_ms = mono_ms() + margin_ms();
 	log_info("instance.registered", "instance=%lld name=%s heartbeat_s=%lld ttl_s=%lld",
@@ -215,4 +231,5 @@ void instances_reset(void)
 {
 	memset(&I, 0, sizeof(I));
 	I.acting = 1;
+	publish();
 }

@@ -64,6 +64,9 @@ enum roost_err instances_start(const struct instances_config *c, struct roost_er
 int64_t instances_me(void);
 /* Several instances may share the store (PostgreSQL). */
 int instances_shared(void);
+/* The same, for any thread (the delivery and maintenance threads); 0 when
+ * alone: they then need no lease. */
+int64_t instances_me_shared(void);
 /* 0 while split (it lost the store past its deadline), else 1. */
 int instances_acting(void);
 /* The heartbeat's ttl (route.c and the sweeper judge liveness with it). */

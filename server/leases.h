@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+struct store;
+
 #define LEASE_TTL_S 60
 #define LEASE_RENEW_S 15
 
@@ -24,6 +26,8 @@ struct lease {
 	int64_t deadline_ms; /* monotonic: valid until */
 };
 
+/* The leases' ttl: ROOSTD_LEASE_TTL_S (tests shorten it), else LEASE_TTL_S. */
+int64_t leases_ttl(void);
 /* Takes or renews the lease for instance me for ttl_s: its epoch (> 0)
  * when held, 0 when another holds it, -1 when the store failed. */
 int64_t leases_acquire(const char *name, int64_t me, int64_t ttl_s);
@@ -43,5 +47,13 @@ int lease_ok(const struct lease *l, int64_t now_ms);
 int64_t leases_packs_gen(void);
 /* Bumps it (after a prune's deletes); the new value, or -1. */
 int64_t leases_packs_gen_bump(void);
+
+/* The same on a thread's own connection s (webhooks, maintenance). */
+int64_t leases_acquire_on(struct store *s, const char *name, int64_t me, int64_t ttl_s);
+int leases_release_on(struct store *s, const char *name, int64_t me, int64_t epoch);
+int leases_valid_on(struct store *s, const char *name, int64_t me, int64_t epoch);
+int lease_hold_on(struct store *s, struct lease *l, int64_t me, int64_t ttl_s, int64_t now_ms);
+int64_t leases_packs_gen_on(struct store *s);
+int64_t leases_packs_gen_bump_on(struct store *s);
 
 #endif

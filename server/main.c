@@ -27,6 +27,7 @@
 
 #include "roost/http.h"
 #include "roost/log.h"
+#include "cluster.h"
 #include "committer.h"
 #include "events.h"
 #include "fault.h"
@@ -36,17 +37,12 @@
 #include "healthwatch.h"
 #include "http.h"
 #include "hub.h"
-#include "instances.h"
 #include "metrics.h"
 #include "migrate.h"
-#include "notify.h"
 #include "defer.h"
 #include "presence.h"
 #include "pwworker.h"
 #include "roostd.h"
-#include "route.h"
-#include "leases.h"
-#include "sweeper.h"
 #include "ui_serve.h"
 #include "webhooks.h"
 
@@ -68,8 +64,7 @@ static void usage(FILE *f)
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
-	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL]\n"
-	        "              [--instance-name NAME]\n"
+	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL] [--instance-name NAME]\n"
 	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
@@ -83,9 +78,6 @@ static void usage(FILE *f)
 	        "                          DIR/repo; created with its first start)\n"
 	        "  --db URL                the store: sqlite:PATH (default DIR/roostd.db) or\n"
 	        "                          postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?...]\n"
-	        "                          (several roostd may share one PostgreSQL store, with\n"
-	        "                          the same --repo, certificate and repository password;\n"
-	        "                          docs/scale-out.md)\n"
 	        "  --instance-name NAME    this roostd among several (default HOSTNAME:PORT)\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
@@ -291,102 +283,12 @@ static int parse_seconds(const char *arg, const char *opt, long lo, long hi, lon
 
 static struct srv srv_state;
 
-/* ---- several instances (docs/scale-out.md): route.c's local actions,
- * what a split and a new id lead to ---- */
-
-static int route_pending_here(int64_t host_id, int64_t unused)
-{
-	(void)unused;
-	pending_dispatch(host_id);
-	return 0;
-}
-
-static int route_config_here(int64_t host_id, int64_t unused)
-{
-	(void)unused;
-	return agents_push_config_here(host_id);
-}
-
-static int route_kick_here(int64_t host_id, int64_t moved)
-{
-	if (moved)
-		hub_drop(host_id, "the host connected to another instance");
-	else
-		hub_kick(host_id);
-	return 0;
-}
-
-static void instance_stopped(void)
-{
-	hub_refuse(1, "this instance lost its store");
-	route_forget_all();
-}
-
-static void instance_renamed(int64_t id)
-{
-	char ch[32];
-	route_channel(id, ch, sizeof(ch));
-	notify_channel(ch);
-	hub_refuse(0, NULL);
-}
-
-/* The LISTEN connection came back: pokes meanwhile were lost, so what they
- * may have carried is done again for this instance's own hosts. */
-static void resync_host(int64_t host_id)
-{
-	jobs_resend_queued(host_id);
-	if (!db_host_busy(host_id))
-		pending_dispatch(host_id);
-}
-
-static void relistened(void)
-{
-	route_each_owned(resync_host);
-	events_catch_up();
-}
-
-static void notified(const char *channel, const char *payload)
-{
-	if (!strncmp(channel, "roost_i", 7))
-		route_on_notify(channel, payload);
-	else
-		events_on_notify(channel, payload);
-}
-
-static const struct notify_handler notify_h = {
-	.notified = notified,
-	.relistened = relistened,
-};
-
-static int64_t env_seconds(const char *name, int64_t dflt)
-{
-	const char *v = getenv(name);
-	char *end;
-	long long n = v && *v ? strtoll(v, &end, 10) : 0;
-	return v && *v && !*end && n > 0 && n <= 86400 ? n : dflt;
-}
-
 static void on_signal(int sig)
 {
 	(void)sig;
 	srv_state.stop = 1;
 	if (srv_state.lws)
 		lws_cancel_service(srv_state.lws);
-}
-
-/* libwebsockets' own lines, rate-limited by their first word ("accept:"
- * repeats at the descriptor limit), as event "lws". */
-static void lws_log_emit(int level, const char *line)
-{
-	char key[32], msg[512];
-	size_t k = strcspn(line, " \n");
-	snprintf(key, sizeof(key), "%.*s", (int)(k < sizeof(key) - 1 ? k : sizeof(key) - 1), line);
-	snprintf(msg, sizeof(msg), "%s", line);
-	size_t n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = 0;
-	roost_log_limited(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", key,
-	                  "msg=%s", roost_lq(msg));
 }
 
 int main(int argc, char **argv)
@@ -776,7 +678,7 @@ int main(int argc, char **argv)
 	metrics_init();
 
 	/* libwebsockets */
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	lws_set_log_level(LLL_ERR | LLL_WARN, http_lws_log);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
@@ -805,39 +707,9 @@ int main(int argc, char **argv)
 		                "machine?)\n", listen_at);
 		return 1;
 	}
-	{
-		/* several instances over one PostgreSQL store (SQLite: alone) */
-		char name[300], ch[32];
-		snprintf(name, sizeof(name), "%s", instance_name ? instance_name : "");
-		if (!instance_name) {
-			char hn[256] = "";
-			gethostname(hn, sizeof(hn) - 1);
-			snprintf(name, sizeof(name), "%s:%d", hn, port);
-		}
-		struct instances_config ic = {
-			.name = name, .url = listen_at,
-			.heartbeat_s = env_seconds("ROOSTD_HEARTBEAT_S", INSTANCE_HEARTBEAT_S),
-			.ttl_s = env_seconds("ROOSTD_INSTANCE_TTL_S", INSTANCE_TTL_S),
-			.stopped = instance_stopped, .renamed = instance_renamed,
-		};
-		if (instances_start(&ic, &eb)) {
-			fprintf(stderr, "roostd: %s\n", eb.msg);
-			return 1;
-		}
-		route_set_local(ROUTE_JOB, jobs_send_start_here);
-		route_set_local(ROUTE_CANCEL, jobs_send_cancel_here);
-		route_set_local(ROUTE_CONFIG, route_config_here);
-		route_set_local(ROUTE_PENDING, route_pending_here);
-		route_set_local(ROUTE_KICK, route_kick_here);
-		route_channel(instances_me(), ch, sizeof(ch));
-		if (instances_shared())
-			events_shared_start();
-		if (instances_shared() && notify_start(db_url, ch, &notify_h)) {
-			fprintf(stderr, "roostd: could not start the notification thread\n");
-			return 1;
-		}
-		sweeper_start(env_seconds("ROOSTD_SWEEP_S", SWEEP_S),
-		              env_seconds("ROOSTD_LEASE_TTL_S", LEASE_TTL_S));
+	if (cluster_start(db_url, listen_at, port, instance_name, &eb)) {
+		fprintf(stderr, "roostd: %s\n", eb.msg);
+		return 1;
 	}
 	hub_start();
 	agents_start();
@@ -888,7 +760,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
-	notify_stop();
+	cluster_stop();
 	webhooks_stop();
 	maintenance_stop();
 	restore_serve_stop();

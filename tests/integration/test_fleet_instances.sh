@@ -8,7 +8,9 @@
 # ant (--server A --server B) fails over to B, which takes its host; agent
 # cat (A only) stays away, so the sweeper on B marks A dead after its TTL
 # and lets go of cat's host, closing its session at A's last heartbeat.
-# Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
+# Events made on either instance reach the other's stream once, and a
+# webhook gets each job's end once (one delivery thread, under its lease),
+# also after A's death. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
 if [[ -z ${ROOST_TEST_PG:-} ]]; then
   exec "$(dirname "$0")/../pg/with_pg.sh" bash "$0" "$@"
 fi
@@ -63,6 +65,21 @@ wait_until 15 owned_by bee "$IB" && ok "bee is B's" || bad "bee's owner: $(owner
 wait_until 15 owned_by ant "$IA" && ok "ant is A's" || bad "ant's owner: $(owner ant)"
 wait_until 15 owned_by cat "$IA" && ok "cat is A's" || bad "cat's owner: $(owner cat)"
 
+# a webhook, added through A: one delivery per event whichever instance made it
+RECV="$ROOST_SRC/tests/integration/webhook_receiver.py"
+RPORT=$(free_port)
+expect_rc 0 env ROOST_SERVER=$UA "$ROOST" webhook add "http://127.0.0.1:$RPORT/hook" \
+  --event job.succeeded --json
+json_get 'd["secret"]' <<<"$OUT" > "$TMP/secret"
+$PY "$RECV" --port "$RPORT" --port-file "$TMP/rport" --log "$TMP/recv.log" \
+  --secret-file "$TMP/secret" >>"$TMP/extra-recv.log" 2>&1 &
+RPID=$!
+cleanup_hooks+=("kill $RPID 2>/dev/null")
+wait_until 20 test -s "$TMP/rport" || bad "the receiver did not start"
+delivered() { [[ -f $TMP/recv.log ]] && $PY -c 'import json,sys,collections
+c = collections.Counter(json.loads(l)["event"]["id"] for l in open(sys.argv[1]))
+print(len(c), max(c.values()))' "$TMP/recv.log" || echo "0 0"; }
+
 # a manual backup through A for bee on B: A pokes B, B sends job.start; the
 # job's events (made on B) reach A's stream, which `job wait` through A reads
 export ROOST_SERVER=$UA
@@ -110,6 +127,9 @@ expect_rc 0 "$ROOST" job wait "$J3" --timeout 30
 # events from both instances: every job's end stored once, none lost
 expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 3 \
   "three job.succeeded events, one per job"
+all_delivered() { [[ $(delivered) == "3 "* ]]; }
+wait_until 20 all_delivered || true
+expect_eq "$(delivered)" "3 1" "the webhook got the three job ends, each once"
 if grep -q 'event=event.lost' "$TMP"/server-*.log; then
   bad "events lost: $(grep -h 'event=event.lost' "$TMP"/server-*.log | head -3)"
 else
