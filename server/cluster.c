@@ -20,6 +20,7 @@
 #include "events.h"
 #include "instances.h"
 #include "leases.h"
+#include "maintenance.h"
 #include "notify.h"
 #include "roostd.h"
 #include "route.h"
@@ -76,12 +77,15 @@ static void relistened(void)
 {
 	route_each_owned(resync_host);
 	events_catch_up();
+	roost_repo_packs_changed(); /* a prune's word may have been lost too */
 }
 
 static void notified(const char *channel, const char *payload)
 {
 	if (!strncmp(channel, "roost_i", 7))
 		route_on_notify(channel, payload);
+	else if (!strcmp(channel, "roost_repo")) /* another instance pruned */
+		roost_repo_packs_changed();
 	else
 		events_on_notify(channel, payload);
 }
@@ -117,6 +121,7 @@ int cluster_start(const char *db_url, const char *listen_at, int port,
 	};
 	if (instances_start(&ic, eb))
 		return -1;
+	maintenance_recover(); /* now that it knows whether others may be running one */
 	route_set_local(ROUTE_JOB, jobs_send_start_here);
 	route_set_local(ROUTE_CANCEL, jobs_send_cancel_here);
 	route_set_local(ROUTE_CONFIG, route_config_here);

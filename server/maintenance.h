@@ -18,7 +18,9 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 int maintenance_running(void);
 /* Records a finished run; called when the event loop is woken. */
 void maintenance_poll(void);
-/* At start: runs a stopped roostd left "running" become "interrupted". */
+/* At start: runs a stopped roostd left "running" become "interrupted". Several
+ * instances: only those whose lease is gone (cluster.c at start, then the
+ * sweeper); PostgreSQL before cluster.c started: nothing yet. */
 void maintenance_recover(void);
 /* Runs maintenance on the cron expression (UTC; "off": never). -1: invalid. */
 int maintenance_schedule(const char *expr, struct roost_errbuf *eb);

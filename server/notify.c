@@ -103,7 +103,7 @@ static void *run(void *arg)
 		if (listened != gen) {
 			char sql[160];
 			snprintf(sql, sizeof(sql), "UNLISTEN *; LISTEN %s; LISTEN roost_events; "
-			         "LISTEN roost_live", channel);
+			         "LISTEN roost_live; LISTEN roost_repo", channel);
 			if (store_exec(s, sql)) {
 				log_warn("notify.listen_failed", "msg=%s", roost_lq(store_errmsg(s)));
 				store_close(s);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Notifications between instances (docs/scale-out.md, 2.4, 2.6): pokes on
- * the instance's own channel, events on roost_events and roost_live. A dedicated
+ * the instance's own channel, events on roost_events and roost_live, a
+ * prune's deleted packs on roost_repo. A dedicated
  * store connection that LISTENs, on a thread of its own that waits on its
  * socket and hands what arrives to the event loop (lws_cancel_service,
  * then notify_poll on the loop). After its connection drops the thread

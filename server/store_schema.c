@@ -169,8 +169,10 @@ static const char *const migrations[] = {
 	 * host's owner is the instance holding its agent's connection, its
 	 * conn_epoch bumped by every hello; leases name one holder of a
 	 * fleet-wide chore (sweeper, maintenance, webhooks) and carry the
-	 * repository's packs generation (row 'repo'). conn_epoch is also in
-	 * the claims' migration: keep one at merge. */
+	 * repository's packs generation (row 'repo'); a maintenance run names
+	 * its cron slot (one run per slot, whichever instance fires first) and
+	 * the lease epoch it runs under. conn_epoch is also in the claims'
+	 * migration: keep one at merge. */
 	"CREATE TABLE instances ("
 	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL DEFAULT '',"
 	"  started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
@@ -182,7 +184,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN instance_id INTEGER;"
 	"ALTER TABLE hosts ADD COLUMN conn_epoch INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE hosts ADD COLUMN session_started_at INTEGER;"
-	"CREATE INDEX hosts_instance ON hosts (instance_id);",
+	"CREATE INDEX hosts_instance ON hosts (instance_id);"
+	"ALTER TABLE maintenance ADD COLUMN cron_slot INTEGER;"
+	"ALTER TABLE maintenance ADD COLUMN lease_epoch INTEGER;"
+	"CREATE UNIQUE INDEX maintenance_cron_slot ON maintenance (cron_slot);",
 };
 
 int store_schema_latest(void)

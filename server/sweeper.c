@@ -12,6 +12,7 @@
 
 #include "instances.h"
 #include "leases.h"
+#include "maintenance.h"
 #include "roost/clock.h"
 #include "roost/log.h"
 #include "roostd.h"
@@ -93,6 +94,7 @@ int sweeper_run(int64_t me, int64_t now_ms)
 	int released = 0;
 	for (int i = 0; i < n; i++)
 		released += sweeper_release(ids[i], beats[i]);
+	maintenance_recover(); /* runs whose holder's lease expired: interrupted */
 	/* dead rows owning nothing, a day old: forgotten */
 	db_exec("DELETE FROM instances WHERE state='dead' AND heartbeat_at < roost_now() - 86400 "
 	        "AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.instance_id = instances.id)", "");

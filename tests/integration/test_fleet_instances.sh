@@ -10,7 +10,8 @@
 # and lets go of cat's host, closing its session at A's last heartbeat.
 # Events made on either instance reach the other's stream once, and a
 # webhook gets each job's end once (one delivery thread, under its lease),
-# also after A's death. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
+# also after A's death. Maintenance runs on one instance at a time (its
+# lease): asked on A and B at once, one starts and the other gets 409. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
 if [[ -z ${ROOST_TEST_PG:-} ]]; then
   exec "$(dirname "$0")/../pg/with_pg.sh" bash "$0" "$@"
 fi
@@ -19,6 +20,7 @@ source "$(dirname "$0")/fleet.sh"
 PGURL=$ROOST_TEST_PG
 pgq() { psql "$PGURL" -qAtc "$1"; }
 export ROOSTD_HEARTBEAT_S=1 ROOSTD_INSTANCE_TTL_S=4 ROOSTD_SWEEP_S=1 ROOSTD_LEASE_TTL_S=4
+export ROOST_MAINT_TEST_PAUSE_MS=2000 # a maintenance run lasts 2 s at least
 PA=$(free_port) PB=$(free_port)
 UA=https://127.0.0.1:$PA UB=https://127.0.0.1:$PB
 REPO=$TMP/repo
@@ -108,6 +110,19 @@ grep -q "event=agent.config host=$(pgq "SELECT id FROM hosts WHERE name='bee'") 
 expect_rc 0 env ROOST_SERVER=$UB "$ROOST" group add ant data --path "$TMP/src"
 J2=$(ROOST_SERVER=$UB "$ROOST" backup ant --group data)
 expect_rc 0 env ROOST_SERVER=$UB "$ROOST" job wait "$J2" --timeout 30
+
+# maintenance: one at a time across the instances (the lease), then B's turn
+maint() { curl -sk -o "$TMP/maint-$1.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $ROOST_TOKEN" \
+  -H 'Content-Type: application/json' -d '{}' "$2/v1/maintenance"; }
+expect_eq "$(maint a1 "$UA") $(maint b1 "$UB")" "201 409" "maintenance on A, then on B at once: 201, 409"
+expect_contains "$(cat "$TMP/maint-b1.json")" "another instance" "B says who runs it"
+MID=$(json_get 'd["id"]' < "$TMP/maint-a1.json")
+maint_done() { [[ $("$ROOST" maintenance show "$MID" --json 2>/dev/null | json_get 'd["status"]') != running ]]; }
+wait_until 30 maint_done || bad "A's maintenance run did not end"
+expect_eq "$("$ROOST" maintenance show "$MID" --json | json_get 'd["status"]')" succeeded "A's run succeeded"
+expect_eq "$(maint b2 "$UB")" 201 "then B may run it (the lease was given back)"
+MID=$(json_get 'd["id"]' < "$TMP/maint-b2.json")
+wait_until 30 maint_done || bad "B's maintenance run did not end"
 
 # A dies: ant fails over to B; cat stays away and the sweeper lets it go
 stop_daemon "$PID_a" KILL
