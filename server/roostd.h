@@ -52,6 +52,13 @@
  *   login_throttle.c  failed logins per name and address (login_throttle.h)
  *   pwworker.c   the password thread: hashing, verifying (pwworker.h)
  *   api_users.c  /v1/users, /v1/login, /v1/logout, /v1/session (http_int.h)
+ *   instances.c  several roostd over one store: this one's row, heartbeat,
+ *                split brain (instances.h; docs/scale-out.md)
+ *   leases.c     one holder of a fleet-wide chore, fenced by epochs (leases.h)
+ *   route.c      a host's actions done by its owner: here or a poke (route.h)
+ *   notify.c     the LISTEN connection's thread (notify.h)
+ *   sweeper.c    dead instances' hosts let go, under a lease (sweeper.h)
+ *   cluster.c    the wiring of the above that main.c starts (cluster.h)
  *
  * Calls go one way (scripts/server-deps.py checks it in make check):
  * http -> api -> agents -> fires -> pending -> jobs -> db; catchup -> jobs;

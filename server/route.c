@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub.h"
 #include "instances.h"
 #include "roost/log.h"
 #include "roostd.h"
@@ -137,11 +138,31 @@ static int64_t *slot(int64_t host_id, int grow)
 	return &epochs[host_id];
 }
 
+static void remember(int64_t host_id, int64_t epoch)
+{
+	int64_t *e = slot(host_id, 1);
+	if (e)
+		*e = epoch;
+}
+
+int64_t route_epoch(int64_t host_id)
+{
+	int64_t *e = slot(host_id, 0);
+	return e ? *e : 0;
+}
+
 int route_takeover(int64_t host_id, int64_t now)
 {
 	int64_t me = instances_me();
-	if (!me)
-		return 0;
+	if (!me) { /* alone: the session's epoch all the same (claims compare it) */
+		struct db_stmt *st = db_q("UPDATE hosts SET conn_epoch = conn_epoch + 1, "
+		                          "session_started_at=? WHERE id=? RETURNING conn_epoch", "ii",
+		                          now, host_id);
+		int64_t epoch = st && db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
+		db_finalize(st);
+		remember(host_id, epoch);
+		return epoch ? 0 : -1;
+	}
 	if (db_begin())
 		return -1;
 	/* the row lock first (PostgreSQL; SQLite's writer lock is the
@@ -162,9 +183,7 @@ int route_takeover(int64_t host_id, int64_t now)
 		          roost_lq(db_last_error()));
 		return -1;
 	}
-	int64_t *e = slot(host_id, 1);
-	if (e)
-		*e = epoch;
+	remember(host_id, epoch);
 	log_info("route.takeover", "host=%lld instance=%lld epoch=%lld from=%lld",
 	         (long long)host_id, (long long)me, (long long)epoch, (long long)prev);
 	return 0;
@@ -179,7 +198,23 @@ void route_release(int64_t host_id)
 	if (me)
 		db_exec("UPDATE hosts SET instance_id=NULL, session_started_at=NULL WHERE id=? AND "
 		        "instance_id=? AND conn_epoch=?", "iii", host_id, me, *e);
+	else
+		db_exec("UPDATE hosts SET session_started_at=NULL WHERE id=? AND conn_epoch=?", "ii",
+		        host_id, *e);
 	*e = 0;
+}
+
+int route_online(int64_t host_id)
+{
+	if (hub_online(host_id))
+		return 1;
+	int64_t me = instances_me();
+	if (!me)
+		return 0;
+	return db_int(0, "SELECT COUNT(*) FROM hosts h JOIN instances i ON i.id = h.instance_id "
+	                 "WHERE h.id=? AND h.instance_id <> ? AND i.state='live' AND "
+	                 "i.heartbeat_at >= roost_now() - ?", "iii", host_id, me,
+	              instances_ttl()) > 0;
 }
 
 void route_each_owned(void (*fn)(int64_t host_id))

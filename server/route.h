@@ -48,12 +48,17 @@ void route_channel(int64_t instance_id, char *buf, size_t cap);
 
 /* The hello's first write: this instance takes the host (instance_id, the
  * epoch bumped, session_started_at now) under its row lock, and pokes the
- * previous owner to close its stale connection. 0, or -1 (store). A no-op
- * when alone. */
+ * previous owner to close its stale connection. 0, or -1 (store). Alone
+ * (SQLite): the epoch and session_started_at only. */
 int route_takeover(int64_t host_id, int64_t now);
+/* The conn_epoch of the host's session taken here (0: none): what owner-side
+ * claims compare (a catch-up armed at this epoch). */
+int64_t route_epoch(int64_t host_id);
 /* The disconnect of the connection taken at route_takeover: the host is
  * let go unless it was taken since (epoch). */
 void route_release(int64_t host_id);
+/* Is the host's agent connected, here or to another live instance? */
+int route_online(int64_t host_id);
 /* Calls fn for each host this instance owns (after a LISTEN came back). */
 void route_each_owned(void (*fn)(int64_t host_id));
 /* Forgets the hosts it owned (split brain: a new id, nothing owned). */

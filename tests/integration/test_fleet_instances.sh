@@ -66,6 +66,8 @@ owned_by() { [[ $(owner "$1") == "$2" ]]; }
 wait_until 15 owned_by bee "$IB" && ok "bee is B's" || bad "bee's owner: $(owner bee)"
 wait_until 15 owned_by ant "$IA" && ok "ant is A's" || bad "ant's owner: $(owner ant)"
 wait_until 15 owned_by cat "$IA" && ok "cat is A's" || bad "cat's owner: $(owner cat)"
+ROOST_SERVER=$UA host_online bee && ok "A shows bee (on B) online" || bad "A shows bee offline"
+ROOST_SERVER=$UB host_online cat && ok "B shows cat (on A) online" || bad "B shows cat offline"
 
 # a webhook, added through A: one delivery per event whichever instance made it
 RECV="$ROOST_SRC/tests/integration/webhook_receiver.py"
@@ -131,6 +133,7 @@ wait_until 15 owned_by ant "$IB" && ok "ant failed over to B, which took its hos
   || bad "ant's owner after A died: $(owner ant)"
 wait_until 20 owned_by cat 0 && ok "the sweeper let go of cat (A's, not back)" \
   || bad "cat's owner: $(owner cat)"
+host_offline cat && ok "B shows cat offline now" || bad "B still shows cat online"
 expect_eq "$(pgq "SELECT state FROM instances WHERE id=$IA")" dead "A is marked dead"
 expect_eq "$(pgq "SELECT COUNT(*) FROM host_sessions s JOIN hosts h ON h.id = s.host_id JOIN \
   instances i ON i.id = $IA WHERE h.name='cat' AND s.ended_at = i.heartbeat_at")" 1 \

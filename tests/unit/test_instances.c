@@ -343,11 +343,16 @@ static void test_release_by_epoch(void **st)
 	route_release(3);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM hosts WHERE id=3 AND instance_id IS NULL "
 	                            "AND session_started_at IS NULL", ""), 1);
-	/* alone (SQLite's roostd): no takeover, nothing written */
+	/* alone (SQLite's roostd): no owner written, the session's epoch all the same */
 	instances_reset();
 	assert_int_equal(route_takeover(1, srv_now()), 0);
 	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM hosts WHERE id=1 AND instance_id IS NULL "
-	                            "AND conn_epoch=0", ""), 1);
+	                            "AND conn_epoch=1 AND session_started_at > 0", ""), 1);
+	assert_int_equal(route_epoch(1), 1);
+	route_release(1);
+	assert_int_equal(route_epoch(1), 0);
+	assert_int_equal(db_int(-1, "SELECT COUNT(*) FROM hosts WHERE id=1 AND "
+	                            "session_started_at IS NULL", ""), 1);
 	assert_int_equal(route_host(1, ROUTE_KICK, 0, NULL), 0);
 	assert_int_equal(nacted[ROUTE_KICK], 1);
 }
