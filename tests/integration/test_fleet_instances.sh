@@ -11,7 +11,9 @@
 # Events made on either instance reach the other's stream once, and a
 # webhook gets each job's end once (one delivery thread, under its lease),
 # also after A's death. Maintenance runs on one instance at a time (its
-# lease): asked on A and B at once, one starts and the other gets 409. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
+# lease): asked on A and B at once, one starts and the other gets 409.
+# Last, B is stopped (SIGSTOP) past its TTL: woken, it stops acting,
+# registers a new id, and its agents come back to it. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
 if [[ -z ${ROOST_TEST_PG:-} ]]; then
   exec "$(dirname "$0")/../pg/with_pg.sh" bash "$0" "$@"
 fi
@@ -142,12 +144,25 @@ grep -q "event=sweeper.released host=[0-9]* instance=$IA" "$TMP/server-b.log" \
   && ok "B's sweeper logged the release" || bad "no sweeper.released in B's log"
 J3=$("$ROOST" backup ant --group data)
 expect_rc 0 "$ROOST" job wait "$J3" --timeout 30
+# split brain (3.2): B stopped past its TTL stops acting when it wakes
+# (drops its agents, answers 503), then registers a new id and serves again
+kill -STOP "$PID_b"; sleep 6; kill -CONT "$PID_b"
+split() { grep -q "event=instance.split instance=$IB" "$TMP/server-b.log"; }
+wait_until 10 split && ok "B woke past its deadline and stopped acting" || bad "no split in B's log"
+rejoined() { [[ -n $(pgq "SELECT id FROM instances WHERE name='b' AND state='live' AND id > $IB") ]]; }
+wait_until 10 rejoined && ok "B registered a new id" || bad "no new id for B"
+IB2=$(pgq "SELECT max(id) FROM instances WHERE name='b'")
+wait_until 30 owned_by ant "$IB2" && ok "ant is B's again, under its new id" \
+  || bad "ant's owner after the split: $(owner ant)"
+J4=$("$ROOST" backup ant --group data)
+expect_rc 0 "$ROOST" job wait "$J4" --timeout 30
+
 # events from both instances: every job's end stored once, none lost
-expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 3 \
-  "three job.succeeded events, one per job"
-all_delivered() { [[ $(delivered) == "3 "* ]]; }
+expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 4 \
+  "four job.succeeded events, one per job"
+all_delivered() { [[ $(delivered) == "4 "* ]]; }
 wait_until 20 all_delivered || true
-expect_eq "$(delivered)" "3 1" "the webhook got the three job ends, each once"
+expect_eq "$(delivered)" "4 1" "the webhook got the four job ends, each once"
 if grep -q 'event=event.lost' "$TMP"/server-*.log; then
   bad "events lost: $(grep -h 'event=event.lost' "$TMP"/server-*.log | head -3)"
 else
