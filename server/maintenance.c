@@ -336,7 +336,12 @@ static void run_free(struct run *r)
 
 int maintenance_running(void)
 {
-	return current != NULL;
+	if (current)
+		return 1;
+	/* several instances: a run elsewhere holds the lease until its end */
+	return instances_shared() &&
+	       db_int(0, "SELECT COUNT(*) FROM leases WHERE name='maintenance' AND "
+	                 "expires_at >= roost_now()", NULL) > 0;
 }
 
 static void lease_renew(lws_sorted_usec_list_t *sul)

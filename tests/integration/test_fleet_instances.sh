@@ -22,7 +22,7 @@ source "$(dirname "$0")/fleet.sh"
 PGURL=$ROOST_TEST_PG
 pgq() { psql "$PGURL" -qAtc "$1"; }
 export ROOSTD_HEARTBEAT_S=1 ROOSTD_INSTANCE_TTL_S=4 ROOSTD_SWEEP_S=1 ROOSTD_LEASE_TTL_S=4
-export ROOST_MAINT_TEST_PAUSE_MS=2000 # a maintenance run lasts 2 s at least
+export ROOST_MAINT_TEST_PAUSE_MS=3000 # a maintenance run lasts 3 s at least
 PA=$(free_port) PB=$(free_port)
 UA=https://127.0.0.1:$PA UB=https://127.0.0.1:$PB
 REPO=$TMP/repo
@@ -120,6 +120,9 @@ maint() { curl -sk -o "$TMP/maint-$1.json" -w '%{http_code}' -X POST -H "Authori
   -H 'Content-Type: application/json' -d '{}' "$2/v1/maintenance"; }
 expect_eq "$(maint a1 "$UA") $(maint b1 "$UB")" "201 409" "maintenance on A, then on B at once: 201, 409"
 expect_contains "$(cat "$TMP/maint-b1.json")" "another instance" "B says who runs it"
+SNAP=$("$ROOST" job show "$J" --json | json_get 'd["snapshot_id"]')
+expect_eq "$(curl -sk -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $ROOST_TOKEN" \
+  "$UB/v1/snapshots/$SNAP")" 409 "forgetting a snapshot through B while A's run holds the lease: 409"
 MID=$(json_get 'd["id"]' < "$TMP/maint-a1.json")
 maint_done() { [[ $("$ROOST" maintenance show "$MID" --json 2>/dev/null | json_get 'd["status"]') != running ]]; }
 wait_until 30 maint_done || bad "A's maintenance run did not end"
