@@ -75,6 +75,7 @@ static void resync_host(int64_t host_id)
 
 static void relistened(void)
 {
+	store_revive(g_srv->st); /* the server likely dropped the loop's connection too */
 	route_each_owned(resync_host);
 	events_catch_up();
 	roost_repo_packs_changed(); /* a prune's word may have been lost too */

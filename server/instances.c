@@ -144,6 +144,10 @@ void instances_tick(int64_t now_ms)
 {
 	if (!I.shared)
 		return;
+	/* the loop's connection, dropped by the server (a restart, a failover):
+	 * made again here, at most once a beat */
+	if (store_revive(g_srv->st))
+		log_warn("instance.store_down", "msg=%s", roost_lq(store_errmsg(g_srv->st)));
 	if (!I.acting) {
 		/* split: a new id once the store answers (the old one is never resumed) */
 		int64_t id = instances_register(I.name, I.url);

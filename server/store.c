@@ -146,6 +146,11 @@ int store_socket(struct store *s)
 	return s && s->ops->socket ? s->ops->socket(s) : -1;
 }
 
+int store_revive(struct store *s)
+{
+	return s && s->ops->revive ? s->ops->revive(s) : 0;
+}
+
 int store_in_tx(struct store *s)
 {
 	return s && s->ops->in_tx ? s->ops->in_tx(s) : 0;

@@ -75,6 +75,9 @@ void store_give_back(struct store *s, struct db_stmt *st);
  * notification, in order; 0, or -1 when the connection is broken. */
 typedef void (*store_notify_fn)(void *arg, const char *channel, const char *payload);
 int store_socket(struct store *s);
+/* A connection the server dropped is made again (PostgreSQL); 0 usable
+ * (SQLite: always), -1 not yet. */
+int store_revive(struct store *s);
 /* 1 inside a transaction (between store_begin and its COMMIT or ROLLBACK). */
 int store_in_tx(struct store *s);
 int store_notifications(struct store *s, store_notify_fn fn, void *arg);

@@ -50,6 +50,7 @@ struct store_ops {
 	int (*socket)(struct store *s);
 	int (*notifications)(struct store *s, store_notify_fn fn, void *arg);
 	int (*in_tx)(struct store *s);
+	int (*revive)(struct store *s);
 };
 
 /* The head of every engine's connection. */

@@ -483,6 +483,21 @@ static int pg_socket(struct store *s)
 	return PQsocket(pgs(s)->c);
 }
 
+/* A connection the server dropped (a restart, a failover, a terminated
+ * backend) is made again with the same parameters; 0 usable, -1 not. */
+static int pg_revive(struct store *s)
+{
+	struct pg_store *p = pgs(s);
+	if (PQstatus(p->c) == CONNECTION_OK)
+		return 0;
+	PQreset(p->c);
+	if (PQstatus(p->c) != CONNECTION_OK) {
+		set_err(p, PQerrorMessage(p->c));
+		return -1;
+	}
+	return pg_exec(s, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
+}
+
 static int pg_in_tx(struct store *s)
 {
 	return PQtransactionStatus(pgs(s)->c) != PQTRANS_IDLE;
@@ -648,4 +663,5 @@ const struct store_ops store_pg_ops = {
 	.socket = pg_socket,
 	.notifications = pg_notifications,
 	.in_tx = pg_in_tx,
+	.revive = pg_revive,
 };

@@ -692,8 +692,12 @@ static int may_deliver(void)
 static void *worker(void *arg)
 {
 	(void)arg;
-	int64_t loaded = 0;
+	int64_t loaded = 0, revived = 0;
 	while (!atomic_load(&stopping)) {
+		if (now_s() != revived) { /* a connection the server dropped: again, once a second */
+			revived = now_s();
+			store_revive(db);
+		}
 		if (!may_deliver()) {
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 			continue;

@@ -13,7 +13,8 @@
 # also after A's death. Maintenance runs on one instance at a time (its
 # lease): asked on A and B at once, one starts and the other gets 409.
 # Last, B is stopped (SIGSTOP) past its TTL: woken, it stops acting,
-# registers a new id, and its agents come back to it. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
+# registers a new id, and its agents come back to it. Then PostgreSQL drops
+# every connection: B makes them again and goes on. Short times: heartbeat 1 s, instance TTL 4 s, sweep 1 s, lease 4 s.
 if [[ -z ${ROOST_TEST_PG:-} ]]; then
   exec "$(dirname "$0")/../pg/with_pg.sh" bash "$0" "$@"
 fi
@@ -160,12 +161,23 @@ wait_until 30 owned_by ant "$IB2" && ok "ant is B's again, under its new id" \
 J4=$("$ROOST" backup ant --group data)
 expect_rc 0 "$ROOST" job wait "$J4" --timeout 30
 
+# PostgreSQL drops every connection (a restart, a failover): B makes its
+# own again (the loop's at its next beat, the LISTEN and delivery threads')
+pgq "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname='roost' AND \
+  pid <> pg_backend_pid() AND backend_type='client backend'" >/dev/null
+relistened() { grep -q "event=notify.listen channel=roost_i$IB2 reconnected=yes" "$TMP/server-b.log"; }
+wait_until 15 relistened && ok "B's LISTEN connection came back" || bad "no LISTEN again in B's log"
+api_back() { "$ROOST" host show ant --json; }
+wait_until 15 api_back && ok "B answers from the store again" || bad "B's store connection did not come back"
+J5=$("$ROOST" backup ant --group data)
+expect_rc 0 "$ROOST" job wait "$J5" --timeout 30
+
 # events from both instances: every job's end stored once, none lost
-expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 4 \
-  "four job.succeeded events, one per job"
-all_delivered() { [[ $(delivered) == "4 "* ]]; }
+expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 5 \
+  "five job.succeeded events, one per job"
+all_delivered() { [[ $(delivered) == "5 "* ]]; }
 wait_until 20 all_delivered || true
-expect_eq "$(delivered)" "4 1" "the webhook got the four job ends, each once"
+expect_eq "$(delivered)" "5 1" "the webhook got the five job ends, each once"
 if grep -q 'event=event.lost' "$TMP"/server-*.log; then
   bad "events lost: $(grep -h 'event=event.lost' "$TMP"/server-*.log | head -3)"
 else
