@@ -644,6 +644,8 @@ const struct store_ops store_pg_ops = {
 	.begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 	/* events.id's are given by events.c (never deleted): its largest is enough */
 	.events_seq_sql = "SELECT 0",
+	.migrate_lock = "SELECT pg_advisory_lock(8245931984403917159)", /* "roostmig" */
+	.migrate_unlock = "SELECT pg_advisory_unlock(8245931984403917159)",
 	.migration = pg_migration,
 	.prepare = pg_prepare,
 	.param_count = pg_param_count,
