@@ -172,6 +172,10 @@ wait_until 15 api_back && ok "B answers from the store again" || bad "B's store 
 J5=$("$ROOST" backup ant --group data)
 expect_rc 0 "$ROOST" job wait "$J5" --timeout 30
 
+curl -sk -H "Authorization: Bearer $(cat "$TMP/b/metrics.token")" "$UB/metrics" > "$TMP/metrics-b.txt"
+grep -Eq '^roost_clock_skew_seconds -?[01]$' "$TMP/metrics-b.txt" && ok "B exports its clock skew (0 here)" \
+  || bad "no roost_clock_skew_seconds: $(grep -c . "$TMP/metrics-b.txt") lines"
+
 # events from both instances: every job's end stored once, none lost
 expect_eq "$(pgq "SELECT COUNT(*) FROM events WHERE type='job.succeeded'")" 5 \
   "five job.succeeded events, one per job"
