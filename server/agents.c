@@ -28,6 +28,7 @@
 #include "roost/tz.h"
 #include "defer.h"
 #include "roostd.h"
+#include "route.h"
 
 /* One of the host's schedules as the agent evaluates it; 0, or -1. */
 static int load_schedule(struct db_stmt *st, const char *tz, int64_t now, struct proto_schedule *p)
@@ -120,14 +121,27 @@ done:
 	return out;
 }
 
-void agents_push_config(int64_t host_id)
+static int push_config_here(int64_t host_id, int64_t unused)
+{
+	(void)unused;
+	return agents_push_config_here(host_id);
+}
+
+int agents_push_config_here(int64_t host_id)
 {
 	if (!hub_online(host_id))
-		return;
+		return -1;
 	json_t *cfg = agents_config_msg(host_id);
-	if (hub_send(host_id, cfg) == 0)
+	int rc = hub_send(host_id, cfg);
+	if (rc == 0)
 		log_info("agent.config", "host=%lld why=changed", (long long)host_id);
 	json_decref(cfg);
+	return rc;
+}
+
+void agents_push_config(int64_t host_id)
+{
+	route_host(host_id, ROUTE_CONFIG, 0, push_config_here); /* here, or a poke to its owner */
 }
 
 /* The host's reported power and network (hello, status): kept in the store,
@@ -147,6 +161,9 @@ static void power_report(int64_t host_id, const struct proto_msg *m, const char 
 void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 {
 	int64_t now = srv_now();
+	/* several instances: this one owns the host from now (the first write);
+	 * the takeover's new connection epoch is also the one catch-up claims */
+	int64_t epoch = route_takeover(host_id, now) == 0 ? route_epoch(host_id) : 0;
 	const struct roost_tz *tz = NULL;
 	const char *zone = m->tz[0] && roost_tz_get(m->tz, &tz, NULL) == ROOST_OK ? m->tz : NULL;
 	db_exec("UPDATE hosts SET hostname=COALESCE(NULLIF(?, ''), hostname), os=?, tz=?, "
@@ -157,7 +174,8 @@ void agents_on_hello(int64_t host_id, const struct proto_msg *m)
 	log_info("agent.hello", "host=%lld version=%s hostname=%s tz=%s jobs=%zu fires=%zu",
 	         (long long)host_id, roost_lq(m->agent_version), roost_lq(m->hostname),
 	         roost_lq(zone), m->njobs, m->nfires);
-	int64_t epoch = catchup_hello_epoch(host_id);
+	if (!epoch) /* the takeover failed: a new epoch all the same */
+		epoch = catchup_hello_epoch(host_id);
 	presence_hello(host_id, now);
 	power_report(host_id, m, "hello");
 	jobs_resolve_hello(host_id, m, now);
@@ -197,6 +215,7 @@ void agents_on_message(int64_t host_id, const struct proto_msg *m)
 void agents_on_disconnect(int64_t host_id)
 {
 	presence_gone(host_id, srv_now());
+	route_release(host_id);
 }
 
 void agents_retry_unrecorded(void)

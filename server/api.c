@@ -14,6 +14,22 @@
 #include "roost/log.h"
 #include "roost/timeutil.h"
 #include "roostd.h"
+#include "route.h"
+
+/* route.c's local actions (pending runs, a removed host's agent) */
+static int pending_here(int64_t hid, int64_t unused)
+{
+	(void)unused;
+	pending_dispatch(hid);
+	return 0;
+}
+
+static int kick_here(int64_t hid, int64_t unused)
+{
+	(void)unused;
+	hub_kick(hid);
+	return 0;
+}
 
 #define MAX_SEGS 8
 
@@ -214,7 +230,8 @@ static void host_patch(int64_t hid, struct req *rq, struct resp *rs)
 	         roost_lq(m), roost_lq(n), (long long)limit);
 	agents_push_config(hid);
 	if (!db_host_busy(hid))
-		pending_dispatch(hid); /* a policy turned off: its deferred jobs may start */
+		/* a policy turned off: its deferred jobs may start */
+		route_host(hid, ROUTE_PENDING, 0, pending_here);
 	api_ok(rs, 200, view_host(hid));
 out:
 	json_decref(o);
@@ -354,7 +371,8 @@ static void schedule_write(int64_t hid, int64_t sid, struct req *rq, struct resp
 	api_ok(rs, created ? 201 : 200, view_schedule(sid));
 	agents_push_config(hid);
 	if ((s.has_window || s.enabled >= 0) && !db_host_busy(hid))
-		pending_dispatch(hid); /* window or enabled changed: deferred jobs judged again */
+		/* window or enabled changed: deferred jobs judged again */
+		route_host(hid, ROUTE_PENDING, 0, pending_here);
 out:
 	body_schedule_free(&s);
 }
@@ -559,7 +577,7 @@ static void job_cancel(int64_t jid, struct resp *rs)
 		return;
 	case JOBS_CANCEL_ENDED_HERE:
 		if (!db_host_busy(hid))
-			pending_dispatch(hid);
+			route_host(hid, ROUTE_PENDING, 0, pending_here);
 		break;
 	}
 	api_ok(rs, 200, view_job(jid));
@@ -567,7 +585,7 @@ static void job_cancel(int64_t jid, struct resp *rs)
 
 /* ---- routing ---- */
 
-static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct resp *rs)
+static void route_host_request(int64_t hid, char **seg, int ns, struct req *rq, struct resp *rs)
 {
 	/* seg[0]="v1", seg[1]="hosts", seg[2]=id */
 	if (ns == 3) {
@@ -576,14 +594,16 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 		else if (api_is(rq, "PATCH"))
 			host_patch(hid, rq, rs);
 		else if (api_is(rq, "DELETE")) {
-			if (db_begin() == 0)
+			/* its agent is told to go where it is (a poke at commit, or here) */
+			if (db_begin() == 0) {
+				route_host(hid, ROUTE_KICK, 0, kick_here);
 				db_exec("DELETE FROM hosts WHERE id=?", "i", hid);
+			}
 			if (db_commit()) {
 				api_store_failed(rs, "the host's removal");
 				return;
 			}
 			catchup_disarm(hid);
-			hub_kick(hid);
 			log_info("host.removed", "host=%lld", (long long)hid);
 			api_ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 		} else
@@ -645,7 +665,8 @@ static void route_host(int64_t hid, char **seg, int ns, struct req *rq, struct r
 		}
 		agents_push_config(hid);
 		if (!db_host_busy(hid))
-			pending_dispatch(hid); /* deferred jobs of a removed schedule end (defer.c) */
+			/* deferred jobs of a removed schedule end (defer.c) */
+			route_host(hid, ROUTE_PENDING, 0, pending_here);
 		api_ok(rs, 200, json_pack("{s:b}", "deleted", 1));
 	} else
 		api_method_not_allowed(rs);
@@ -714,7 +735,7 @@ void api_handle(struct req *rq, struct resp *rs)
 		if (!hid)
 			api_not_found(rs, "host");
 		else
-			route_host(hid, seg, ns, rq, rs);
+			route_host_request(hid, seg, ns, rq, rs);
 	} else if (!strcmp(r, "jobs")) {
 		int64_t jid;
 		if (ns == 2 && api_is(rq, "GET"))

@@ -5,7 +5,8 @@
  * max_conns), the rate window every body and response must keep up with,
  * and a once-a-second housekeeping timer (summaries of rate-limited log
  * lines, a sweep of descriptors whose close was not seen, memory given back
- * after a burst). The TLS handshake and header deadlines are libwebsockets'
+ * after a burst), and libwebsockets' own log lines made ours (http_lws_log).
+ * The TLS handshake and header deadlines are libwebsockets'
  * own (timeout_secs, set in main.c).
  */
 #include <arpa/inet.h>
@@ -204,6 +205,21 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 		peak_conns = nconns;
 	}
 	lws_sul_schedule(house_ctx, 0, sul, housekeeping, LWS_US_PER_SEC);
+}
+
+/* libwebsockets' own lines, rate-limited by their first word ("accept:"
+ * repeats at the descriptor limit), as event "lws". */
+void http_lws_log(int level, const char *line)
+{
+	char key[32], msg[512];
+	size_t k = strcspn(line, " \n");
+	snprintf(key, sizeof(key), "%.*s", (int)(k < sizeof(key) - 1 ? k : sizeof(key) - 1), line);
+	snprintf(msg, sizeof(msg), "%s", line);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	roost_log_limited(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", key,
+	                  "msg=%s", roost_lq(msg));
 }
 
 void http_start(struct lws_context *ctx)

@@ -10,11 +10,19 @@
  * Live-only events (events_live: job.queued, job.running, job.progress) go
  * to the streams alone, never to the log.
  *
+ * Several instances (events_shared_start): the id is MAX(id) + 1 read
+ * under pg_advisory_xact_lock(EVENTS_LOCK), held to the commit, so ids
+ * become visible in order whoever writes; the streams are fed from the
+ * store on NOTIFY roost_events (after the last id broadcast), and live-only
+ * events travel as NOTIFY roost_live 'TYPE HOST JOB', each instance making
+ * the job's view itself.
+ *
  * Who emits: jobs.c (job.succeeded, job.failed, job.interrupted), api.c
  * (host.enrolled), healthwatch.c (host.overdue, host.unseen, host.failing,
  * host.recovered), maintenance (maintenance.finished, maintenance.failed,
  * check.failed), webhooks.c (webhook.dropped) and api_events.c (webhook.test).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +40,9 @@ const char *const events_types[] = {
 
 static json_t *(*job_view)(int64_t job_id);
 static int64_t next_id; /* 0: not read from the store yet */
+static int shared;             /* several instances: events_shared_start */
+static int64_t last_broadcast; /* shared: the last stored id sent to this instance's streams */
+#define EVENTS_LOCK 0x726f6f7374657631LL /* "roostev1": the advisory lock of event ids */
 
 /* events stored inside the caller's transaction, published at its end */
 struct held {
@@ -74,11 +85,70 @@ static json_t *host_ref(int64_t host_id)
 	return h ? h : json_null();
 }
 
+/* The event's stored body with its id (malloc'd), or NULL. */
+static char *event_body(int64_t id, const char *type, int64_t now, int64_t host_id,
+                        int64_t job_id, json_t *data)
+{
+	json_t *job = NULL;
+	if (job_id)
+		job = job_view ? job_view(job_id) : json_pack("{s:I}", "id", (json_int_t)job_id);
+	json_t *ev = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)id, "type", type,
+	                       "at", json_time(now), "host", host_ref(host_id), "job",
+	                       job ? job : json_null(), "data", data);
+	char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	return body;
+}
+
+/* Several instances: the id under the lock, the row, the announcement; in
+ * the caller's transaction if there is one, else in one of its own. */
+static void emit_shared(const char *type, int64_t host_id, int64_t job_id, json_t *data)
+{
+	int own = !store_in_tx(g_srv->st);
+	int64_t now = srv_now(), id = 0;
+	char *body = NULL;
+	if (own && db_begin())
+		goto lost;
+	if (db_exec("SELECT pg_advisory_xact_lock(?)", "i", (int64_t)EVENTS_LOCK) != DB_DONE)
+		goto lost;
+	id = db_int(0, "SELECT COALESCE(MAX(id), 0) + 1 FROM events", NULL);
+	if (!id)
+		goto lost;
+	body = event_body(id, type, now, host_id, job_id, data);
+	data = NULL; /* event_body's now */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	if (!body ||
+	    db_exec("INSERT INTO events (id, type, at, host_id, job_id, body) VALUES "
+	            "(?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?)", "itiiit", id, type, now, host_id,
+	            job_id, body) != DB_DONE ||
+	    db_exec("SELECT pg_notify('roost_events', ?)", "t", ids) != DB_DONE)
+		goto lost;
+	if (own && db_commit())
+		goto lost_committed;
+	log_info("event", "id=%lld type=%s host=%lld job=%lld", (long long)id, type,
+	         (long long)host_id, (long long)job_id);
+	free(body);
+	return;
+lost:
+	if (own && store_in_tx(g_srv->st))
+		db_rollback();
+lost_committed:
+	json_decref(data);
+	free(body);
+	log_error("event.lost", "type=%s host=%lld job=%lld why=store msg=%s", type,
+	          (long long)host_id, (long long)job_id, roost_lq(db_last_error()));
+}
+
 void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data)
 {
 	if (!data || !json_is_object(data)) {
 		json_decref(data);
 		data = json_object();
+	}
+	if (shared) {
+		emit_shared(type, host_id, job_id, data);
+		return;
 	}
 	if (!next_id) {
 		/* AUTOINCREMENT keeps ids of deleted rows used: ask its counter too */
@@ -87,14 +157,7 @@ void events_emit(const char *type, int64_t host_id, int64_t job_id, json_t *data
 		next_id = (seq > max ? seq : max) + 1;
 	}
 	int64_t now = srv_now();
-	json_t *job = NULL;
-	if (job_id)
-		job = job_view ? job_view(job_id) : json_pack("{s:I}", "id", (json_int_t)job_id);
-	json_t *ev = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)next_id,
-	                       "type", type, "at", json_time(now), "host", host_ref(host_id),
-	                       "job", job ? job : json_null(), "data", data);
-	char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
+	char *body = event_body(next_id, type, now, host_id, job_id, data);
 	if (!body) {
 		log_error("event.lost", "type=%s why=\"out of memory\"", type);
 		return;
@@ -142,17 +205,30 @@ void events_tx_end(int committed)
 	nheld = 0;
 }
 
-void events_live(const char *type, int64_t host_id, int64_t job_id)
+/* The live-only event's body (malloc'd), or NULL (nothing to show). */
+static char *live_body(const char *type, int64_t host_id, int64_t job_id)
 {
-	if (!sse_clients())
-		return; /* nobody listens: not even the job's view is worth making */
 	json_t *job = job_id && job_view ? job_view(job_id) : NULL;
 	if (!job)
-		return; /* gone meanwhile: nothing to show */
+		return NULL; /* gone meanwhile: nothing to show */
 	json_t *ev = json_pack("{s:s, s:o, s:o, s:o}", "type", type, "at", json_time(srv_now()),
 	                       "host", host_ref(host_id), "job", job);
 	char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
+	return body;
+}
+
+void events_live(const char *type, int64_t host_id, int64_t job_id)
+{
+	if (shared) { /* every instance's streams, from the owner's word (at commit) */
+		char p[96];
+		snprintf(p, sizeof(p), "%.31s %lld %lld", type, (long long)host_id, (long long)job_id);
+		db_exec("SELECT pg_notify('roost_live', ?)", "t", p);
+		return;
+	}
+	if (!sse_clients())
+		return; /* nobody listens: not even the job's view is worth making */
+	char *body = live_body(type, host_id, job_id);
 	if (!body)
 		return;
 	if (in_tx) { /* after the commit, like the stored ones (none when it is full) */
@@ -194,4 +270,44 @@ json_t *events_list_before(int64_t before, int limit)
 	}
 	db_done(st);
 	return a;
+}
+
+void events_shared_start(void)
+{
+	shared = 1;
+	last_broadcast = events_last_id();
+}
+
+void events_catch_up(void)
+{
+	if (!shared)
+		return;
+	for (int more = 1; more;) {
+		struct db_stmt *st = db_q("SELECT id, type, body FROM events WHERE id > ? ORDER BY id "
+		                          "LIMIT 500", "i", last_broadcast);
+		int n = 0;
+		while (st && db_step(st) == DB_ROW) {
+			last_broadcast = db_col_int(st, 0);
+			sse_broadcast(last_broadcast, db_col_text(st, 1), db_col_text(st, 2));
+			n++;
+		}
+		db_finalize(st);
+		more = n == 500;
+	}
+}
+
+void events_on_notify(const char *channel, const char *payload)
+{
+	if (!strcmp(channel, "roost_events")) {
+		events_catch_up();
+		return;
+	}
+	char type[32];
+	long long host, job;
+	if (!sse_clients() || sscanf(payload, "%31s %lld %lld", type, &host, &job) != 3)
+		return;
+	char *body = live_body(type, host, job);
+	if (body)
+		sse_broadcast(0, type, body);
+	free(body);
 }

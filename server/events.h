@@ -51,4 +51,16 @@ json_t *events_list_before(int64_t before, int limit);
 /* The newest event id (0 when the log is empty). */
 int64_t events_last_id(void);
 
+/* Several instances over one PostgreSQL store (docs/scale-out.md 2.6): from
+ * now on an event's id is taken under a transaction-scoped advisory lock
+ * (ids become visible in order), and no event goes to this instance's
+ * streams directly: each is announced (NOTIFY roost_events, roost_live for
+ * the live-only ones, at commit) and every instance, this one included,
+ * feeds its own streams from events_on_notify, in id order, once. */
+void events_shared_start(void);
+/* notify.c's delivery of roost_events or roost_live (the event loop). */
+void events_on_notify(const char *channel, const char *payload);
+/* After the LISTEN connection came back: the stored events missed meanwhile. */
+void events_catch_up(void);
+
 #endif

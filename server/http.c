@@ -36,8 +36,10 @@
 #include "browse.h"
 #include "committer.h"
 #include "http_int.h"
+#include "instances.h"
 #include "maintenance.h"
 #include "metrics.h"
+#include "notify.h"
 #include "sse.h"
 #include "ui_serve.h"
 #include "objcheck.h"
@@ -261,6 +263,9 @@ static int api_request(struct lws *wsi, struct pss *p)
 {
 	if (p->too_big)
 		return respond_error(wsi, p, 413, "too_large", "request body larger than 1 MiB");
+	if (!instances_acting()) /* split brain: this instance lost the store (scale-out.md 3.2) */
+		return respond_error(wsi, p, 503, "unavailable",
+		                     "this roostd lost its store; another instance serves the fleet");
 	int rc;
 	if (ui_request(wsi, p, &rc) || gate(wsi, p, &rc) || special_request(wsi, p, &rc) ||
 	    api_users_request(wsi, p, &rc))
@@ -574,6 +579,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		restore_serve_done();
 		api_users_tasks_done();
 		maintenance_poll();
+		notify_poll();
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return conn_accept(user, (int)(lws_intptr_t)in);

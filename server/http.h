@@ -27,6 +27,8 @@ extern const struct lws_protocols roostd_protocols[];
 
 /* Before the context is created. */
 void http_configure(const struct http_limits *l);
+/* libwebsockets' own log lines into roostd's (lws_set_log_level's emitter). */
+void http_lws_log(int level, const char *line);
 /* After: a once-a-second timer (summaries of rate-limited log lines,
  * memory given back after a burst of connections). */
 void http_start(struct lws_context *ctx);

@@ -41,6 +41,7 @@ struct agent_conn {
 };
 
 static const struct hub_handler *handler;
+static int refusing; /* hub_refuse: connections closed as they come */
 
 void hub_set_handler(const struct hub_handler *h)
 {
@@ -147,6 +148,26 @@ void hub_kick(int64_t host_id)
 		close_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "host removed");
 }
 
+void hub_drop(int64_t host_id, const char *why)
+{
+	struct agent_conn *c = get(host_id);
+	if (c && !c->closing) {
+		close_conn(c, (enum lws_close_status)1012, why);
+		log_info("agent.dropped", "host=%lld why=%s", (long long)host_id, roost_lq(why));
+	}
+}
+
+void hub_refuse(int on, const char *why)
+{
+	refusing = on;
+	if (!on)
+		return;
+	struct srv *s = g_srv;
+	for (size_t i = 0; i < s->conns_cap; i++)
+		if (s->conns[i])
+			hub_drop((int64_t)i, why);
+}
+
 static int64_t mono_ms(void)
 {
 	return roost_clock_mono_ns(roost_clock_system()) / 1000000;
@@ -154,6 +175,8 @@ static int64_t mono_ms(void)
 
 struct agent_conn *hub_established(struct lws *wsi, int64_t host_id)
 {
+	if (refusing)
+		return NULL;
 	struct agent_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;

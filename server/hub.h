@@ -44,6 +44,12 @@ size_t hub_connected(void);
 int hub_send(int64_t host_id, json_t *msg);
 /* Closes the host's connection (host removed). */
 void hub_kick(int64_t host_id);
+/* Closes it with 1012 (service restart: the agent goes to its next server),
+ * e.g. when another instance took the host. */
+void hub_drop(int64_t host_id, const char *why);
+/* on: every connection is dropped (1012) and new ones refused (an instance
+ * that lost the store); off: accepted again. */
+void hub_refuse(int on, const char *why);
 
 /* The libwebsockets callback's entry points (server/http.c). */
 struct agent_conn *hub_established(struct lws *wsi, int64_t host_id);

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "roost/log.h"
 #include "roostd.h"
+#include "route.h"
 
 /* The job.start message of a job (new reference), or NULL if it is gone. */
 static json_t *start_message(int64_t job_id)
@@ -61,10 +62,26 @@ done:
 	return out;
 }
 
-int jobs_send_start(int64_t host_id, int64_t job_id)
+int jobs_send_start_here(int64_t host_id, int64_t job_id)
 {
 	json_t *m = start_message(job_id);
 	int rc = m ? hub_send(host_id, m) : -1;
+	json_decref(m);
+	return rc;
+}
+
+int jobs_send_start(int64_t host_id, int64_t job_id)
+{
+	/* here, or a poke to the host's owner */
+	return route_host(host_id, ROUTE_JOB, job_id, jobs_send_start_here);
+}
+
+int jobs_send_cancel_here(int64_t host_id, int64_t job_id)
+{
+	struct proto_job_cancel c = {.job_id = job_id};
+	json_t *m = NULL;
+	struct roost_errbuf eb = {{0}};
+	int rc = proto_encode_job_cancel(&c, &m, &eb) == ROOST_OK ? hub_send(host_id, m) : -1;
 	json_decref(m);
 	return rc;
 }
@@ -444,13 +461,8 @@ int jobs_cancel(int64_t job_id, int64_t *host_id)
 		return JOBS_CANCEL_UNKNOWN;
 	if (proto_status_final(status))
 		return JOBS_CANCEL_ENDED;
-	struct proto_job_cancel c = {.job_id = job_id};
-	json_t *m = NULL;
-	struct roost_errbuf eb = {{0}};
 	int deferred = !strcmp(status, "deferred"); /* never sent: the agent does not know it */
-	int sent = !deferred && proto_encode_job_cancel(&c, &m, &eb) == ROOST_OK &&
-	           hub_send(hid, m) == 0;
-	json_decref(m);
+	int sent = !deferred && route_host(hid, ROUTE_CANCEL, job_id, jobs_send_cancel_here) == 0;
 	int here = !sent || !strcmp(status, "queued");
 	if (here) {
 		/* nobody is running it: it ends here */

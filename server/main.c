@@ -27,6 +27,7 @@
 
 #include "roost/http.h"
 #include "roost/log.h"
+#include "cluster.h"
 #include "committer.h"
 #include "events.h"
 #include "fault.h"
@@ -63,7 +64,7 @@ static void usage(FILE *f)
 	        "              [--smtp-user USER] [--mail-digest SECONDS]\n"
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
-	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL]\n"
+	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL] [--instance-name NAME]\n"
 	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
@@ -77,6 +78,7 @@ static void usage(FILE *f)
 	        "                          DIR/repo; created with its first start)\n"
 	        "  --db URL                the store: sqlite:PATH (default DIR/roostd.db) or\n"
 	        "                          postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?...]\n"
+	        "  --instance-name NAME    this roostd among several (default HOSTNAME:PORT)\n"
 	        "  --catchup-settle SECS   wait after an intermittent host's hello before\n"
 	        "                          catching up its missed schedules (default 60)\n"
 	        "  --catchup-jitter SECS   delay each host's catch-up a further stable\n"
@@ -289,21 +291,6 @@ static void on_signal(int sig)
 		lws_cancel_service(srv_state.lws);
 }
 
-/* libwebsockets' own lines, rate-limited by their first word ("accept:"
- * repeats at the descriptor limit), as event "lws". */
-static void lws_log_emit(int level, const char *line)
-{
-	char key[32], msg[512];
-	size_t k = strcspn(line, " \n");
-	snprintf(key, sizeof(key), "%.*s", (int)(k < sizeof(key) - 1 ? k : sizeof(key) - 1), line);
-	snprintf(msg, sizeof(msg), "%s", line);
-	size_t n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = 0;
-	roost_log_limited(level == LLL_ERR ? ROOST_LOG_ERROR : ROOST_LOG_WARN, "lws", key,
-	                  "msg=%s", roost_lq(msg));
-}
-
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *listen_at = "127.0.0.1:8443", *cert = NULL, *key = NULL;
@@ -313,7 +300,7 @@ int main(int argc, char **argv)
 	long grace = 3600, unseen = 7 * 86400, flap = 600, digest = 30, queue_max = 10000;
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
-	const char *db_opt = NULL;
+	const char *db_opt = NULL, *instance_name = NULL;
 	if (argc > 1 && !strcmp(argv[1], "migrate")) /* roostd migrate --from ... --to ... */
 		return migrate_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
@@ -346,6 +333,7 @@ int main(int argc, char **argv)
 		{"repo", required_argument, 0, 1013},
 		{"db", required_argument, 0, 1021},
 		{"catchup-jitter", required_argument, 0, 1020},
+		{"instance-name", required_argument, 0, 1022},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -430,6 +418,7 @@ int main(int argc, char **argv)
 		case 1012: ui_set_dir(optarg); break;
 		case 1013: repo_opt = optarg; break;
 		case 1021: db_opt = optarg; break;
+		case 1022: instance_name = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -689,7 +678,7 @@ int main(int argc, char **argv)
 	metrics_init();
 
 	/* libwebsockets */
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	lws_set_log_level(LLL_ERR | LLL_WARN, http_lws_log);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
@@ -716,6 +705,10 @@ int main(int argc, char **argv)
 	if (!s->lws) {
 		fprintf(stderr, "roostd: could not listen on %s (in use, or not an address of this "
 		                "machine?)\n", listen_at);
+		return 1;
+	}
+	if (cluster_start(db_url, listen_at, port, instance_name, &eb)) {
+		fprintf(stderr, "roostd: %s\n", eb.msg);
 		return 1;
 	}
 	hub_start();
@@ -767,6 +760,7 @@ int main(int argc, char **argv)
 		if (lws_service(s->lws, 0) < 0)
 			break;
 	log_info("roostd.stop", "why=signal");
+	cluster_stop();
 	webhooks_stop();
 	maintenance_stop();
 	restore_serve_stop();

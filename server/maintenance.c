@@ -26,12 +26,16 @@
  * job, so a job that ended can not write one later.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "events.h"
+#include "instances.h"
+#include "leases.h"
 #include "maintenance.h"
 #include "retention.h"
 #include "roost/cron.h"
@@ -74,6 +78,20 @@ static struct run *done;    /* finished, not yet recorded */
 static int thread_live;
 static lws_sorted_usec_list_t sul_cron;
 static struct cron *cron;
+static int64_t cron_due; /* the slot cron_fire runs */
+/* several instances (docs/scale-out.md 2.5): a run holds the lease
+ * `maintenance`, renewed by the loop while it runs; the run's thread reads
+ * the lease's local deadline before letting prune delete */
+static struct lease lease = {.name = "maintenance"};
+static lws_sorted_usec_list_t sul_lease;
+static _Atomic int64_t lease_until_ms; /* 0: alone (no lease needed) */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- the thread ---- */
 
@@ -91,6 +109,11 @@ static int may_delete(void *ctx, int64_t marked_at)
 			visible = r->marks[i].visible_seq;
 			found = 1;
 		}
+	/* several instances: past the lease's local deadline another instance
+	 * may be running maintenance; S3 has no fencing token, so nothing is deleted */
+	int64_t until = atomic_load(&lease_until_ms);
+	if (until && mono_ms() >= until)
+		return 0;
 	return r->live_min_order > visible;
 }
 
@@ -348,18 +371,77 @@ static void run_free(struct run *r)
 
 int maintenance_running(void)
 {
-	return current != NULL;
+	if (current)
+		return 1;
+	/* several instances: a run elsewhere holds the lease until its end */
+	return instances_shared() &&
+	       db_int(0, "SELECT COUNT(*) FROM leases WHERE name='maintenance' AND "
+	                 "expires_at >= roost_now()", NULL) > 0;
 }
 
+static void lease_renew(lws_sorted_usec_list_t *sul)
+{
+	int64_t me = instances_me();
+	if (!current || !atomic_load(&lease_until_ms))
+		return;
+	if (lease_hold(&lease, me, leases_ttl(), mono_ms()))
+		atomic_store(&lease_until_ms, lease.deadline_ms);
+	else
+		log_error("maintenance.lease_lost", "run=%lld why=\"no deletes from now\"",
+		          (long long)current->id);
+	lws_sul_schedule(g_srv->lws, 0, sul, lease_renew,
+	                 (lws_usec_t)leases_ttl() * LWS_US_PER_SEC / 4);
+}
+
+/* Several instances: the lease, or why not. 0 taken (or alone), else MAINT_*. */
+static int lease_take(char *why, size_t wlen)
+{
+	if (!instances_shared())
+		return 0;
+	int64_t me = instances_me(), now = mono_ms();
+	if (!me || !lease_hold(&lease, me, leases_ttl(), now)) {
+		snprintf(why, wlen, "a maintenance run holds the lease on another instance");
+		return MAINT_BUSY;
+	}
+	atomic_store(&lease_until_ms, lease.deadline_ms);
+	if (g_srv->lws)
+		lws_sul_schedule(g_srv->lws, 0, &sul_lease, lease_renew,
+		                 (lws_usec_t)leases_ttl() * LWS_US_PER_SEC / 4);
+	return 0;
+}
+
+static void lease_give_back(void)
+{
+	if (!atomic_load(&lease_until_ms))
+		return;
+	lws_sul_cancel(&sul_lease);
+	leases_release("maintenance", instances_me(), lease.epoch);
+	lease.epoch = 0;
+	atomic_store(&lease_until_ms, 0);
+}
+
+static int start_run(int dry_run, const char *trigger, int64_t slot, int64_t *id, char *why,
+                     size_t wlen);
+
 int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, size_t wlen)
+{
+	return start_run(dry_run, trigger, 0, id, why, wlen);
+}
+
+static int start_run(int dry_run, const char *trigger, int64_t slot, int64_t *id, char *why,
+                     size_t wlen)
 {
 	if (current) {
 		snprintf(why, wlen, "maintenance run %lld is running", (long long)current->id);
 		return MAINT_BUSY;
 	}
+	int busy = lease_take(why, wlen);
+	if (busy)
+		return busy;
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(why, wlen, "out of memory");
+		lease_give_back();
 		return MAINT_FAILED;
 	}
 	/* one run per second at most: a run's start is its mark time, which
@@ -377,24 +459,37 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 	    roost_repo_open_same(r->be, g_srv->repo, &r->repo, &eb)) {
 		snprintf(why, wlen, "opening the repository: %s", eb.msg);
 		run_free(r);
+		lease_give_back();
 		return MAINT_REPO_FAILED;
 	}
 	r->grace_s = g_srv->prune_grace_s;
 	r->check_sample = g_srv->check_sample;
-	if (db_begin() == 0)
-		db_exec("INSERT INTO maintenance (trigger, dry_run, status, started_at) VALUES "
-		        "(?, ?, 'running', ?)", "tii", trigger, (int64_t)dry_run, r->started_at);
-	if (db_commit()) {
-		snprintf(why, wlen, "the store did not keep the run: %s", db_last_error());
-		run_free(r);
-		return MAINT_FAILED;
+	/* a cron slot runs once, whichever instance fires it first (cron_slot
+	 * is unique); lease_epoch tells a live run from a dead holder's */
+	int64_t n = 0;
+	if (db_begin() == 0) {
+		db_exec("INSERT INTO maintenance (trigger, dry_run, status, started_at, cron_slot, "
+		        "lease_epoch) VALUES (?, ?, 'running', ?, NULLIF(?, 0), NULLIF(?, 0)) "
+		        "ON CONFLICT DO NOTHING", "tiiii", trigger, (int64_t)dry_run, r->started_at,
+		        slot, lease.epoch);
+		n = db_changes();
+		r->id = n ? db_last_id() : 0;
 	}
-	r->id = db_last_id();
+	if (db_commit() || !n) {
+		if (n)
+			snprintf(why, wlen, "the store did not keep the run: %s", db_last_error());
+		else
+			snprintf(why, wlen, "the slot's run was started by another instance");
+		run_free(r);
+		lease_give_back();
+		return n ? MAINT_FAILED : MAINT_BUSY;
+	}
 	if (gather(r)) {
 		snprintf(why, wlen, "reading the store failed");
 		db_exec("UPDATE maintenance SET status='failed', finished_at=?, error=? WHERE id=?",
 		        "iti", srv_now(), why, r->id);
 		run_free(r);
+		lease_give_back();
 		return MAINT_FAILED;
 	}
 	if (thread_live) { /* the previous run's thread has ended (done is recorded) */
@@ -406,6 +501,7 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 		db_exec("UPDATE maintenance SET status='failed', finished_at=?, error=? WHERE id=?",
 		        "iti", srv_now(), why, r->id);
 		run_free(r);
+		lease_give_back();
 		return MAINT_FAILED;
 	}
 	thread_live = 1;
@@ -488,6 +584,12 @@ static void finish(struct run *r)
 {
 	current = NULL;
 	record(r);
+	if (r->packs_removed && instances_shared()) {
+		/* other instances' readers drop their index naming deleted packs */
+		leases_packs_gen_bump();
+		db_exec("SELECT pg_notify('roost_repo', '')", "");
+	}
+	lease_give_back();
 	run_free(r);
 }
 
@@ -506,13 +608,26 @@ void maintenance_poll(void)
 
 void maintenance_recover(void)
 {
-	int64_t n = db_int(0, "SELECT COUNT(*) FROM maintenance WHERE status='running'", NULL);
+	if (store_engine(g_srv->st) == STORE_PG && !instances_shared())
+		return; /* not yet: cluster.c asks again once it knows the instances */
+	/* several instances: only runs whose holder's lease is gone (another
+	 * instance may be running one now); at start, and by the sweeper */
+	const char *live = instances_shared()
+	                           ? " AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.name="
+	                             "'maintenance' AND l.epoch = maintenance.lease_epoch AND "
+	                             "l.expires_at >= roost_now())"
+	                           : "";
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM maintenance WHERE status='running'%s",
+	         live);
+	int64_t n = db_int(0, sql, NULL);
 	if (!n)
 		return;
 	/* visible_seq stands for when its marks became visible: now is the latest */
-	db_exec("UPDATE maintenance SET status='interrupted', finished_at=?, visible_seq=?, "
-	        "error='roostd stopped during the run; the next run takes up its work' WHERE "
-	        "status='running'", "ii", srv_now(), order_next());
+	snprintf(sql, sizeof(sql), "UPDATE maintenance SET status='interrupted', finished_at=?, "
+	         "visible_seq=?, error='roostd stopped during the run; the next run takes up its "
+	         "work' WHERE status='running'%s", live);
+	db_exec(sql, "ii", srv_now(), order_next());
 	log_warn("maintenance.interrupted", "runs=%lld", (long long)n);
 }
 
@@ -544,7 +659,7 @@ static void cron_fire(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	int64_t id;
 	char why[256];
-	if (maintenance_start(0, "cron", &id, why, sizeof(why)) != MAINT_STARTED)
+	if (start_run(0, "cron", cron_due, &id, why, sizeof(why)) != MAINT_STARTED)
 		log_warn("maintenance.skipped", "trigger=cron why=%s", roost_lq(why));
 	cron_arm();
 }
@@ -554,6 +669,7 @@ static void cron_arm(void)
 	int64_t now = srv_now(), next;
 	if (!cron || !g_srv->lws || cron_next(cron, now, &next) != ROOST_OK)
 		return;
+	cron_due = next;
 	lws_sul_schedule(g_srv->lws, 0, &sul_cron, cron_fire,
 	                 (lws_usec_t)(next - now) * LWS_US_PER_SEC);
 }

@@ -18,7 +18,9 @@ int maintenance_start(int dry_run, const char *trigger, int64_t *id, char *why, 
 int maintenance_running(void);
 /* Records a finished run; called when the event loop is woken. */
 void maintenance_poll(void);
-/* At start: runs a stopped roostd left "running" become "interrupted". */
+/* At start: runs a stopped roostd left "running" become "interrupted". Several
+ * instances: only those whose lease is gone (cluster.c at start, then the
+ * sweeper); PostgreSQL before cluster.c started: nothing yet. */
 void maintenance_recover(void);
 /* The live-job rule (docs/maintenance.md rule 2) over the store now: may a
  * pack marked by the run that started at marked_at be deleted? 1 yes, 0 no

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "instances.h"
 #include "health.h"
 #include "metrics.h"
 #include "roostd.h"
@@ -189,6 +190,10 @@ char *metrics_render(size_t *len)
 	put(&o, "# HELP roost_agents_connected Agents connected to roostd now.\n"
 	        "# TYPE roost_agents_connected gauge\nroost_agents_connected %zu\n",
 	    hub_connected());
+	if (instances_shared()) /* several instances: this one's clock against the database's */
+		put(&o, "# HELP roost_clock_skew_seconds This roostd's clock minus the database's.\n"
+		        "# TYPE roost_clock_skew_seconds gauge\nroost_clock_skew_seconds %lld\n",
+		    (long long)instances_skew());
 	/* hosts by health: the sweep's last verdict; a host it has not reached yet is counted as never */
 	int64_t by[5] = {0};
 	struct db_stmt *st = db_q("SELECT COALESCE(hh.state, 'never'), COUNT(*) FROM hosts h LEFT JOIN "

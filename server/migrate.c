@@ -33,7 +33,7 @@ static const char *const tables[] = {
 	"repos",         "hosts",          "enroll_tokens", "source_groups", "schedules",
 	"schedule_groups", "jobs",         "pending_runs",  "fires",         "group_success",
 	"maintenance",   "host_sessions",  "host_health",   "events",        "webhooks",
-	"users",         "sessions",       "login_failures",
+	"users",         "sessions",       "login_failures", "instances",     "leases",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -52,6 +52,13 @@
  *   login_throttle.c  failed logins per name and address (login_throttle.h)
  *   pwworker.c   the password thread: hashing, verifying (pwworker.h)
  *   api_users.c  /v1/users, /v1/login, /v1/logout, /v1/session (http_int.h)
+ *   instances.c  several roostd over one store: this one's row, heartbeat,
+ *                split brain (instances.h; docs/scale-out.md)
+ *   leases.c     one holder of a fleet-wide chore, fenced by epochs (leases.h)
+ *   route.c      a host's actions done by its owner: here or a poke (route.h)
+ *   notify.c     the LISTEN connection's thread (notify.h)
+ *   sweeper.c    dead instances' hosts let go, under a lease (sweeper.h)
+ *   cluster.c    the wiring of the above that main.c starts (cluster.h)
  *
  * Calls go one way (scripts/server-deps.py checks it in make check):
  * http -> api -> agents -> fires -> pending -> jobs -> db; catchup -> jobs;
@@ -211,14 +218,21 @@ json_t *agents_config_msg(int64_t host_id);
 /* Pushes the host's config again, if connected (after a change of its host
  * row, groups or schedules). */
 void agents_push_config(int64_t host_id);
+/* ... on this instance's own connection (route.c's local action): 0 sent. */
+int agents_push_config_here(int64_t host_id);
 
 /* ---- jobs.c ---- */
 
 /* A queued job in the store (current_job_id set if none); its id, or 0. */
 int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
                     const char *trigger, const char *params);
-/* Sends job.start for the job; 0, or -1 if the agent can not be reached. */
+/* Sends job.start for the job (through its host's owner, route.c); 0, or -1
+ * if the agent can not be reached. */
 int jobs_send_start(int64_t host_id, int64_t job_id);
+/* The same, and job.cancel, on this instance's own connection (route.c's
+ * local actions). */
+int jobs_send_start_here(int64_t host_id, int64_t job_id);
+int jobs_send_cancel_here(int64_t host_id, int64_t job_id);
 /* jobs_create + jobs_send_start, logged with why; the job id or 0. A job
  * whose send fails stays queued: it is sent on the agent's next hello. */
 int64_t jobs_dispatch(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,

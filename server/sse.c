@@ -4,7 +4,9 @@
  * Headers go out without a length (the body ends when the connection does);
  * each event is "id: N\nevent: TYPE\ndata: JSON\n\n" with the stored body, so
  * a client that reconnects with ?after=N (or Last-Event-ID) misses nothing the
- * replay bound keeps. A comment line every HEARTBEAT_S keeps proxies from
+ * replay bound keeps; a stored event is sent to a client once, in id order
+ * (with several instances the replay and the broadcast can overlap). A
+ * comment line every HEARTBEAT_S keeps proxies from
  * closing an idle stream and finds dead peers.
  *
  * Bounded: at most MAX_CLIENTS streams, and per client at most BUF_MAX bytes
@@ -41,6 +43,7 @@ struct sse_client {
 	char *buf;          /* pending bytes: buf[off..len) */
 	size_t len, cap, off;
 	int dropped;
+	int64_t last_id; /* the largest stored event's id it was sent: none again */
 };
 
 static struct sse_client *clients;
@@ -86,6 +89,10 @@ static void push(struct sse_client *c, const char *s, size_t n)
 
 static void push_event(struct sse_client *c, int64_t id, const char *type, const char *body)
 {
+	if (id > 0 && id <= c->last_id)
+		return; /* replayed already (several instances: the store's word came first) */
+	if (id > 0)
+		c->last_id = id;
 	char head[128];
 	int n = id > 0 ? snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long)id,
 	                          type)

@@ -37,7 +37,21 @@ static const char *shown(const struct store_ops *ops, const char *target)
 	return ops->engine == STORE_SQLITE ? target : "the PostgreSQL database";
 }
 
+static enum roost_err migrate_locked(struct store *s, const char *name,
+                                     struct roost_errbuf *eb);
+
 static enum roost_err migrate(struct store *s, const char *name, struct roost_errbuf *eb)
+{
+	if (s->ops->migrate_lock && s->ops->exec(s, s->ops->migrate_lock))
+		return roost_errf(eb, ROOST_EIO, "store: lock for migrations: %s", store_errmsg(s));
+	enum roost_err err = migrate_locked(s, name, eb);
+	if (s->ops->migrate_unlock)
+		s->ops->exec(s, s->ops->migrate_unlock);
+	return err;
+}
+
+static enum roost_err migrate_locked(struct store *s, const char *name,
+                                     struct roost_errbuf *eb)
 {
 	int v;
 	if (s->ops->get_version(s, &v))
@@ -139,6 +153,26 @@ int store_begin(struct store *s)
 int store_begin_read(struct store *s)
 {
 	return s->ops->exec(s, s->ops->begin_read);
+}
+
+int store_socket(struct store *s)
+{
+	return s && s->ops->socket ? s->ops->socket(s) : -1;
+}
+
+int store_revive(struct store *s)
+{
+	return s && s->ops->revive ? s->ops->revive(s) : 0;
+}
+
+int store_in_tx(struct store *s)
+{
+	return s && s->ops->in_tx ? s->ops->in_tx(s) : 0;
+}
+
+int store_notifications(struct store *s, store_notify_fn fn, void *arg)
+{
+	return s && s->ops->notifications ? s->ops->notifications(s, fn, arg) : -1;
 }
 
 const char *store_events_seq_sql(const struct store *s)

@@ -68,6 +68,20 @@ struct db_stmt *store_prepare(struct store *s, const char *sql);
 struct db_stmt *store_prepare_cached(struct store *s, const char *sql);
 void store_give_back(struct store *s, struct db_stmt *st);
 
+/* Notifications (PostgreSQL's LISTEN/NOTIFY; server/notify.c). A connection
+ * listens with store_exec(s, "LISTEN channel"). store_socket: the socket to
+ * poll for them, -1 when the engine has none (SQLite: one instance).
+ * store_notifications reads what arrived and calls fn once per
+ * notification, in order; 0, or -1 when the connection is broken. */
+typedef void (*store_notify_fn)(void *arg, const char *channel, const char *payload);
+int store_socket(struct store *s);
+/* A connection the server dropped is made again (PostgreSQL); 0 usable
+ * (SQLite: always), -1 not yet. */
+int store_revive(struct store *s);
+/* 1 inside a transaction (between store_begin and its COMMIT or ROLLBACK). */
+int store_in_tx(struct store *s);
+int store_notifications(struct store *s, store_notify_fn fn, void *arg);
+
 /* Statements: parameters are numbered from 1, columns from 0. */
 int db_param_count(struct db_stmt *st);
 void db_bind_int(struct db_stmt *st, int i, int64_t v);

@@ -29,6 +29,9 @@ struct store_ops {
 	const char *begin_read; /* ... and a reading one that sees one instant */
 	/* the sequence of events.id (deleted ids are not given again): its last value */
 	const char *events_seq_sql;
+	/* statements around the migrations (several roostd starting at once on
+	 * one PostgreSQL database: one migrates, the others wait); NULL: none */
+	const char *migrate_lock, *migrate_unlock;
 	/* this engine's text of migration m (1-based), or NULL for the common one */
 	const char *(*migration)(int m);
 	struct db_stmt *(*prepare)(struct store *s, const char *sql);
@@ -46,6 +49,11 @@ struct store_ops {
 	void (*reset)(struct db_stmt *st);
 	void (*finalize)(struct db_stmt *st);
 	const char *(*sql)(struct db_stmt *st);
+	/* LISTEN/NOTIFY (NULL: the engine has none, SQLite) */
+	int (*socket)(struct store *s);
+	int (*notifications)(struct store *s, store_notify_fn fn, void *arg);
+	int (*in_tx)(struct store *s);
+	int (*revive)(struct store *s);
 };
 
 /* The head of every engine's connection. */

@@ -191,6 +191,28 @@ static const char *const migrations[] = {
 	"  kind TEXT NOT NULL CHECK (kind IN ('name', 'addr')), key TEXT NOT NULL,"
 	"  failures INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (kind, key));"
 	"CREATE INDEX login_failures_last ON login_failures (last_at);",
+	/* 10: several roostd over one store (docs/scale-out.md). Each start
+	 * of an instance is a row, heart-beaten with the database's clock; a
+	 * host's owner is the instance holding its agent's connection, its
+	 * conn_epoch bumped by every hello; leases name one holder of a
+	 * fleet-wide chore (sweeper, maintenance, webhooks) and carry the
+	 * repository's packs generation (row 'repo'); a maintenance run names
+	 * its cron slot (one run per slot, whichever instance fires first) and
+	 * the lease epoch it runs under (conn_epoch came with 9). */
+	"CREATE TABLE instances ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL DEFAULT '',"
+	"  started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'dead')));"
+	"CREATE INDEX instances_state ON instances (state, heartbeat_at);"
+	"CREATE TABLE leases ("
+	"  name TEXT PRIMARY KEY, holder INTEGER, epoch INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0, packs_gen INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE hosts ADD COLUMN instance_id INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN session_started_at INTEGER;"
+	"CREATE INDEX hosts_instance ON hosts (instance_id);"
+	"ALTER TABLE maintenance ADD COLUMN cron_slot INTEGER;"
+	"ALTER TABLE maintenance ADD COLUMN lease_epoch INTEGER;"
+	"CREATE UNIQUE INDEX maintenance_cron_slot ON maintenance (cron_slot);",
 };
 
 int store_schema_latest(void)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,17 @@ static int sq_set_version(struct store *s, int v)
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", v);
 	return sq_exec(s, sql);
+}
+
+/* roost_now(): the database's clock in seconds, as store_pg.c's function
+ * of that name (leases and heartbeats compare times of one clock). */
+static void fn_now(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+	(void)n;
+	(void)v;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sqlite3_result_int64(cx, (sqlite3_int64)ts.tv_sec);
 }
 
 /* GREATEST and LEAST as PostgreSQL has them (nulls ignored; null when all
@@ -195,7 +207,8 @@ static enum roost_err sq_open(const char *path, int migrate, struct store **out,
 	int fl = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
 	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function(db, "greatest", -1, fl, NULL, fn_greatest, NULL, NULL) ||
-	    sqlite3_create_function(db, "least", -1, fl, NULL, fn_least, NULL, NULL)) {
+	    sqlite3_create_function(db, "least", -1, fl, NULL, fn_least, NULL, NULL) ||
+	    sqlite3_create_function(db, "roost_now", 0, SQLITE_UTF8, NULL, fn_now, NULL, NULL)) {
 		err = roost_errf(eb, ROOST_EIO, "store: configure: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -297,6 +310,11 @@ static const char *sq_sql(struct db_stmt *st)
 	return sqlite3_sql(st_of(st));
 }
 
+static int sq_in_tx(struct store *s)
+{
+	return !sqlite3_get_autocommit(((struct sq_store *)s)->db);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.engine = STORE_SQLITE,
 	.open = sq_open,
@@ -326,4 +344,5 @@ const struct store_ops store_sqlite_ops = {
 	.reset = sq_reset,
 	.finalize = sq_finalize,
 	.sql = sq_sql,
+	.in_tx = sq_in_tx,
 };

@@ -14,6 +14,7 @@
 #include "presence.h"
 #include "roost/cron.h"
 #include "roostd.h"
+#include "route.h"
 
 static json_t *col_time(struct db_stmt *st, int i)
 {
@@ -55,7 +56,7 @@ json_t *view_host(int64_t host_id)
 		h = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:b, s:o, s:o}",
 		              "id", (json_int_t)host_id, "name", col_text(st, 1), "hostname",
 		              col_text(st, 2), "os", col_text(st, 3), "mode", col_text(st, 4),
-		              "online", hub_online(host_id), "last_seen_at", json_time(seen),
+		              "online", route_online(host_id), "last_seen_at", json_time(seen),
 		              "last_backup_at", col_time(st, 6), "current_job_id",
 		              cur ? json_integer(cur) : json_null(), "overdue",
 		              catchup_overdue(host_id, now, &d, 1) > 0, "tz", col_text(st, 7),

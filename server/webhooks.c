@@ -18,6 +18,14 @@
  * failing subscription's queue longer than queue_max loses its oldest; both
  * drops are announced as a "webhook.dropped" event, handed to the event loop.
  *
+ * Several instances over one store (docs/scale-out.md 2.7): the thread
+ * delivers only while this instance holds the lease `webhooks`; taking it
+ * (a new epoch) it loads every subscription afresh from the saved cursors,
+ * and its cursor writes carry the epoch, so an instance that lost the lease
+ * can not move a cursor. Losing it, it drops its subscriptions (deliveries
+ * in flight end as they may: a new holder delivers again from the saved
+ * cursor, at least once).
+ *
  * Formats: standard (Standard Webhooks: the event JSON, signed), ntfy (a text
  * line, Title and Tags headers), healthchecks (the event JSON POSTed to the
  * URL, or URL/fail for bad news), and mailto:ADDR (mail through --smtp; the
@@ -34,6 +42,8 @@
 #include <time.h>
 
 #include "events.h"
+#include "instances.h"
+#include "leases.h"
 #include "mail.h"
 #include "roost/log.h"
 #include "roostd.h"
@@ -95,6 +105,12 @@ struct notice {
 	int64_t webhook_id, dropped, first, last;
 	char url[256], why[96];
 };
+/* several instances: the lease this thread delivers under */
+static struct lease lease = {.name = "webhooks"};
+static int64_t lease_me;        /* the instance id it was taken for */
+static int64_t loaded_epoch;    /* subscriptions loaded under this epoch */
+static int64_t lease_tried_ms;
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct notice *notices;
 static lws_sorted_usec_list_t sul_notices;
@@ -215,12 +231,19 @@ static void save_cursor(struct hook *h, int force)
 	if (h->cursor == h->saved || (!force && now_s() - h->saved_at < SAVE_S && h->npre))
 		return;
 	struct db_stmt *st =
-		store_prepare(db, "UPDATE webhooks SET cursor=? WHERE id=? AND cursor < ?");
+		cfg.shared ? store_prepare(db, "UPDATE webhooks SET cursor=? WHERE id=? AND cursor < ? "
+		                             "AND (SELECT epoch FROM leases WHERE name='webhooks' AND "
+		                             "holder=?) = ?")
+		         : store_prepare(db, "UPDATE webhooks SET cursor=? WHERE id=? AND cursor < ?");
 	if (!st)
 		return;
 	db_bind_int(st, 1, h->cursor);
 	db_bind_int(st, 2, h->id);
 	db_bind_int(st, 3, h->cursor);
+	if (cfg.shared) { /* fenced: only under the lease it delivers under */
+		db_bind_int(st, 4, lease_me);
+		db_bind_int(st, 5, lease.epoch);
+	}
 	if (db_step(st) == DB_DONE) {
 		h->saved = h->cursor;
 		h->saved_at = now_s();
@@ -615,11 +638,70 @@ static void step(void)
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void unload(void)
+{
+	for (size_t i = 0; i < nhooks; i++)
+		hook_free(hooks[i]);
+	free(hooks);
+	hooks = NULL;
+	nhooks = 0;
+}
+
+/* May this thread deliver now? Alone: always. Several instances: while it
+ * holds the lease (renewed every quarter of its ttl, tried every second
+ * while another holds it); a new epoch loads the subscriptions afresh. */
+static int may_deliver(void)
+{
+	int64_t me = instances_me_shared(), now = mono_ms();
+	if (!cfg.shared)
+		return 1;
+	int64_t ttl = cfg.lease_ttl_s > 0 ? cfg.lease_ttl_s : LEASE_TTL_S;
+	int64_t every = lease_ok(&lease, now) ? ttl * 1000 / 4 : 1000;
+	if (me != lease_me || now - lease_tried_ms >= every) {
+		if (me != lease_me)
+			lease.epoch = 0; /* a new instance id: the old one's lease is not ours */
+		lease_me = me;
+		lease_tried_ms = now;
+		if (!me || !lease_hold_on(db, &lease, me, ttl, now))
+			lease.epoch = 0; /* split (no id), or another holds it */
+	}
+	if (!lease_ok(&lease, now)) {
+		if (loaded_epoch)
+			log_info("webhook.lease", "held=no instance=%lld", (long long)me);
+		unload();
+		loaded_epoch = 0;
+		return 0;
+	}
+	if (lease.epoch != loaded_epoch) {
+		log_info("webhook.lease", "held=yes instance=%lld epoch=%lld", (long long)me,
+		         (long long)lease.epoch);
+		unload();
+		atomic_store(&reload_wanted, 1);
+		loaded_epoch = lease.epoch;
+	}
+	return 1;
+}
+
 static void *worker(void *arg)
 {
 	(void)arg;
-	int64_t loaded = 0;
+	int64_t loaded = 0, revived = 0;
 	while (!atomic_load(&stopping)) {
+		if (now_s() != revived) { /* a connection the server dropped: again, once a second */
+			revived = now_s();
+			store_revive(db);
+		}
+		if (!may_deliver()) {
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+			continue;
+		}
 		if (atomic_exchange(&reload_wanted, 0) || now_s() - loaded >= RELOAD_S) {
 			reload();
 			loaded = now_s();
@@ -650,6 +732,9 @@ static void *worker(void *arg)
 int webhooks_start(const struct notify_config *c)
 {
 	cfg = *c;
+	cfg.shared = instances_shared(); /* started by now (cluster.c) */
+	if (cfg.lease_ttl_s <= 0)
+		cfg.lease_ttl_s = leases_ttl();
 	if (cfg.queue_max <= 0)
 		cfg.queue_max = 10000;
 	if (cfg.timeout_s <= 0)

@@ -24,6 +24,10 @@ struct notify_config {
 	int64_t queue_max;      /* undelivered events per subscription before the oldest go */
 	int64_t timeout_s;      /* one attempt's limit */
 	int64_t retry_for_s;    /* an event is retried this long, then dropped */
+	/* set by webhooks_start: several instances (deliveries only under the
+	 * lease `webhooks`), and that lease's ttl (0: leases_ttl()) */
+	int shared;
+	int64_t lease_ttl_s;
 };
 
 /* Starts the delivery thread and the event loop's hand-back timer (after the

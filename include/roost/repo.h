@@ -309,6 +309,10 @@ struct roost_prune_result {
 };
 enum roost_err roost_repo_prune(struct roost_repo *r, const struct roost_prune_opts *o,
                                 struct roost_prune_result *res, struct roost_errbuf *eb);
+/* Another process pruned this repository (roostd: another instance): every
+ * reader of this process reloads its index before its next pack lookup, as
+ * after a prune of its own. Thread-safe. */
+void roost_repo_packs_changed(void);
 
 /* ---- stats ---- */
 struct roost_repo_stats {

@@ -607,6 +607,11 @@ static enum roost_err prune_write_index_and_marks(struct prune *pr, struct roost
 
 unsigned long repo_packs_gen;
 
+void roost_repo_packs_changed(void)
+{
+	__atomic_add_fetch(&repo_packs_gen, 1, __ATOMIC_RELEASE);
+}
+
 /*
  * 7. Only now remove: the old index objects and marks objects (the new
  * ones of step 6 replace them), then the PACK_DELETE packs, which no index

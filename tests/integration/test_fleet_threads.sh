@@ -8,6 +8,8 @@
 #    thread, and a run killed midway;
 #  - cancel: a cancel (a flag set on the main thread) during a real upload,
 #    read by the agent's job thread and the engine's workers.
+#  - instances: two roostd over one PostgreSQL (the LISTEN thread handing
+#    pokes and events to the loop, the delivery thread's lease).
 # TSAN_OPTIONS has halt_on_error=1: the first race ends the process. Each
 # scenario's harness (fleet.sh) fails on a sanitizer report in any daemon log
 # and on a daemon that does not exit 0 after TERM; this wrapper also scans
@@ -20,7 +22,7 @@ done
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66"
 # TSan is slower: give daemons longer to stop
 export DAEMON_STOP_S=60
-for scenario in ${TSAN_SCENARIOS:-always_on shared cancel maint_race}; do
+for scenario in ${TSAN_SCENARIOS:-always_on shared cancel maint_race instances}; do
   set +e
   ROOST_KEEP_TMP=1 ROOST_BIN=$ROOST_TSAN_BIN bash "$(dirname "$0")/test_fleet_$scenario.sh" >"$TMP/$scenario.out" 2>&1
   rc=$?

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -280,6 +281,40 @@ static void test_newer_database_refused_pg(void **st)
 	store_close(s);
 }
 
+/* PostgreSQL: several roostd starting at once on a new database (the
+ * instances of one fleet): one migrates, the others wait for it and find the
+ * schema current; none fails. */
+static void *open_one(void *arg)
+{
+	struct store *s = NULL;
+	struct roost_errbuf eb = {{0}};
+	*(int *)arg = store_open(url, &s, &eb);
+	if (*(int *)arg)
+		fprintf(stderr, "store_open: %s\n", eb.msg);
+	store_close(s);
+	return NULL;
+}
+
+static void test_pg_concurrent_first_open(void **st)
+{
+	(void)st;
+	if (!test_on_pg())
+		skip();
+	pthread_t th[4];
+	int rc[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, open_one, &rc[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rc[i], ROOST_OK);
+	}
+	struct store *s;
+	assert_int_equal(store_connect(url, &s, NULL), ROOST_OK);
+	assert_int_equal(scalar(s, "SELECT max(version) FROM roost_schema"), store_schema_latest());
+	assert_int_equal(scalar(s, "SELECT count(*) FROM roost_schema"), 1);
+	store_close(s);
+}
+
 static void test_newer_database_refused_untouched(void **st)
 {
 	(void)st;
@@ -429,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_upsert_production_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_refused_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connect_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
