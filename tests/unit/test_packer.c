@@ -24,7 +24,7 @@
 #include "roost/backend.h"
 #include "roost/repo.h"
 
-#define HOLD_MS 150
+#define HOLD_MS 300
 
 struct held {
 	struct roost_backend base; /* first: the engine passes this pointer */
