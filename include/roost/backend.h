@@ -62,6 +62,10 @@ struct roost_backend_ops {
 struct roost_backend {
 	const struct roost_backend_ops *ops;
 	char *location; /* for messages */
+	/* How many writers a backup may commit at once (0 or 1: one). A
+	 * backend whose commit waits a round trip sets more, so that the next
+	 * pack is sent while the last one is made durable. */
+	unsigned commit_threads;
 };
 
 /* Opens (create != 0: creates) a repository directory. Free with roost_backend_close. */

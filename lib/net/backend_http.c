@@ -10,19 +10,32 @@
  * grown by doubling, cost a backup through roostd a page fault for every
  * byte uploaded and a copy at every doubling (perf: 1.7 of the agent's
  * 9.2 CPU-s in memmove and page faults, against 0.2 s locally).
+ *
+ * A commit is a round trip: the upload, then roostd's check and fsync
+ * before its 201. So the backend asks the engine for COMMIT_THREADS
+ * committers (roost_backend.commit_threads): the next pack is on the wire
+ * while the last one is made durable, each PUT on a connection of its own
+ * from the client's pool. A PUT of a content-named object (a pack, an
+ * index, a snapshot) whose connection fails is sent again (PUT_TRIES in
+ * all): roostd makes an object visible only whole and checked, and one
+ * that did arrive answers 409, which the engine takes as done.
  */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "roost/backend.h"
 #include "roost/http.h"
+#include "roost/log.h"
 
 #define MAX_OBJECT ((size_t)1 << 30)
-#define SPARE_MAX 4 /* buffers kept for the next writers */
+#define SPARE_MAX 8 /* buffers kept for the next writers (open, queued, in flight) */
 #define SPARE_CAP_MAX ((size_t)64 << 20) /* larger ones are freed */
+#define COMMIT_THREADS 2 /* packs uploaded side by side */
+#define PUT_TRIES 3      /* a content-named PUT whose connection failed */
 
 struct spare {
 	uint8_t *buf;
@@ -82,8 +95,19 @@ static enum roost_err req(struct hbackend *hb, const char *method, const char *n
 		snprintf(path, sizeof(path), "/v1/repo/%s?job=%lld", name, hb->job);
 	else
 		snprintf(path, sizeof(path), "/v1/repo/%s", name);
-	enum roost_err err =
-		roost_http_request(hb->http, method, path, hdrs, body, blen, MAX_OBJECT, r, eb);
+	/* content-named: the same name is the same bytes, so a second PUT is safe */
+	int again = !strcmp(method, "PUT") &&
+	            (!strncmp(name, "packs/", 6) || !strncmp(name, "index/", 6) ||
+	             !strncmp(name, "snapshots/", 10));
+	enum roost_err err;
+	for (int t = 1;; t++) {
+		err = roost_http_request(hb->http, method, path, hdrs, body, blen, MAX_OBJECT, r, eb);
+		if (err != ROOST_EIO || !again || t == PUT_TRIES)
+			break;
+		roost_log(ROOST_LOG_WARN, "repo.put_retry", "object=%s try=%d error=%s", name, t + 1,
+		          roost_lq(eb->msg));
+		usleep((useconds_t)t * 250 * 1000);
+	}
 	if (err)
 		return err;
 	if (r->status / 100 != 2) {
@@ -305,6 +329,7 @@ enum roost_err roost_backend_http_open(struct roost_http *http, const char *loca
 		return roost_errf(eb, ROOST_ENOMEM, "out of memory");
 	}
 	hb->pub.ops = &http_ops;
+	hb->pub.commit_threads = COMMIT_THREADS;
 	hb->http = http;
 	pthread_mutex_init(&hb->mu, NULL);
 	*out = &hb->pub;

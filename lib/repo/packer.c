@@ -4,7 +4,12 @@
  * into committed packs. Each writing thread keeps its own open pack (a
  * pack_writer from pack.c); the packer commits the packs they hand over
  * (seal the trailer, fsync, link), on a thread of its own so that the
- * writers go on meanwhile (PACKER_THREAD), or at once in the caller. It
+ * writers go on meanwhile (PACKER_THREAD), or at once in the caller. A
+ * backend whose commit is a round trip (roostd's object API: an upload,
+ * then the server's fsync) asks for more than one committer thread
+ * (roost_backend.commit_threads): its packs are then in flight side by
+ * side. Either way a pack is named by an index object only once its own
+ * commit has returned, and the snapshot waits for every thread. It
  * keeps the blob lists of committed packs: either for the caller to take
  * (repack writes one index for everything), or (PACKER_INDEX) adds them to
  * the in-memory index at once and writes index objects as they accumulate,
@@ -17,6 +22,7 @@
 
 #define INDEX_EVERY 64 /* committed packs per index object */
 #define COMMIT_QUEUE 4 /* packs handed over and not yet committed */
+#define COMMITTERS_MAX 4 /* committer threads, whatever a backend asks */
 
 struct packer {
 	struct roost_repo *r;
@@ -35,8 +41,8 @@ struct packer {
 	size_t qlen;
 	int closing;
 	enum roost_err failed; /* packer_fail's first error: nothing more is committed */
-	pthread_t committer;
-	int running; /* the committer thread is started and not yet joined */
+	pthread_t committer[COMMITTERS_MAX];
+	int running; /* committer threads started and not yet joined */
 };
 
 /* Writes an index object for finished packs; lock held. */
@@ -127,7 +133,11 @@ enum roost_err packer_new(struct roost_repo *r, enum packer_flags flags,
 	pthread_cond_init(&pk->nonempty, NULL);
 	pthread_cond_init(&pk->nonfull, NULL);
 	if (flags & PACKER_THREAD) {
-		pk->running = pthread_create(&pk->committer, NULL, committer, pk) == 0;
+		unsigned want = r->be->commit_threads;
+		want = want < 1 ? 1 : want > COMMITTERS_MAX ? COMMITTERS_MAX : want;
+		while (pk->running < (int)want &&
+		       pthread_create(&pk->committer[pk->running], NULL, committer, pk) == 0)
+			pk->running++;
 		if (!pk->running) {
 			packer_free(pk);
 			return roost_errf(eb, ROOST_EIO, "cannot start a thread");
@@ -198,7 +208,8 @@ void packer_stop(struct packer *pk)
 	pk->closing = 1;
 	pthread_cond_broadcast(&pk->nonempty);
 	pthread_mutex_unlock(&pk->qlock);
-	pthread_join(pk->committer, NULL);
+	for (int i = 0; i < pk->running; i++)
+		pthread_join(pk->committer[i], NULL);
 	pk->running = 0;
 }
 

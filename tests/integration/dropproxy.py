@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""A TCP proxy that drops one connection mid-upload: the first connection
-whose client has sent more than --drop-after bytes is cut (both sides
-closed) right there; every other connection is forwarded untouched.
-Prints its port on stdout; writes "dropped" lines to --log.
+"""A TCP proxy that drops connections mid-upload: the first connection
+(the first --drops, default 1) whose client has sent more than --drop-after
+bytes is cut (both sides closed) right there; every other connection is
+forwarded untouched. Prints its port on stdout; writes "dropped" lines to
+--log.
 
-    dropproxy.py --upstream 127.0.0.1:PORT --drop-after N --log FILE
+    dropproxy.py --upstream 127.0.0.1:PORT --drop-after N [--drops K] --log FILE
 """
 import argparse
 import socket
@@ -13,7 +14,7 @@ import sys
 import threading
 
 lock = threading.Lock()
-dropped = [False]
+dropped = [0]
 
 
 def pump(src, dst, count_up, args, conns):
@@ -25,9 +26,9 @@ def pump(src, dst, count_up, args, conns):
                 break
             if count_up:
                 with lock:
-                    cut = not dropped[0] and sent + len(data) > args.drop_after
+                    cut = dropped[0] < args.drops and sent + len(data) > args.drop_after
                     if cut:
-                        dropped[0] = True
+                        dropped[0] += 1
                 if cut:
                     keep = args.drop_after - sent
                     dst.sendall(data[:keep])
@@ -55,6 +56,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--drop-after", type=int, required=True)
+    ap.add_argument("--drops", type=int, default=1)
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
     host, port = args.upstream.rsplit(":", 1)
