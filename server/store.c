@@ -37,7 +37,7 @@ static const char *shown(const struct store_ops *ops, const char *target)
 	return ops->engine == STORE_SQLITE ? target : "the PostgreSQL database";
 }
 
-static enum roost_err migrate(struct store *s, const char *name, struct roost_errbuf *eb)
+static enum roost_err migrate_locked(struct store *s, const char *name, struct roost_errbuf *eb)
 {
 	int v;
 	if (s->ops->get_version(s, &v))
@@ -61,6 +61,18 @@ static enum roost_err migrate(struct store *s, const char *name, struct roost_er
 	}
 	s->version = store_schema_latest();
 	return ROOST_OK;
+}
+
+/* Two roostd starting at once on one PostgreSQL: the second waits for the
+ * first's migrations, then finds the schema current. */
+static enum roost_err migrate(struct store *s, const char *name, struct roost_errbuf *eb)
+{
+	if (s->ops->migrate_lock && s->ops->exec(s, s->ops->migrate_lock))
+		return roost_errf(eb, ROOST_EIO, "store: lock for migrations: %s", store_errmsg(s));
+	enum roost_err err = migrate_locked(s, name, eb);
+	if (s->ops->migrate_unlock)
+		s->ops->exec(s, s->ops->migrate_unlock);
+	return err;
 }
 
 enum roost_err store_open(const char *url, struct store **out, struct roost_errbuf *eb)

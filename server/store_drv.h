@@ -29,6 +29,10 @@ struct store_ops {
 	const char *begin_read; /* ... and a reading one that sees one instant */
 	/* the sequence of events.id (deleted ids are not given again): its last value */
 	const char *events_seq_sql;
+	/* held around reading the schema version and migrating, so that
+	 * instances starting at once migrate one after the other (NULL: the
+	 * engine serialises writers by itself) */
+	const char *migrate_lock, *migrate_unlock;
 	/* this engine's text of migration m (1-based), or NULL for the common one */
 	const char *(*migration)(int m);
 	struct db_stmt *(*prepare)(struct store *s, const char *sql);

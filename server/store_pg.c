@@ -586,6 +586,9 @@ const struct store_ops store_pg_ops = {
 	.begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 	/* events.id's are given by events.c (never deleted): its largest is enough */
 	.events_seq_sql = "SELECT 0",
+	/* a session lock, any key of roost's own ("roostmig") */
+	.migrate_lock = "SELECT pg_advisory_lock(8247613042556422503)",
+	.migrate_unlock = "SELECT pg_advisory_unlock(8247613042556422503)",
 	.migration = pg_migration,
 	.prepare = pg_prepare,
 	.param_count = pg_param_count,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -419,10 +420,64 @@ static void test_pg_connect_errors(void **st)
 	assert_null(strstr(eb.msg, pw));
 }
 
+/* Instances starting at once on an empty PostgreSQL database: every one
+ * opens the store (the migrations run once, under the advisory lock; without
+ * it the others fail on the tables the first one is creating). */
+#define STARTERS 4
+struct starter {
+	const char *url;
+	pthread_barrier_t *go;
+	enum roost_err err;
+	char msg[sizeof(((struct roost_errbuf *)0)->msg)];
+	int version;
+};
+
+static void *start_one(void *arg)
+{
+	struct starter *a = arg;
+	struct store *s = NULL;
+	struct roost_errbuf eb = {{0}};
+	pthread_barrier_wait(a->go);
+	a->err = store_open(a->url, &s, &eb);
+	snprintf(a->msg, sizeof(a->msg), "%s", eb.msg);
+	if (s) {
+		a->version = store_version(s);
+		store_close(s);
+	}
+	return NULL;
+}
+
+static void test_pg_instances_migrate_at_once(void **st)
+{
+	(void)st;
+	if (!test_on_pg())
+		skip();
+	for (int round = 0; round < 3; round++) {
+		const char *pg = test_store_url(NULL); /* emptied */
+		pthread_barrier_t go;
+		pthread_barrier_init(&go, NULL, STARTERS);
+		struct starter a[STARTERS];
+		pthread_t t[STARTERS];
+		for (int i = 0; i < STARTERS; i++) {
+			a[i] = (struct starter){.url = pg, .go = &go};
+			assert_int_equal(pthread_create(&t[i], NULL, start_one, &a[i]), 0);
+		}
+		for (int i = 0; i < STARTERS; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		for (int i = 0; i < STARTERS; i++) {
+			if (a[i].err != ROOST_OK)
+				fail_msg("round %d, instance %d: %s", round, i, a[i].msg);
+			assert_int_equal(a[i].version, store_schema_latest());
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_store_is_migrated_wal, setup, teardown),
+		cmocka_unit_test(test_pg_instances_migrate_at_once),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_data_and_does_not_remigrate, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_constraints_and_cascades, setup, teardown),
