@@ -16,9 +16,9 @@ declare -A IPORT=() IPID=() URL=()
 SCALE_REPO=
 SCALE_SETTLE=${SCALE_SETTLE:-2}
 # short instance lifetimes, so that deaths are seen in seconds, not minutes
-export ROOSTD_HEARTBEAT_MS=${ROOSTD_HEARTBEAT_MS:-500}
-export ROOSTD_INSTANCE_TTL_MS=${ROOSTD_INSTANCE_TTL_MS:-4000}
-export ROOSTD_LEASE_TTL_MS=${ROOSTD_LEASE_TTL_MS:-4000}
+export ROOSTD_HEARTBEAT_S=${ROOSTD_HEARTBEAT_S:-1}
+export ROOSTD_INSTANCE_TTL_S=${ROOSTD_INSTANCE_TTL_S:-5}
+export ROOSTD_LEASE_TTL_S=${ROOSTD_LEASE_TTL_S:-5}
 
 pgq() { psql "$ROOST_TEST_PG" -qAtc "$1" 2>>"$TMP/psql.err" || { echo "psql failed: $(tail -1 "$TMP/psql.err")" >&2; echo ERR; }; }
 

@@ -47,13 +47,13 @@ grep -q "event=catchup.skip host=" "$TMP/server-A.log" && ok "A's timer skipped 
 enroll_on sb always-on A B
 start_agent sb
 wait_until 20 agent_is_on sb A && ok "sb is on A" || bad "sb: $(agent_on sb)"
-old=$(pgq "SELECT max(id) FROM instances WHERE url LIKE '%:${IPORT[A]}%'")
+old=$(pgq "SELECT max(id) FROM instances WHERE url = '127.0.0.1:${IPORT[A]}'")
 kill -STOP "${IPID[A]}"
 wait_until 30 agent_is_on sb B && ok "sb moved to B while A was stopped" || bad "sb: $(agent_on sb)"
 wait_until 30 eval "[[ \$(pgq \"SELECT state FROM instances WHERE id=$old\") == dead ]]" \
   && ok "the stopped A is marked dead" || bad "A's row: $(pgq "SELECT * FROM instances WHERE id=$old")"
 kill -CONT "${IPID[A]}"
-wait_until 30 eval "(( \$(pgq \"SELECT count(*) FROM instances WHERE url LIKE '%:${IPORT[A]}%' AND state='live' AND id > $old\") == 1 ))" \
+wait_until 30 eval "(( \$(pgq \"SELECT count(*) FROM instances WHERE url = '127.0.0.1:${IPORT[A]}' AND state='live' AND id > $old\") == 1 ))" \
   && ok "A woke and registered a new instance id" || bad "instances: $(pgq 'SELECT id, state, url FROM instances')"
 expect_eq "$(pgq "SELECT count(*) FROM hosts WHERE instance_id=$old")" 0 "no host is owned under A's old id"
 wait_until 10 agent_is_on sb B && ok "sb stays on B" || bad "sb: $(agent_on sb)"

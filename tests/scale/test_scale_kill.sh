@@ -38,7 +38,7 @@ J=$(on B "$ROOST" backup k --group data --no-wait)
 wait_until 20 eval "[[ \$(on B \"\$ROOST\" job show $J --json | json_get 'd[\"status\"]') == running ]]" \
   && ok "the job runs on k (asked through B, k on A)" || bad "job $J not running"
 sleep 1.5   # mid-upload: ~4.5 MB at 600 KiB/s takes ~7 s
-A_ID=$(pgq "SELECT max(id) FROM instances WHERE state='live' AND url LIKE '%:${IPORT[A]}%'")
+A_ID=$(pgq "SELECT max(id) FROM instances WHERE state='live' AND url = '127.0.0.1:${IPORT[A]}'")
 inst_stop A KILL
 wait_until 20 agent_is_on k B && ok "k failed over to B" || bad "k: $(agent_on k)"
 expect_rc 0 on B "$ROOST" job wait "$J" --timeout 90
