@@ -286,6 +286,23 @@ static int restore_threads(int served)
 	return n < 4 ? 4 : n > 16 ? 16 : (int)n;
 }
 
+
+/* The job's object API starts on the server the agent uses now and, when
+ * that one dies mid-job, moves on through the others in the agent's own
+ * order (the instances of one fleet serve the same repository). */
+static enum roost_err add_other_servers(struct roost_http *http, const struct agent_identity *id,
+                                        const struct agent_server *cur, struct roost_errbuf *eb)
+{
+	int at = (int)(cur - id->servers);
+	for (int k = 1; k < id->nservers && k < ROOST_HTTP_SERVERS; k++) {
+		enum roost_err err =
+			roost_http_add_server(http, id->servers[(at + k) % id->nservers].url, eb);
+		if (err)
+			return err;
+	}
+	return ROOST_OK;
+}
+
 static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t started,
                     struct proto_job *st)
 {
@@ -365,6 +382,7 @@ static void run_job(struct jobs *j, const struct proto_job_start *js, int64_t st
 	/* write-only: with the put-only material a restore is decrypted by roostd */
 	const struct agent_server *sv = agent_server(j->id); /* the one in use now */
 	if ((err = roost_http_new(sv->url, j->id->fp, j->id->auth, 120, &http, &eb)) ||
+	    (err = add_other_servers(http, j->id, sv, &eb)) ||
 	    (err = roost_backend_http_open(http, sv->url, &be, &eb)) ||
 	    (roost_backend_http_set_job(be, (long long)id), 0) ||
 	    (roost_http_set_ratelimit(http, j->rl, &j->cancel), 0) ||

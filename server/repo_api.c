@@ -16,6 +16,7 @@
 #include "committer.h"
 #include "http_int.h"
 #include "objcheck.h"
+#include "repo_read.h"
 #include "restore_serve.h"
 #include "roost/log.h"
 
@@ -52,27 +53,6 @@ static int list_cb(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
-/* Parses "bytes=a-b" / "bytes=a-" against size; 0 ok, -1 unsatisfiable. */
-static int parse_range(const char *r, uint64_t size, uint64_t *a, uint64_t *b)
-{
-	unsigned long long x, y;
-	char dash;
-	if (sscanf(r, "bytes=%llu%c", &x, &dash) != 2 || dash != '-')
-		return -1;
-	const char *after = strchr(r, '-') + 1;
-	if (*after == 0)
-		y = size ? size - 1 : 0;
-	else if (sscanf(after, "%llu", &y) != 1)
-		return -1;
-	if (x > y || x >= size)
-		return -1;
-	if (y >= size)
-		y = size - 1;
-	*a = x;
-	*b = y;
-	return 0;
-}
-
 int repo_api_request(struct lws *wsi, struct pss *p)
 {
 	struct srv *s = g_srv;
@@ -93,6 +73,8 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 			return respond_error(wsi, p, 404, "not_found", "no such object type");
 		if (strcmp(p->method, "GET"))
 			return respond_error(wsi, p, 405, "method_not_allowed", "listings are GET only");
+		if (repo_read_offloaded())
+			return repo_read_list(wsi, p, type);
 		json_t *arr = json_array();
 		if (s->repo_be->ops->list(s->repo_be, type, list_cb, arr, &eb)) {
 			json_decref(arr);
@@ -112,6 +94,12 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 		                               "the repository is append-only for hosts")
 		               : respond_error(wsi, p, 405, "method_not_allowed",
 		                               "objects are removed by prune on the server");
+	if ((!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD")) && repo_read_offloaded()) {
+		char range[128];
+		int has = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
+		          lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE) > 0;
+		return repo_read_object(wsi, p, has ? range : NULL);
+	}
 	if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD")) {
 		uint64_t size;
 		enum roost_err err = s->repo_be->ops->stat(s->repo_be, p->objname, &size, &eb);
@@ -124,7 +112,7 @@ int repo_api_request(struct lws *wsi, struct pss *p)
 		int ranged = 0;
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
 		    lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE) > 0) {
-			if (parse_range(range, size, &a, &b)) {
+			if (repo_range_parse(range, size, &a, &b)) {
 				snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
 				return respond_error(wsi, p, 416, "range", "range not satisfiable");
 			}

@@ -37,6 +37,19 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
                               struct roost_errbuf *eb);
 void roost_http_free(struct roost_http *h);
 
+/*
+ * Another server for the same service (the instances of one fleet, issue
+ * 14): when a connection to the server in use can not be made, or is lost
+ * before its answer, a request moves to the next server in the order given
+ * (the first is roost_http_new's) and is sent again there; after a whole
+ * round failed it pauses (0.25 s, doubling) and tries another round, six
+ * rounds at most. Only for clients whose requests may be repeated. Not
+ * thread-safe against requests: add servers before the first request.
+ */
+#define ROOST_HTTP_SERVERS 8
+enum roost_err roost_http_add_server(struct roost_http *h, const char *url,
+                                     struct roost_errbuf *eb);
+
 struct roost_ratelimit;
 /*
  * Paces this client's uploads through rl, shared with whoever else uses it:

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "roost/http.h"
@@ -31,12 +32,20 @@
 struct conn {
 	int fd;
 	SSL *ssl;
+	int sv; /* the server it is connected to (index in sv[]) */
 };
 
-struct roost_http {
+/* One server a client may use: the first given, then roost_http_add_server's. */
+struct srv {
 	char host[256];
 	char port[16];
 	char prefix[256];
+};
+
+struct roost_http {
+	struct srv sv[ROOST_HTTP_SERVERS];
+	int nsv;
+	int cur; /* the server in use (under mu) */
 	char pin[65]; /* empty: verify with CAs */
 	char *auth;
 	int timeout_s;
@@ -268,12 +277,14 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
 	struct roost_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return ROOST_ENOMEM;
-	enum roost_err err = parse_url(url, h->host, sizeof(h->host), h->port, sizeof(h->port),
-	                               h->prefix, sizeof(h->prefix), eb);
+	enum roost_err err = parse_url(url, h->sv[0].host, sizeof(h->sv[0].host), h->sv[0].port,
+	                               sizeof(h->sv[0].port), h->sv[0].prefix,
+	                               sizeof(h->sv[0].prefix), eb);
 	if (err) {
 		free(h);
 		return err;
 	}
+	h->nsv = 1;
 	if (fingerprint && fingerprint[0] && roost_fingerprint_normalize(fingerprint, h->pin)) {
 		free(h);
 		return roost_errf(eb, ROOST_EINVAL,
@@ -289,6 +300,19 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
 	pthread_mutex_init(&h->mu, NULL);
 	*out = h;
 	return ROOST_OK;
+}
+
+enum roost_err roost_http_add_server(struct roost_http *h, const char *url,
+                                     struct roost_errbuf *eb)
+{
+	if (h->nsv >= ROOST_HTTP_SERVERS)
+		return roost_errf(eb, ROOST_ERANGE, "more than %d servers", ROOST_HTTP_SERVERS);
+	struct srv *s = &h->sv[h->nsv];
+	enum roost_err err = parse_url(url, s->host, sizeof(s->host), s->port, sizeof(s->port),
+	                               s->prefix, sizeof(s->prefix), eb);
+	if (!err)
+		h->nsv++;
+	return err;
 }
 
 void roost_http_set_ratelimit(struct roost_http *h, struct roost_ratelimit *rl,
@@ -434,22 +458,24 @@ static int grow(uint8_t **body, size_t *cap, size_t need, size_t max)
 }
 
 /* 1: retry on a fresh connection (a kept-alive one was closed under us). */
-static enum roost_err do_one(struct roost_http *h, struct conn *c, int reused,
+static enum roost_err do_one(struct roost_http *h, const struct srv *sv, struct conn *c,
+                             int reused,
                              const char *method, const char *path, const char *const *headers,
                              const void *body, size_t blen, size_t max_body,
-                             struct roost_http_resp *resp, int *keep, int *retry,
+                             struct roost_http_resp *resp, int *keep, int *retry, int *lost,
                              struct roost_errbuf *eb)
 {
 	*keep = 0;
 	*retry = 0;
-	size_t hcap = 1024 + strlen(path) + strlen(h->prefix) + (h->auth ? strlen(h->auth) : 0);
+	*lost = 0;
+	size_t hcap = 1024 + strlen(path) + strlen(sv->prefix) + (h->auth ? strlen(h->auth) : 0);
 	for (const char *const *x = headers; x && *x; x++)
 		hcap += strlen(*x) + 2;
 	char *req = malloc(hcap);
 	if (!req)
 		return ROOST_ENOMEM;
 	int n = snprintf(req, hcap, "%s %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: roost/%s\r\n",
-	                 method, h->prefix, path, h->host, h->port, ROOST_VERSION);
+	                 method, sv->prefix, path, sv->host, sv->port, ROOST_VERSION);
 	if (h->auth)
 		n += snprintf(req + n, hcap - (size_t)n, "Authorization: %s\r\n", h->auth);
 	for (const char *const *x = headers; x && *x; x++)
@@ -474,8 +500,9 @@ static enum roost_err do_one(struct roost_http *h, struct conn *c, int reused,
 	if (wfail || rd_line(r, line, sizeof(line), &total)) {
 		if (reused && !r->got_any)
 			*retry = 1;
+		*lost = 1;
 		err = roost_errf(eb, ROOST_EIO, "%s %s: connection to %s:%s lost", method, path,
-		                 h->host, h->port);
+		                 sv->host, sv->port);
 		goto out;
 	}
 	int status = 0;
@@ -584,30 +611,77 @@ out:
 	return err;
 }
 
+/* A client with several servers moves to the next one when a connection to
+ * the one in use can not be made or is lost before an answer: a round over
+ * all of them, then after a pause another, FAILOVER_ROUNDS in all. Only
+ * requests that may be repeated use such a client (the agent's object API:
+ * GETs, and PUTs of content-named objects, where an object already stored
+ * by the lost server is a 409 that the engine reads as "already there"). */
+#define FAILOVER_ROUNDS 6
+
+static int pick_server(struct roost_http *h)
+{
+	pthread_mutex_lock(&h->mu);
+	int cur = h->cur;
+	pthread_mutex_unlock(&h->mu);
+	return cur;
+}
+
+/* The server `from` failed: the next one is in use, and kept-alive
+ * connections to others are closed. */
+static void next_server(struct roost_http *h, int from)
+{
+	struct conn drop[POOL_MAX];
+	int ndrop = 0;
+	pthread_mutex_lock(&h->mu);
+	if (h->cur == from)
+		h->cur = (from + 1) % h->nsv;
+	int keep = 0;
+	for (int i = 0; i < h->npool; i++) {
+		if (h->pool[i].sv == h->cur)
+			h->pool[keep++] = h->pool[i];
+		else
+			drop[ndrop++] = h->pool[i];
+	}
+	h->npool = keep;
+	pthread_mutex_unlock(&h->mu);
+	for (int i = 0; i < ndrop; i++)
+		conn_close(&drop[i]);
+}
+
 enum roost_err roost_http_request(struct roost_http *h, const char *method, const char *path,
                                   const char *const *headers, const void *body, size_t blen,
                                   size_t max_body, struct roost_http_resp *resp,
                                   struct roost_errbuf *eb)
 {
 	memset(resp, 0, sizeof(*resp));
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct conn c = {.fd = -1};
+	int stale = 0, failed = 0;
+	for (;;) {
+		int svi = pick_server(h);
+		struct conn c = {.fd = -1, .sv = svi};
 		int reused = 0;
 		pthread_mutex_lock(&h->mu);
-		if (h->npool > 0) {
-			c = h->pool[--h->npool];
-			reused = 1;
+		for (int i = h->npool - 1; i >= 0; i--) {
+			if (h->pool[i].sv == svi) {
+				c = h->pool[i];
+				h->pool[i] = h->pool[--h->npool];
+				reused = 1;
+				break;
+			}
 		}
 		pthread_mutex_unlock(&h->mu);
+		const struct srv *sv = &h->sv[svi];
+		int keep = 0, retry = 0, lost = 0;
+		enum roost_err err = ROOST_OK;
 		if (!reused) {
-			enum roost_err err = tls_connect(h->ctx, h->host, h->port, h->timeout_s,
-			                                 h->pin[0] ? h->pin : NULL, NULL, &c, eb);
-			if (err)
-				return err;
+			err = tls_connect(h->ctx, sv->host, sv->port, h->timeout_s,
+			                  h->pin[0] ? h->pin : NULL, NULL, &c, eb);
+			c.sv = svi;
+			lost = err == ROOST_EIO;
 		}
-		int keep, retry;
-		enum roost_err err = do_one(h, &c, reused, method, path, headers, body, blen, max_body,
-		                            resp, &keep, &retry, eb);
+		if (!err)
+			err = do_one(h, sv, &c, reused, method, path, headers, body, blen, max_body,
+			             resp, &keep, &retry, &lost, eb);
 		if (!err && keep) {
 			pthread_mutex_lock(&h->mu);
 			if (h->npool < POOL_MAX) {
@@ -619,11 +693,24 @@ enum roost_err roost_http_request(struct roost_http *h, const char *method, cons
 		}
 		if (c.fd >= 0 || c.ssl)
 			conn_close(&c);
-		if (err && retry)
-			continue;
-		return err;
+		if (err && retry && stale++ < 1)
+			continue; /* a kept-alive connection closed under us: once more, fresh */
+		if (!err || !lost || h->nsv < 2)
+			return err;
+		/* failover: the next server at once, a pause after each whole round */
+		failed++;
+		if (failed >= FAILOVER_ROUNDS * h->nsv)
+			return err;
+		next_server(h, svi);
+		if (failed % h->nsv == 0) {
+			long ms = 250L << (failed / h->nsv - 1);
+			if (ms > 4000)
+				ms = 4000;
+			struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		stale = 0;
 	}
-	return roost_errf(eb, ROOST_EIO, "%s %s: connection lost twice", method, path);
 }
 
 /* ---- a streamed response (Server-Sent Events) ---- */
@@ -653,12 +740,13 @@ enum roost_err roost_http_stream(struct roost_http *h, const char *path,
                                  void *ctx, struct roost_errbuf *eb)
 {
 	struct conn c;
-	enum roost_err err = tls_connect(h->ctx, h->host, h->port, h->timeout_s,
+	const struct srv *sv = &h->sv[pick_server(h)];
+	enum roost_err err = tls_connect(h->ctx, sv->host, sv->port, h->timeout_s,
 	                                 h->pin[0] ? h->pin : NULL, NULL, &c, eb);
 	if (err)
 		return err;
 	struct rd *r = malloc(sizeof(*r));
-	size_t hcap = 1024 + strlen(path) + strlen(h->prefix) + (h->auth ? strlen(h->auth) : 0);
+	size_t hcap = 1024 + strlen(path) + strlen(sv->prefix) + (h->auth ? strlen(h->auth) : 0);
 	for (const char *const *x = headers; x && *x; x++)
 		hcap += strlen(*x) + 2;
 	char *req = malloc(hcap);
@@ -669,7 +757,7 @@ enum roost_err roost_http_stream(struct roost_http *h, const char *path,
 		return ROOST_ENOMEM;
 	}
 	int n = snprintf(req, hcap, "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: roost/%s\r\n",
-	                 h->prefix, path, h->host, h->port, ROOST_VERSION);
+	                 sv->prefix, path, sv->host, sv->port, ROOST_VERSION);
 	if (h->auth)
 		n += snprintf(req + n, hcap - (size_t)n, "Authorization: %s\r\n", h->auth);
 	for (const char *const *x = headers; x && *x; x++)
@@ -686,8 +774,8 @@ enum roost_err roost_http_stream(struct roost_http *h, const char *path,
 	int64_t clen = -1;
 	if (wfail || rd_line(r, line, sizeof(line), &total) ||
 	    sscanf(line, "HTTP/1.%*d %d", &status) != 1 || status < 100 || status > 599) {
-		err = roost_errf(eb, ROOST_EIO, "GET %s: no response from %s:%s", path, h->host,
-		                 h->port);
+		err = roost_errf(eb, ROOST_EIO, "GET %s: no response from %s:%s", path, sv->host,
+		                 sv->port);
 		goto out;
 	}
 	for (;;) {
@@ -737,8 +825,8 @@ enum roost_err roost_http_stream(struct roost_http *h, const char *path,
 			;
 	}
 	if (stop <= 0)
-		err = roost_errf(eb, ROOST_EIO, "GET %s: the stream from %s:%s ended", path, h->host,
-		                 h->port);
+		err = roost_errf(eb, ROOST_EIO, "GET %s: the stream from %s:%s ended", path, sv->host,
+		                 sv->port);
 out:
 	free(r);
 	conn_close(&c);

@@ -63,7 +63,7 @@ stop_daemon() {
 
 daemon_log_tail() { # LABEL
   local f
-  case $1 in roostd) f=$TMP/server.log ;; "agent "*) f=$TMP/agent-${1#agent }.log ;; *) return 0 ;; esac
+  case $1 in roostd) f=$TMP/server.log ;; "roostd "*) f=$TMP/server-${1#roostd }.log ;; "agent "*) f=$TMP/agent-${1#agent }.log ;; *) return 0 ;; esac
   [[ -f $f ]] && { echo "# last lines of $f:"; tail -25 "$f" | sed 's/^/#   /'; }
   return 0
 }

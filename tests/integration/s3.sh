@@ -31,7 +31,7 @@ s3_start() { # BUCKET
   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
   S3EP=http://127.0.0.1:$S3PORT
   $py "$ROOST_SRC/tests/integration/sigv4proxy.py" --upstream 127.0.0.1:$S3PORT \
-    --access-key S3RVER --secret S3RVER --log "$TMP/sig.log" > "$TMP/sig.port" &
+    --access-key S3RVER --secret S3RVER --log "$TMP/sig.log" ${S3_PROXY_ARGS:-} > "$TMP/sig.port" &
   SIGPID=$!
   cleanup_hooks+=("kill $SIGPID 2>/dev/null")
   for _ in $(seq 1 300); do [[ -s $TMP/sig.port ]] && break; sleep 0.1; done

@@ -14,9 +14,11 @@ headers, whether Content-MD5 matched, and its Object Lock headers.
 --object-lock missing answers PUTs that ask for Object Lock retention as AWS
 does for a bucket created without Object Lock (s3rver knows nothing of it);
 --object-lock enabled refuses such PUTs without Content-MD5, as AWS does.
+--delay FILE:PATTERNS:SECONDS holds every request whose path contains one of
+the comma-separated PATTERNS for SECONDS while FILE exists (a slow S3).
 
     sigv4proxy.py --upstream 127.0.0.1:PORT --access-key AK --secret SK --log F [--refuse ...]
-                  [--put-log F] [--object-lock missing|enabled]
+                  [--put-log F] [--object-lock missing|enabled] [--delay FILE:PATTERNS:S]
 """
 import base64
 import json
@@ -25,8 +27,10 @@ import hashlib
 import http.client
 import http.server
 import re
+import os
 import sys
 import threading
+import time
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -96,6 +100,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(body) < n:  # the client's connection dropped mid-body
             self.close_connection = True
             return
+        if args.delay_file and os.path.exists(args.delay_file) and \
+                any(x in self.path for x in args.delay_patterns):
+            time.sleep(args.delay_s)
         bad = refusal(self.headers, body, args, self.command, self.path)
         if bad:
             with open(args.log, "a") as f:
@@ -145,7 +152,12 @@ def main():
     ap.add_argument("--refuse", default="None:403:0")
     ap.add_argument("--put-log")
     ap.add_argument("--object-lock", choices=["none", "missing", "enabled"], default="none")
+    ap.add_argument("--delay")
     args = ap.parse_args()
+    args.delay_file = None
+    if args.delay:
+        f, pats, secs = args.delay.rsplit(":", 2)
+        args.delay_file, args.delay_patterns, args.delay_s = f, pats.split(","), float(secs)
     code, status, count = args.refuse.split(":")
     args.refuse_code, args.refuse_status, args.refuse_left = code, int(status), int(count)
     args.lock = threading.Lock()

@@ -5,7 +5,8 @@
 # the servers in turn, moving to the next at once when one fails or drops
 # (no backoff until a whole round has failed); a job's uploads go to the
 # server in use. roostd moves from one address to another (same data) and
-# the agent follows without a restart.
+# the agent follows without a restart; a backup running while it moves
+# goes on: its uploads follow to the next server and it succeeds.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fleet.sh"
 DEAD=$(free_port) P1=$(free_port) P2=$(free_port)
@@ -67,4 +68,24 @@ S=$("$ROOST" job show "$J" --json | json_get 'd["snapshot_id"]')
 J=$("$ROOST" restore fo "$S" --target "$TMP/out")
 expect_rc 0 "$ROOST" job wait "$J" --timeout 60
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/src" "$TMP/out$TMP/src"
+
+# roostd moves mid-backup (an upload limit keeps the job running): the
+# job's uploads move to the next server with the agent, and it succeeds
+head -c 3000000 /dev/urandom > "$TMP/src/c"
+expect_rc 0 "$ROOST" host set fo --upload-limit 500
+wait_until 10 grep -q "agent.upload_limit kib_per_s=500" "$TMP/agent-fo.log" \
+  && ok "the upload limit reached the agent" || bad "no upload limit at the agent"
+J=$("$ROOST" backup fo --group data --no-wait)
+wait_until 20 job_is "$J" running && ok "backup $J runs" || bad "backup $J: $(job_status "$J")"
+sleep 2
+stop_server
+SPORT=$P1 start_server 2
+expect_rc 0 "$ROOST" job wait "$J" --timeout 90
+expect_eq "$(job_status "$J")" succeeded "the backup running while roostd moved succeeded"
+grep -q "event=agent.connected server=\"\?$U1" "$TMP/agent-fo.log" && ok "the agent followed to the second server" \
+  || bad "not connected to $U1 again"
+S=$("$ROOST" job show "$J" --json | json_get 'd["snapshot_id"]')
+J=$("$ROOST" restore fo "$S" --target "$TMP/out2")
+expect_rc 0 "$ROOST" job wait "$J" --timeout 60
+expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$TMP/src" "$TMP/out2$TMP/src"
 finish

@@ -7,11 +7,13 @@
 # maintenance (retention, prune, check) works on S3; a restart opens the
 # existing repository; a forgotten snapshot's packs are deleted from the
 # bucket by prune and the rest still restores; wrong credentials and a
-# missing bucket stop roostd with a message that says so.
+# missing bucket stop roostd with a message that says so. A slow S3 (the
+# proxy holds some requests 3 s) does not stall roostd: the object API's
+# reads wait on a serving thread while other requests are answered.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fleet.sh"
 source "$(dirname "$0")/s3.sh"
-s3_start roost-fleet || { finish; exit; }
+S3_PROXY_ARGS="--delay $TMP/slow:/config,list-type:3" s3_start roost-fleet || { finish; exit; }
 LOC=s3:$EP/roost-fleet/repo
 
 # refused at start: the bucket is missing; the secret is wrong
@@ -82,6 +84,42 @@ after=$(find "$TMP/s3data/roost-fleet" -path '*repo/packs/*' -name '*._S3rver_ob
 J=$("$ROOST" restore alpha "$S2" --target "$TMP/out2")
 expect_rc 0 "$ROOST" job wait "$J" --timeout 120
 expect_rc 0 $PY "$ROOST_SRC/tests/integration/treecmp.py" "$S" "$TMP/out2$S"
+
+# a slow S3: an object's GET and a listing through the object API wait off
+# the event loop; /v1/health is answered meanwhile
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+slow_get() { # PATH OUTFILE
+  local t0=$(ms)
+  curl -skf -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER$1" -o "$2" \
+    && echo "$(( $(ms) - t0 ))" > "$2.ms"
+}
+touch "$TMP/slow"
+slow_get /v1/repo/config "$TMP/config.got" & g1=$!
+slow_get /v1/repo/snapshots/ "$TMP/list.got" & g2=$!
+sleep 0.5
+t0=$(ms)
+curl -skf "$ROOST_SERVER/v1/health" >/dev/null
+t1=$(ms)
+wait $g1 $g2 || true
+rm -f "$TMP/slow"
+(( t1 - t0 < 1500 )) && ok "roostd answered /v1/health in $(( t1 - t0 )) ms while S3 was slow" \
+  || bad "/v1/health took $(( t1 - t0 )) ms behind a slow S3 request"
+(( $(cat "$TMP/config.got.ms" 2>/dev/null || echo 0) >= 2500 )) && [[ -s $TMP/config.got ]] \
+  && ok "the slow GET of config still answered ($(cat "$TMP/config.got.ms") ms)" || bad "GET config through the slow S3 failed"
+n=$(json_get 'len(d)' < "$TMP/list.got" 2>/dev/null || echo -1)
+(( n >= 1 )) && ok "the slow listing still answered ($n snapshots, $(cat "$TMP/list.got.ms") ms)" \
+  || bad "listing through the slow S3: $(head -c 300 "$TMP/list.got" 2>/dev/null)"
+# a ranged GET and a HEAD off the loop answer as before
+cfgsize=$(stat -c %s "$TMP/config.got")
+curl -skf -H "Authorization: Bearer $ROOST_TOKEN" -H "Range: bytes=2-9" "$ROOST_SERVER/v1/repo/config" -o "$TMP/range.got" \
+  -w '%{http_code}' > "$TMP/range.code"
+expect_eq "$(cat "$TMP/range.code")" 206 "a ranged GET is a 206"
+cmp -s "$TMP/range.got" <(tail -c +3 "$TMP/config.got" | head -c 8) && ok "the range's bytes are the object's" \
+  || bad "ranged bytes differ"
+h=$(curl -skI -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/repo/config" | tr -d '\r' | sed -n 's/^content-length: //Ip')
+expect_eq "$h" "$cfgsize" "HEAD gives the object's size"
+code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ROOST_TOKEN" "$ROOST_SERVER/v1/repo/snapshots/0000000000000000000000000000000000000000000000000000000000000000")
+expect_eq "$code" 404 "a missing object is a 404"
 [[ ! -s $TMP/sig.log ]] && ok "every request of roostd carried a valid SigV4 signature" \
   || bad "signatures refused: $(head -5 "$TMP/sig.log")"
 finish
