@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
