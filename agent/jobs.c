@@ -287,9 +287,8 @@ static int restore_threads(int served)
 }
 
 
-/* The job's object API starts on the server the agent uses now and, when
- * that one dies mid-job, moves on through the others in the agent's own
- * order (the instances of one fleet serve the same repository). */
+/* The job's object API starts on the server in use and, when that one dies
+ * mid-job, moves on through the others in the agent's order. */
 static enum roost_err add_other_servers(struct roost_http *http, const struct agent_identity *id,
                                         const struct agent_server *cur, struct roost_errbuf *eb)
 {

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_url.h"
 #include "roost/http.h"
 #include "roost/ratelimit.h"
 
@@ -56,84 +57,6 @@ struct roost_http {
 	struct roost_ratelimit *rl;  /* NULL: unpaced; borrowed */
 	const volatile int *cancel;  /* ends a paced wait; borrowed */
 };
-
-int roost_fingerprint_normalize(const char *in, char out[65])
-{
-	size_t n = 0;
-	if (!in)
-		return -1;
-	for (const char *p = in; *p; p++) {
-		if (*p == ':')
-			continue;
-		if (!isxdigit((unsigned char)*p) || n >= 64)
-			return -1;
-		out[n++] = (char)tolower((unsigned char)*p);
-	}
-	if (n != 64)
-		return -1;
-	out[64] = 0;
-	return 0;
-}
-
-char *roost_url_escape(const char *s)
-{
-	size_t n = strlen(s);
-	char *o = malloc(3 * n + 1), *q = o;
-	if (!o)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || strchr("-._~", *p))
-			*q++ = (char)*p;
-		else
-			q += sprintf(q, "%%%02X", *p);
-	}
-	*q = 0;
-	return o;
-}
-
-static enum roost_err parse_url(const char *url, char *host, size_t hcap, char *port,
-                                size_t pcap, char *prefix, size_t xcap,
-                                struct roost_errbuf *eb)
-{
-	if (strncmp(url, "https://", 8) != 0)
-		return roost_errf(eb, ROOST_EINVAL, "server URL %s: must start with https://", url);
-	const char *h = url + 8, *end = h + strcspn(h, "/");
-	const char *colon = NULL;
-	if (*h == '[') { /* [v6]:port */
-		const char *rb = memchr(h, ']', (size_t)(end - h));
-		if (!rb)
-			return roost_errf(eb, ROOST_EINVAL, "server URL %s: bad IPv6 address", url);
-		if ((size_t)(rb - h - 1) >= hcap)
-			return roost_errf(eb, ROOST_EINVAL, "server URL %s: host too long", url);
-		memcpy(host, h + 1, (size_t)(rb - h - 1));
-		host[rb - h - 1] = 0;
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(h, ':', (size_t)(end - h));
-		const char *he = colon ? colon : end;
-		if (he == h || (size_t)(he - h) >= hcap)
-			return roost_errf(eb, ROOST_EINVAL, "server URL %s: bad host", url);
-		memcpy(host, h, (size_t)(he - h));
-		host[he - h] = 0;
-	}
-	if (colon) {
-		size_t pl = (size_t)(end - colon - 1);
-		if (pl == 0 || pl >= pcap || strspn(colon + 1, "0123456789") < pl)
-			return roost_errf(eb, ROOST_EINVAL, "server URL %s: bad port", url);
-		memcpy(port, colon + 1, pl);
-		port[pl] = 0;
-	} else {
-		snprintf(port, pcap, "443");
-	}
-	size_t xl = strlen(end);
-	while (xl > 0 && end[xl - 1] == '/')
-		xl--;
-	if (xl >= xcap)
-		return roost_errf(eb, ROOST_EINVAL, "server URL %s: path too long", url);
-	memcpy(prefix, end, xl);
-	prefix[xl] = 0;
-	return ROOST_OK;
-}
 
 static SSL_CTX *make_ctx(int verify)
 {
@@ -254,7 +177,7 @@ enum roost_err roost_http_fetch_fingerprint(const char *url, char out[65],
                                             struct roost_errbuf *eb)
 {
 	char host[256], port[16], prefix[256];
-	enum roost_err err = parse_url(url, host, sizeof(host), port, sizeof(port), prefix,
+	enum roost_err err = http_parse_url(url, host, sizeof(host), port, sizeof(port), prefix,
 	                               sizeof(prefix), eb);
 	if (err)
 		return err;
@@ -277,7 +200,7 @@ enum roost_err roost_http_new(const char *url, const char *fingerprint, const ch
 	struct roost_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return ROOST_ENOMEM;
-	enum roost_err err = parse_url(url, h->sv[0].host, sizeof(h->sv[0].host), h->sv[0].port,
+	enum roost_err err = http_parse_url(url, h->sv[0].host, sizeof(h->sv[0].host), h->sv[0].port,
 	                               sizeof(h->sv[0].port), h->sv[0].prefix,
 	                               sizeof(h->sv[0].prefix), eb);
 	if (err) {
@@ -308,7 +231,7 @@ enum roost_err roost_http_add_server(struct roost_http *h, const char *url,
 	if (h->nsv >= ROOST_HTTP_SERVERS)
 		return roost_errf(eb, ROOST_ERANGE, "more than %d servers", ROOST_HTTP_SERVERS);
 	struct srv *s = &h->sv[h->nsv];
-	enum roost_err err = parse_url(url, s->host, sizeof(s->host), s->port, sizeof(s->port),
+	enum roost_err err = http_parse_url(url, s->host, sizeof(s->host), s->port, sizeof(s->port),
 	                               s->prefix, sizeof(s->prefix), eb);
 	if (!err)
 		h->nsv++;

@@ -591,7 +591,17 @@ static void test_live_rule_by_order(void **st)
 	/* the marking run ends (recorded as a stopped roostd's is: visible now) */
 	assert_int_equal(db_exec("INSERT INTO maintenance (trigger, status, started_at) VALUES "
 	                         "('manual', 'running', ?)", "i", marked), DB_DONE);
-	maintenance_recover();
+	if (test_on_pg()) {
+		/* PostgreSQL: roostd's recovery waits for the instances (cluster.c), which
+		 * a unit test does not start; what it records, by hand */
+		int64_t seq = db_int(0, "SELECT nextval('roost_order')", NULL);
+		assert_true(seq > 0);
+		assert_int_equal(db_exec("UPDATE maintenance SET status='interrupted', finished_at=?, "
+		                         "visible_seq=? WHERE status='running'", "ii", (int64_t)T0, seq),
+		                 DB_DONE);
+	} else {
+		maintenance_recover();
+	}
 	assert_int_equal(maintenance_live_rule(marked, &live), 0);
 	assert_int_equal(live, early);
 	/* that job ends; one made after the marks, its clock 300 s behind */
