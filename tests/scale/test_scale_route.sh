@@ -65,9 +65,9 @@ routed_restore B ab "$S_AB" "$TMP/src-ab"
 routed_restore A ba "$S_BA" "$TMP/src-ba"
 
 # the LISTEN connections dropped: each instance listens again
-killed=$(pgq "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'")
+killed=$(pgq "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ILIKE '%LISTEN roost_%' AND pid <> pg_backend_pid()")
 (( killed >= 2 )) && ok "killed $killed LISTEN connections" || bad "LISTEN connections killed: $killed"
-wait_until 15 eval "(( \$(pgq \"SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'\") >= 2 ))" \
+wait_until 15 eval "(( \$(pgq \"SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%LISTEN roost_%' AND pid <> pg_backend_pid()\") >= 2 ))" \
   && ok "both instances listen again" || bad "not listening again"
 echo change >>"$TMP/src-ba/sub/f1"
 routed_backup A ba
