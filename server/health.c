@@ -21,6 +21,7 @@
 
 #include "health.h"
 #include "presence.h"
+#include "route.h"
 #include "roost/cron.h"
 #include "roostd.h"
 
@@ -173,7 +174,7 @@ int health_of(int64_t host_id, int64_t now, struct health_verdict *v, json_t **d
 	f.created_at = db_col_int(st, 1);
 	f.last_backup = db_col_int(st, 2);
 	db_done(st);
-	f.online = hub_online(host_id);
+	f.online = route_online(host_id); /* connected here, or to another live instance */
 	f.last_seen = presence_last_seen(host_id);
 	st = db_qc("SELECT status, finished_at FROM jobs WHERE host_id=? AND kind='backup' AND status"
 	          " IN ('succeeded', 'failed') ORDER BY id DESC LIMIT ?", "ii", host_id,
