@@ -89,12 +89,14 @@ int jobs_send_cancel_here(int64_t host_id, int64_t job_id)
 int64_t jobs_create(int64_t host_id, int64_t schedule_id, int64_t group_id, const char *kind,
                     const char *trigger, const char *params)
 {
-	if (db_exec("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, status,"
-	            " created_at, params) VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, 'queued', ?, ?)",
-	            "iiittit", host_id, schedule_id, group_id, kind, trigger, srv_now(),
-	            params) != DB_DONE)
+	/* RETURNING, not the last insert's id: on PostgreSQL lastval() is the last
+	 * sequence drawn, and a job's insert also draws roost_order (order_seq) */
+	int64_t id = db_returning("INSERT INTO jobs (host_id, schedule_id, group_id, kind, trigger, "
+	                          "status, created_at, params) VALUES (?, NULLIF(?, 0), NULLIF(?, 0),"
+	                          " ?, ?, 'queued', ?, ?) RETURNING id", "iiittit", host_id,
+	                          schedule_id, group_id, kind, trigger, srv_now(), params);
+	if (id <= 0)
 		return 0;
-	int64_t id = db_last_id();
 	db_exec("UPDATE hosts SET current_job_id = COALESCE(current_job_id, ?) WHERE id=?", "ii", id,
 	        host_id);
 	return id;

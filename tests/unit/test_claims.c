@@ -617,6 +617,23 @@ static void test_live_rule_by_order(void **st)
 	assert_int_equal(maintenance_live_rule(12345, &live), 1);
 }
 
+/* A job's id is its row's, whatever else its insert draws: on PostgreSQL the
+ * insert also takes roost_order (order_seq), so "the last insert's id"
+ * (lastval()) named the order, not the job, once the two had drifted apart. */
+static void test_job_id_is_its_row(void **st)
+{
+	(void)st;
+	for (int i = 0; i < 3; i++) /* the order runs ahead of the ids */
+		assert_true(test_on_pg()
+		                    ? db_int(0, "SELECT nextval('roost_order')", NULL) > 0
+		                    : db_exec("UPDATE roost_order SET value = value + 1", NULL) == DB_DONE);
+	int64_t id = jobs_create(1, 1, 1, "backup", "manual", NULL);
+	assert_true(id > 0);
+	assert_int_equal(db_int(0, "SELECT MAX(id) FROM jobs", NULL), id);
+	assert_int_equal(db_int(0, "SELECT COUNT(*) FROM jobs WHERE id=? AND host_id=1", "i", id), 1);
+	assert_true(db_int(0, "SELECT order_seq FROM jobs WHERE id=?", "i", id) != id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +650,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_host_claim_coalesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_twice_sequential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_rule_by_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_id_is_its_row, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
