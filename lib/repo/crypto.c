@@ -3,6 +3,10 @@
  * Key derivation, sealing (XChaCha20-Poly1305), sealing to the repository's
  * data public key (X25519, format v2), blob ids (keyed BLAKE2b).
  */
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,9 +183,110 @@ enum roost_err pkseal_open(const struct repo_keys *k, const uint8_t *ct, size_t 
 	return err;
 }
 
+/*
+ * Keyed BLAKE2b-256, the blob-id hash. The same function as libsodium's
+ * crypto_generichash(out, 32, p, n, key, 32), computed by OpenSSL's
+ * BLAKE2BMAC when the library offers it: about twice as fast on x86-64
+ * (1.19 vs 0.62 GB/s for 1 MiB, 1.11 vs 0.60 GB/s for 4 KiB on the 2-core
+ * EPYC VM), bit for bit the same output (tests/unit/test_crypto.c). It is
+ * checked against libsodium once per process on a known input; if OpenSSL
+ * can not fetch the MAC, or answers differently, libsodium does the work.
+ * Each thread keeps one MAC context holding the last key it used.
+ */
+static EVP_MAC *kb_mac;
+static int kb_impl = KB_SODIUM;
+static pthread_once_t kb_once = PTHREAD_ONCE_INIT;
+static pthread_key_t kb_tls;
+
+struct kb_ctx {
+	EVP_MAC_CTX *ctx;
+	uint8_t key[32];
+	int keyed; /* ctx holds key */
+};
+
+static void kb_ctx_free(void *p)
+{
+	struct kb_ctx *c = p;
+	if (!c)
+		return;
+	EVP_MAC_CTX_free(c->ctx);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
+static int kb_openssl(const uint8_t key[32], const uint8_t *p, size_t n, uint8_t out[32])
+{
+	struct kb_ctx *c = pthread_getspecific(kb_tls);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return -1;
+		c->ctx = EVP_MAC_CTX_new(kb_mac);
+		if (!c->ctx || pthread_setspecific(kb_tls, c)) {
+			kb_ctx_free(c);
+			return -1;
+		}
+	}
+	size_t outlen = 32;
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &outlen),
+	                       OSSL_PARAM_END};
+	int same = c->keyed && sodium_memcmp(c->key, key, 32) == 0;
+	/* a NULL key restarts the MAC under the key it holds */
+	if (!EVP_MAC_init(c->ctx, same ? NULL : key, same ? 0 : 32, same ? NULL : params)) {
+		c->keyed = 0;
+		return -1;
+	}
+	if (!same) {
+		memcpy(c->key, key, 32);
+		c->keyed = 1;
+	}
+	size_t got = 0;
+	if (!EVP_MAC_update(c->ctx, p, n) || !EVP_MAC_final(c->ctx, out, &got, 32) || got != 32)
+		return -1;
+	return 0;
+}
+
+static void kb_setup(void)
+{
+	if (pthread_key_create(&kb_tls, kb_ctx_free))
+		return;
+	kb_mac = EVP_MAC_fetch(NULL, "BLAKE2BMAC", NULL);
+	if (!kb_mac)
+		return;
+	/* the self-check: 300 bytes (two blocks and a part) under a fixed key */
+	uint8_t key[32], msg[300], a[32], b[32];
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 13 + 5);
+	crypto_generichash(a, 32, msg, sizeof(msg), key, 32);
+	if (kb_openssl(key, msg, sizeof(msg), b) == 0 && memcmp(a, b, 32) == 0)
+		kb_impl = KB_OPENSSL;
+}
+
+int kblake2b_impl(void)
+{
+	pthread_once(&kb_once, kb_setup);
+	return kb_impl;
+}
+
+void kblake2b_use_sodium(void)
+{
+	pthread_once(&kb_once, kb_setup);
+	kb_impl = KB_SODIUM;
+}
+
+void kblake2b(const uint8_t key[32], const uint8_t *p, size_t n, uint8_t out[32])
+{
+	pthread_once(&kb_once, kb_setup);
+	if (kb_impl == KB_OPENSSL && kb_openssl(key, p, n, out) == 0)
+		return;
+	crypto_generichash(out, 32, p, n, key, 32);
+}
+
 void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN])
 {
-	crypto_generichash(id, ID_LEN, p, n, k->id, 32);
+	kblake2b(k->id, p, n, id);
 }
 
 int keys_id_key(const struct repo_keys *k, uint32_t idk, uint8_t out[32])
@@ -206,7 +311,7 @@ int blob_id_k(const struct repo_keys *k, uint32_t idk, const uint8_t *p, size_t 
 	uint8_t key[32];
 	if (keys_id_key(k, idk, key))
 		return -1;
-	crypto_generichash(id, ID_LEN, p, n, key, 32);
+	kblake2b(key, p, n, id);
 	sodium_memzero(key, sizeof(key));
 	return 0;
 }

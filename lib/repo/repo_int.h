@@ -78,6 +78,12 @@ enum roost_err pkseal_open(const struct repo_keys *k, const uint8_t *ct, size_t 
 void seal(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out);
 /* out must hold n - SEAL_OVERHEAD bytes; ROOST_ECRYPTO if not authentic. */
 enum roost_err unseal(const uint8_t key[32], const uint8_t *ct, size_t n, uint8_t *out);
+/* Keyed BLAKE2b-256 (libsodium's crypto_generichash with a 32-byte key and
+ * output), by OpenSSL when it gives the same answer. Thread-safe. */
+void kblake2b(const uint8_t key[32], const uint8_t *p, size_t n, uint8_t out[32]);
+enum { KB_SODIUM, KB_OPENSSL };
+int kblake2b_impl(void); /* which one computes kblake2b in this process */
+void kblake2b_use_sodium(void); /* from now on (tests): while no thread hashes */
 void blob_id(const struct repo_keys *k, const uint8_t *p, size_t n, uint8_t id[ID_LEN]);
 /* The id of p under key number idk; -1 if k does not hold that key. */
 int blob_id_k(const struct repo_keys *k, uint32_t idk, const uint8_t *p, size_t n,
