@@ -58,9 +58,8 @@ void bk_warn(struct bk *b, const char *fmt, ...)
 
 /* ---- blobs ---- */
 
-/* Stores one blob unless the repository has (or is getting) it. */
-static enum roost_err store_blob(struct bk *b, struct wctx *w, uint8_t type, const uint8_t *p,
-                                 size_t n, uint8_t id[ID_LEN], struct roost_errbuf *eb)
+enum roost_err bk_store_blob(struct bk *b, struct wctx *w, uint8_t type, const uint8_t *p,
+                             size_t n, uint8_t id[ID_LEN], struct roost_errbuf *eb)
 {
 	blob_id(&b->r->keys, p, n, id);
 	if (!index_claim(b->r->index, id))
@@ -111,7 +110,7 @@ static void dir_done(struct bk *b, struct wctx *w, struct dnode *d)
 	if (!err && encn > MAX_TREE_BLOB)
 		err = roost_errf(&eb, ROOST_ERANGE, "a directory has too many entries");
 	if (!err && !bk_failed(b) && w) /* w is NULL only on the failure path */
-		err = store_blob(b, w, BLOB_TREE, enc, encn, id, &eb);
+		err = bk_store_blob(b, w, BLOB_TREE, enc, encn, id, &eb);
 	if (!err)
 		free(enc);
 	if (err) {
@@ -174,7 +173,7 @@ static int ext_push(struct ext_list *l, const struct extent *e)
 
 /* Chunks [off, end) of fd (end = UINT64_MAX: to EOF). Returns bytes read or -1. */
 static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, uint64_t end,
-                            struct ext_list *ex, enum roost_err *fatal,
+                            struct ext_list *ex, struct hfile *hf, enum roost_err *fatal,
                             struct roost_errbuf *eb)
 {
 	const struct chunker *ch = &b->r->chunker;
@@ -219,10 +218,18 @@ static int64_t chunk_region(struct bk *b, struct wctx *w, int fd, uint64_t off, 
 		const uint8_t *p = w->buf + start;
 		size_t cut = chunker_cut(ch, p, have - start);
 		struct extent e = {.kind = 0, .len = cut};
-		enum roost_err err = store_blob(b, w, BLOB_DATA, p, cut, e.id, eb);
-		if (err || ext_push(ex, &e)) {
-			*fatal = err ? err : ROOST_ENOMEM;
+		if (ext_push(ex, &e)) {
+			*fatal = ROOST_ENOMEM;
 			return -1;
+		}
+		/* the file's last chunk is stored here: nothing is left to overlap */
+		int last = eof && cut == have - start;
+		if (last || !share_offer(b, hf, p, cut, ex->n - 1)) {
+			enum roost_err err = bk_store_blob(b, w, BLOB_DATA, p, cut, ex->v[ex->n - 1].id, eb);
+			if (err) {
+				*fatal = err;
+				return -1;
+			}
 		}
 		total += cut;
 		atomic_fetch_add(&b->bytes_done, cut);
@@ -239,6 +246,7 @@ void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 {
 	struct node *nd = &j->dir->t.nodes[j->slot];
 	struct ext_list ex = {0};
+	struct hfile hf = {0};
 	enum roost_err fatal = ROOST_OK;
 	struct roost_errbuf eb = {{0}};
 	/* O_NONBLOCK: if the file was swapped for a fifo since the walk's stat,
@@ -282,7 +290,7 @@ void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 			}
 			off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
 			uint64_t hend = hole < 0 || (uint64_t)hole > size ? size : (uint64_t)hole;
-			int64_t got = chunk_region(b, w, fd, pos, hend, &ex, &fatal, &eb);
+			int64_t got = chunk_region(b, w, fd, pos, hend, &ex, &hf, &fatal, &eb);
 			if (got < 0 && !fatal) {
 				bk_warn(b, "%s: read: %s", j->path, strerror(errno));
 				goto skip;
@@ -297,13 +305,15 @@ void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 		covered = pos;
 	} else {
 		/* up to the size stat saw: what is appended later is the next backup's */
-		int64_t got = chunk_region(b, w, fd, 0, (uint64_t)st.st_size, &ex, &fatal, &eb);
+		int64_t got = chunk_region(b, w, fd, 0, (uint64_t)st.st_size, &ex, &hf, &fatal, &eb);
 		if (got < 0 && !fatal) {
 			bk_warn(b, "%s: read: %s", j->path, strerror(errno));
 			goto skip;
 		}
 		covered = got < 0 ? 0 : (uint64_t)got;
 	}
+	if (share_finish(b, w, &hf, ex.v) && !fatal)
+		fatal = ROOST_ECANCELED; /* share_finish told bk_fatal */
 	if (fatal) {
 		if (fatal != ROOST_ECANCELED)
 			bk_fatal(b, fatal, &eb);
@@ -326,6 +336,7 @@ void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j)
 	}
 	goto out;
 skip:
+	share_finish(b, w, &hf, NULL);
 	j->dir->skip[j->slot] = 1;
 	atomic_fetch_sub(&b->files, 1);
 out:
@@ -540,6 +551,7 @@ enum roost_err roost_repo_backup(struct roost_repo *r, const struct roost_backup
 	pthread_mutex_init(&b->qlock, NULL);
 	pthread_cond_init(&b->q_nonempty, NULL);
 	pthread_cond_init(&b->q_nonfull, NULL);
+	pthread_cond_init(&b->h_done, NULL);
 	pthread_mutex_init(&b->plock, NULL);
 	if ((err = packer_new(r, PACKER_THREAD | PACKER_INDEX, commit_failed, b, &b->pk, eb)))
 		goto done;
@@ -687,6 +699,8 @@ done:
 		pthread_mutex_destroy(&b->qlock);
 		pthread_cond_destroy(&b->q_nonempty);
 		pthread_cond_destroy(&b->q_nonfull);
+		pthread_cond_destroy(&b->h_done);
+		share_free(b);
 		pthread_mutex_destroy(&b->plock);
 	}
 	free(b);

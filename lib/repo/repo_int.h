@@ -514,6 +514,7 @@ struct wctx {
 	uint8_t *buf;
 	size_t bufcap;
 	int is_worker;             /* workers never wait for room in the queue */
+	int busy;                  /* a worker between its dequeues (counted in bk.busy) */
 	struct fjob *batch[BK_BATCH]; /* jobs found by this thread, not yet queued */
 	size_t nbatch;
 };
@@ -532,6 +533,12 @@ struct bk {
 	char current[512];
 	int idle;    /* workers waiting for a job */
 	int walking; /* workers walking a directory: they may still queue jobs */
+	int busy;    /* workers running jobs: they may still share chunks */
+	struct htask *hq, *hq_last; /* chunks shared with idle workers (backup_share.c) */
+	int hq_len;
+	struct htask *hfree;        /* their buffers, for the next ones */
+	pthread_cond_t h_done;      /* a shared chunk is done */
+	atomic_int idle_hint;       /* idle, read without the lock */
 
 	pthread_mutex_t plock; /* fatal error */
 	enum roost_err fatal;
@@ -570,6 +577,32 @@ void bk_warn(struct bk *b, const char *fmt, ...) __attribute__((format(printf, 2
 void bk_child_done(struct bk *b, struct wctx *w, struct dnode *d);
 /* Reads, chunks and stores the file of job j into its slot (or marks it skipped). */
 void bk_read_file(struct bk *b, struct wctx *w, struct fjob *j);
+/* Stores one blob unless the repository has (or is getting) it; id gets its id. */
+enum roost_err bk_store_blob(struct bk *b, struct wctx *w, uint8_t type, const uint8_t *p,
+                             size_t n, uint8_t id[ID_LEN], struct roost_errbuf *eb);
+
+/* ---- backup_share.c: a big file's chunks for idle workers --------------- */
+struct htask;
+/* The chunks one file has shared (on its reader's stack; b->qlock guards it). */
+struct hfile {
+	size_t pending;     /* queued or running */
+	struct htask *done; /* finished, for share_finish */
+};
+/* Queues a copy of chunk p[0..n) for an idle worker if one waits with
+ * nothing queued: 1 if it did (the chunk's extent, slot, is filled in by
+ * share_finish), 0 if the caller stores it itself. */
+int share_offer(struct bk *b, struct hfile *hf, const uint8_t *p, size_t n, size_t slot);
+/* Runs the oldest queued task on this thread; qlock held (dropped while it
+ * runs). 0 if none was queued. */
+int share_run_locked(struct bk *b, struct wctx *w);
+/* Waits for (or runs) every chunk hf shared and writes their ids into
+ * ex[slot] (ex may be NULL). A task's error is the backup's (bk_fatal) and
+ * is returned. Call it before ex is used or freed, whatever happened. */
+enum roost_err share_finish(struct bk *b, struct wctx *w, struct hfile *hf, struct extent *ex);
+/* Frees the task buffers (the backup's end: no task in flight). */
+void share_free(struct bk *b);
+/* Chunks shared in this process so far (tests). */
+unsigned long share_count(void);
 
 /* ---- walk.c: the file-tree walk and its job queue ----------------------- */
 /* The paths to back up (absolute, clean, sorted) as nested names from "/";

@@ -26,14 +26,25 @@
 /* ---- the job queue ---- */
 
 /* Takes up to max jobs (fewer wake-ups and lock round trips); 0 when done. */
-static size_t dequeue(struct bk *b, struct fjob **out, size_t max)
+static size_t dequeue(struct bk *b, struct wctx *w, struct fjob **out, size_t max)
 {
 	pthread_mutex_lock(&b->qlock);
-	/* done only when nothing is queued and nobody can queue more */
-	while (!b->qlen && !(b->closing && !b->walking) && !b->fatal) {
-		b->idle++;
-		pthread_cond_wait(&b->q_nonempty, &b->qlock);
-		b->idle--;
+	if (w->busy) {
+		w->busy = 0;
+		if (!--b->busy)
+			pthread_cond_broadcast(&b->q_nonempty);
+	}
+	/* done only when nothing is queued and nobody can queue more, nor
+	 * share a big file's chunks (backup_share.c), which go first */
+	for (;;) {
+		while (!b->qlen && !b->hq && !(b->closing && !b->walking && !b->busy) &&
+		       !b->fatal) {
+			atomic_store_explicit(&b->idle_hint, ++b->idle, memory_order_relaxed);
+			pthread_cond_wait(&b->q_nonempty, &b->qlock);
+			atomic_store_explicit(&b->idle_hint, --b->idle, memory_order_relaxed);
+		}
+		if (!share_run_locked(b, w))
+			break;
 	}
 	size_t k = 0;
 	while (b->qlen && k < max) {
@@ -42,6 +53,8 @@ static size_t dequeue(struct bk *b, struct fjob **out, size_t max)
 		b->qlen--;
 	}
 	if (k) {
+		w->busy = 1;
+		b->busy++;
 		snprintf(b->current, sizeof(b->current), "%s", out[0]->path);
 		pthread_cond_signal(&b->q_nonfull);
 	}
@@ -121,7 +134,7 @@ void *walk_worker(void *arg)
 	struct bk *b = wa->b;
 	struct fjob *jobs[4];
 	size_t k;
-	while ((k = dequeue(b, jobs, 4))) {
+	while ((k = dequeue(b, &wa->w, jobs, 4))) {
 		for (size_t i = 0; i < k; i++) {
 			run_job(b, &wa->w, jobs[i]);
 			/* what a directory walk found goes out before this thread sleeps */

@@ -19,6 +19,8 @@ for d in $(seq 1 12); do
   done
 done
 head -c 3000000 /dev/urandom > "$S/big"
+# one file of many chunks: the idle worker stores some of them (backup_share.c)
+head -c 20000000 /dev/urandom > "$S/huge"
 # a big flat directory: re-runs share its entries out among the threads
 /usr/bin/python3 -c 'import os,sys; d=sys.argv[1]; os.makedirs(d); [open(os.path.join(d, "f%d" % i), "w").write(str(i) * (i % 50)) for i in range(3000)]' "$S/flat"
 # copies: the restore's workers share the decoded blobs they write twice
