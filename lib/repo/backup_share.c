@@ -8,8 +8,8 @@
  * the reading thread copies the next chunk into a task buffer and queues it
  * for them. The file's extent keeps its place; its id is filled in when the
  * task is done (share_finish), before the file's node is used. At most one
- * task per idle worker is in flight, so the buffers stay within threads x
- * the largest chunk.
+ * task per idle worker is in flight and a buffer is reused as soon as its
+ * chunk is stored, so the buffers stay within threads x the largest chunk.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,16 +19,29 @@
 
 static atomic_ulong shared_total; /* share_count */
 
+/* A chunk's buffer, on its way to a helper (queued or running) or idle. */
 struct htask {
 	struct htask *next;
 	struct hfile *owner;
+	struct hres *res;
 	uint8_t *buf;
 	size_t cap, n;
+};
+
+/* What became of one shared chunk: the owner's until share_finish. */
+struct hres {
+	struct hres *next;
 	size_t slot; /* the extent of the owner's file it fills */
 	uint8_t id[ID_LEN];
 	enum roost_err err;
 	struct roost_errbuf eb;
 };
+
+static void give_back_locked(struct bk *b, struct htask *t)
+{
+	t->next = b->hfree;
+	b->hfree = t;
+}
 
 int share_offer(struct bk *b, struct hfile *hf, const uint8_t *p, size_t n, size_t slot)
 {
@@ -45,27 +58,33 @@ int share_offer(struct bk *b, struct hfile *hf, const uint8_t *p, size_t n, size
 	pthread_mutex_unlock(&b->qlock);
 	if (!want)
 		return 0;
-	if (!t && !(t = calloc(1, sizeof(*t))))
-		return 0;
-	if (t->cap < n) {
+	struct hres *res = calloc(1, sizeof(*res));
+	if (!t)
+		t = calloc(1, sizeof(*t));
+	if (t && res && t->cap < n) {
 		uint8_t *nb = realloc(t->buf, n);
-		if (!nb) {
-			pthread_mutex_lock(&b->qlock);
-			t->next = b->hfree;
-			b->hfree = t;
-			pthread_mutex_unlock(&b->qlock);
-			return 0;
+		if (nb) {
+			t->buf = nb;
+			t->cap = n;
 		}
-		t->buf = nb;
-		t->cap = n;
+	}
+	if (!t || !res || t->cap < n) {
+		free(res);
+		if (t) {
+			pthread_mutex_lock(&b->qlock);
+			give_back_locked(b, t);
+			pthread_mutex_unlock(&b->qlock);
+		}
+		return 0;
 	}
 	memcpy(t->buf, p, n);
 	t->n = n;
-	t->slot = slot;
 	t->owner = hf;
-	t->err = ROOST_OK;
-	t->eb.msg[0] = 0;
+	t->res = res;
 	t->next = NULL;
+	res->slot = slot;
+	res->next = hf->res; /* only this thread adds to hf->res */
+	hf->res = res;
 	pthread_mutex_lock(&b->qlock);
 	hf->pending++;
 	if (b->hq_last)
@@ -91,16 +110,16 @@ static struct htask *pop_locked(struct bk *b)
 	return t;
 }
 
-/* Runs t on this thread (qlock held on entry and on return). */
+/* Runs t on this thread (qlock held on entry and on return); its buffer
+ * goes back at once, the result stays with the owner. */
 static void run_locked(struct bk *b, struct wctx *w, struct htask *t)
 {
 	pthread_mutex_unlock(&b->qlock);
-	t->err = bk_store_blob(b, w, BLOB_DATA, t->buf, t->n, t->id, &t->eb);
+	struct hres *res = t->res;
+	res->err = bk_store_blob(b, w, BLOB_DATA, t->buf, t->n, res->id, &res->eb);
 	pthread_mutex_lock(&b->qlock);
-	struct hfile *hf = t->owner;
-	t->next = hf->done;
-	hf->done = t;
-	hf->pending--;
+	t->owner->pending--;
+	give_back_locked(b, t);
 	pthread_cond_broadcast(&b->h_done);
 }
 
@@ -120,27 +139,20 @@ enum roost_err share_finish(struct bk *b, struct wctx *w, struct hfile *hf, stru
 		if (!share_run_locked(b, w))
 			pthread_cond_wait(&b->h_done, &b->qlock);
 	}
-	struct htask *done = hf->done;
-	hf->done = NULL;
 	pthread_mutex_unlock(&b->qlock);
 	enum roost_err err = ROOST_OK;
-	struct htask *last = NULL;
-	for (struct htask *t = done; t; t = t->next) {
-		if (t->err && !err) {
+	while (hf->res) {
+		struct hres *r = hf->res;
+		hf->res = r->next;
+		if (r->err && !err) {
 			/* fatal, as when the reader stores a chunk itself: another
 			 * file may already count on the blob this one claimed */
-			err = t->err;
-			bk_fatal(b, err, &t->eb);
+			err = r->err;
+			bk_fatal(b, err, &r->eb);
 		}
 		if (ex)
-			memcpy(ex[t->slot].id, t->id, ID_LEN);
-		last = t;
-	}
-	if (last) {
-		pthread_mutex_lock(&b->qlock);
-		last->next = b->hfree;
-		b->hfree = done;
-		pthread_mutex_unlock(&b->qlock);
+			memcpy(ex[r->slot].id, r->id, ID_LEN);
+		free(r);
 	}
 	return err;
 }

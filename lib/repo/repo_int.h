@@ -584,9 +584,10 @@ enum roost_err bk_store_blob(struct bk *b, struct wctx *w, uint8_t type, const u
 /* ---- backup_share.c: a big file's chunks for idle workers --------------- */
 struct htask;
 /* The chunks one file has shared (on its reader's stack; b->qlock guards it). */
+struct hres;
 struct hfile {
-	size_t pending;     /* queued or running */
-	struct htask *done; /* finished, for share_finish */
+	size_t pending;   /* queued or running (under b->qlock) */
+	struct hres *res; /* one per shared chunk, for share_finish */
 };
 /* Queues a copy of chunk p[0..n) for an idle worker if one waits with
  * nothing queued: 1 if it did (the chunk's extent, slot, is filled in by
