@@ -6,7 +6,9 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang
-      libwebsockets-dev libssl-dev libjansson-dev libsqlite3-dev
+      libwebsockets-dev libssl-dev
+      libjansson-dev libsqlite3-dev
+      libuv1-dev libwebsockets-evlib-uv   # roostd's event loop (server/evloop.c)
       libzstd-dev libsodium-dev libcmocka-dev tzdata python3 python3-croniter
       attr psmisc procps bsdutils curl iproute2 ca-certificates
       strace    # test_repo_syscalls counts a backup's system calls per file

@@ -30,6 +30,7 @@
 #include "cluster.h"
 #include "committer.h"
 #include "events.h"
+#include "evloop.h"
 #include "fault.h"
 #include "maintenance.h"
 #include "restore_serve.h"
@@ -65,6 +66,7 @@ static void usage(FILE *f)
 	        "              [--webhook-queue-max N] [--webhook-timeout SECONDS]\n"
 	        "              [--session-ttl SECONDS] [--session-idle SECONDS]\n"
 	        "              [--ui-dir DIR] [--repo LOCATION] [--db URL] [--instance-name NAME]\n"
+	        "              [--event-loop libuv|poll]\n"
 	        "       roostd migrate --from sqlite:PATH --to postgresql://... (--help)\n"
 	        "\n"
 	        "The roost fleet server: REST API and agent hub on one TLS port.\n"
@@ -93,6 +95,7 @@ static void usage(FILE *f)
 	        "  --body-timeout SECS     a request body or response must move at least\n"
 	        "  --body-min-rate BYTES   BYTES per second in every window of SECS, or the\n"
 	        "                          connection is closed (defaults 10 and 1024)\n"
+	        "  --event-loop LOOP       libuv (epoll; default) or poll (libwebsockets' own)\n"
 	        "  --max-conns-per-addr N  connections at once from one address (default 512;\n"
 	        "                          0: no limit). Beyond the descriptor limit (raised to\n"
 	        "                          the hard limit at start) accepting pauses.\n"
@@ -301,6 +304,7 @@ int main(int argc, char **argv)
 	long hook_timeout = 10, session_ttl = 12 * 3600, session_idle = 2 * 3600;
 	const char *smtp = NULL, *smtp_from = NULL, *smtp_user = NULL, *repo_opt = NULL;
 	const char *db_opt = NULL, *instance_name = NULL;
+	enum evloop_kind evk = EVLOOP_LIBUV;
 	if (argc > 1 && !strcmp(argv[1], "migrate")) /* roostd migrate --from ... --to ... */
 		return migrate_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
@@ -334,6 +338,7 @@ int main(int argc, char **argv)
 		{"db", required_argument, 0, 1021},
 		{"catchup-jitter", required_argument, 0, 1020},
 		{"instance-name", required_argument, 0, 1022},
+		{"event-loop", required_argument, 0, 1023},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -419,6 +424,12 @@ int main(int argc, char **argv)
 		case 1013: repo_opt = optarg; break;
 		case 1021: db_opt = optarg; break;
 		case 1022: instance_name = optarg; break;
+		case 1023:
+			if (evloop_parse(optarg, &evk)) {
+				fprintf(stderr, "roostd: --event-loop: libuv or poll\n");
+				return 2;
+			}
+			break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'L': {
@@ -701,6 +712,10 @@ int main(int argc, char **argv)
 	 * each (160,000 of them for a 1.2 GB backup) */
 	info.pt_serv_buf_size = 64 * 1024;
 	info.vhost_name = "roostd";
+	if (evloop_prepare(evk, &info)) {
+		fprintf(stderr, "roostd: could not make the %s event loop\n", evloop_name(evk));
+		return 1;
+	}
 	s->lws = lws_create_context(&info);
 	if (!s->lws) {
 		fprintf(stderr, "roostd: could not listen on %s (in use, or not an address of this "
@@ -753,12 +768,10 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	log_info("roostd.start",
 	         "listen=%s:%d fingerprint=%s data=%s settle_s=%ld nofile=%lu max_conns=%u "
-	         "max_conns_per_addr=%ld",
+	         "max_conns_per_addr=%ld event_loop=%s",
 	         host, port, fp, roost_lq(data), settle, (unsigned long)nofile, hl.max_conns,
-	         per_addr);
-	while (!s->stop)
-		if (lws_service(s->lws, 0) < 0)
-			break;
+	         per_addr, evloop_name(evk));
+	evloop_run(s->lws, &s->stop);
 	log_info("roostd.stop", "why=signal");
 	cluster_stop();
 	webhooks_stop();
@@ -766,7 +779,7 @@ int main(int argc, char **argv)
 	restore_serve_stop();
 	committer_stop();
 	pwworker_stop();
-	lws_context_destroy(s->lws);
+	evloop_destroy(s->lws);
 	http_stop();
 	roost_repo_close(s->repo);
 	roost_backend_close(s->repo_be);

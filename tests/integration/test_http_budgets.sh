@@ -73,4 +73,24 @@ for i in $(seq 60); do curl -skf -o /dev/null "$ROOST_SERVER/v1/health" && SEQ=$
 expect_eq "$SEQ" 60 "60 connections one after another from one address, all served (limit 20)"
 expect_contains "$(cat "$TMP/server.log")" "why=per_address_limit" "refusals are logged"
 stop_server
+
+# 4. the event loop and the descriptor limit (issue 17): the soft limit is
+# raised to the hard one at start; libuv by default, poll on request; a
+# SIGTERM ends either with status 0 (stop_server checks it)
+SPORT=$(free_port)
+: > "$TMP/extra-server4.log"
+bash -c 'ulimit -Hn 3000 && ulimit -Sn 300 && exec "$@"' _ "$ROOST_BIN/roostd" --data "$SDATA" \
+  --listen "127.0.0.1:$SPORT" >>"$TMP/server.out" 2>>"$TMP/extra-server4.log" &
+SPID=$!
+daemon_started "$SPID" roostd
+wait_until 20 curl -skf "https://127.0.0.1:$SPORT/v1/health" || bad "roostd did not come up (soft limit 300)"
+expect_contains "$(cat "$TMP/extra-server4.log")" "nofile=3000" "the soft descriptor limit is raised to the hard limit"
+expect_eq "$(awk '/Max open files/ {print $4}' "/proc/$SPID/limits")" 3000 "the process runs with the hard limit"
+expect_contains "$(cat "$TMP/extra-server4.log")" "event_loop=libuv" "libuv is the default loop"
+stop_server
+SPORT=$(free_port)
+start_server 2 --event-loop poll
+expect_contains "$(cat "$TMP/server.log")" "event_loop=poll" "--event-loop poll is libwebsockets' own loop"
+stop_server
+expect_rc 2 "$ROOST_BIN/roostd" --data "$SDATA" --event-loop select
 finish
