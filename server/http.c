@@ -628,10 +628,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* rx_buffer_size: libwebsockets gives each WebSocket this much (plus
+ * LWS_PRE) for its frames, allocated for the connection's life; the hub
+ * reassembles messages from the pieces (hub_receive), so a small one costs
+ * nothing but a few more callbacks for a rare big message, and at 20,000
+ * agents 16 KiB each would be 320 MiB (issue 17). */
 const struct lws_protocols roostd_protocols[] = {
 	/* tx_packet_size: a response slice goes out in one send(); left at 0,
 	 * lws cut it to rx_buffer_size and sent the rest 16 KiB per POLLOUT
 	 * from a copy (a restore through roostd spent 21 s of 27 in that) */
-	{"roost", callback, sizeof(struct pss), 16384, 0, NULL, SLICE},
+	{"roost", callback, sizeof(struct pss), 2048, 0, NULL, SLICE},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
