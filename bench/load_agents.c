@@ -340,7 +340,7 @@ static int worker(int wi, int first, int in, int outfd, const char *admin_auth,
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protos;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.fd_limit_per_thread = (unsigned int)nag + 64;
+	info.fd_limit_per_thread = 2 * (unsigned int)nag + 64; /* closing ones linger */
 	info.timeout_secs = 60;
 	ctx = lws_create_context(&info);
 	if (!ctx)
@@ -619,7 +619,7 @@ int main(int argc, char **argv)
 	/* a worker holds its share of descriptors; as root the hard limit may grow too */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rlim_t want = (rlim_t)N / (rlim_t)P + 1024;
+		rlim_t want = 2 * (rlim_t)N / (rlim_t)P + 1024;
 		if (rl.rlim_max < want) {
 			struct rlimit up = {want, want};
 			if (!setrlimit(RLIMIT_NOFILE, &up))
