@@ -43,10 +43,30 @@ static size_t amask;
 struct fd_rec {
 	uint8_t addr[16];
 	uint8_t tracked;
+	uint8_t pending; /* accepted, handshake and first headers not yet done */
 };
 static struct fd_rec *fds;
 static size_t nfds;
 static unsigned nconns, peak_conns;
+/* Handshakes under way at once (issue 17). All 20,000 agents of a fleet
+ * connect together after a restart; accepting them all at once started
+ * 20,000 TLS handshakes that no single loop finishes within the handshake
+ * deadline (--header-timeout), so they all timed out, reconnected and
+ * started over: 0 of 20,000 configured in 120 s. Beyond this many a new
+ * connection is closed at once (the agent retries with its backoff), so
+ * the ones under way finish. Above the default per-address limit (512),
+ * so that one address can not take it all. */
+#define PENDING_MAX 1024u
+static unsigned npending;
+
+static void pending_done(int fd)
+{
+	if (fd >= 0 && (size_t)fd < nfds && fds[fd].pending) {
+		fds[fd].pending = 0;
+		npending--;
+	}
+}
+
 
 static size_t addr_home(const uint8_t a[16])
 {
@@ -116,6 +136,7 @@ void conn_forget(int fd)
 {
 	if (fd < 0 || (size_t)fd >= nfds || !fds[fd].tracked)
 		return;
+	pending_done(fd);
 	fds[fd].tracked = 0;
 	addr_release(fds[fd].addr);
 	nconns--;
@@ -155,9 +176,17 @@ int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
 		                  "peer=%s why=per_address_limit limit=%u", ip, limits.max_per_addr);
 		return -1;
 	}
+	if (npending >= PENDING_MAX) {
+		addr_text(addr, ip, sizeof(ip));
+		roost_log_limited(ROOST_LOG_WARN, "net.shed", NULL,
+		                  "peer=%s why=handshakes_under_way limit=%u", ip, PENDING_MAX);
+		return -1;
+	}
 	e->count++;
 	memcpy(fds[fd].addr, addr, 16);
 	fds[fd].tracked = 1;
+	fds[fd].pending = 1;
+	npending++;
 	nconns++;
 	if (nconns > peak_conns)
 		peak_conns = nconns;
@@ -175,6 +204,7 @@ void conn_tag(struct lws *wsi, struct pss *p)
 	int fd = lws_get_socket_fd(wsi);
 	if (p && !p->fd_tag && fd >= 0 && (size_t)fd < nfds && fds[fd].tracked)
 		p->fd_tag = fd + 1;
+	pending_done(fd); /* its first request (or upgrade) is here */
 }
 
 /* A safety net for connections whose close was not seen (no tag): a

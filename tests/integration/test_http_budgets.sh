@@ -94,4 +94,26 @@ start_server 2 --event-loop poll
 expect_contains "$(cat "$TMP/server.log")" "event_loop=poll" "--event-loop poll is libwebsockets' own loop"
 stop_server
 expect_rc 2 "$ROOST_BIN/roostd" --data "$SDATA" --event-loop select
+
+# 5. at most 1024 handshakes under way (issue 17): a fleet reconnecting at
+# once must not start more TLS handshakes than finish before their deadline;
+# beyond, a new connection is closed at once and the agent retries
+if [[ $(ulimit -Hn) == unlimited ]] || (( $(ulimit -Hn) >= 4096 )); then
+  SPORT=$(free_port)
+  start_server 2 --max-conns-per-addr 0
+  bash -c 'ulimit -Sn "$(ulimit -Hn)" && exec "$@"' _ $H flood "$SPORT" 1200 5 > "$TMP/flood5.out" &
+  FL=$!
+  wait_until 15 grep -q opened "$TMP/flood5.out" || true
+  expect_contains "$(cat "$TMP/flood5.out")" "opened=1200" "1200 connections that never start TLS"
+  wait_until 5 grep -q "event=net.shed" "$TMP/server.log" \
+    && ok "beyond 1024 handshakes under way new connections are shed" || bad "no net.shed with 1200 handshakes under way"
+  N=$(grep -c "event=net.shed" "$TMP/server.log" || true)
+  (( N <= 10 )) && ok "shedding is logged a bounded number of times ($N lines)" || bad "$N net.shed lines"
+  wait "$FL"
+  wait_until 5 curl -skf -m 2 "$ROOST_SERVER/v1/health" && ok "served again once they close" \
+    || bad "health does not answer after the handshake flood"
+  stop_server
+else
+  echo "# part 5 skipped: hard descriptor limit $(ulimit -Hn) < 4096"
+fi
 finish
