@@ -226,8 +226,10 @@ static void connect_one(struct agent *a)
 
 /* wakes the event loop every millisecond so the fire pacing stays exact */
 static lws_sorted_usec_list_t sul_tick;
+static void work(void);
 static void tick(lws_sorted_usec_list_t *sul)
 {
+	work();
 	lws_sul_schedule(ctx, 0, sul, tick, 1000);
 }
 
@@ -325,6 +327,82 @@ static int read_cmd(int fd, char *cmd, size_t cap)
 	}
 }
 
+/* the worker's own work, from a 1 ms libwebsockets timer on its libuv loop:
+ * commands, fire pacing, retries, reports */
+static int win = -1, wout = -1;
+static int fires_left, next_ag, closing, last_conf = -1;
+static int64_t interval, tnext, last_report, last_scan;
+
+static void work(void)
+{
+	char cmd[128];
+	int64_t tn = now_ns();
+	while (read_cmd(win, cmd, sizeof(cmd))) {
+		if (!strcmp(cmd, "go")) {
+			running = 1;
+			closing = 0;
+			for (int i = 0; i < nag; i++)
+				connect_one(&ag[i]);
+		} else if (!strncmp(cmd, "fire ", 5)) {
+			double rate;
+			if (sscanf(cmd + 5, "%d %lf", &fires_left, &rate) != 2 || rate <= 0)
+				_exit(1);
+			interval = (int64_t)(1e9 / rate);
+			tnext = tn + (int64_t)(rand() % 1000) * interval / 1000;
+		} else if (!strcmp(cmd, "close")) {
+			running = 0;
+			closing = 1;
+			for (int i = 0; i < nag; i++) {
+				ag[i].retry_ns = 0;
+				if (ag[i].wsi) {
+					ag[i].closing = 1;
+					lws_callback_on_writable(ag[i].wsi);
+				}
+			}
+		} else if (!strcmp(cmd, "quit")) {
+			_exit(0); /* a bench worker: the kernel closes the rest */
+		}
+	}
+	/* the fires: this worker's share of the rate, over its agents */
+	int tries = 0;
+	while (fires_left > 0 && tn >= tnext && tries < nag) {
+		struct agent *a = &ag[next_ag];
+		next_ag = (next_ag + 1) % nag;
+		if (!a->configured || a->fire_ns) {
+			tries++;
+			continue;
+		}
+		tries = 0;
+		a->slot = a->slot ? a->slot + 1 : (int64_t)time(NULL) + 100000;
+		char sb[40];
+		roost_time_format(a->slot, sb, sizeof(sb));
+		a->fire_ns = now_ns();
+		queue_msg(a, "{\"type\":\"fire\",\"schedule_id\":%lld,\"slot\":\"%s\"}",
+		          (long long)a->schedule_id, sb);
+		tnext += interval;
+		if (--fires_left == 0) {
+			/* answers come within the parent's deadline or never */
+			say(wout, "fired\n");
+		}
+	}
+	if (tn - last_scan > 20000000) {
+		last_scan = tn;
+		for (int i = 0; i < nag; i++)
+			if (ag[i].retry_ns && tn >= ag[i].retry_ns && !ag[i].wsi)
+				connect_one(&ag[i]);
+	}
+	int done = (!closing && nconfigured == nag) || (closing && nconnected == 0);
+	if ((nconfigured != last_conf && (done || tn - last_report > 100000000)) ||
+	    tn - last_report > 1000000000) {
+		last_report = tn;
+		last_conf = nconfigured;
+		say(wout, "n %d %d %d %d %d\n", nconfigured, nconnected, nerrors, ndropped, nlat);
+	}
+	static int lat_sent;
+	while (lat_sent < nlat)
+		say(wout, "L %.3f\n", lat[lat_sent++]);
+}
+
 static int worker(int wi, int first, int in, int outfd, const char *admin_auth,
                   const char *etok)
 {
@@ -339,7 +417,9 @@ static int worker(int wi, int first, int in, int outfd, const char *admin_auth,
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protos;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* libuv (epoll): poll() over a worker's thousands of descriptors every
+	 * millisecond cost the generator more CPU than roostd used */
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
 	info.fd_limit_per_thread = 2 * (unsigned int)nag + 64; /* closing ones linger */
 	info.timeout_secs = 60;
 	ctx = lws_create_context(&info);
@@ -348,78 +428,10 @@ static int worker(int wi, int first, int in, int outfd, const char *admin_auth,
 	lws_sul_schedule(ctx, 0, &sul_tick, tick, 1000);
 	fcntl(in, F_SETFL, O_NONBLOCK);
 	say(outfd, "ready\n");
-	int fires_left = 0, next = 0, closing = 0, last_conf = -1;
-	int64_t interval = 0, tnext = 0, last_report = 0, last_scan = 0;
-	char cmd[128];
-	for (;;) {
-		lws_service(ctx, 0);
-		int64_t tn = now_ns();
-		while (read_cmd(in, cmd, sizeof(cmd))) {
-			if (!strcmp(cmd, "go")) {
-				running = 1;
-				closing = 0;
-				for (int i = 0; i < nag; i++)
-					connect_one(&ag[i]);
-			} else if (!strncmp(cmd, "fire ", 5)) {
-				double rate;
-				if (sscanf(cmd + 5, "%d %lf", &fires_left, &rate) != 2 || rate <= 0)
-					return 1;
-				interval = (int64_t)(1e9 / rate);
-				tnext = tn + (int64_t)(rand() % 1000) * interval / 1000;
-			} else if (!strcmp(cmd, "close")) {
-				running = 0;
-				closing = 1;
-				for (int i = 0; i < nag; i++) {
-					ag[i].retry_ns = 0;
-					if (ag[i].wsi) {
-						ag[i].closing = 1;
-						lws_callback_on_writable(ag[i].wsi);
-					}
-				}
-			} else if (!strcmp(cmd, "quit")) {
-				lws_context_destroy(ctx);
-				return 0;
-			}
-		}
-		/* the fires: this worker's share of the rate, over its agents */
-		int tries = 0;
-		while (fires_left > 0 && tn >= tnext && tries < nag) {
-			struct agent *a = &ag[next];
-			next = (next + 1) % nag;
-			if (!a->configured || a->fire_ns) {
-				tries++;
-				continue;
-			}
-			tries = 0;
-			a->slot = a->slot ? a->slot + 1 : (int64_t)time(NULL) + 100000;
-			char sb[40];
-			roost_time_format(a->slot, sb, sizeof(sb));
-			a->fire_ns = now_ns();
-			queue_msg(a, "{\"type\":\"fire\",\"schedule_id\":%lld,\"slot\":\"%s\"}",
-			          (long long)a->schedule_id, sb);
-			tnext += interval;
-			if (--fires_left == 0) {
-				/* answers come within the parent's deadline or never */
-				say(outfd, "fired\n");
-			}
-		}
-		if (tn - last_scan > 20000000) {
-			last_scan = tn;
-			for (int i = 0; i < nag; i++)
-				if (ag[i].retry_ns && tn >= ag[i].retry_ns && !ag[i].wsi)
-					connect_one(&ag[i]);
-		}
-		int done = (!closing && nconfigured == nag) || (closing && nconnected == 0);
-		if ((nconfigured != last_conf && (done || tn - last_report > 100000000)) ||
-		    tn - last_report > 1000000000) {
-			last_report = tn;
-			last_conf = nconfigured;
-			say(outfd, "n %d %d %d %d %d\n", nconfigured, nconnected, nerrors, ndropped, nlat);
-		}
-		static int lat_sent;
-		while (lat_sent < nlat)
-			say(outfd, "L %.3f\n", lat[lat_sent++]);
-	}
+	win = in;
+	wout = outfd;
+	lws_service(ctx, 0); /* runs the libuv loop until the worker exits */
+	return 1;
 }
 
 /* ---- parent ---- */
