@@ -53,6 +53,7 @@ struct agent {
 	int connected, configured, closing;
 	int64_t fire_ns;  /* 0: no fire outstanding */
 	int64_t retry_ns; /* 0: no retry due */
+	int fails;        /* failures in a row: the backoff doubles with each */
 	int64_t slot;
 	char out[3][512];
 	int nout;
@@ -99,6 +100,7 @@ static void on_msg(struct agent *a, const char *buf, size_t len)
 	if (type && !strcmp(type, "config")) {
 		if (!a->configured) {
 			a->configured = 1;
+			a->fails = 0;
 			nconfigured++;
 		}
 	} else if (type && !strcmp(type, "job.start")) {
@@ -114,10 +116,16 @@ static void on_msg(struct agent *a, const char *buf, size_t len)
 	json_decref(m);
 }
 
+/* 0.5-1.5 s after the first failure, doubling to at most 8-24 s, as an
+ * agent backs off: a fixed delay made 19,000 agents shed by roostd retry
+ * every second, and the retries cost the generator more CPU than roostd */
 static void schedule_retry(struct agent *a)
 {
-	if (running && !a->closing)
-		a->retry_ns = now_ns() + 500000000LL + (int64_t)(rand() % 1000) * 1000000LL;
+	if (!running || a->closing)
+		return;
+	int shift = a->fails < 4 ? a->fails : 4;
+	a->fails++;
+	a->retry_ns = now_ns() + ((500000000LL + (int64_t)(rand() % 1000) * 1000000LL) << shift);
 }
 
 static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
