@@ -52,18 +52,29 @@ static unsigned nconns, peak_conns;
  * connect together after a restart; accepting them all at once started
  * 20,000 TLS handshakes that no single loop finishes within the handshake
  * deadline (--header-timeout), so they all timed out, reconnected and
- * started over: 0 of 20,000 configured in 120 s. Beyond this many a new
- * connection is closed at once (the agent retries with its backoff), so
- * the ones under way finish. Above the default per-address limit (512),
- * so that one address can not take it all. */
+ * started over: 0 of 20,000 configured in 120 s. At this many roostd stops
+ * taking connections from the listen queue (the kernel's backlog, 4096,
+ * holds them, and beyond it the clients' SYNs are retried by their kernels)
+ * and takes them again once a quarter of those under way are done: a
+ * waiting agent costs neither side anything, where closing it made it redo
+ * its TCP and TLS handshakes after a backoff. Above the default per-address
+ * limit (512), so that one address can not take it all. Should accepting go
+ * on anyway (libwebsockets re-enables its listener after its own pause at
+ * the descriptor limit), a connection beyond twice this many is closed. */
 #define PENDING_MAX 1024u
 static unsigned npending;
+static struct lws *paused_listener; /* the listener roostd paused, or NULL */
 
 static void pending_done(int fd)
 {
 	if (fd >= 0 && (size_t)fd < nfds && fds[fd].pending) {
 		fds[fd].pending = 0;
 		npending--;
+		if (paused_listener && npending <= PENDING_MAX * 3 / 4) {
+			lws_rx_flow_control(paused_listener, 1);
+			paused_listener = NULL;
+			log_debug("net.accepting", "handshakes=%u", npending);
+		}
 	}
 }
 
@@ -144,7 +155,7 @@ void conn_forget(int fd)
 
 /* A new connection (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): 0 keeps it,
  * -1 has libwebsockets close it. */
-int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
+int conn_accept(struct lws *listener, const struct lws_filter_network_conn_args *a, int fd)
 {
 	uint8_t addr[16] = {0};
 	if (a && a->cli_addr.ss_family == AF_INET) {
@@ -176,10 +187,10 @@ int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
 		                  "peer=%s why=per_address_limit limit=%u", ip, limits.max_per_addr);
 		return -1;
 	}
-	if (npending >= PENDING_MAX) {
+	if (npending >= 2 * PENDING_MAX) {
 		addr_text(addr, ip, sizeof(ip));
 		roost_log_limited(ROOST_LOG_WARN, "net.shed", NULL,
-		                  "peer=%s why=handshakes_under_way limit=%u", ip, PENDING_MAX);
+		                  "peer=%s why=handshakes_under_way limit=%u", ip, 2 * PENDING_MAX);
 		return -1;
 	}
 	e->count++;
@@ -187,6 +198,13 @@ int conn_accept(const struct lws_filter_network_conn_args *a, int fd)
 	fds[fd].tracked = 1;
 	fds[fd].pending = 1;
 	npending++;
+	if (npending >= PENDING_MAX && listener && !paused_listener) {
+		paused_listener = listener;
+		lws_rx_flow_control(listener, 0);
+		roost_log_limited(ROOST_LOG_INFO, "net.accept_paused", NULL,
+		                  "handshakes=%u what=\"new connections wait in the listen queue\"",
+		                  npending);
+	}
 	nconns++;
 	if (nconns > peak_conns)
 		peak_conns = nconns;

@@ -582,7 +582,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		notify_poll();
 		return 0;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		return conn_accept(user, (int)(lws_intptr_t)in);
+		return conn_accept(wsi, user, (int)(lws_intptr_t)in);
 	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
 		conn_tag(wsi, p);
 		break;

@@ -83,8 +83,9 @@ struct pss {
 
 /* ---- budgets.c ---- */
 
-/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: 0 keeps the connection, -1 refuses it. */
-int conn_accept(const struct lws_filter_network_conn_args *a, int fd);
+/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION on listener: 0 keeps the
+ * connection, -1 refuses it; pauses listener while many handshakes are under way. */
+int conn_accept(struct lws *listener, const struct lws_filter_network_conn_args *a, int fd);
 /* Notes the connection's descriptor while it is open, for its count. */
 void conn_tag(struct lws *wsi, struct pss *p);
 /* The connection on descriptor fd closed: uncounted. */
