@@ -19,7 +19,7 @@
  * deadlines (timeout_secs, timeout_secs_ah_idle, set in main.c); a body or
  * a response must move at least body_min_rate bytes a second, checked by a
  * per-connection timer every body_window_s; connections are counted per
- * address (refused beyond max_per_addr) and in all, where libwebsockets
+ * address (refused beyond max_per_addr) and in all, where budgets.c
  * stops polling the listening socket at max_conns. What peers can repeat
  * at will is logged through roost_log_limited.
  *

@@ -18,8 +18,8 @@ struct http_limits {
 	/* Connections at once from one address; 0: no limit. */
 	unsigned max_per_addr;
 	/* Connections at once in all (what the descriptor limit allows after a
-	 * reserve for files): at this count accepting pauses (libwebsockets'
-	 * fd_limit_per_thread = max_conns + 1) until one closes. */
+	 * reserve for files): at this count accepting pauses (budgets.c stops
+	 * polling the listener) until one closes. */
 	unsigned max_conns;
 };
 

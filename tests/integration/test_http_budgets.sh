@@ -102,7 +102,8 @@ expect_rc 2 "$ROOST_BIN/roostd" --data "$SDATA" --event-loop select
 # under way are done, without connecting again)
 if [[ $(ulimit -Hn) == unlimited ]] || (( $(ulimit -Hn) >= 4096 )); then
   SPORT=$(free_port)
-  start_server 2 --max-conns-per-addr 0
+  # a handshake deadline beyond the flood's life: the pause lasts until it closes
+  start_server 2 --max-conns-per-addr 0 --header-timeout 30
   bash -c 'ulimit -Sn "$(ulimit -Hn)" && exec "$@"' _ $H flood "$SPORT" 1200 5 > "$TMP/flood5.out" &
   FL=$!
   wait_until 15 grep -q opened "$TMP/flood5.out" || true
