@@ -255,16 +255,23 @@ void conn_tag(struct lws *wsi, struct pss *p)
 }
 
 /* A safety net for connections whose close was not seen (no tag): a
- * counted descriptor that is no longer a socket was closed. */
+ * counted descriptor that is no longer a socket was closed. At most
+ * SWEEP_SLICE descriptors a second, from where the last call stopped: all
+ * of them at once was a getpeername() per agent every second (5% of
+ * roostd's CPU with 17,000 agents, in one stall of the loop). */
+#define SWEEP_SLICE 1024u
 static void conn_sweep(void)
 {
-	for (size_t fd = 0; fd < nfds; fd++) {
+	static size_t next;
+	for (size_t k = 0; k < SWEEP_SLICE && k < nfds; k++, next++) {
+		size_t fd = next % nfds;
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		if (fds[fd].tracked && getpeername((int)fd, (struct sockaddr *)&ss, &sl) &&
 		    errno != ENOTCONN)
 			conn_forget((int)fd);
 	}
+	next %= nfds ? nfds : 1;
 }
 
 static lws_sorted_usec_list_t sul_house;
