@@ -203,9 +203,24 @@ struct db_stmt *store_prepare_cached(struct store *s, const char *sql)
 			return s->cache[i].st;
 		}
 	struct db_stmt *st = s->ops->prepare(s, sql);
-	if (st && s->ncache < STORE_CACHE) {
+	if (!st)
+		return NULL;
+	if (s->ncache < STORE_CACHE) {
 		s->cache[s->ncache].st = st;
 		s->cache[s->ncache++].busy = 1;
+		return st;
+	}
+	/* full (the statements of start-up came first): an idle one makes room,
+	 * so that what is asked all the time ends up cached */
+	for (size_t k = 0; k < STORE_CACHE; k++) {
+		size_t i = (s->cache_next + k) % STORE_CACHE;
+		if (!s->cache[i].busy) {
+			s->ops->finalize(s->cache[i].st);
+			s->cache[i].st = st;
+			s->cache[i].busy = 1;
+			s->cache_next = (i + 1) % STORE_CACHE;
+			break;
+		}
 	}
 	return st;
 }

@@ -61,12 +61,13 @@ struct store {
 	const struct store_ops *ops;
 	int version; /* schema version after open */
 	/* statements kept for the next time the same SQL is asked (busy while
-	 * a caller holds one); finalized by store_close */
+	 * a caller holds one); finalized by store_close. When full, a new one
+	 * takes the place of an idle one, round robin from cache_next. */
 	struct {
 		struct db_stmt *st;
 		int busy;
 	} cache[STORE_CACHE];
-	size_t ncache;
+	size_t ncache, cache_next;
 };
 
 /* The head of every engine's statement. */

@@ -18,6 +18,7 @@
 
 #include "roostd.h"
 #include "store.h"
+#include "store_drv.h" /* the statement cache */
 #include "store_url.h"
 
 #include <sqlite3.h> /* the tests of SQLite files only */
@@ -427,6 +428,46 @@ static void test_statements(void **st)
 	store_close(s);
 }
 
+static int in_cache(const struct store *s, const struct db_stmt *q)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i].st == q)
+			return 1;
+	return 0;
+}
+
+/* The statement cache (issue 17): once it is full of statements asked once
+ * (start-up), one asked now still gets a place, taken from an idle one;
+ * one held by a caller is never taken. */
+static void test_statement_cache_full(void **st)
+{
+	(void)st;
+	struct store *s;
+	assert_int_equal(store_open(url, &s, NULL), ROOST_OK);
+	struct db_stmt *held = store_prepare_cached(s, "SELECT 0");
+	assert_non_null(held);
+	char sql[32];
+	for (int i = 1; i < 2 * STORE_CACHE; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		struct db_stmt *q = store_prepare_cached(s, sql);
+		assert_non_null(q);
+		store_give_back(s, q);
+	}
+	assert_int_equal(s->ncache, STORE_CACHE);
+	assert_true(in_cache(s, held)); /* held: kept */
+	struct db_stmt *q = store_prepare_cached(s, "SELECT 'now'");
+	assert_true(in_cache(s, q));
+	assert_int_equal(db_step(q), DB_ROW);
+	store_give_back(s, q);
+	struct db_stmt *again = store_prepare_cached(s, "SELECT 'now'");
+	assert_ptr_equal(again, q); /* from the cache */
+	assert_int_equal(db_step(again), DB_ROW);
+	assert_string_equal(db_col_text(again, 0), "now");
+	store_give_back(s, again);
+	store_give_back(s, held);
+	store_close(s);
+}
+
 /* PostgreSQL that can not be used: the message says which way, no password in it. */
 static void test_pg_connect_errors(void **st)
 {
@@ -467,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connect_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statements, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statement_cache_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_rollback_database_refused_untouched, setup,
 		                                teardown),
 	};
