@@ -68,9 +68,12 @@ static struct db_stmt *vqc(const char *sql, int cached, const char *types, va_li
 	return st;
 }
 
+/* every statement from the cache: prepared anew each time, SQLite's parser
+ * was a third of roostd's CPU while fires ran at 200/s over 17,000 agents
+ * (perf, bench/fleet_load); db_done and db_finalize give it back */
 static struct db_stmt *vq(const char *sql, const char *types, va_list ap)
 {
-	return vqc(sql, 0, types, ap);
+	return vqc(sql, 1, types, ap);
 }
 
 struct db_stmt *db_qc(const char *sql, const char *types, ...)
@@ -91,14 +94,11 @@ struct db_stmt *db_q(const char *sql, const char *types, ...)
 	return st;
 }
 
-/* db_exec and db_returning take their statement from the cache: prepared
- * anew each time, SQLite's parser was a third of roostd's CPU while fires
- * ran at 200/s over 17,000 agents (perf, bench/fleet_load). */
 int db_exec(const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	struct db_stmt *st = vqc(sql, 1, types, ap);
+	struct db_stmt *st = vq(sql, types, ap);
 	va_end(ap);
 	if (!st) {
 		note_failure("the statement could not be prepared");

@@ -145,11 +145,12 @@ json_t *json_time(int64_t t);
 
 /* Prepares sql and binds args by types: 'i' int64, 't' text (NULL = null),
  * 'b' blob (pointer, then size_t length). NULL on failure (logged). The
- * caller finalizes the statement. */
+ * statement comes from the store's cache; the caller gives it back with
+ * db_done or db_finalize (both reset a cached one). */
 struct db_stmt *db_q(const char *sql, const char *types, ...);
 /* As db_q, for the questions asked again and again (a view of every host):
  * the statement is prepared once and kept in the store's cache. Give it back
- * with db_done, never db_finalize. */
+ * with db_done. */
 struct db_stmt *db_qc(const char *sql, const char *types, ...);
 /* Gives back a statement of db_qc (reset for its next use); any other is
  * finalized. NULL: no-op. */

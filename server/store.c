@@ -298,10 +298,11 @@ void db_reset(struct db_stmt *st)
 	st->s->ops->reset(st);
 }
 
+/* a statement of the cache goes back to it (db_q's are cached) */
 void db_finalize(struct db_stmt *st)
 {
 	if (st)
-		st->s->ops->finalize(st);
+		store_give_back(st->s, st);
 }
 
 const char *db_stmt_sql(struct db_stmt *st)

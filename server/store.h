@@ -99,7 +99,7 @@ size_t db_col_bytes(struct db_stmt *st, int i);
 int db_col_is_null(struct db_stmt *st, int i);
 /* Back to before the first step, parameters unbound. */
 void db_reset(struct db_stmt *st);
-void db_finalize(struct db_stmt *st); /* NULL: no-op */
+void db_finalize(struct db_stmt *st); /* NULL: no-op; a cached one goes back (reset) */
 const char *db_stmt_sql(struct db_stmt *st);
 
 #endif
