@@ -75,7 +75,7 @@ expect_contains "$(cat "$TMP/server.log")" "why=per_address_limit" "refusals are
 stop_server
 
 # 4. the event loop and the descriptor limit (issue 17): the soft limit is
-# raised to the hard one at start; libuv by default, poll on request; a
+# raised to the hard one at start; poll by default, libuv on request; a
 # SIGTERM ends either with status 0 (stop_server checks it)
 SPORT=$(free_port)
 : > "$TMP/extra-server4.log"
@@ -87,11 +87,11 @@ daemon_started "$SPID" roostd
 wait_until 20 curl -skf "https://127.0.0.1:$SPORT/v1/health" || bad "roostd did not come up (soft limit 300)"
 expect_contains "$(cat "$TMP/extra-server4.log")" "nofile=$HARD" "the soft descriptor limit (300) is raised to the hard limit ($HARD)"
 expect_eq "$(awk '/Max open files/ {print $4}' "/proc/$SPID/limits")" "$HARD" "the process runs with the hard limit"
-expect_contains "$(cat "$TMP/extra-server4.log")" "event_loop=libuv" "libuv is the default loop"
+expect_contains "$(cat "$TMP/extra-server4.log")" "event_loop=poll" "libwebsockets' own poll() loop is the default"
 stop_server
 SPORT=$(free_port)
-start_server 2 --event-loop poll
-expect_contains "$(cat "$TMP/server.log")" "event_loop=poll" "--event-loop poll is libwebsockets' own loop"
+start_server 2 --event-loop libuv
+expect_contains "$(cat "$TMP/server.log")" "event_loop=libuv" "--event-loop libuv runs lws on a libuv loop"
 stop_server
 expect_rc 2 "$ROOST_BIN/roostd" --data "$SDATA" --event-loop select
 
