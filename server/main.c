@@ -95,7 +95,7 @@ static void usage(FILE *f)
 	        "  --body-timeout SECS     a request body or response must move at least\n"
 	        "  --body-min-rate BYTES   BYTES per second in every window of SECS, or the\n"
 	        "                          connection is closed (defaults 10 and 1024)\n"
-	        "  --event-loop LOOP       libuv (epoll; default) or poll (libwebsockets' own)\n"
+	        "  --event-loop LOOP       poll (libwebsockets' own; default) or libuv (epoll)\n"
 	        "  --max-conns-per-addr N  connections at once from one address (default 512;\n"
 	        "                          0: no limit). Beyond the descriptor limit (raised to\n"
 	        "                          the hard limit at start) accepting pauses.\n"
